@@ -1,0 +1,135 @@
+/* co_env.c — the per-thread environment: created on first use, freed at thread exit. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dlfcn.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "co_internal.h"
+#include "co_sanitizer.h"
+
+/*
+ * A thread without an env points at co_env_none, whose main context has no
+ * resumer: co_yield_ct then fails its one check instead of needing a NULL
+ * test of its own, and co_resume's thread check fails for every coroutine.
+ */
+struct co_env co_env_none = {
+    .current = &co_env_none.main,
+    .main = { .is_main = 1, .depth = 1, .env = &co_env_none },
+};
+
+__thread struct co_env *co_env_tls __attribute__((tls_model("initial-exec"))) = &co_env_none;
+
+static pthread_key_t env_key;
+static pthread_once_t env_key_once = PTHREAD_ONCE_INIT;
+
+static void env_destroy(void *arg)
+{
+    struct co_env *env = arg;
+
+    co_stack_cache_drain(env);
+    if (env->scratch) {
+        co_vg_stack_deregister(env->scratch_vg_id);
+        co_stack_unmap(&(struct co_stack){ .base = env->scratch, .map_size = env->scratch_size });
+    }
+    co_guard_thread_fini(env);
+    co_specific_free(&env->main);
+    if (co_env_tls == env)
+        co_env_tls = &co_env_none;
+    free(env);
+}
+
+static void env_key_init(void)
+{
+    if (pthread_key_create(&env_key, env_destroy) != 0)
+        co_die("cannot create the thread-exit key for coroutine environments");
+}
+
+static void env_find_thread_stack(struct co_env *env)
+{
+    pthread_attr_t attr;
+    void *lo;
+    size_t size;
+
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return;
+    if (pthread_attr_getstack(&attr, &lo, &size) == 0) {
+        env->main_stack_lo = lo;
+        env->main_stack_size = size;
+    }
+    pthread_attr_destroy(&attr);
+}
+
+struct co_env *co_env_get(void)
+{
+    struct co_env *env = co_env_tls;
+
+    if (CO_LIKELY(env != &co_env_none))
+        return env;
+    pthread_once(&env_key_once, env_key_init);
+    env = calloc(1, sizeof *env);
+    if (env == NULL)
+        return NULL;
+    env->main.env = env;
+    env->main.is_main = 1;
+    env->main.depth = 1;
+    env->current = &env->main;
+    env->thread_id = (unsigned long)syscall(SYS_gettid);
+    env_find_thread_stack(env);
+    if (co_guard_thread_init(env) != 0) {
+        free(env);
+        return NULL;
+    }
+    pthread_setspecific(env_key, env);
+    co_env_tls = env;
+    return env;
+}
+
+struct co_counters co_get_counters(void)
+{
+    struct co_env *env = co_env_tls;
+
+    if (env == &co_env_none)
+        return (struct co_counters){ 0 };
+    return env->counters;
+}
+
+/* "coroutine 0x... (routine name+off, thread N)" for messages. */
+const char *co_describe(const struct stCoRoutine_t *co, char *buf, size_t len)
+{
+    Dl_info info;
+
+    if (co->is_main) {
+        snprintf(buf, len, "the main context of thread %lu", co->env->thread_id);
+        return buf;
+    }
+    if (dladdr((void *)co->fn, &info) && info.dli_sname)
+        snprintf(buf, len, "coroutine %p (routine %s, thread %lu)", (const void *)co,
+                 info.dli_sname, co->env->thread_id);
+    else
+        snprintf(buf, len, "coroutine %p (routine %p, thread %lu)", (const void *)co,
+                 (void *)co->fn, co->env->thread_id);
+    return buf;
+}
+
+void co_die(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    int n;
+
+    n = snprintf(msg, sizeof msg, "costack: ");
+    va_start(ap, fmt);
+    vsnprintf(msg + n, sizeof msg - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    strcat(msg, "\n");
+    if (write(STDERR_FILENO, msg, strlen(msg)) < 0) {
+        /* nothing better to do: we are about to abort */
+    }
+    abort();
+}

@@ -1,0 +1,131 @@
+/* co_internal.h — libcostack's private structures, shared by the runtime's files. */
+#ifndef COSTACK_INTERNAL_H
+#define COSTACK_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#include "coctx.h"
+#include "costack.h"
+
+#define CO_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define CO_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define CO_HIDDEN      __attribute__((visibility("hidden")))
+
+/* Always-on check for invariants whose violation would corrupt memory. */
+#define CO_ASSERT(cond)                                                       \
+    do {                                                                      \
+        if (CO_UNLIKELY(!(cond)))                                             \
+            co_die("assertion failed: %s (%s:%d)", #cond, __FILE__, __LINE__);\
+    } while (0)
+
+/* depth of a coroutine that is not on the call stack, and of a finished one */
+#define CO_DEPTH_PARKED   0u
+#define CO_DEPTH_FINISHED 0xffffu
+
+#define CO_DEFAULT_STACK  (128 * 1024)
+#define CO_MAX_STACK      (8 * 1024 * 1024)
+
+/* A mapped stack: [base, base + size) usable, one guard page below base. */
+struct co_stack {
+    char *base;
+    size_t size;                  /* usable bytes from base */
+    size_t map_size;              /* bytes mapped from base (size + bookkeeping) */
+    struct co_stack *next_free;   /* in the env's cache */
+    unsigned vg_id;               /* valgrind's id for the stack */
+};
+
+/* One run stack of a share, and which coroutine's frames are on it now. */
+struct co_run_stack {
+    struct co_stack stack;
+    struct stCoRoutine_t *owner;
+    struct co_env *env;           /* the thread using it; set by its first coroutine */
+    struct stShareStack_t *share;
+};
+
+struct stShareStack_t {
+    unsigned next;                /* run stack for the next coroutine */
+    int count;
+    size_t stack_size;
+    unsigned users;               /* coroutines created on it, not yet released */
+    struct co_run_stack run[];
+};
+
+struct co_specific;
+
+struct stCoRoutine_t {
+    struct coctx ctx;             /* first: its address is the coroutine's */
+    struct co_env *env;
+    struct stCoRoutine_t *resumer;  /* valid while depth is a call-stack depth */
+    struct co_run_stack *shared;  /* non-NULL: runs on this shared run stack */
+    struct co_stack *stack;       /* private stack, or NULL */
+    void *(*fn)(void *);
+    void *arg;
+    char *save_buf;               /* shared: frames saved while evicted */
+    uint32_t save_len;            /* bytes of frames in save_buf */
+    uint32_t save_cap;            /* bytes allocated in save_buf */
+    uint16_t depth;               /* 0 parked/new, 1.. on the call stack, FINISHED */
+    uint8_t fresh;                /* shared: initial frame not yet built */
+    uint8_t is_main;
+    uint8_t hooks;                /* syscall hooks enabled (used by the I/O layer) */
+    struct co_specific *specific;
+#ifdef CO_ASAN
+    void *asan_fake;
+#endif
+};
+
+struct co_env {
+    struct stCoRoutine_t *current;  /* first: the fast paths reach it at offset 0 */
+    struct co_counters counters;
+    struct stCoRoutine_t main;      /* the thread's own context; depth 1 */
+    struct co_stack *stack_cache;   /* private stacks ready for reuse */
+    struct stCoRoutine_t *handoff_to;  /* shared-stack switch in progress */
+    char *scratch;                  /* stack the shared-stack copy runs on */
+    size_t scratch_size;
+    unsigned scratch_vg_id;
+    void *altstack;                 /* signal stack for overflow reports */
+    size_t altstack_size;
+    char *main_stack_lo;            /* the thread's own stack, for ASan */
+    size_t main_stack_size;
+    unsigned long thread_id;        /* for messages */
+};
+
+/* The calling thread's env; &co_env_none (never NULL) until it has one. */
+extern __thread struct co_env *co_env_tls
+    __attribute__((tls_model("initial-exec"))) CO_HIDDEN;
+extern struct co_env co_env_none CO_HIDDEN;
+
+/* co_env.c */
+CO_HIDDEN struct co_env *co_env_get(void);    /* creates it on first use; NULL if out of memory */
+CO_HIDDEN void co_die(const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 1, 2), cold));
+CO_HIDDEN const char *co_describe(const struct stCoRoutine_t *co, char *buf, size_t len);
+
+/* co_ctx.c: builds the initial frame below top; returns the context's sp */
+CO_HIDDEN void *coctx_make(char *top, struct stCoRoutine_t *self,
+                           void *(*entry)(void *), void *arg,
+                           void (*exit_fn)(struct stCoRoutine_t *, void *));
+
+/* co_stack.c */
+CO_HIDDEN struct co_stack *co_stack_get(struct co_env *env, size_t size);
+CO_HIDDEN void co_stack_put(struct co_env *env, struct co_stack *stack);
+CO_HIDDEN void co_stack_cache_drain(struct co_env *env);
+CO_HIDDEN int co_stack_map(struct co_stack *stack, size_t size);
+CO_HIDDEN void co_stack_unmap(struct co_stack *stack);
+CO_HIDDEN void co_switch_shared(struct co_env *env, struct stCoRoutine_t *to,
+                                struct stCoRoutine_t *from);
+CO_HIDDEN void co_shared_drop(struct stCoRoutine_t *co);
+
+/* co_guard.c */
+CO_HIDDEN int co_guard_thread_init(struct co_env *env);
+CO_HIDDEN void co_guard_thread_fini(struct co_env *env);
+
+/* co_specific.c */
+CO_HIDDEN void co_specific_free(struct stCoRoutine_t *co);
+
+/* co_routine.c */
+CO_HIDDEN void co_exit(struct stCoRoutine_t *co, void *ret) __attribute__((noreturn));
+CO_HIDDEN void *co_frame_make(struct stCoRoutine_t *co, char *top);
+
+#endif

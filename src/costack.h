@@ -1,0 +1,57 @@
+/* costack.h — libcostack's native additions to the libco API: counters and queries. */
+#ifndef COSTACK_H
+#define COSTACK_H
+
+#include <stdint.h>
+#include "co_routine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Nesting limit of co_resume (A resumes B resumes C ...), main included. */
+#define CO_MAX_DEPTH 128
+
+/*
+ * The per-thread runtime counters, one table: X(name, description).
+ * Plain integers written only by the owning thread.
+ */
+#define CO_COUNTERS(X)                                                        \
+    X(switches,          "coroutine context switches")                        \
+    X(created,           "coroutines created")                                \
+    X(live,              "coroutines alive now (created, not released)")      \
+    X(peak_live,         "most coroutines alive at once")                     \
+    X(copies_out,        "shared-stack saves (stack copied to its buffer)")   \
+    X(copies_in,         "shared-stack restores (buffer copied to the stack)")\
+    X(bytes_copied,      "bytes copied by shared-stack saves and restores")   \
+    X(save_bytes_held,   "bytes held now in shared-stack save buffers")       \
+    X(shared_stacks,     "shared run stacks in use by this thread")           \
+    X(shared_occupied,   "shared run stacks holding a coroutine's frames now")\
+    X(stacks_mapped,     "private stacks mapped (cached ones included)")      \
+    X(stacks_cached,     "private stacks waiting in the reuse cache")
+
+struct co_counters {
+#define CO_COUNTER_FIELD(name, desc) uint64_t name;
+    CO_COUNTERS(CO_COUNTER_FIELD)
+#undef CO_COUNTER_FIELD
+};
+
+/* A copy of the calling thread's counters (all zero before its first coroutine). */
+CO_API struct co_counters co_get_counters(void);
+
+/* Nonzero once co's routine has returned. */
+CO_API int co_is_finished(const struct stCoRoutine_t *co);
+
+/* Bytes of co's frames currently saved in its shared-stack buffer (0 if none). */
+CO_API size_t co_saved_bytes(const struct stCoRoutine_t *co);
+
+/*
+ * Frees a share from co_alloc_sharestack.  Returns 0, or -EBUSY while a
+ * coroutine created on it has not been released.
+ */
+CO_API int co_free_sharestack(struct stShareStack_t *share);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,234 @@
+/* test_shared_stack.c — coroutines taking turns on shared stacks keep their frames intact. */
+#include <stdint.h>
+#include "unit.h"
+#include "costack.h"
+
+/* xorshift: reproducible "random" interleavings */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+struct worker {
+    struct stCoRoutine_t *co;
+    int id;
+    int rounds;
+    int verified;
+};
+
+static uint64_t fill(volatile uint64_t *a, int n, uint64_t seed)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < n; i++) {
+        a[i] = seed * 0x100000001b3ull + (uint64_t)i * 0x9e3779b97f4a7c15ull;
+        sum += a[i] ^ (uint64_t)i;
+    }
+    return sum;
+}
+
+static uint64_t sum_of(volatile uint64_t *a, int n)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += a[i] ^ (uint64_t)i;
+    return sum;
+}
+
+/* Each level keeps a checksummed array; the deepest level yields. */
+static void recurse(struct worker *w, int level, int round)
+{
+    volatile uint64_t local[24];
+    uint64_t expect = fill(local, 24, ((uint64_t)w->id << 32) ^ ((uint64_t)level << 16) ^ (uint64_t)round);
+
+    if (level > 0)
+        recurse(w, level - 1, round);
+    else
+        co_yield_ct();
+    CHECK(sum_of(local, 24) == expect);
+    w->verified++;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+
+    for (int round = 0; round < w->rounds; round++)
+        recurse(w, (int)(rng() % 40), round);
+    return NULL;
+}
+
+static void test_many_coroutines_random_interleaving(void)
+{
+    enum { N = 1000, STACKS = 4 };
+    struct stShareStack_t *share = co_alloc_sharestack(STACKS, 128 * 1024);
+    struct stCoRoutineAttr_t attr = { .stack_size = 0, .share_stack = share };
+    static struct worker w[N];
+    struct co_counters before = co_get_counters(), after;
+    int alive = N, i;
+
+    CHECK(share != NULL);
+    for (i = 0; i < N; i++) {
+        w[i].id = i;
+        w[i].rounds = 1 + (int)(rng() % 8);
+        w[i].verified = 0;
+        CHECK_EQ(co_create(&w[i].co, &attr, worker_main, &w[i]), 0);
+    }
+    while (alive > 0) {
+        struct worker *x = &w[rng() % N];
+        if (co_is_finished(x->co))
+            continue;
+        co_resume(x->co);
+        if (co_is_finished(x->co))
+            alive--;
+    }
+    after = co_get_counters();
+    CHECK(after.copies_out - before.copies_out > (uint64_t)N);
+    CHECK(after.copies_in - before.copies_in > (uint64_t)N);
+    CHECK(after.bytes_copied > before.bytes_copied);
+    CHECK_EQ(after.shared_stacks - before.shared_stacks, STACKS);
+    CHECK_EQ(co_free_sharestack(share), -16);     /* -EBUSY: coroutines remain */
+    for (i = 0; i < N; i++) {
+        CHECK(w[i].verified > 0);
+        co_release(w[i].co);
+    }
+    after = co_get_counters();
+    CHECK_EQ(after.save_bytes_held, before.save_bytes_held);
+    CHECK_EQ(after.shared_occupied, before.shared_occupied);
+    CHECK_EQ(co_free_sharestack(share), 0);
+}
+
+/* Two coroutines with ~4 KiB live alternate on one run stack. */
+static void *big_frames(void *arg)
+{
+    volatile unsigned char buf[4096];
+    unsigned char tag = (unsigned char)(uintptr_t)arg;
+
+    for (int round = 0; round < 100; round++) {
+        for (int i = 0; i < 4096; i++)
+            buf[i] = (unsigned char)(tag + i + round);
+        co_yield_ct();
+        for (int i = 0; i < 4096; i++)
+            CHECK(buf[i] == (unsigned char)(tag + i + round));
+    }
+    return NULL;
+}
+
+static void test_two_alternate_with_copies(void)
+{
+    struct stShareStack_t *share = co_alloc_sharestack(1, 64 * 1024);
+    struct stCoRoutineAttr_t attr = { .stack_size = 0, .share_stack = share };
+    struct stCoRoutine_t *a, *b;
+    struct co_counters before, after;
+
+    CHECK_EQ(co_create(&a, &attr, big_frames, (void *)1), 0);
+    CHECK_EQ(co_create(&b, &attr, big_frames, (void *)77), 0);
+    before = co_get_counters();
+    while (!co_is_finished(a) || !co_is_finished(b)) {
+        if (!co_is_finished(a))
+            co_resume(a);
+        if (!co_is_finished(b))
+            co_resume(b);
+        if (!co_is_finished(a)) {
+            CHECK(co_saved_bytes(a) >= 4096);      /* a was evicted by b */
+            CHECK(co_saved_bytes(a) < 8192);       /* only the used part is saved */
+        }
+    }
+    after = co_get_counters();
+    CHECK(after.copies_out - before.copies_out >= 199);
+    CHECK(after.bytes_copied - before.bytes_copied >= 199 * 2 * 4096ull);
+    co_release(a);
+    co_release(b);
+    CHECK_EQ(co_free_sharestack(share), 0);
+}
+
+/* A resumes B on the same run stack: A's frames are copied while A is running. */
+static struct stCoRoutine_t *inner;
+
+static void *inner_main(void *arg)
+{
+    volatile char pad[1000];
+    for (int i = 0; i < 1000; i++)
+        pad[i] = (char)i;
+    co_yield_ct();
+    for (int i = 0; i < 1000; i++)
+        CHECK(pad[i] == (char)i);
+    return NULL;
+}
+
+static void *outer_main(void *arg)
+{
+    volatile uint64_t mine[64];
+    uint64_t expect = fill(mine, 64, 12345);
+
+    co_resume(inner);                /* evicts us from our own run stack */
+    CHECK(sum_of(mine, 64) == expect);
+    co_yield_ct();
+    co_resume(inner);                /* inner finishes; we get our stack back */
+    CHECK(sum_of(mine, 64) == expect);
+    return NULL;
+}
+
+static void test_nested_resume_same_stack(void)
+{
+    struct stShareStack_t *share = co_alloc_sharestack(1, 64 * 1024);
+    struct stCoRoutineAttr_t attr = { .stack_size = 0, .share_stack = share };
+    struct stCoRoutine_t *outer;
+
+    CHECK_EQ(co_create(&outer, &attr, outer_main, NULL), 0);
+    CHECK_EQ(co_create(&inner, &attr, inner_main, NULL), 0);
+    co_resume(outer);
+    co_resume(outer);
+    CHECK(co_is_finished(outer));
+    CHECK(co_is_finished(inner));
+    co_release(outer);
+    co_release(inner);
+    CHECK_EQ(co_free_sharestack(share), 0);
+}
+
+/* Shared and private coroutines mixed, reset of a parked shared one. */
+static void *count_up(void *arg)
+{
+    for (;;) {
+        ++*(long *)arg;
+        co_yield_ct();
+    }
+    return NULL;
+}
+
+static void test_mixed_and_reset(void)
+{
+    struct stShareStack_t *share = co_alloc_sharestack(2, 32 * 1024);
+    struct stCoRoutineAttr_t shared = { .stack_size = 0, .share_stack = share };
+    struct stCoRoutine_t *co[6];
+    long n[6] = { 0 };
+    int i, r;
+
+    for (i = 0; i < 6; i++)
+        CHECK_EQ(co_create(&co[i], i % 2 ? &shared : NULL, count_up, &n[i]), 0);
+    for (r = 0; r < 50; r++)
+        for (i = 0; i < 6; i++)
+            co_resume(co[(i * 5 + r) % 6]);
+    for (i = 0; i < 6; i++)
+        CHECK_EQ(n[i], 50);
+    co_reset(co[1]);
+    co_resume(co[1]);
+    co_resume(co[3]);
+    CHECK_EQ(n[1], 51);
+    CHECK_EQ(n[3], 51);
+    for (i = 0; i < 6; i++)
+        co_release(co[i]);
+    CHECK_EQ(co_free_sharestack(share), 0);
+}
+
+int main(void)
+{
+    RUN(test_many_coroutines_random_interleaving);
+    RUN(test_two_alternate_with_copies);
+    RUN(test_nested_resume_same_stack);
+    RUN(test_mixed_and_reset);
+    return 0;
+}
