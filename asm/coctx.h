@@ -44,6 +44,9 @@
 #define CO_CTX_OFF_RBX      32
 #define CO_CTX_OFF_RBP      40
 #define CO_CTX_OFF_RET      48
+/* MXCSR bits kept across a switch: the control bits, not the sticky status
+ * flags (bits 0-5), which the ABI does not preserve across calls anyway. */
+#define CO_MXCSR_CONTROL    0xffc0
 #elif defined(__aarch64__)
 #define CO_CTX_BELOW_SP     0
 #define CO_CTX_ABOVE_SP     176
@@ -57,6 +60,37 @@
 #endif
 
 #define CO_CTX_SP_OFFSET    0   /* offsetof(struct coctx, sp) */
+
+#if defined(__ASSEMBLER__) && defined(__x86_64__)
+/*
+ * The switch itself, with rdi = struct coctx *to, rsi = struct coctx *from,
+ * as a macro so that the runtime's fast paths (co_resume, co_yield_ct) can
+ * fall into it instead of jumping: see coctx_x86_64.S for the contract.
+ */
+.macro COCTX_SWITCH_X86_64
+        pushq   %rbp
+        pushq   %rbx
+        pushq   %r12
+        pushq   %r13
+        pushq   %r14
+        pushq   %r15
+        stmxcsr CO_CTX_OFF_MXCSR(%rsp)
+        andl    $CO_MXCSR_CONTROL, CO_CTX_OFF_MXCSR(%rsp)
+        fnstcw  CO_CTX_OFF_FPUCW(%rsp)
+        movq    %rsp, CO_CTX_SP_OFFSET(%rsi)
+        movq    CO_CTX_SP_OFFSET(%rdi), %rsp
+        ldmxcsr CO_CTX_OFF_MXCSR(%rsp)
+        fldcw   CO_CTX_OFF_FPUCW(%rsp)
+        popq    %r15
+        popq    %r14
+        popq    %r13
+        popq    %r12
+        popq    %rbx
+        popq    %rbp
+        popq    %rcx
+        jmpq    *%rcx
+.endm
+#endif
 
 #ifndef __ASSEMBLER__
 #include <stddef.h>

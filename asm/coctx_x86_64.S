@@ -33,6 +33,14 @@
  * six pushes the saved rsp is 8 mod 16.  Initial frames (coctx_make) are
  * built so that coctx_trampoline starts with rsp 16-aligned.
  *
+ * Status flags: MXCSR's sticky exception flags (bits 0-5) are cleared in
+ * the saved copy, so every context loads the same value unless a rounding
+ * or masking mode really differs.  Measured on Xeon: a stmxcsr that follows
+ * an ldmxcsr which changed the register costs about 100 ns, so letting the
+ * flags of two contexts differ (one did a floating-point division, the
+ * other did not) made every round trip ten times slower.  The ABI does not
+ * preserve status flags across calls, so clearing them is allowed.
+ *
  * Red zone: the two control words live in the 128-byte red zone below the
  * saved rsp.  The kernel never writes there when it delivers a signal, and
  * nothing else runs on a parked stack, so they survive until the context is
@@ -43,9 +51,11 @@
  * Signal safety: rsp always points into a live stack whose used part is
  * above it; the switch never points rsp at memory it is still writing.
  *
- * Return: through pop + indirect jmp rather than ret.  The return address
- * belongs to the other context, so the return-stack predictor would miss on
- * every switch; the indirect-branch predictor learns the pattern instead.
+ * Return: with ret.  The return address belongs to the other context, so
+ * the return-stack predictor misses; pop + indirect jmp would let the
+ * indirect predictor learn the pattern instead, at one more instruction per
+ * switch.  bench/switch measured no gain from it on Xeon, and instructions
+ * per round trip are what the runtime's budget counts (bench/README.md).
  */
 
 #include "coctx.h"
@@ -58,26 +68,7 @@
         .p2align 4
 coctx_switch:
         .cfi_startproc
-        pushq   %rbp
-        pushq   %rbx
-        pushq   %r12
-        pushq   %r13
-        pushq   %r14
-        pushq   %r15
-        stmxcsr CO_CTX_OFF_MXCSR(%rsp)
-        fnstcw  CO_CTX_OFF_FPUCW(%rsp)
-        movq    %rsp, CO_CTX_SP_OFFSET(%rsi)
-        movq    CO_CTX_SP_OFFSET(%rdi), %rsp
-        ldmxcsr CO_CTX_OFF_MXCSR(%rsp)
-        fldcw   CO_CTX_OFF_FPUCW(%rsp)
-        popq    %r15
-        popq    %r14
-        popq    %r13
-        popq    %r12
-        popq    %rbx
-        popq    %rbp
-        popq    %rcx
-        jmpq    *%rcx
+        COCTX_SWITCH_X86_64
         .cfi_endproc
         .size   coctx_switch, .-coctx_switch
 
@@ -94,6 +85,7 @@ coctx_switch_via:
         pushq   %r14
         pushq   %r15
         stmxcsr CO_CTX_OFF_MXCSR(%rsp)
+        andl    $CO_MXCSR_CONTROL, CO_CTX_OFF_MXCSR(%rsp)
         fnstcw  CO_CTX_OFF_FPUCW(%rsp)
         movq    %rsp, CO_CTX_SP_OFFSET(%rsi)
         /* Our callee-saved registers are saved; rbx may now hold `to`. */
@@ -110,8 +102,7 @@ coctx_switch_via:
         popq    %r12
         popq    %rbx
         popq    %rbp
-        popq    %rcx
-        jmpq    *%rcx
+        ret
         .cfi_endproc
         .size   coctx_switch_via, .-coctx_switch_via
 

@@ -37,6 +37,7 @@ void *coctx_make(char *top, struct stCoRoutine_t *self, void *(*entry)(void *), 
     uint16_t fpucw;
     __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
     __asm__ volatile("fnstcw %0" : "=m"(fpucw));
+    mxcsr &= CO_MXCSR_CONTROL;
     memcpy(sp + CO_CTX_OFF_MXCSR, &mxcsr, sizeof mxcsr);
     memcpy(sp + CO_CTX_OFF_FPUCW, &fpucw, sizeof fpucw);
     put_word(sp, CO_CTX_OFF_RBX, (uintptr_t)self);

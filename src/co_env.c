@@ -14,13 +14,15 @@
 #include "co_sanitizer.h"
 
 /*
- * A thread without an env points at co_env_none, whose main context has no
- * resumer: co_yield_ct then fails its one check instead of needing a NULL
- * test of its own, and co_resume's thread check fails for every coroutine.
+ * A thread without an env points at co_env_none, so the fast paths need no
+ * NULL test: co_resume's thread check fails for every coroutine, and
+ * co_yield_ct finds co_no_resumer, whose gate sends it to its slow path.
  */
+struct stCoRoutine_t co_no_resumer = { .gate = CO_EVICTED | CO_FINISHED, .is_main = 1 };
+
 struct co_env co_env_none = {
     .current = &co_env_none.main,
-    .main = { .is_main = 1, .depth = 1, .env = &co_env_none },
+    .main = { .is_main = 1, .gate = CO_RUNNING, .resumer = &co_no_resumer },
 };
 
 __thread struct co_env *co_env_tls __attribute__((tls_model("initial-exec"))) = &co_env_none;
@@ -72,13 +74,16 @@ struct co_env *co_env_get(void)
     if (CO_LIKELY(env != &co_env_none))
         return env;
     pthread_once(&env_key_once, env_key_init);
-    env = calloc(1, sizeof *env);
+    env = aligned_alloc(_Alignof(struct co_env), sizeof *env);
+    if (env != NULL)
+        memset(env, 0, sizeof *env);
     if (env == NULL)
         return NULL;
-    env->main.env = env;
+    env->main.gate = (uintptr_t)env | CO_RUNNING;
     env->main.is_main = 1;
-    env->main.depth = 1;
+    env->main.resumer = &co_no_resumer;
     env->current = &env->main;
+    env->depth_left = CO_MAX_DEPTH - 1;
     env->thread_id = (unsigned long)syscall(SYS_gettid);
     env_find_thread_stack(env);
     if (co_guard_thread_init(env) != 0) {
@@ -105,15 +110,15 @@ const char *co_describe(const struct stCoRoutine_t *co, char *buf, size_t len)
     Dl_info info;
 
     if (co->is_main) {
-        snprintf(buf, len, "the main context of thread %lu", co->env->thread_id);
+        snprintf(buf, len, "the main context of thread %lu", co_env_of(co)->thread_id);
         return buf;
     }
     if (dladdr((void *)co->fn, &info) && info.dli_sname)
         snprintf(buf, len, "coroutine %p (routine %s, thread %lu)", (const void *)co,
-                 info.dli_sname, co->env->thread_id);
+                 info.dli_sname, co_env_of(co)->thread_id);
     else
         snprintf(buf, len, "coroutine %p (routine %p, thread %lu)", (const void *)co,
-                 (void *)co->fn, co->env->thread_id);
+                 (void *)co->fn, co_env_of(co)->thread_id);
     return buf;
 }
 

@@ -2,11 +2,13 @@
 #ifndef COSTACK_INTERNAL_H
 #define COSTACK_INTERNAL_H
 
+#include "config.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
 
 #include "coctx.h"
+#include "co_offsets.h"
 #include "costack.h"
 
 #define CO_LIKELY(x)   __builtin_expect(!!(x), 1)
@@ -20,9 +22,6 @@
             co_die("assertion failed: %s (%s:%d)", #cond, __FILE__, __LINE__);\
     } while (0)
 
-/* depth of a coroutine that is not on the call stack, and of a finished one */
-#define CO_DEPTH_PARKED   0u
-#define CO_DEPTH_FINISHED 0xffffu
 
 #define CO_DEFAULT_STACK  (128 * 1024)
 #define CO_MAX_STACK      (8 * 1024 * 1024)
@@ -56,29 +55,28 @@ struct co_specific;
 
 struct stCoRoutine_t {
     struct coctx ctx;             /* first: its address is the coroutine's */
-    struct co_env *env;
-    struct stCoRoutine_t *resumer;  /* valid while depth is a call-stack depth */
+    uintptr_t gate;               /* its env | CO_* flags (co_offsets.h) */
+    struct stCoRoutine_t *resumer;  /* who resumed it; valid while CO_RUNNING */
     struct co_run_stack *shared;  /* non-NULL: runs on this shared run stack */
     struct co_stack *stack;       /* private stack, or NULL */
     void *(*fn)(void *);
     void *arg;
     char *save_buf;               /* shared: frames saved while evicted */
+    struct co_specific *specific;
     uint32_t save_len;            /* bytes of frames in save_buf */
     uint32_t save_cap;            /* bytes allocated in save_buf */
-    uint16_t depth;               /* 0 parked/new, 1.. on the call stack, FINISHED */
-    uint8_t fresh;                /* shared: initial frame not yet built */
     uint8_t is_main;
     uint8_t hooks;                /* syscall hooks enabled (used by the I/O layer) */
-    struct co_specific *specific;
 #ifdef CO_ASAN
     void *asan_fake;
 #endif
 };
 
-struct co_env {
+struct __attribute__((aligned(CO_GATE_FLAGS + 1))) co_env {
     struct stCoRoutine_t *current;  /* first: the fast paths reach it at offset 0 */
+    int depth_left;                 /* nested resumes still allowed */
     struct co_counters counters;
-    struct stCoRoutine_t main;      /* the thread's own context; depth 1 */
+    struct stCoRoutine_t main;      /* the thread's own context */
     struct co_stack *stack_cache;   /* private stacks ready for reuse */
     struct stCoRoutine_t *handoff_to;  /* shared-stack switch in progress */
     char *scratch;                  /* stack the shared-stack copy runs on */
@@ -95,6 +93,23 @@ struct co_env {
 extern __thread struct co_env *co_env_tls
     __attribute__((tls_model("initial-exec"))) CO_HIDDEN;
 extern struct co_env co_env_none CO_HIDDEN;
+/* The resumer of every main context: a yield from main lands on its slow path. */
+extern struct stCoRoutine_t co_no_resumer CO_HIDDEN;
+
+static inline struct co_env *co_env_of(const struct stCoRoutine_t *co)
+{
+    return (struct co_env *)(co->gate & ~(uintptr_t)CO_GATE_FLAGS);
+}
+
+static inline unsigned co_flags(const struct stCoRoutine_t *co)
+{
+    return (unsigned)(co->gate & CO_GATE_FLAGS);
+}
+
+static inline void co_set_flags(struct stCoRoutine_t *co, unsigned flags)
+{
+    co->gate = (co->gate & ~(uintptr_t)CO_GATE_FLAGS) | flags;
+}
 
 /* co_env.c */
 CO_HIDDEN struct co_env *co_env_get(void);    /* creates it on first use; NULL if out of memory */
@@ -124,7 +139,9 @@ CO_HIDDEN void co_guard_thread_fini(struct co_env *env);
 /* co_specific.c */
 CO_HIDDEN void co_specific_free(struct stCoRoutine_t *co);
 
-/* co_routine.c */
+/* co_routine.c: the fast paths' slow halves (also called from co_fastpath_*.S) */
+CO_HIDDEN void co_resume_slow(struct stCoRoutine_t *co);
+CO_HIDDEN void co_yield_slow(struct co_env *env, struct stCoRoutine_t *cur, struct stCoRoutine_t *to);
 CO_HIDDEN void co_exit(struct stCoRoutine_t *co, void *ret) __attribute__((noreturn));
 CO_HIDDEN void *co_frame_make(struct stCoRoutine_t *co, char *top);
 

@@ -9,10 +9,16 @@
 #include "co_sanitizer.h"
 
 /*
- * The call stack is a chain: each running coroutine points at its resumer,
- * env->current at the innermost one, and depth counts the chain (main = 1).
- * A parked coroutine has depth 0, a finished one CO_DEPTH_FINISHED, so
- * co_resume checks "runnable" with one comparison.
+ * The call stack is a chain: each running coroutine points at its resumer
+ * and env->current at the innermost one; env->depth_left bounds its length.
+ *
+ * The fast paths (co_resume, co_yield_ct) are what every switch pays, so
+ * they test one word each: co_resume needs the target's gate to equal the
+ * thread's env (its thread, parked, frames in place), co_yield_ct needs
+ * the resumer not CO_EVICTED.
+ * Everything else -- a shared-stack restore, misuse, the depth limit --
+ * is sorted out on the slow paths.  The switch counter is bumped by two
+ * per resume: the switch in and the one that will come back.
  */
 
 static void describe_and_die(const char *op, const char *why, const struct stCoRoutine_t *co)
@@ -36,26 +42,12 @@ static void die_foreign(const char *op, const struct stCoRoutine_t *co)
            co_describe(co, who, sizeof who));
 }
 
-static void die_resume(const struct stCoRoutine_t *co)
-    __attribute__((noreturn, cold, noinline));
-static void die_resume(const struct stCoRoutine_t *co)
-{
-    if (co->depth == CO_DEPTH_FINISHED)
-        describe_and_die("co_resume", "the coroutine has finished", co);
-    if (co->is_main)
-        describe_and_die("co_resume", "a thread's main context cannot be resumed", co);
-    if (co->depth != CO_DEPTH_PARKED)
-        describe_and_die("co_resume", "the coroutine is already running", co);
-    co_die("co_resume: coroutine call stack deeper than %d (CO_MAX_DEPTH): runaway nested resumes?",
-           CO_MAX_DEPTH);
-}
-
 #ifdef CO_ASAN
 static void stack_bounds(const struct stCoRoutine_t *co, const void **lo, size_t *size)
 {
     if (co->is_main) {
-        *lo = co->env->main_stack_lo;
-        *size = co->env->main_stack_size;
+        *lo = co_env_of(co)->main_stack_lo;
+        *size = co_env_of(co)->main_stack_size;
     } else if (co->shared) {
         *lo = co->shared->stack.base;
         *size = co->shared->stack.size;
@@ -63,6 +55,15 @@ static void stack_bounds(const struct stCoRoutine_t *co, const void **lo, size_t
         *lo = co->stack->base;
         *size = co->stack->size;
     }
+}
+
+static void asan_leave(struct stCoRoutine_t *from, const struct stCoRoutine_t *to)
+{
+    const void *lo;
+    size_t size;
+
+    stack_bounds(to, &lo, &size);
+    co_asan_start_switch(from ? &from->asan_fake : NULL, lo, size);
 }
 
 /* ASan builds enter coroutines here so the first switch is announced as finished. */
@@ -75,66 +76,108 @@ static void *entry_asan(void *arg)
 }
 #define CO_ENTRY(co) entry_asan
 #define CO_ENTRY_ARG(co) (co)
+#define ASAN_LEAVE(from, to) asan_leave((from), (to))
+#define ASAN_ARRIVE(self) co_asan_finish_switch((self)->asan_fake)
 #else
 #define CO_ENTRY(co) ((co)->fn)
 #define CO_ENTRY_ARG(co) ((co)->arg)
+#define ASAN_LEAVE(from, to) ((void)0)
+#define ASAN_ARRIVE(self) ((void)0)
 #endif
 
-/* Leaves `from` (running) for `to` (parked), whose frames may need restoring. */
-static inline void co_switch(struct co_env *env, struct stCoRoutine_t *to, struct stCoRoutine_t *from)
+_Static_assert(offsetof(struct stCoRoutine_t, ctx) == 0, "ctx first");
+_Static_assert(offsetof(struct stCoRoutine_t, gate) == CO_OFF_CO_GATE, "CO_OFF_CO_GATE");
+_Static_assert(offsetof(struct stCoRoutine_t, resumer) == CO_OFF_CO_RESUMER, "CO_OFF_CO_RESUMER");
+_Static_assert(sizeof(((struct stCoRoutine_t *)0)->gate) == 8, "gate is a pointer-sized word");
+_Static_assert(_Alignof(struct co_env) > CO_GATE_FLAGS, "env pointers leave the flag bits free");
+_Static_assert(offsetof(struct co_env, current) == CO_OFF_ENV_CURRENT, "CO_OFF_ENV_CURRENT");
+_Static_assert(offsetof(struct co_env, depth_left) == CO_OFF_ENV_DEPTH_LEFT, "CO_OFF_ENV_DEPTH_LEFT");
+_Static_assert(offsetof(struct co_env, counters.switches) == CO_OFF_ENV_SWITCHES, "CO_OFF_ENV_SWITCHES");
+
+/* co_resume when co->gate != env: wrong thread, flags set, or the depth used up. */
+void co_resume_slow(struct stCoRoutine_t *co)
 {
-    struct co_run_stack *rs = to->shared;
+    struct co_env *env = co_env_tls;
+    struct stCoRoutine_t *from;
 
-    env->counters.switches++;
-#ifdef CO_ASAN
-    const void *lo;
-    size_t size;
-    stack_bounds(to, &lo, &size);
-    co_asan_start_switch(&from->asan_fake, lo, size);
-#endif
-    if (CO_UNLIKELY(rs != NULL && rs->owner != to))
-        co_switch_shared(env, to, from);
-    else
-        coctx_switch(&to->ctx, &from->ctx);
-#ifdef CO_ASAN
-    co_asan_finish_switch(from->asan_fake);
-#endif
+    if (co_env_of(co) != env)
+        die_foreign("co_resume", co);
+    if (co->gate & CO_FINISHED)
+        describe_and_die("co_resume", "the coroutine has finished", co);
+    if (co->gate & CO_RUNNING)
+        describe_and_die("co_resume", co->is_main ? "a thread's main context cannot be resumed"
+                                                  : "the coroutine is already running", co);
+    if (co_flags(co) == 0)   /* the fast path took a level that was not there */
+        env->depth_left++;
+    if (env->depth_left <= 0)
+        co_die("co_resume: coroutine call stack deeper than %d (CO_MAX_DEPTH): runaway nested resumes?",
+               CO_MAX_DEPTH);
+    env->depth_left--;
+    from = env->current;
+    co->resumer = from;
+    co->gate |= CO_RUNNING;
+    env->current = co;
+    env->counters.switches += 2;
+    ASAN_LEAVE(from, co);
+    co_switch_shared(env, co, from);
+    ASAN_ARRIVE(from);
 }
 
+#ifndef CO_FASTPATH_ASM   /* else in co_fastpath_<arch>.S */
 void co_resume(struct stCoRoutine_t *co)
 {
-    struct co_env *env = co->env;
+    struct co_env *env = co_env_tls;
     struct stCoRoutine_t *from;
-    unsigned depth;
 
-    if (CO_UNLIKELY(env != co_env_tls))
-        die_foreign("co_resume", co);
+    if (CO_UNLIKELY(co->gate != (uintptr_t)env || --env->depth_left < 0)) {
+        co_resume_slow(co);
+        return;
+    }
     from = env->current;
-    depth = from->depth + 1u;
-    if (CO_UNLIKELY(co->depth != CO_DEPTH_PARKED || depth > CO_MAX_DEPTH))
-        die_resume(co);
-    co->depth = (uint16_t)depth;
     co->resumer = from;
+    co->gate = (uintptr_t)env | CO_RUNNING;
     env->current = co;
-    co_switch(env, co, from);
+    env->counters.switches += 2;
+    ASAN_LEAVE(from, co);
+    coctx_switch(&co->ctx, &from->ctx);
+    ASAN_ARRIVE(from);
 }
 
+#endif /* !CO_FASTPATH_ASM */
+
+/* co_yield_ct when the resumer's frames must be restored, or there is no resumer. */
+void co_yield_slow(struct co_env *env, struct stCoRoutine_t *cur, struct stCoRoutine_t *to)
+{
+    if (to == &co_no_resumer)
+        co_die("co_yield_ct: called outside a coroutine (in a thread's main context)");
+    ASAN_LEAVE(cur, to);
+    co_switch_shared(env, to, cur);
+    ASAN_ARRIVE(cur);
+}
+
+#ifndef CO_FASTPATH_ASM
 void co_yield_ct(void)
 {
     struct co_env *env = co_env_tls;
     struct stCoRoutine_t *cur = env->current;
     struct stCoRoutine_t *to = cur->resumer;
 
-    if (CO_UNLIKELY(to == NULL))
-        co_die("co_yield_ct: called outside a coroutine (in a thread's main context)");
-    cur->depth = CO_DEPTH_PARKED;
     env->current = to;
-    co_switch(env, to, cur);
+    cur->gate = (uintptr_t)env;
+    env->depth_left++;
+    if (CO_UNLIKELY(to->gate & CO_EVICTED)) {
+        co_yield_slow(env, cur, to);
+        return;
+    }
+    ASAN_LEAVE(cur, to);
+    coctx_switch(&to->ctx, &cur->ctx);
+    ASAN_ARRIVE(cur);
 }
+#endif /* !CO_FASTPATH_ASM */
 
 void co_yield(struct stCoRoutine_t *co)
 {
-    if (CO_UNLIKELY(co->env != co_env_tls))
+    if (CO_UNLIKELY(co_env_of(co) != co_env_tls))
         die_foreign("co_yield", co);
     co_yield_ct();
 }
@@ -142,22 +185,17 @@ void co_yield(struct stCoRoutine_t *co)
 /* Where a routine's return lands (via coctx_trampoline): finish, leave for good. */
 void co_exit(struct stCoRoutine_t *co, void *ret)
 {
-    struct co_env *env = co->env;
+    struct co_env *env = co_env_of(co);
     struct stCoRoutine_t *to = co->resumer;
 
     (void)ret;
-    co->depth = CO_DEPTH_FINISHED;
+    co_set_flags(co, CO_FINISHED);
     env->current = to;
-    env->counters.switches++;
+    env->depth_left++;
     if (co->shared)
         co_shared_drop(co);
-#ifdef CO_ASAN
-    const void *lo;
-    size_t size;
-    stack_bounds(to, &lo, &size);
-    co_asan_start_switch(NULL, lo, size);
-#endif
-    if (to->shared != NULL && to->shared->owner != to)
+    ASAN_LEAVE(NULL, to);
+    if (to->gate & CO_EVICTED)
         co_switch_shared(env, to, co);
     else
         coctx_switch(&to->ctx, &co->ctx);
@@ -183,6 +221,13 @@ static size_t stack_size_of(const struct stCoRoutineAttr_t *attr)
     return (size + (size_t)page - 1) & ~((size_t)page - 1);
 }
 
+/* A shared coroutine's frames are built on its run stack when first switched to. */
+static void shared_start_over(struct stCoRoutine_t *co)
+{
+    co_set_flags(co, CO_EVICTED | CO_FRESH);
+    co->ctx.sp = co->shared->stack.base + co->shared->stack.size - CO_CTX_ABOVE_SP;
+}
+
 int co_create(struct stCoRoutine_t **out, const struct stCoRoutineAttr_t *attr,
               void *(*routine)(void *), void *arg)
 {
@@ -197,7 +242,7 @@ int co_create(struct stCoRoutine_t **out, const struct stCoRoutineAttr_t *attr,
     co = calloc(1, sizeof *co);
     if (co == NULL)
         return -ENOMEM;
-    co->env = env;
+    co->gate = (uintptr_t)env;
     co->fn = routine;
     co->arg = arg;
     if (share != NULL) {
@@ -210,9 +255,7 @@ int co_create(struct stCoRoutine_t **out, const struct stCoRoutineAttr_t *attr,
             return -EINVAL;   /* a run stack serves one thread */
         }
         co->shared = rs;
-        co->fresh = 1;
-        /* The initial frame is built on the run stack when first switched to. */
-        co->ctx.sp = rs->stack.base + rs->stack.size - CO_CTX_ABOVE_SP;
+        shared_start_over(co);
         share->users++;
     } else {
         co->stack = co_stack_get(env, stack_size_of(attr));
@@ -231,11 +274,11 @@ int co_create(struct stCoRoutine_t **out, const struct stCoRoutineAttr_t *attr,
 
 static void check_not_running(const char *op, struct stCoRoutine_t *co)
 {
-    if (CO_UNLIKELY(co->env != co_env_tls))
+    if (CO_UNLIKELY(co_env_of(co) != co_env_tls))
         die_foreign(op, co);
     if (CO_UNLIKELY(co->is_main))
         describe_and_die(op, "the thread's main context cannot be released or reset", co);
-    if (CO_UNLIKELY(co->depth != CO_DEPTH_PARKED && co->depth != CO_DEPTH_FINISHED))
+    if (CO_UNLIKELY(co->gate & CO_RUNNING))
         describe_and_die(op, "the coroutine is running (it is on the call stack)", co);
 }
 
@@ -246,7 +289,7 @@ void co_release(struct stCoRoutine_t *co)
     if (co == NULL)
         return;
     check_not_running("co_release", co);
-    env = co->env;
+    env = co_env_of(co);
     if (co->shared) {
         co_shared_drop(co);
         co->shared->share->users--;
@@ -261,12 +304,11 @@ void co_release(struct stCoRoutine_t *co)
 void co_reset(struct stCoRoutine_t *co)
 {
     check_not_running("co_reset", co);
-    co->depth = CO_DEPTH_PARKED;
     if (co->shared) {
         co_shared_drop(co);
-        co->fresh = 1;
-        co->ctx.sp = co->shared->stack.base + co->shared->stack.size - CO_CTX_ABOVE_SP;
+        shared_start_over(co);
     } else {
+        co_set_flags(co, 0);
         co->ctx.sp = co_frame_make(co, co->stack->base + co->stack->size);
     }
 }
@@ -285,10 +327,10 @@ struct stCoRoutine_t *co_get_current(void)
 
 int co_is_finished(const struct stCoRoutine_t *co)
 {
-    return co->depth == CO_DEPTH_FINISHED;
+    return (co->gate & CO_FINISHED) != 0;
 }
 
 size_t co_saved_bytes(const struct stCoRoutine_t *co)
 {
-    return co->shared && co->shared->owner != co ? co->save_len : 0;
+    return (co->gate & (CO_EVICTED | CO_FRESH | CO_FINISHED)) == CO_EVICTED ? co->save_len : 0;
 }

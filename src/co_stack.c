@@ -217,20 +217,21 @@ static void stack_handoff(void *arg)
     struct co_run_stack *rs = to->shared;
     char *top = rs->stack.base + rs->stack.size;
 
-    if (rs->owner != NULL)
+    if (rs->owner != NULL) {
         stack_save(env, rs->owner, top);
-    else
-        env->counters.shared_occupied++;
-    if (to->fresh) {
-        to->ctx.sp = co_frame_make(to, top);
-        to->fresh = 0;
+        rs->owner->gate |= CO_EVICTED;
     } else {
-        stack_restore(env, to);
+        env->counters.shared_occupied++;
     }
+    if (to->gate & CO_FRESH)
+        to->ctx.sp = co_frame_make(to, top);
+    else
+        stack_restore(env, to);
+    to->gate &= ~(uintptr_t)(CO_EVICTED | CO_FRESH);
     rs->owner = to;
 }
 
-/* Switches to `to`, whose run stack holds someone else's frames (or none). */
+/* Switches to `to` (CO_EVICTED): its run stack holds someone else's frames, or none. */
 void co_switch_shared(struct co_env *env, struct stCoRoutine_t *to, struct stCoRoutine_t *from)
 {
     if (CO_UNLIKELY(env->scratch == NULL)) {
@@ -248,7 +249,7 @@ void co_switch_shared(struct co_env *env, struct stCoRoutine_t *to, struct stCoR
 /* co no longer needs its frames (finished, reset or released): forget them. */
 void co_shared_drop(struct stCoRoutine_t *co)
 {
-    struct co_env *env = co->env;
+    struct co_env *env = co_env_of(co);
     struct co_run_stack *rs = co->shared;
 
     if (rs->owner == co) {
