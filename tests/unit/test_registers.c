@@ -1,6 +1,12 @@
 /* test_registers.c — a switch preserves every callee-saved register and the FP control state. */
 #include <fenv.h>
+#include "config.h"
 #include "unit.h"
+#ifdef HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
 #include "costack.h"
 
 unsigned regs_check_across(void (*fn)(void));
@@ -95,7 +101,10 @@ static void test_fp_control_per_coroutine(void)
         co_resume(co);
         CHECK_EQ(fegetround(), FE_TONEAREST);
         near = one / three;
-        CHECK(up > near);         /* 1/3 to nearest rounds down; upward is above it */
+        /* 1/3 to nearest rounds down; upward is above it.  (valgrind does
+         * not emulate SSE rounding modes, only the register's contents.) */
+        if (!RUNNING_ON_VALGRIND)
+            CHECK(up > near);
     }
     co_resume(co);
     CHECK(co_is_finished(co));

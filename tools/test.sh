@@ -1,0 +1,49 @@
+#!/bin/sh
+# test.sh — installs what the build and tests need (Debian 12, as root),
+# builds coproxy and runs every test suite: gcc -Werror, clang, AddressSanitizer,
+# valgrind, and the AArch64 switch under qemu.  The README's test command.
+set -eu
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        build-essential autoconf automake libtool pkg-config \
+        libconfig-dev libjemalloc-dev valgrind clang \
+        gcc-aarch64-linux-gnu qemu-user >/dev/null
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+./bootstrap >/dev/null
+
+build() {  # build DIR CONFIGURE-ARGS...: configure out of tree and build
+    dir=$1; shift
+    mkdir -p "$dir"
+    (cd "$dir" && ../configure --enable-werror "$@" >/dev/null && make -s -j"$jobs" >/dev/null)
+}
+
+check() {  # check DIR MAKE-ARGS...: make check quietly; on failure show the logs
+    dir=$1; shift
+    if ! make -s -C "$dir" -j"$jobs" check "$@" >"$dir/check.out" 2>&1; then
+        cat "$dir/check.out"
+        cat "$dir/test-suite.log" 2>/dev/null || true
+        exit 1
+    fi
+}
+
+echo "== clang build (warnings are errors)"
+build build-clang CC=clang CXX=clang++
+check build-clang
+
+echo "== AddressSanitizer + LeakSanitizer"
+build build-asan --enable-asan
+check build-asan
+
+echo "== valgrind (memcheck, leak check)"
+build build
+CO_TEST_CYCLES=20000 check build TESTS="$(make -s -C build print-unit-tests)" \
+    LOG_COMPILER=valgrind \
+    AM_LOG_FLAGS="-q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+
+echo "== gcc build, make check"
+make --no-print-directory -C build -j"$jobs" check
