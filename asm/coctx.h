@@ -63,11 +63,13 @@
 
 #if defined(__ASSEMBLER__) && defined(__x86_64__)
 /*
- * The switch itself, with rdi = struct coctx *to, rsi = struct coctx *from,
- * as a macro so that the runtime's fast paths (co_resume, co_yield_ct) can
- * fall into it instead of jumping: see coctx_x86_64.S for the contract.
+ * The two halves of the switch, as macros so that the runtime's fast paths
+ * (co_resume, co_yield_ct) fall into them instead of jumping: see
+ * coctx_x86_64.S for the contract.  COCTX_LEAVE saves the running context
+ * into *rsi (struct coctx *from); COCTX_ENTER resumes the context whose
+ * saved sp is already in rsp.  Between them: movq (%rdi), %rsp.
  */
-.macro COCTX_SWITCH_X86_64
+.macro COCTX_LEAVE_X86_64
         pushq   %rbp
         pushq   %rbx
         pushq   %r12
@@ -78,7 +80,9 @@
         andl    $CO_MXCSR_CONTROL, CO_CTX_OFF_MXCSR(%rsp)
         fnstcw  CO_CTX_OFF_FPUCW(%rsp)
         movq    %rsp, CO_CTX_SP_OFFSET(%rsi)
-        movq    CO_CTX_SP_OFFSET(%rdi), %rsp
+.endm
+
+.macro COCTX_ENTER_X86_64
         ldmxcsr CO_CTX_OFF_MXCSR(%rsp)
         fldcw   CO_CTX_OFF_FPUCW(%rsp)
         popq    %r15
@@ -89,6 +93,23 @@
         popq    %rbp
         popq    %rcx
         jmpq    *%rcx
+.endm
+
+/* rdi = struct coctx *to, rsi = struct coctx *from */
+.macro COCTX_SWITCH_X86_64
+        COCTX_LEAVE_X86_64
+        movq    CO_CTX_SP_OFFSET(%rdi), %rsp
+        COCTX_ENTER_X86_64
+.endm
+
+/* As COCTX_SWITCH_X86_64, calling fn(rdi) on the stack at scratch_top in between. */
+.macro COCTX_SWITCH_VIA_X86_64 fn, scratch_top
+        COCTX_LEAVE_X86_64
+        movq    %rdi, %rbx              /* callee-saved, and ours are saved */
+        movq    \scratch_top, %rsp
+        callq   *\fn
+        movq    CO_CTX_SP_OFFSET(%rbx), %rsp
+        COCTX_ENTER_X86_64
 .endm
 #endif
 

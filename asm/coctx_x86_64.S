@@ -78,31 +78,16 @@ coctx_switch:
         .p2align 4
 coctx_switch_via:
         .cfi_startproc
-        pushq   %rbp
-        pushq   %rbx
-        pushq   %r12
-        pushq   %r13
-        pushq   %r14
-        pushq   %r15
-        stmxcsr CO_CTX_OFF_MXCSR(%rsp)
-        andl    $CO_MXCSR_CONTROL, CO_CTX_OFF_MXCSR(%rsp)
-        fnstcw  CO_CTX_OFF_FPUCW(%rsp)
-        movq    %rsp, CO_CTX_SP_OFFSET(%rsi)
-        /* Our callee-saved registers are saved; rbx may now hold `to`. */
-        movq    %rdi, %rbx
+        /* rax = fn, rdi = arg, rdx = to; rsi (from) as LEAVE wants it */
+        movq    %rdx, %rax
+        movq    %rcx, %rdx
+        xchgq   %rdi, %rdx              /* rdi = arg, rdx = to */
+        COCTX_LEAVE_X86_64
+        movq    %rdx, %rbx              /* callee-saved, and ours are saved */
         movq    %r8, %rsp
-        movq    %rcx, %rdi
-        callq   *%rdx
+        callq   *%rax
         movq    CO_CTX_SP_OFFSET(%rbx), %rsp
-        ldmxcsr CO_CTX_OFF_MXCSR(%rsp)
-        fldcw   CO_CTX_OFF_FPUCW(%rsp)
-        popq    %r15
-        popq    %r14
-        popq    %r13
-        popq    %r12
-        popq    %rbx
-        popq    %rbp
-        ret
+        COCTX_ENTER_X86_64
         .cfi_endproc
         .size   coctx_switch_via, .-coctx_switch_via
 

@@ -18,9 +18,9 @@
  * yields straight back.  ns per switch = round trip / 2.
  *   private       one coroutine on its own 128 KiB stack
  *   shared/0      one coroutine on a shared stack it alone uses: no copies
- *   shared/256    two coroutines alternating on one shared stack, ~256 B live
- *                 each: every resume saves one and restores the other
- *   shared/4096   the same with ~4 KiB live
+ *   shared/200    two coroutines alternating on one shared stack, each with
+ *                 200 B of frames: every resume saves one and restores the other
+ *   shared/4096   the same with 4096 B of frames
  *   swapcontext   glibc ucontext, the same round trip
  * Under callgrind (bench/run.sh) each case dumps its own instruction count.
  */
@@ -34,9 +34,9 @@ static void *yield_loop(void *arg)
     return NULL;
 }
 
-static void *yield_loop_256(void *arg)
+static void *yield_loop_200(void *arg)
 {
-    volatile char live[224];
+    volatile char live[120];   /* 200 B of frames saved, all told */
     live[0] = 1;
     for (;;) {
         co_yield_ct();
@@ -47,7 +47,7 @@ static void *yield_loop_256(void *arg)
 
 static void *yield_loop_4k(void *arg)
 {
-    volatile char live[4064];
+    volatile char live[4016];  /* 4096 B of frames saved, all told */
     live[0] = 1;
     for (;;) {
         co_yield_ct();
@@ -126,19 +126,19 @@ int main(int argc, char **argv)
     long n = argc > 1 ? atol(argv[1]) : 10000000;
     int callgrind = RUNNING_ON_VALGRIND;
     struct stShareStack_t *solo = co_alloc_sharestack(1, 128 * 1024);
-    struct stShareStack_t *duo256 = co_alloc_sharestack(1, 128 * 1024);
+    struct stShareStack_t *duo200 = co_alloc_sharestack(1, 128 * 1024);
     struct stShareStack_t *duo4k = co_alloc_sharestack(1, 128 * 1024);
     struct stCoRoutineAttr_t attr = { .stack_size = 128 * 1024, .share_stack = NULL };
     struct stCoRoutine_t *priv, *shared0;
-    struct pair p256, p4k;
+    struct pair p200, p4k;
     static char uc_stack[128 * 1024];
 
     co_create(&priv, NULL, yield_loop, NULL);
     attr.share_stack = solo;
     co_create(&shared0, &attr, yield_loop, NULL);
-    attr.share_stack = duo256;
-    co_create(&p256.a, &attr, yield_loop_256, NULL);
-    co_create(&p256.b, &attr, yield_loop_256, NULL);
+    attr.share_stack = duo200;
+    co_create(&p200.a, &attr, yield_loop_200, NULL);
+    co_create(&p200.b, &attr, yield_loop_200, NULL);
     attr.share_stack = duo4k;
     co_create(&p4k.a, &attr, yield_loop_4k, NULL);
     co_create(&p4k.b, &attr, yield_loop_4k, NULL);
@@ -152,7 +152,7 @@ int main(int argc, char **argv)
         long m = argc > 1 ? n : 100000;
         count_case("private", fn_one, priv, m);
         count_case("shared/0", fn_one, shared0, m);
-        count_case("shared/256", fn_pair, &p256, m);
+        count_case("shared/200", fn_pair, &p200, m);
         count_case("shared/4096", fn_pair, &p4k, m);
         count_case("swapcontext", fn_uc, NULL, m);
         printf("callgrind: %ld round trips per case\n", m);
@@ -162,18 +162,23 @@ int main(int argc, char **argv)
     struct result r[] = {
         { "libcostack private stack", best_of(fn_one, priv, n) },
         { "libcostack shared stack, no copy", best_of(fn_one, shared0, n) },
-        { "libcostack shared, 2 alternating, ~256 B live", best_of(fn_pair, &p256, n / 4) },
-        { "libcostack shared, 2 alternating, ~4 KiB live", best_of(fn_pair, &p4k, n / 16) },
+        { "libcostack shared, 2 alternating, 200 B live", best_of(fn_pair, &p200, n / 4) },
+        { "libcostack shared, 2 alternating, 4 KiB live", best_of(fn_pair, &p4k, n / 16) },
         { "glibc swapcontext", best_of(fn_uc, NULL, n / 20) },
     };
     double uc = r[4].ns_round_trip;
+    co_resume(p200.a);   /* a parked, b evicted: measure b's saved frames */
+    size_t saved200 = co_saved_bytes(p200.b);
+    co_resume(p4k.a);
+    size_t saved4k = co_saved_bytes(p4k.b);
     struct co_counters c = co_get_counters();
 
     printf("%-48s %12s %12s %14s\n", "case", "ns/switch", "ns/roundtrip", "swapcontext/x");
     for (unsigned i = 0; i < sizeof r / sizeof r[0]; i++)
         printf("%-48s %12.2f %12.2f %13.1fx\n", r[i].name, r[i].ns_round_trip / 2,
                r[i].ns_round_trip, uc / r[i].ns_round_trip);
-    printf("(stack copies: %llu out, %llu in, %llu bytes)\n",
+    printf("(saved frames per coroutine: %zu B and %zu B; stack copies: %llu out, %llu in, %llu bytes)\n",
+           saved200, saved4k,
            (unsigned long long)c.copies_out, (unsigned long long)c.copies_in,
            (unsigned long long)c.bytes_copied);
     return 0;

@@ -35,10 +35,9 @@ static void env_destroy(void *arg)
     struct co_env *env = arg;
 
     co_stack_cache_drain(env);
-    if (env->scratch) {
-        co_vg_stack_deregister(env->scratch_vg_id);
-        co_stack_unmap(&(struct co_stack){ .base = env->scratch, .map_size = env->scratch_size });
-    }
+    if (env->scratch)
+        co_stack_unmap(&(struct co_stack){ .base = env->scratch, .map_size = env->scratch_size,
+                                           .vg_id = env->scratch_vg_id });
     co_guard_thread_fini(env);
     co_specific_free(&env->main);
     if (co_env_tls == env)

@@ -33,7 +33,7 @@ co_resume:
         movq    co_env_tls@gottpoff(%rip), %rax
         movq    %fs:(%rax), %rax                        /* env */
         cmpq    %rax, CO_OFF_CO_GATE(%rdi)              /* this thread's, parked, frames in place? */
-        jne     1f
+        jne     2f
         subl    $1, CO_OFF_ENV_DEPTH_LEFT(%rax)         /* room for one more level? */
         js      1f
         movq    CO_OFF_ENV_CURRENT(%rax), %rsi          /* from */
@@ -42,6 +42,20 @@ co_resume:
         addq    $2, CO_OFF_ENV_SWITCHES(%rax)           /* the switch in and the one back */
         movq    %rdi, CO_OFF_ENV_CURRENT(%rax)
         COCTX_SWITCH_X86_64
+        /* Not the plain case.  The common other one: frames evicted from a
+         * shared stack (and not a fresh coroutine); the handoff restores them. */
+2:      leaq    CO_EVICTED(%rax), %rdx
+        cmpq    %rdx, CO_OFF_CO_GATE(%rdi)
+        jne     co_resume_slow
+        subl    $1, CO_OFF_ENV_DEPTH_LEFT(%rax)
+        js      3f
+        movq    CO_OFF_ENV_CURRENT(%rax), %rsi
+        orq     $CO_RUNNING, CO_OFF_CO_GATE(%rdi)       /* the handoff clears CO_EVICTED */
+        movq    %rsi, CO_OFF_CO_RESUMER(%rdi)
+        addq    $2, CO_OFF_ENV_SWITCHES(%rax)
+        movq    %rdi, CO_OFF_ENV_CURRENT(%rax)
+        COCTX_SWITCH_VIA_X86_64 CO_OFF_ENV_HANDOFF(%rax), CO_OFF_ENV_SCRATCH_TOP(%rax)
+3:      addl    $1, CO_OFF_ENV_DEPTH_LEFT(%rax)
 1:      jmp     co_resume_slow
         .cfi_endproc
         .size   co_resume, .-co_resume
@@ -62,7 +76,12 @@ co_yield_ct:
         testb   $CO_EVICTED, CO_OFF_CO_GATE(%rdi)       /* resumer's frames evicted, or no resumer */
         jne     1f
         COCTX_SWITCH_X86_64
-1:      movq    %rdi, %rdx                              /* co_yield_slow(env, cur, to) */
+        /* The resumer's frames were evicted from its shared stack (or there
+         * is no resumer: co_no_resumer is FINISHED). */
+1:      testb   $(CO_FINISHED | CO_FRESH), CO_OFF_CO_GATE(%rdi)
+        jne     2f
+        COCTX_SWITCH_VIA_X86_64 CO_OFF_ENV_HANDOFF(%rax), CO_OFF_ENV_SCRATCH_TOP(%rax)
+2:      movq    %rdi, %rdx                              /* co_yield_slow(env, cur, to) */
         movq    %rax, %rdi
         jmp     co_yield_slow
         .cfi_endproc

@@ -38,6 +38,7 @@ struct co_stack {
 /* One run stack of a share, and which coroutine's frames are on it now. */
 struct co_run_stack {
     struct co_stack stack;
+    char *top;                    /* stack.base + stack.size */
     struct stCoRoutine_t *owner;
     struct co_env *env;           /* the thread using it; set by its first coroutine */
     struct stShareStack_t *share;
@@ -75,10 +76,11 @@ struct stCoRoutine_t {
 struct __attribute__((aligned(CO_GATE_FLAGS + 1))) co_env {
     struct stCoRoutine_t *current;  /* first: the fast paths reach it at offset 0 */
     int depth_left;                 /* nested resumes still allowed */
+    void (*handoff)(struct stCoRoutine_t *to);  /* shared-stack copy, per CPU level */
+    char *scratch_top;              /* stack the handoff runs on (NULL until needed) */
     struct co_counters counters;
     struct stCoRoutine_t main;      /* the thread's own context */
     struct co_stack *stack_cache;   /* private stacks ready for reuse */
-    struct stCoRoutine_t *handoff_to;  /* shared-stack switch in progress */
     char *scratch;                  /* stack the shared-stack copy runs on */
     size_t scratch_size;
     unsigned scratch_vg_id;
@@ -128,8 +130,13 @@ CO_HIDDEN void co_stack_put(struct co_env *env, struct co_stack *stack);
 CO_HIDDEN void co_stack_cache_drain(struct co_env *env);
 CO_HIDDEN int co_stack_map(struct co_stack *stack, size_t size);
 CO_HIDDEN void co_stack_unmap(struct co_stack *stack);
+CO_HIDDEN int co_shared_env_init(struct co_env *env);
 CO_HIDDEN void co_switch_shared(struct co_env *env, struct stCoRoutine_t *to,
                                 struct stCoRoutine_t *from);
+
+/* co_handoff.c: the shared-stack copy for this CPU (runs on the scratch stack) */
+CO_HIDDEN void (*co_handoff_select(void))(struct stCoRoutine_t *to);
+CO_HIDDEN void co_save_buf_resize(struct co_env *env, struct stCoRoutine_t *co, size_t len);
 CO_HIDDEN void co_shared_drop(struct stCoRoutine_t *co);
 
 /* co_guard.c */

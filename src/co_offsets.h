@@ -21,7 +21,9 @@
 /* struct co_env */
 #define CO_OFF_ENV_CURRENT    0
 #define CO_OFF_ENV_DEPTH_LEFT 8
-#define CO_OFF_ENV_SWITCHES   16
+#define CO_OFF_ENV_HANDOFF    16
+#define CO_OFF_ENV_SCRATCH_TOP 24
+#define CO_OFF_ENV_SWITCHES   32
 
 /* The x86-64 fast paths are assembly; ASan builds keep the C ones, which
  * announce every switch to ASan. */

@@ -93,6 +93,8 @@ _Static_assert(_Alignof(struct co_env) > CO_GATE_FLAGS, "env pointers leave the 
 _Static_assert(offsetof(struct co_env, current) == CO_OFF_ENV_CURRENT, "CO_OFF_ENV_CURRENT");
 _Static_assert(offsetof(struct co_env, depth_left) == CO_OFF_ENV_DEPTH_LEFT, "CO_OFF_ENV_DEPTH_LEFT");
 _Static_assert(offsetof(struct co_env, counters.switches) == CO_OFF_ENV_SWITCHES, "CO_OFF_ENV_SWITCHES");
+_Static_assert(offsetof(struct co_env, handoff) == CO_OFF_ENV_HANDOFF, "CO_OFF_ENV_HANDOFF");
+_Static_assert(offsetof(struct co_env, scratch_top) == CO_OFF_ENV_SCRATCH_TOP, "CO_OFF_ENV_SCRATCH_TOP");
 
 /* co_resume when co->gate != env: wrong thread, flags set, or the depth used up. */
 void co_resume_slow(struct stCoRoutine_t *co)
@@ -245,6 +247,10 @@ int co_create(struct stCoRoutine_t **out, const struct stCoRoutineAttr_t *attr,
     co->gate = (uintptr_t)env;
     co->fn = routine;
     co->arg = arg;
+    if (share != NULL && co_shared_env_init(env) != 0) {
+        free(co);
+        return -ENOMEM;
+    }
     if (share != NULL) {
         struct co_run_stack *rs = &share->run[share->next++ % (unsigned)share->count];
         if (rs->env == NULL) {

@@ -136,6 +136,7 @@ struct stShareStack_t *co_alloc_sharestack(int count, int stack_size)
             return NULL;
         }
         share->run[i].share = share;
+        share->run[i].top = share->run[i].stack.base + share->run[i].stack.size;
     }
     return share;
 }
@@ -158,92 +159,29 @@ int co_free_sharestack(struct stShareStack_t *share)
     return 0;
 }
 
-/*
- * Copies the frames of co, parked on its run stack, into its save buffer:
- * [sp - CO_CTX_BELOW_SP, top).  The buffer is sized to the frames (grown as
- * needed, shrunk when far too big) and kept while co lives, so coroutines
- * that take turns on one stack do not allocate on every switch.
- */
-static void stack_save(struct co_env *env, struct stCoRoutine_t *co, char *top)
+/* Maps the thread's scratch stack and picks its handoff; before its first shared coroutine. */
+int co_shared_env_init(struct co_env *env)
 {
-    char *lo = (char *)co->ctx.sp - CO_CTX_BELOW_SP;
-    size_t len = (size_t)(top - lo);
+    struct co_stack scratch;
+    int err;
 
-    if (len > co->save_cap || (co->save_cap > 1024 && co->save_cap / 4 > len)) {
-        size_t cap = (len + 15) & ~(size_t)15;
-        free(co->save_buf);
-        env->counters.save_bytes_held -= co->save_cap;
-        co->save_buf = malloc(cap);
-        if (co->save_buf == NULL) {
-            char who[160];
-            co_die("out of memory saving %zu bytes of stack of %s", len,
-                   co_describe(co, who, sizeof who));
-        }
-        co->save_cap = (uint32_t)cap;
-        env->counters.save_bytes_held += cap;
-    }
-    co_asan_unpoison(lo, len);
-    memcpy(co->save_buf, lo, len);
-    co->save_len = (uint32_t)len;
-    env->counters.copies_out++;
-    env->counters.bytes_copied += len;
-}
-
-static void stack_restore(struct co_env *env, struct stCoRoutine_t *co)
-{
-    char *lo = (char *)co->ctx.sp - CO_CTX_BELOW_SP;
-
-    co_vg_make_undefined(lo, co->save_len);
-    co_asan_unpoison(lo, co->save_len);
-    memcpy(lo, co->save_buf, co->save_len);
-    env->counters.copies_in++;
-    env->counters.bytes_copied += co->save_len;
-}
-
-/*
- * Runs on the env's scratch stack, between leaving one context and entering
- * handoff_to, so it may rewrite the run stack of either:
- *
- *   run stack of `to`            save buffers
- *   +-----------------+ top
- *   | owner's frames  | ----save---->  owner->save_buf
- *   |                 | <--restore---  to->save_buf
- *   +-----------------+ sp - CO_CTX_BELOW_SP
- */
-static void stack_handoff(void *arg)
-{
-    struct co_env *env = arg;
-    struct stCoRoutine_t *to = env->handoff_to;
-    struct co_run_stack *rs = to->shared;
-    char *top = rs->stack.base + rs->stack.size;
-
-    if (rs->owner != NULL) {
-        stack_save(env, rs->owner, top);
-        rs->owner->gate |= CO_EVICTED;
-    } else {
-        env->counters.shared_occupied++;
-    }
-    if (to->gate & CO_FRESH)
-        to->ctx.sp = co_frame_make(to, top);
-    else
-        stack_restore(env, to);
-    to->gate &= ~(uintptr_t)(CO_EVICTED | CO_FRESH);
-    rs->owner = to;
+    if (env->scratch_top != NULL)
+        return 0;
+    err = co_stack_map(&scratch, CO_SCRATCH_SIZE);
+    if (err != 0)
+        return err;
+    env->scratch = scratch.base;
+    env->scratch_size = scratch.size;
+    env->scratch_vg_id = scratch.vg_id;
+    env->scratch_top = scratch.base + scratch.size;
+    env->handoff = co_handoff_select();
+    return 0;
 }
 
 /* Switches to `to` (CO_EVICTED): its run stack holds someone else's frames, or none. */
 void co_switch_shared(struct co_env *env, struct stCoRoutine_t *to, struct stCoRoutine_t *from)
 {
-    if (CO_UNLIKELY(env->scratch == NULL)) {
-        struct co_stack scratch;
-        if (co_stack_map(&scratch, CO_SCRATCH_SIZE) != 0)
-            co_die("out of memory mapping the shared-stack scratch stack");
-        env->scratch = scratch.base;
-        env->scratch_size = scratch.size;
-        env->scratch_vg_id = scratch.vg_id;
-    }
-    env->handoff_to = to;
-    coctx_switch_via(&to->ctx, &from->ctx, stack_handoff, env, env->scratch + env->scratch_size);
+    coctx_switch_via(&to->ctx, &from->ctx, (void (*)(void *))env->handoff, to, env->scratch_top);
 }
 
 /* co no longer needs its frames (finished, reset or released): forget them. */

@@ -22,8 +22,8 @@ extern "C" {
     X(live,              "coroutines alive now (created, not released)")      \
     X(peak_live,         "most coroutines alive at once")                     \
     X(copies_out,        "shared-stack saves (stack copied to its buffer)")   \
-    X(copies_in,         "shared-stack restores (buffer copied to the stack)")\
     X(bytes_copied,      "bytes copied by shared-stack saves and restores")   \
+    X(copies_in,         "shared-stack restores (buffer copied to the stack)")\
     X(save_bytes_held,   "bytes held now in shared-stack save buffers")       \
     X(shared_stacks,     "shared run stacks in use by this thread")           \
     X(shared_occupied,   "shared run stacks holding a coroutine's frames now")\
