@@ -31,7 +31,8 @@ void *coctx_make(char *top, struct stCoRoutine_t *self, void *(*entry)(void *), 
 {
     char *sp = top - CO_CTX_ABOVE_SP;
 
-    memset(sp - CO_CTX_BELOW_SP, 0, CO_CTX_BELOW_SP + CO_CTX_ABOVE_SP);
+    for (int off = -CO_CTX_BELOW_SP; off < CO_CTX_ABOVE_SP; off += 8)
+        put_word(sp, off, 0);
 #if defined(__x86_64__)
     uint32_t mxcsr;
     uint16_t fpucw;

@@ -46,8 +46,8 @@ co_resume:
          * shared stack (and not a fresh coroutine); the handoff restores them. */
 2:      leaq    CO_EVICTED(%rax), %rdx
         cmpq    %rdx, CO_OFF_CO_GATE(%rdi)
-        jne     co_resume_slow
-        subl    $1, CO_OFF_ENV_DEPTH_LEFT(%rax)
+        jne     4f
+5:      subl    $1, CO_OFF_ENV_DEPTH_LEFT(%rax)
         js      3f
         movq    CO_OFF_ENV_CURRENT(%rax), %rsi
         orq     $CO_RUNNING, CO_OFF_CO_GATE(%rdi)       /* the handoff clears CO_EVICTED */
@@ -57,6 +57,11 @@ co_resume:
         COCTX_SWITCH_VIA_X86_64 CO_OFF_ENV_HANDOFF(%rax), CO_OFF_ENV_SCRATCH_TOP(%rax)
 3:      addl    $1, CO_OFF_ENV_DEPTH_LEFT(%rax)
 1:      jmp     co_resume_slow
+        /* A fresh shared coroutine: the same, the handoff builds its frames. */
+4:      addq    $CO_FRESH, %rdx
+        cmpq    %rdx, CO_OFF_CO_GATE(%rdi)
+        je      5b
+        jmp     co_resume_slow
         .cfi_endproc
         .size   co_resume, .-co_resume
 

@@ -46,7 +46,7 @@ static void guard_handler(int sig, siginfo_t *si, void *uctx)
 
     if (env != &co_env_none && si->si_code > 0) {
         struct stCoRoutine_t *co = env->current;
-        const struct co_stack *stack = co->shared ? &co->shared->stack : co->stack;
+        const struct co_stack *stack = co->on_shared ? &co->shared->stack : co->stack;
 
         if (stack && addr < stack->base && addr >= stack->base - page) {
             char who[160], msg[400];
@@ -54,7 +54,7 @@ static void guard_handler(int sig, siginfo_t *si, void *uctx)
                              "costack: stack overflow in %s: its %zu-byte %s stack is full "
                              "(fault at %p, in the guard page)\n",
                              co_describe(co, who, sizeof who), stack->size,
-                             co->shared ? "shared" : "private", (const void *)addr);
+                             co->on_shared ? "shared" : "private", (const void *)addr);
             if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0) {
                 /* aborting anyway */
             }

@@ -86,21 +86,42 @@ void co_copy(char *d, const char *s, size_t n)
 
 static int under_memcheck;
 
-/* Gives co a save buffer of at least len bytes (or shrinks a far larger one). */
+/* Largest inline save area a share hands its new coroutines. */
+#define CO_INLINE_SAVE_MAX 1024u
+
+/* Goes back to the inline save area (possibly none), freeing a heap buffer. */
+void co_save_buf_drop(struct co_env *env, struct stCoRoutine_t *co)
+{
+    if (co->save_buf != co->inline_save)
+        free(co->save_buf);
+    env->counters.save_bytes_held -= co->save_cap - co->inline_cap;
+    co->save_buf = co->inline_cap ? co->inline_save : NULL;
+    co->save_cap = co->inline_cap;
+    co->save_len = 0;
+}
+
+/*
+ * Gives co a save buffer of at least len bytes, or shrinks a far larger
+ * one: its inline area when that fits, else the heap.  The share learns the
+ * size, so the coroutines it creates next get an inline area that fits.
+ */
 void co_save_buf_resize(struct co_env *env, struct stCoRoutine_t *co, size_t len)
 {
     size_t cap = (len + 15) & ~(size_t)15;
 
-    free(co->save_buf);
-    env->counters.save_bytes_held -= co->save_cap;
-    co->save_buf = malloc(cap);
-    if (co->save_buf == NULL) {
-        char who[160];
-        co_die("out of memory saving %zu bytes of stack of %s", len,
-               co_describe(co, who, sizeof who));
+    co_save_buf_drop(env, co);
+    if (cap > co->inline_cap) {
+        co->save_buf = malloc(cap);
+        if (co->save_buf == NULL) {
+            char who[160];
+            co_die("out of memory saving %zu bytes of stack of %s", len,
+                   co_describe(co, who, sizeof who));
+        }
+        co->save_cap = (uint32_t)cap;
+        env->counters.save_bytes_held += cap - co->inline_cap;
     }
-    co->save_cap = (uint32_t)cap;
-    env->counters.save_bytes_held += cap;
+    if (cap <= CO_INLINE_SAVE_MAX)
+        co->shared->share->save_hint = (uint32_t)cap;
 }
 
 /* Every case: first switch (build the frames), empty run stack, buffer resize, tools. */

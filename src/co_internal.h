@@ -49,6 +49,7 @@ struct stShareStack_t {
     int count;
     size_t stack_size;
     unsigned users;               /* coroutines created on it, not yet released */
+    uint32_t save_hint;           /* inline save area for its new coroutines (co_handoff.c) */
     struct co_run_stack run[];
 };
 
@@ -58,19 +59,26 @@ struct stCoRoutine_t {
     struct coctx ctx;             /* first: its address is the coroutine's */
     uintptr_t gate;               /* its env | CO_* flags (co_offsets.h) */
     struct stCoRoutine_t *resumer;  /* who resumed it; valid while CO_RUNNING */
-    struct co_run_stack *shared;  /* non-NULL: runs on this shared run stack */
-    struct co_stack *stack;       /* private stack, or NULL */
+    union {
+        struct co_run_stack *shared;  /* on_shared: the run stack it runs on */
+        struct co_stack *stack;       /* else: its private stack (NULL for main) */
+    };
     void *(*fn)(void *);
     void *arg;
-    char *save_buf;               /* shared: frames saved while evicted */
+    char *save_buf;               /* shared: frames saved while evicted (inline_save or heap) */
     struct co_specific *specific;
     uint32_t save_len;            /* bytes of frames in save_buf */
     uint32_t save_cap;            /* bytes allocated in save_buf */
+    uint16_t inline_cap;          /* bytes of inline_save */
+    uint8_t on_shared;
     uint8_t is_main;
     uint8_t hooks;                /* syscall hooks enabled (used by the I/O layer) */
 #ifdef CO_ASAN
     void *asan_fake;
 #endif
+    /* Shared stacks: a save area allocated with the coroutine, sized to what
+     * its share's coroutines park with, so a parked coroutine is one block. */
+    char inline_save[] __attribute__((aligned(16)));
 };
 
 struct __attribute__((aligned(CO_GATE_FLAGS + 1))) co_env {
@@ -137,6 +145,7 @@ CO_HIDDEN void co_switch_shared(struct co_env *env, struct stCoRoutine_t *to,
 /* co_handoff.c: the shared-stack copy for this CPU (runs on the scratch stack) */
 CO_HIDDEN void (*co_handoff_select(void))(struct stCoRoutine_t *to);
 CO_HIDDEN void co_save_buf_resize(struct co_env *env, struct stCoRoutine_t *co, size_t len);
+CO_HIDDEN void co_save_buf_drop(struct co_env *env, struct stCoRoutine_t *co);
 CO_HIDDEN void co_shared_drop(struct stCoRoutine_t *co);
 
 /* co_guard.c */

@@ -48,7 +48,7 @@ static void stack_bounds(const struct stCoRoutine_t *co, const void **lo, size_t
     if (co->is_main) {
         *lo = co_env_of(co)->main_stack_lo;
         *size = co_env_of(co)->main_stack_size;
-    } else if (co->shared) {
+    } else if (co->on_shared) {
         *lo = co->shared->stack.base;
         *size = co->shared->stack.size;
     } else {
@@ -90,6 +90,10 @@ _Static_assert(offsetof(struct stCoRoutine_t, gate) == CO_OFF_CO_GATE, "CO_OFF_C
 _Static_assert(offsetof(struct stCoRoutine_t, resumer) == CO_OFF_CO_RESUMER, "CO_OFF_CO_RESUMER");
 _Static_assert(sizeof(((struct stCoRoutine_t *)0)->gate) == 8, "gate is a pointer-sized word");
 _Static_assert(_Alignof(struct co_env) > CO_GATE_FLAGS, "env pointers leave the flag bits free");
+#ifndef CO_ASAN
+/* With an 80-byte save area, a parked coroutine is one 160-byte block. */
+_Static_assert(sizeof(struct stCoRoutine_t) <= 80, "coroutine struct grew past 80 bytes");
+#endif
 _Static_assert(offsetof(struct co_env, current) == CO_OFF_ENV_CURRENT, "CO_OFF_ENV_CURRENT");
 _Static_assert(offsetof(struct co_env, depth_left) == CO_OFF_ENV_DEPTH_LEFT, "CO_OFF_ENV_DEPTH_LEFT");
 _Static_assert(offsetof(struct co_env, counters.switches) == CO_OFF_ENV_SWITCHES, "CO_OFF_ENV_SWITCHES");
@@ -194,7 +198,7 @@ void co_exit(struct stCoRoutine_t *co, void *ret)
     co_set_flags(co, CO_FINISHED);
     env->current = to;
     env->depth_left++;
-    if (co->shared)
+    if (co->on_shared)
         co_shared_drop(co);
     ASAN_LEAVE(NULL, to);
     if (to->gate & CO_EVICTED)
@@ -233,26 +237,40 @@ static void shared_start_over(struct stCoRoutine_t *co)
 int co_create(struct stCoRoutine_t **out, const struct stCoRoutineAttr_t *attr,
               void *(*routine)(void *), void *arg)
 {
-    struct co_env *env = co_env_get();
+    struct co_env *env = co_env_tls;
     struct stShareStack_t *share = attr ? attr->share_stack : NULL;
     struct stCoRoutine_t *co;
+    uint32_t inline_cap;
 
-    if (env == NULL)
+    if (CO_UNLIKELY(env == &co_env_none) && (env = co_env_get()) == NULL)
         return -ENOMEM;
     if (out == NULL || routine == NULL)
         return -EINVAL;
-    co = calloc(1, sizeof *co);
+    if (share != NULL && CO_UNLIKELY(env->scratch_top == NULL) && co_shared_env_init(env) != 0)
+        return -ENOMEM;
+    inline_cap = share ? share->save_hint : 0;
+    co = malloc(sizeof *co + inline_cap);   /* every field is set below: no memset */
     if (co == NULL)
         return -ENOMEM;
+    /* Field by field: a compound literal compiles to rep stos, slow to start. */
     co->gate = (uintptr_t)env;
+    co->resumer = NULL;
+    co->stack = NULL;
+    co->on_shared = share != NULL;
     co->fn = routine;
     co->arg = arg;
-    if (share != NULL && co_shared_env_init(env) != 0) {
-        free(co);
-        return -ENOMEM;
-    }
+    co->save_buf = inline_cap ? co->inline_save : NULL;
+    co->specific = NULL;
+    co->save_len = 0;
+    co->save_cap = co->inline_cap = (uint16_t)inline_cap;
+    co->is_main = co->hooks = 0;
+#ifdef CO_ASAN
+    co->asan_fake = NULL;
+#endif
     if (share != NULL) {
-        struct co_run_stack *rs = &share->run[share->next++ % (unsigned)share->count];
+        struct co_run_stack *rs = &share->run[share->next];
+        if (++share->next == (unsigned)share->count)
+            share->next = 0;
         if (rs->env == NULL) {
             rs->env = env;
             env->counters.shared_stacks++;
@@ -271,6 +289,7 @@ int co_create(struct stCoRoutine_t **out, const struct stCoRoutineAttr_t *attr,
         }
         co->ctx.sp = co_frame_make(co, co->stack->base + co->stack->size);
     }
+    env->counters.save_bytes_held += inline_cap;
     env->counters.created++;
     if (++env->counters.live > env->counters.peak_live)
         env->counters.peak_live = env->counters.live;
@@ -296,13 +315,14 @@ void co_release(struct stCoRoutine_t *co)
         return;
     check_not_running("co_release", co);
     env = co_env_of(co);
-    if (co->shared) {
+    if (co->on_shared) {
         co_shared_drop(co);
         co->shared->share->users--;
     } else {
         co_stack_put(env, co->stack);
     }
     co_specific_free(co);
+    env->counters.save_bytes_held -= co->inline_cap;
     env->counters.live--;
     free(co);
 }
@@ -310,7 +330,7 @@ void co_release(struct stCoRoutine_t *co)
 void co_reset(struct stCoRoutine_t *co)
 {
     check_not_running("co_reset", co);
-    if (co->shared) {
+    if (co->on_shared) {
         co_shared_drop(co);
         shared_start_over(co);
     } else {
@@ -338,5 +358,6 @@ int co_is_finished(const struct stCoRoutine_t *co)
 
 size_t co_saved_bytes(const struct stCoRoutine_t *co)
 {
-    return (co->gate & (CO_EVICTED | CO_FRESH | CO_FINISHED)) == CO_EVICTED ? co->save_len : 0;
+    return co->on_shared && (co->gate & (CO_EVICTED | CO_FRESH | CO_FINISHED)) == CO_EVICTED
+           ? co->save_len : 0;
 }

@@ -194,8 +194,5 @@ void co_shared_drop(struct stCoRoutine_t *co)
         rs->owner = NULL;
         env->counters.shared_occupied--;
     }
-    free(co->save_buf);
-    env->counters.save_bytes_held -= co->save_cap;
-    co->save_buf = NULL;
-    co->save_len = co->save_cap = 0;
+    co_save_buf_drop(env, co);
 }
