@@ -92,10 +92,10 @@ static int under_memcheck;
 /* Goes back to the inline save area (possibly none), freeing a heap buffer. */
 void co_save_buf_drop(struct co_env *env, struct stCoRoutine_t *co)
 {
-    if (co->save_buf != co->inline_save)
+    if (co->save_buf != co_inline_save(co))
         free(co->save_buf);
     env->counters.save_bytes_held -= co->save_cap - co->inline_cap;
-    co->save_buf = co->inline_cap ? co->inline_save : NULL;
+    co->save_buf = co->inline_cap ? co_inline_save(co) : NULL;
     co->save_cap = co->inline_cap;
     co->save_len = 0;
 }

@@ -55,7 +55,7 @@ struct stShareStack_t {
 
 struct co_specific;
 
-struct stCoRoutine_t {
+struct __attribute__((aligned(16))) stCoRoutine_t {
     struct coctx ctx;             /* first: its address is the coroutine's */
     uintptr_t gate;               /* its env | CO_* flags (co_offsets.h) */
     struct stCoRoutine_t *resumer;  /* who resumed it; valid while CO_RUNNING */
@@ -65,21 +65,28 @@ struct stCoRoutine_t {
     };
     void *(*fn)(void *);
     void *arg;
-    char *save_buf;               /* shared: frames saved while evicted (inline_save or heap) */
+    char *save_buf;               /* shared: frames saved while evicted (co_inline_save or heap) */
     struct co_specific *specific;
     uint32_t save_len;            /* bytes of frames in save_buf */
     uint32_t save_cap;            /* bytes allocated in save_buf */
-    uint16_t inline_cap;          /* bytes of inline_save */
+    uint16_t inline_cap;          /* bytes of co_inline_save */
     uint8_t on_shared;
     uint8_t is_main;
     uint8_t hooks;                /* syscall hooks enabled (used by the I/O layer) */
 #ifdef CO_ASAN
     void *asan_fake;
 #endif
-    /* Shared stacks: a save area allocated with the coroutine, sized to what
-     * its share's coroutines park with, so a parked coroutine is one block. */
-    char inline_save[] __attribute__((aligned(16)));
 };
+
+/*
+ * Shared stacks: a save area allocated with the coroutine, right after the
+ * struct, sized to what its share's coroutines park with, so a parked
+ * coroutine is one block (inline_cap bytes; 0 for none).
+ */
+static inline char *co_inline_save(struct stCoRoutine_t *co)
+{
+    return (char *)(co + 1);
+}
 
 struct __attribute__((aligned(CO_GATE_FLAGS + 1))) co_env {
     struct stCoRoutine_t *current;  /* first: the fast paths reach it at offset 0 */

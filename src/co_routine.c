@@ -94,6 +94,7 @@ _Static_assert(_Alignof(struct co_env) > CO_GATE_FLAGS, "env pointers leave the 
 /* With an 80-byte save area, a parked coroutine is one 160-byte block. */
 _Static_assert(sizeof(struct stCoRoutine_t) <= 80, "coroutine struct grew past 80 bytes");
 #endif
+_Static_assert(sizeof(struct stCoRoutine_t) % 16 == 0, "the inline save area that follows is 16-aligned");
 _Static_assert(offsetof(struct co_env, current) == CO_OFF_ENV_CURRENT, "CO_OFF_ENV_CURRENT");
 _Static_assert(offsetof(struct co_env, depth_left) == CO_OFF_ENV_DEPTH_LEFT, "CO_OFF_ENV_DEPTH_LEFT");
 _Static_assert(offsetof(struct co_env, counters.switches) == CO_OFF_ENV_SWITCHES, "CO_OFF_ENV_SWITCHES");
@@ -259,7 +260,7 @@ int co_create(struct stCoRoutine_t **out, const struct stCoRoutineAttr_t *attr,
     co->on_shared = share != NULL;
     co->fn = routine;
     co->arg = arg;
-    co->save_buf = inline_cap ? co->inline_save : NULL;
+    co->save_buf = inline_cap ? co_inline_save(co) : NULL;
     co->specific = NULL;
     co->save_len = 0;
     co->save_cap = co->inline_cap = (uint16_t)inline_cap;
