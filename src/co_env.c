@@ -34,6 +34,7 @@ static void env_destroy(void *arg)
 {
     struct co_env *env = arg;
 
+    co_loop_free(env);
     co_stack_cache_drain(env);
     if (env->scratch)
         co_stack_unmap(&(struct co_stack){ .base = env->scratch, .map_size = env->scratch_size,

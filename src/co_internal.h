@@ -104,6 +104,7 @@ struct __attribute__((aligned(CO_GATE_FLAGS + 1))) co_env {
     char *main_stack_lo;            /* the thread's own stack, for ASan */
     size_t main_stack_size;
     unsigned long thread_id;        /* for messages */
+    struct stCoEpoll_t *loop;       /* the thread's event loop, once asked for */
 };
 
 /* The calling thread's env; &co_env_none (never NULL) until it has one. */
@@ -155,12 +156,16 @@ CO_HIDDEN void co_save_buf_resize(struct co_env *env, struct stCoRoutine_t *co, 
 CO_HIDDEN void co_save_buf_drop(struct co_env *env, struct stCoRoutine_t *co);
 CO_HIDDEN void co_shared_drop(struct stCoRoutine_t *co);
 
+/* co_epoll.c */
+CO_HIDDEN void co_loop_free(struct co_env *env);
+
 /* co_guard.c */
 CO_HIDDEN int co_guard_thread_init(struct co_env *env);
 CO_HIDDEN void co_guard_thread_fini(struct co_env *env);
 
 /* co_specific.c */
 CO_HIDDEN void co_specific_free(struct stCoRoutine_t *co);
+CO_HIDDEN void co_specific_set_cleanup(pthread_key_t key, void (*fn)(void *));
 
 /* co_routine.c: the fast paths' slow halves (also called from co_fastpath_*.S) */
 CO_HIDDEN void co_resume_slow(struct stCoRoutine_t *co);

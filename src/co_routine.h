@@ -113,6 +113,67 @@ CO_API void *co_getspecific(pthread_key_t key);
  */
 CO_API struct stShareStack_t *co_alloc_sharestack(int count, int stack_size);
 
+/* ---- the event loop, waits and hooks ------------------------------------- */
+
+#include <poll.h>
+
+struct stCoEpoll_t;
+struct stCoCond_t;
+typedef struct stCoEpoll_t stCoEpoll_t;
+typedef struct stCoCond_t stCoCond_t;
+typedef int (*pfn_co_eventloop_t)(void *);
+
+/*
+ * The calling thread's event loop (created on first use): an epoll
+ * instance, a timing wheel (1 ms ticks) and the list of coroutines ready to
+ * run.  NULL if it cannot be created.
+ */
+CO_API struct stCoEpoll_t *co_get_epoll_ct(void);
+
+/*
+ * Runs the loop in the thread's main context, forever or until pfn(arg)
+ * returns non-zero; pfn is called once per turn, and with a pfn a turn
+ * waits at most 100 ms.  Each turn waits for fds (bounded by the next
+ * timer), resumes the coroutines whose fds are ready, fires expired
+ * timers, and resumes the coroutines that conditions woke.
+ */
+CO_API void co_eventloop(struct stCoEpoll_t *ctx, pfn_co_eventloop_t pfn, void *arg);
+
+/*
+ * poll(2) for the running coroutine: returns the number of ready fds with
+ * their revents filled, 0 on timeout, -1 with errno; timeout_ms 0 does not
+ * wait, -1 waits without limit.  Only the coroutine waits; outside a
+ * coroutine this is a plain blocking poll.  ctx NULL: this thread's loop.
+ */
+CO_API int co_poll(struct stCoEpoll_t *ctx, struct pollfd fds[], nfds_t nfds, int timeout_ms);
+
+/*
+ * Syscall hooks for the running coroutine (off by default): socket I/O,
+ * connect, accept, poll, sleeps and name resolution then park only this
+ * coroutine.  Outside coroutines, on non-socket fds, or with hooks off,
+ * they are libc's calls.
+ */
+CO_API void co_enable_hook_sys(void);
+CO_API void co_disable_hook_sys(void);
+CO_API bool co_is_enable_sys_hook(void);
+
+/*
+ * Condition variables between the coroutines of one thread.  A woken
+ * waiter runs in the loop's next turn.  timedwait returns 0 when
+ * signalled and -ETIMEDOUT when timeout_ms (> 0; <= 0: no limit) passed.
+ */
+CO_API struct stCoCond_t *co_cond_alloc(void);
+CO_API int co_cond_free(struct stCoCond_t *cond);
+CO_API int co_cond_signal(struct stCoCond_t *cond);
+CO_API int co_cond_broadcast(struct stCoCond_t *cond);
+CO_API int co_cond_timedwait(struct stCoCond_t *cond, int timeout_ms);
+
+/* Makes getenv/setenv/unsetenv of these names per coroutine in hooked coroutines. */
+CO_API void co_set_env_list(const char *name[], size_t cnt);
+
+/* Writes a line to stderr (libco's logging helper). */
+CO_API void co_log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #ifdef __cplusplus
 }
 #endif

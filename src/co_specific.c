@@ -70,8 +70,23 @@ void *co_getspecific(pthread_key_t key)
     return NULL;
 }
 
+/* One key of the runtime's own whose values are freed with their coroutine. */
+static pthread_key_t cleanup_key;
+static void (*cleanup_fn)(void *);
+
+void co_specific_set_cleanup(pthread_key_t key, void (*fn)(void *))
+{
+    cleanup_key = key;
+    cleanup_fn = fn;
+}
+
 void co_specific_free(struct stCoRoutine_t *co)
 {
-    free(co->specific);
+    struct co_specific *sp = co->specific;
+
+    for (unsigned i = 0; sp && cleanup_fn && i < sp->n; i++)
+        if (sp->slot[i].key == cleanup_key)
+            cleanup_fn((void *)sp->slot[i].value);
+    free(sp);
     co->specific = NULL;
 }

@@ -28,7 +28,11 @@ extern "C" {
     X(shared_stacks,     "shared run stacks in use by this thread")           \
     X(shared_occupied,   "shared run stacks holding a coroutine's frames now")\
     X(stacks_mapped,     "private stacks mapped (cached ones included)")      \
-    X(stacks_cached,     "private stacks waiting in the reuse cache")
+    X(stacks_cached,     "private stacks waiting in the reuse cache")        \
+    X(loop_waits,        "event-loop waits (epoll_wait calls)")              \
+    X(loop_events,       "fd events the event loop received")                \
+    X(timers_fired,      "timers fired (timeouts, sleeps)")                  \
+    X(fd_waits,          "coroutines parked waiting for an fd")
 
 struct co_counters {
 #define CO_COUNTER_FIELD(name, desc) uint64_t name;

@@ -14,7 +14,7 @@ trap 'rm -rf "$out"' EXIT INT TERM
 : > "$out/config.h"
 cflags="-O2 -g -pthread -Wall -Wextra -Wno-unused-parameter -Werror -I$out -I$top_srcdir/asm -I$top_srcdir/src"
 lib_src="$top_srcdir/asm/coctx_aarch64.S"
-for f in co_ctx co_env co_routine co_stack co_guard co_specific co_handoff; do
+for f in co_ctx co_env co_routine co_stack co_guard co_specific co_handoff tw co_fd co_epoll co_cond co_hook co_resolve co_envlist; do
     lib_src="$lib_src $top_srcdir/src/$f.c"
 done
 
