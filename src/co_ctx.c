@@ -20,25 +20,39 @@ static void put_word(char *sp, int off, uintptr_t value)
     memcpy(sp + off, &value, sizeof value);
 }
 
+/* The running context's floating-point control state, as coctx_make takes it. */
+uint64_t coctx_fpstate(void)
+{
+#if defined(__x86_64__)
+    uint32_t mxcsr;
+    uint16_t fpucw;
+    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+    __asm__ volatile("fnstcw %0" : "=m"(fpucw));
+    return (mxcsr & CO_MXCSR_CONTROL) | (uint64_t)fpucw << 32;
+#elif defined(__aarch64__)
+    uint64_t fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    return fpcr;
+#endif
+}
+
 /*
  * Writes below top (16-aligned) a frame that coctx_switch "returns" from
  * into coctx_trampoline, which calls entry(arg) and then exit_fn(self, ret).
- * The floating-point control state is the creator's, as a new thread's is.
- * Returns the sp to store in the context.
+ * fpstate (from coctx_fpstate) is the creator's floating-point control
+ * state: a new coroutine inherits it, as a new thread does.  Returns the sp
+ * to store in the context.
  */
 void *coctx_make(char *top, struct stCoRoutine_t *self, void *(*entry)(void *), void *arg,
-                 void (*exit_fn)(struct stCoRoutine_t *, void *))
+                 void (*exit_fn)(struct stCoRoutine_t *, void *), uint64_t fpstate)
 {
     char *sp = top - CO_CTX_ABOVE_SP;
 
     for (int off = -CO_CTX_BELOW_SP; off < CO_CTX_ABOVE_SP; off += 8)
         put_word(sp, off, 0);
 #if defined(__x86_64__)
-    uint32_t mxcsr;
-    uint16_t fpucw;
-    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
-    __asm__ volatile("fnstcw %0" : "=m"(fpucw));
-    mxcsr &= CO_MXCSR_CONTROL;
+    uint32_t mxcsr = (uint32_t)fpstate;
+    uint16_t fpucw = (uint16_t)(fpstate >> 32);
     memcpy(sp + CO_CTX_OFF_MXCSR, &mxcsr, sizeof mxcsr);
     memcpy(sp + CO_CTX_OFF_FPUCW, &fpucw, sizeof fpucw);
     put_word(sp, CO_CTX_OFF_RBX, (uintptr_t)self);
@@ -47,9 +61,7 @@ void *coctx_make(char *top, struct stCoRoutine_t *self, void *(*entry)(void *), 
     put_word(sp, CO_CTX_OFF_R14, (uintptr_t)exit_fn);
     put_word(sp, CO_CTX_OFF_RET, (uintptr_t)coctx_trampoline);
 #elif defined(__aarch64__)
-    uint64_t fpcr;
-    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
-    put_word(sp, CO_CTX_OFF_FPCR, fpcr);
+    put_word(sp, CO_CTX_OFF_FPCR, fpstate);
     put_word(sp, CO_CTX_OFF_LR, (uintptr_t)coctx_trampoline);
     put_word(sp, CO_CTX_OFF_X19, (uintptr_t)self);
     put_word(sp, CO_CTX_OFF_X19 + 8, (uintptr_t)arg);

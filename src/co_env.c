@@ -43,7 +43,23 @@ static void env_destroy(void *arg)
     co_specific_free(&env->main);
     if (co_env_tls == env)
         co_env_tls = &co_env_none;
-    free(env);
+    /*
+     * Coroutines the thread never released, or shares it used, still hold
+     * this address.  Freeing it would let the next thread's env take the
+     * same address, and a stale coroutine would pass the thread check; so
+     * it stays, marked dead, until its last share is freed.
+     */
+    if (env->counters.live != 0 || env->counters.shared_stacks != 0)
+        env->dead = 1;
+    else
+        free(env);
+}
+
+/* A dead env whose last share was just freed (and with no coroutines left) goes. */
+void co_env_release_zombie(struct co_env *env)
+{
+    if (env->dead && env->counters.live == 0 && env->counters.shared_stacks == 0)
+        free(env);
 }
 
 static void env_key_init(void)

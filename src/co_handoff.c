@@ -46,19 +46,19 @@ static inline __attribute__((always_inline)) CO_NO_ASAN
 void co_copy(char *d, const char *s, size_t n)
 {
     if (CO_LIKELY(n > 256)) {
-        /* The part beyond whole KiBs first, 32 bytes a turn (16 for the
-         * last odd half), then whole KiBs counted up to the end. */
-        size_t r = n & 1023;
+        /* The part beyond whole KiBs first, 32 bytes a turn and a last
+         * (overlapping) 32 for any rest, then whole KiBs up to the end. */
+        size_t r = n & 1023, j;
         const char *se = s + n;
         char *de = d + n;
         ptrdiff_t i;
 
-        if (r & 16) {
-            *(co_v16 *)d = *(const co_v16 *)s;
-            d += 16, s += 16, r -= 16;
+        for (j = 0; j + 32 <= r; j += 32)
+            ST(d + j, LD(s + j));
+        if (j < r) {
+            size_t at = r >= 32 ? r - 32 : 0;   /* n > 256: 32 bytes are there */
+            ST(d + at, LD(s + at));
         }
-        for (; r != 0; r -= 32, s += 32, d += 32)
-            ST(d, LD(s));
         for (i = -(ptrdiff_t)(n & ~(size_t)1023); i != 0; i += 1024) {
 #pragma GCC unroll 32
             for (int k = 0; k < 1024; k += 32)
@@ -148,7 +148,7 @@ static __attribute__((noinline)) CO_NO_ASAN void handoff_general(struct stCoRout
         env->counters.shared_occupied++;
     }
     if (to->gate & CO_FRESH) {
-        to->ctx.sp = co_frame_make(to, top);
+        to->ctx.sp = co_frame_make(to, top, (uint64_t)(uintptr_t)to->ctx.sp);   /* see shared_start_over */
     } else {
         char *lo = (char *)to->ctx.sp - CO_CTX_BELOW_SP;
         if (under_memcheck)

@@ -105,6 +105,9 @@ struct __attribute__((aligned(CO_GATE_FLAGS + 1))) co_env {
     size_t main_stack_size;
     unsigned long thread_id;        /* for messages */
     struct stCoEpoll_t *loop;       /* the thread's event loop, once asked for */
+    int dead;                       /* its thread exited while coroutines or shares
+                                       still pointed here: kept, so that no new env
+                                       takes its address (see env_destroy) */
 };
 
 /* The calling thread's env; &co_env_none (never NULL) until it has one. */
@@ -131,6 +134,7 @@ static inline void co_set_flags(struct stCoRoutine_t *co, unsigned flags)
 
 /* co_env.c */
 CO_HIDDEN struct co_env *co_env_get(void);    /* creates it on first use; NULL if out of memory */
+CO_HIDDEN void co_env_release_zombie(struct co_env *env);
 CO_HIDDEN void co_die(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2), cold));
 CO_HIDDEN const char *co_describe(const struct stCoRoutine_t *co, char *buf, size_t len);
@@ -138,7 +142,8 @@ CO_HIDDEN const char *co_describe(const struct stCoRoutine_t *co, char *buf, siz
 /* co_ctx.c: builds the initial frame below top; returns the context's sp */
 CO_HIDDEN void *coctx_make(char *top, struct stCoRoutine_t *self,
                            void *(*entry)(void *), void *arg,
-                           void (*exit_fn)(struct stCoRoutine_t *, void *));
+                           void (*exit_fn)(struct stCoRoutine_t *, void *), uint64_t fpstate);
+CO_HIDDEN uint64_t coctx_fpstate(void);
 
 /* co_stack.c */
 CO_HIDDEN struct co_stack *co_stack_get(struct co_env *env, size_t size);
@@ -171,6 +176,6 @@ CO_HIDDEN void co_specific_set_cleanup(pthread_key_t key, void (*fn)(void *));
 CO_HIDDEN void co_resume_slow(struct stCoRoutine_t *co);
 CO_HIDDEN void co_yield_slow(struct co_env *env, struct stCoRoutine_t *cur, struct stCoRoutine_t *to);
 CO_HIDDEN void co_exit(struct stCoRoutine_t *co, void *ret) __attribute__((noreturn));
-CO_HIDDEN void *co_frame_make(struct stCoRoutine_t *co, char *top);
+CO_HIDDEN void *co_frame_make(struct stCoRoutine_t *co, char *top, uint64_t fpstate);
 
 #endif

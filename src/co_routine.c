@@ -37,9 +37,10 @@ static void die_foreign(const char *op, const struct stCoRoutine_t *co)
     char who[160];
     struct co_env *env = co_env_tls;
 
-    co_die("%s from thread %lu on %s: a coroutine may only be used by the thread that created it",
+    co_die("%s from thread %lu on %s: a coroutine may only be used by the thread that created it%s",
            op, env == &co_env_none ? (unsigned long)gettid() : env->thread_id,
-           co_describe(co, who, sizeof who));
+           co_describe(co, who, sizeof who),
+           co_env_of(co)->dead ? " (which has exited)" : "");
 }
 
 #ifdef CO_ASAN
@@ -210,9 +211,9 @@ void co_exit(struct stCoRoutine_t *co, void *ret)
 }
 
 /* Builds co's initial frame below top; returns the sp for its context. */
-void *co_frame_make(struct stCoRoutine_t *co, char *top)
+void *co_frame_make(struct stCoRoutine_t *co, char *top, uint64_t fpstate)
 {
-    return coctx_make(top, co, CO_ENTRY(co), CO_ENTRY_ARG(co), co_exit);
+    return coctx_make(top, co, CO_ENTRY(co), CO_ENTRY_ARG(co), co_exit, fpstate);
 }
 
 static size_t stack_size_of(const struct stCoRoutineAttr_t *attr)
@@ -228,11 +229,15 @@ static size_t stack_size_of(const struct stCoRoutineAttr_t *attr)
     return (size + (size_t)page - 1) & ~((size_t)page - 1);
 }
 
-/* A shared coroutine's frames are built on its run stack when first switched to. */
+/*
+ * A shared coroutine's frames are built on its run stack when first
+ * switched to; until then its ctx.sp holds the creator's floating-point
+ * control state for them.
+ */
 static void shared_start_over(struct stCoRoutine_t *co)
 {
     co_set_flags(co, CO_EVICTED | CO_FRESH);
-    co->ctx.sp = co->shared->stack.base + co->shared->stack.size - CO_CTX_ABOVE_SP;
+    co->ctx.sp = (void *)(uintptr_t)coctx_fpstate();
 }
 
 int co_create(struct stCoRoutine_t **out, const struct stCoRoutineAttr_t *attr,
@@ -288,7 +293,7 @@ int co_create(struct stCoRoutine_t **out, const struct stCoRoutineAttr_t *attr,
             free(co);
             return -ENOMEM;
         }
-        co->ctx.sp = co_frame_make(co, co->stack->base + co->stack->size);
+        co->ctx.sp = co_frame_make(co, co->stack->base + co->stack->size, coctx_fpstate());
     }
     env->counters.save_bytes_held += inline_cap;
     env->counters.created++;
@@ -336,7 +341,8 @@ void co_reset(struct stCoRoutine_t *co)
         shared_start_over(co);
     } else {
         co_set_flags(co, 0);
-        co->ctx.sp = co_frame_make(co, co->stack->base + co->stack->size);
+        co_asan_unpoison(co->stack->base, co->stack->size);   /* its parked frames' redzones */
+        co->ctx.sp = co_frame_make(co, co->stack->base + co->stack->size, coctx_fpstate());
     }
 }
 

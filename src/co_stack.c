@@ -84,6 +84,7 @@ struct co_stack *co_stack_get(struct co_env *env, size_t size)
 
 void co_stack_put(struct co_env *env, struct co_stack *stack)
 {
+    co_asan_unpoison(stack->base, stack->size);   /* a parked owner's redzones */
     if (env->counters.stacks_cached >= CO_STACK_CACHE_MAX) {
         struct co_stack whole = *stack;   /* the struct goes with the mapping */
         env->counters.stacks_mapped--;
@@ -151,9 +152,11 @@ int co_free_sharestack(struct stShareStack_t *share)
         return -EBUSY;
     for (i = 0; i < share->count; i++) {
         struct co_run_stack *rs = &share->run[i];
-        if (rs->env)
-            rs->env->counters.shared_stacks--;
         co_stack_unmap(&rs->stack);
+        if (rs->env) {
+            rs->env->counters.shared_stacks--;
+            co_env_release_zombie(rs->env);
+        }
     }
     free(share);
     return 0;
@@ -191,6 +194,7 @@ void co_shared_drop(struct stCoRoutine_t *co)
     struct co_run_stack *rs = co->shared;
 
     if (rs->owner == co) {
+        co_asan_unpoison(rs->stack.base, rs->stack.size);
         rs->owner = NULL;
         env->counters.shared_occupied--;
     }

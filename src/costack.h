@@ -51,7 +51,8 @@ CO_API size_t co_saved_bytes(const struct stCoRoutine_t *co);
 
 /*
  * Frees a share from co_alloc_sharestack.  Returns 0, or -EBUSY while a
- * coroutine created on it has not been released.
+ * coroutine created on it has not been released.  Call it from the thread
+ * that used the share, or after that thread has exited.
  */
 CO_API int co_free_sharestack(struct stShareStack_t *share);
 

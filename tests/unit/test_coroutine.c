@@ -188,6 +188,49 @@ static void test_attr_stack_sizes(void)
     CHECK_EQ(co_create(&co, NULL, NULL, &n), -22);
 }
 
+/* A parked coroutine's frames (with their sanitizer redzones) do not
+ * trouble the next user of its stack: reset, or release and reuse. */
+static void *deep_locals(void *arg)
+{
+    volatile char a[100], b[300];
+    a[0] = b[0] = 1;
+    co_yield_ct();
+    return (void *)(long)(a[0] + b[0]);
+}
+
+static void *other_layout(void *arg)
+{
+    volatile long x[7];
+    volatile char y[33];
+    for (int i = 0; i < 7; i++)
+        x[i] = i;
+    for (int i = 0; i < 33; i++)
+        y[i] = (char)i;
+    co_yield_ct();
+    return (void *)(long)(x[6] + y[32]);
+}
+
+static void test_stack_reuse_after_parked(void)
+{
+    struct stShareStack_t *share = co_alloc_sharestack(1, 64 * 1024);
+    struct stCoRoutineAttr_t shared = { .stack_size = 0, .share_stack = share };
+    for (int s = 0; s < 2; s++) {
+        struct stCoRoutineAttr_t *attr = s ? &shared : NULL;
+        struct stCoRoutine_t *co;
+        CHECK_EQ(co_create(&co, attr, deep_locals, NULL), 0);
+        co_resume(co);
+        co_reset(co);             /* parked: reset runs it from the top on the same stack */
+        co_resume(co);
+        co_release(co);           /* parked again: released */
+        CHECK_EQ(co_create(&co, attr, other_layout, NULL), 0);
+        co_resume(co);            /* a different frame layout on the reused stack */
+        co_resume(co);
+        CHECK(co_is_finished(co));
+        co_release(co);
+    }
+    CHECK_EQ(co_free_sharestack(share), 0);
+}
+
 /* ---- misuse is reported, not silently corrupting ---- */
 
 static void yield_in_main(void) { co_self(); co_yield_ct(); }
@@ -246,6 +289,7 @@ int main(void)
     RUN(test_release_states);
     RUN(test_switch_counter);
     RUN(test_attr_stack_sizes);
+    RUN(test_stack_reuse_after_parked);
     RUN(test_misuse_dies_with_message);
     return 0;
 }

@@ -112,8 +112,61 @@ static void test_fp_control_per_coroutine(void)
     co_release(co);
 }
 
+/* The same on a shared stack, where the control words sit below the saved sp. */
+static void test_fp_control_shared_stack(void)
+{
+    struct stShareStack_t *share = co_alloc_sharestack(1, 64 * 1024);
+    struct stCoRoutineAttr_t attr = { .stack_size = 0, .share_stack = share };
+    struct stCoRoutine_t *co, *other;
+    double up = 0, unused = 0;
+
+    CHECK_EQ(co_create(&co, &attr, round_up, &up), 0);
+    CHECK_EQ(co_create(&other, &attr, round_up, &unused), 0);
+    for (int i = 0; i < 3; i++) {
+        co_resume(co);          /* evicts `other` after the first turn */
+        CHECK_EQ(fegetround(), FE_TONEAREST);
+        co_resume(other);       /* evicts `co`: its saved words travel with its frames */
+        CHECK_EQ(fegetround(), FE_TONEAREST);
+    }
+    co_release(co);
+    co_release(other);
+    CHECK_EQ(co_free_sharestack(share), 0);
+}
+
+/* A new coroutine starts with its creator's rounding mode, not its first resumer's. */
+static int seen_mode;
+static void *note_mode(void *arg)
+{
+    seen_mode = fegetround();
+    return NULL;
+}
+
+static void test_fp_control_inherited_from_creator(void)
+{
+    struct stShareStack_t *share = co_alloc_sharestack(1, 64 * 1024);
+    struct stCoRoutineAttr_t shared = { .stack_size = 0, .share_stack = share };
+    struct stCoRoutine_t *priv, *shr;
+
+    CHECK_EQ(fesetround(FE_DOWNWARD), 0);
+    CHECK_EQ(co_create(&priv, NULL, note_mode, NULL), 0);
+    CHECK_EQ(co_create(&shr, &shared, note_mode, NULL), 0);
+    CHECK_EQ(fesetround(FE_TONEAREST), 0);
+    seen_mode = -1;
+    co_resume(priv);
+    CHECK_EQ(seen_mode, FE_DOWNWARD);
+    seen_mode = -1;
+    co_resume(shr);
+    CHECK_EQ(seen_mode, FE_DOWNWARD);
+    CHECK_EQ(fegetround(), FE_TONEAREST);
+    co_release(priv);
+    co_release(shr);
+    CHECK_EQ(co_free_sharestack(share), 0);
+}
+
 int main(void)
 {
+    RUN(test_fp_control_shared_stack);
+    RUN(test_fp_control_inherited_from_creator);
     RUN(test_callee_saved_private);
     RUN(test_callee_saved_shared);
     RUN(test_fp_control_per_coroutine);

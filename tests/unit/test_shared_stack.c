@@ -190,8 +190,12 @@ static void test_nested_resume_same_stack(void)
 }
 
 /* Shared and private coroutines mixed, reset of a parked shared one. */
+static int starts[6];
+static long counters[6];
+
 static void *count_up(void *arg)
 {
+    starts[(long *)arg - counters]++;   /* how often the routine started from the top */
     for (;;) {
         ++*(long *)arg;
         co_yield_ct();
@@ -204,7 +208,7 @@ static void test_mixed_and_reset(void)
     struct stShareStack_t *share = co_alloc_sharestack(2, 32 * 1024);
     struct stCoRoutineAttr_t shared = { .stack_size = 0, .share_stack = share };
     struct stCoRoutine_t *co[6];
-    long n[6] = { 0 };
+    long *n = counters;
     int i, r;
 
     for (i = 0; i < 6; i++)
@@ -214,9 +218,15 @@ static void test_mixed_and_reset(void)
             co_resume(co[(i * 5 + r) % 6]);
     for (i = 0; i < 6; i++)
         CHECK_EQ(n[i], 50);
-    co_reset(co[1]);
+    CHECK_EQ(starts[1], 1);
+    co_reset(co[1]);          /* parked, evicted shared coroutine: starts over */
+    co_reset(co[2]);          /* parked private one too */
     co_resume(co[1]);
+    co_resume(co[2]);
     co_resume(co[3]);
+    CHECK_EQ(starts[1], 2);
+    CHECK_EQ(starts[2], 2);
+    CHECK_EQ(starts[3], 1);
     CHECK_EQ(n[1], 51);
     CHECK_EQ(n[3], 51);
     for (i = 0; i < 6; i++)

@@ -82,8 +82,67 @@ static void test_threads_have_own_envs(void)
         CHECK_EQ(pthread_join(t[i], NULL), 0);
 }
 
+/* A thread that exits leaving a coroutine and a share behind. */
+static struct stCoRoutine_t *orphan;
+static struct stShareStack_t *orphan_share;
+
+static void *leave_behind(void *arg)
+{
+    static long n;
+    struct stCoRoutineAttr_t attr = { .stack_size = 0, .share_stack = NULL };
+
+    orphan_share = co_alloc_sharestack(1, 64 * 1024);
+    attr.share_stack = orphan_share;
+    CHECK_EQ(co_create(&orphan, &attr, count_up, &n), 0);
+    co_resume(orphan);
+    return NULL;
+}
+
+static void resume_orphan(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, leave_behind, NULL);
+    pthread_join(t, NULL);
+    /* a new thread's env must not take the dead one's place */
+    pthread_create(&t, NULL, thread_work, NULL);
+    pthread_join(t, NULL);
+    co_resume(orphan);
+}
+
+static void test_exited_threads_coroutines_detected(void)
+{
+    expect_death(resume_orphan, "(which has exited)");
+}
+
+static struct stShareStack_t *used_share;
+
+static void *use_share_and_exit(void *arg)
+{
+    struct stCoRoutineAttr_t attr = { .stack_size = 0, .share_stack = used_share };
+    struct stCoRoutine_t *co;
+    long n = 0;
+
+    CHECK_EQ(co_create(&co, &attr, count_up, &n), 0);
+    co_resume(co);
+    co_release(co);
+    return NULL;   /* the env outlives the thread while the share points at it */
+}
+
+static void test_share_freed_after_its_thread_exits(void)
+{
+    pthread_t t;
+
+    used_share = co_alloc_sharestack(2, 64 * 1024);
+    CHECK_EQ(pthread_create(&t, NULL, use_share_and_exit, NULL), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    /* valgrind and ASan check that this touches no freed memory */
+    CHECK_EQ(co_free_sharestack(used_share), 0);
+}
+
 int main(void)
 {
+    RUN(test_exited_threads_coroutines_detected);
+    RUN(test_share_freed_after_its_thread_exits);
     RUN(test_cross_thread_misuse_detected);
     RUN(test_threads_have_own_envs);
     return 0;
