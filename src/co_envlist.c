@@ -101,7 +101,7 @@ static struct vars *own_vars(void)
     return v;
 }
 
-char *getenv(const char *name)
+CO_EXPORT char *getenv(const char *name)
 {
     struct vars *v;
     int i;
@@ -112,7 +112,7 @@ char *getenv(const char *name)
     return v->value[i];
 }
 
-int setenv(const char *name, const char *value, int overwrite)
+CO_EXPORT int setenv(const char *name, const char *value, int overwrite)
 {
     struct vars *v;
     char *copy;
@@ -132,7 +132,7 @@ int setenv(const char *name, const char *value, int overwrite)
     return 0;
 }
 
-int unsetenv(const char *name)
+CO_EXPORT int unsetenv(const char *name)
 {
     struct vars *v;
     int i;

@@ -196,31 +196,31 @@ static void wait_failed(int err)
         }                                                                     \
     } while (0)
 
-ssize_t read(int fd, void *buf, size_t n)
+CO_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
     INPUT_CALL(fd, REAL(read)(fd, buf, n));
 }
 
-ssize_t readv(int fd, const struct iovec *iov, int cnt)
+CO_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
     INPUT_CALL(fd, REAL(readv)(fd, iov, cnt));
 }
 
-ssize_t recv(int fd, void *buf, size_t n, int flags)
+CO_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
     if (flags & MSG_DONTWAIT)
         return REAL(recv)(fd, buf, n, flags);
     INPUT_CALL(fd, REAL(recv)(fd, buf, n, flags));
 }
 
-ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from, socklen_t *len)
+CO_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *from, socklen_t *len)
 {
     if (flags & MSG_DONTWAIT)
         return REAL(recvfrom)(fd, buf, n, flags, from, len);
     INPUT_CALL(fd, REAL(recvfrom)(fd, buf, n, flags, from, len));
 }
 
-ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+CO_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
     if (flags & MSG_DONTWAIT)
         return REAL(recvmsg)(fd, msg, flags);
@@ -281,7 +281,7 @@ static ssize_t output_all(struct co_fd *f, const struct out_op *op)
     }
 }
 
-ssize_t write(int fd, const void *buf, size_t n)
+CO_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
     struct co_fd *f = managed(fd);
     struct out_op op = { .fd = fd, .buf = buf, .len = n, .kind = 0 };
@@ -289,7 +289,7 @@ ssize_t write(int fd, const void *buf, size_t n)
     return f ? output_all(f, &op) : REAL(write)(fd, buf, n);
 }
 
-ssize_t send(int fd, const void *buf, size_t n, int flags)
+CO_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
     struct co_fd *f = (flags & MSG_DONTWAIT) ? NULL : managed(fd);
     struct out_op op = { .fd = fd, .buf = buf, .len = n, .flags = flags, .kind = 1 };
@@ -297,7 +297,7 @@ ssize_t send(int fd, const void *buf, size_t n, int flags)
     return f ? output_all(f, &op) : REAL(send)(fd, buf, n, flags);
 }
 
-ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t tolen)
+CO_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *to, socklen_t tolen)
 {
     struct co_fd *f = (flags & MSG_DONTWAIT) ? NULL : managed(fd);
     struct out_op op = { .fd = fd, .buf = buf, .len = n, .flags = flags, .to = to, .tolen = tolen,
@@ -349,7 +349,7 @@ static ssize_t vector_all(struct co_fd *f, int fd, struct msghdr *msg, int flags
     }
 }
 
-ssize_t writev(int fd, const struct iovec *iov, int cnt)
+CO_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
     struct co_fd *f = managed(fd);
     struct msghdr msg = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)cnt };
@@ -357,7 +357,7 @@ ssize_t writev(int fd, const struct iovec *iov, int cnt)
     return f && cnt > 0 ? vector_all(f, fd, &msg, 0, 0) : REAL(writev)(fd, iov, cnt);
 }
 
-ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+CO_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     struct co_fd *f = (flags & MSG_DONTWAIT) ? NULL : managed(fd);
     struct msghdr copy;
@@ -370,7 +370,7 @@ ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
     return r;
 }
 
-int socket(int domain, int type, int protocol)
+CO_EXPORT int socket(int domain, int type, int protocol)
 {
     int fd = REAL(socket)(domain, type, protocol);
     struct co_fd *f;
@@ -381,7 +381,7 @@ int socket(int domain, int type, int protocol)
     return fd;
 }
 
-int connect(int fd, const struct sockaddr *addr, socklen_t len)
+CO_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
     struct co_fd *f = managed(fd);
     int r, e, soerr = 0;
@@ -406,7 +406,7 @@ int connect(int fd, const struct sockaddr *addr, socklen_t len)
     return 0;
 }
 
-int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+CO_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
     struct co_fd *f = managed(fd);
     int hooked = co_hooked();
@@ -431,12 +431,12 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
     }
 }
 
-int accept(int fd, struct sockaddr *addr, socklen_t *len)
+CO_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
     return accept4(fd, addr, len, 0);
 }
 
-int close(int fd)
+CO_EXPORT int close(int fd)
 {
     struct co_fd *f = co_fd_peek(fd);
 
@@ -448,7 +448,7 @@ int close(int fd)
     return REAL(close)(fd);
 }
 
-int fcntl(int fd, int cmd, ...)
+CO_EXPORT int fcntl(int fd, int cmd, ...)
 {
     va_list ap;
     void *arg;
@@ -478,7 +478,7 @@ int fcntl(int fd, int cmd, ...)
     }
 }
 
-int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+CO_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
     int r = REAL(setsockopt)(fd, level, name, val, len);
 
@@ -498,14 +498,14 @@ int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
     return r;
 }
 
-int poll(struct pollfd *fds, nfds_t n, int timeout)
+CO_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
     if (!co_hooked() || timeout == 0)
         return REAL(poll)(fds, n, timeout);
     return co_poll(NULL, fds, n, timeout);
 }
 
-unsigned sleep(unsigned s)
+CO_EXPORT unsigned sleep(unsigned s)
 {
     if (!co_hooked())
         return REAL(sleep)(s);
@@ -513,7 +513,7 @@ unsigned sleep(unsigned s)
     return 0;
 }
 
-int usleep(useconds_t us)
+CO_EXPORT int usleep(useconds_t us)
 {
     if (!co_hooked())
         return REAL(usleep)(us);
@@ -521,7 +521,7 @@ int usleep(useconds_t us)
     return 0;
 }
 
-int nanosleep(const struct timespec *req, struct timespec *rem)
+CO_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
     if (!co_hooked())
         return REAL(nanosleep)(req, rem);

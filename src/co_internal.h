@@ -14,6 +14,8 @@
 #define CO_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define CO_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define CO_HIDDEN      __attribute__((visibility("hidden")))
+/* The libc functions the runtime interposes must be exported to do so. */
+#define CO_EXPORT      __attribute__((visibility("default")))
 
 /* Always-on check for invariants whose violation would corrupt memory. */
 #define CO_ASSERT(cond)                                                       \

@@ -115,7 +115,7 @@ static struct lookup *lookup_new(const char *a, const char *b)
     return l;
 }
 
-int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+CO_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                 struct addrinfo **res)
 {
     struct lookup *l;
@@ -149,7 +149,7 @@ struct host_store {
 };
 static __thread struct host_store *host_store;
 
-struct hostent *gethostbyname(const char *name)
+CO_EXPORT struct hostent *gethostbyname(const char *name)
 {
     struct lookup *l;
     struct hostent *h;

@@ -1,0 +1,237 @@
+/* test_loop.c — the event loop: co_poll, condition variables, sleeps, timers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+#include "unit.h"
+#include "costack.h"
+
+static int active;        /* coroutines still running; the loop stops at 0 */
+
+static int until_done(void *arg)
+{
+    (void)arg;
+    return active == 0;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Starts fn(arg) as a hooked coroutine on the given attributes. */
+static void spawn(void *(*fn)(void *), void *arg, struct stCoRoutineAttr_t *attr)
+{
+    struct stCoRoutine_t *co;
+    CHECK_EQ(co_create(&co, attr, fn, arg), 0);
+    active++;
+    co_resume(co);   /* runs until it first parks; released by the loop's owner below */
+}
+
+static void run_loop(void)
+{
+    co_eventloop(co_get_epoll_ct(), until_done, NULL);
+}
+
+/* ---- co_poll ---- */
+
+static int pfd[2];
+static int poll_result[4];
+
+static void *poll_ready(void *arg)
+{
+    struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+    CHECK(write(pfd[1], "x", 1) == 1);
+    poll_result[0] = co_poll(co_get_epoll_ct(), &p, 1, 1000);   /* ready: no wait */
+    CHECK(p.revents & POLLIN);
+    char c;
+    CHECK(read(pfd[0], &c, 1) == 1);
+    active--;
+    return NULL;
+}
+
+static void *poll_timeout(void *arg)
+{
+    struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+    uint64_t t0 = now_ms();
+    poll_result[1] = co_poll(co_get_epoll_ct(), &p, 1, 50);      /* not ready: times out */
+    CHECK(now_ms() - t0 >= 50);
+    CHECK_EQ(p.revents, 0);
+    poll_result[2] = co_poll(co_get_epoll_ct(), &p, 1, 0);       /* timeout 0: just looks */
+    active--;
+    return NULL;
+}
+
+static void *poll_forever(void *arg)
+{
+    struct pollfd p[2] = { { .fd = pfd[0], .events = POLLIN }, { .fd = -1 } };
+    poll_result[3] = co_poll(co_get_epoll_ct(), p, 2, -1);       /* woken by the writer */
+    CHECK(p[0].revents & POLLIN);
+    CHECK_EQ(p[1].revents, 0);
+    active--;
+    return NULL;
+}
+
+static void *late_writer(void *arg)
+{
+    co_enable_hook_sys();
+    usleep(30000);
+    CHECK(write(pfd[1], "y", 1) == 1);
+    active--;
+    return NULL;
+}
+
+static void test_co_poll(void)
+{
+    CHECK_EQ(pipe(pfd), 0);
+    spawn(poll_ready, NULL, NULL);
+    run_loop();
+    CHECK_EQ(poll_result[0], 1);
+    spawn(poll_timeout, NULL, NULL);
+    run_loop();
+    CHECK_EQ(poll_result[1], 0);
+    CHECK_EQ(poll_result[2], 0);
+    spawn(poll_forever, NULL, NULL);
+    spawn(late_writer, NULL, NULL);
+    run_loop();
+    CHECK_EQ(poll_result[3], 1);
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
+/* ---- condition variables ---- */
+
+static struct stCoCond_t *cond;
+static char order[16];
+static int norder;
+static int timed_result[2];
+
+static void *cond_waiter(void *arg)
+{
+    CHECK_EQ(co_cond_timedwait(cond, -1), 0);
+    order[norder++] = (char)(long)arg;
+    active--;
+    return NULL;
+}
+
+static void *cond_timeout(void *arg)
+{
+    uint64_t t0 = now_ms();
+    timed_result[0] = co_cond_timedwait(cond, 40);
+    CHECK(now_ms() - t0 >= 40);
+    active--;
+    return NULL;
+}
+
+static void *cond_signalled_in_time(void *arg)
+{
+    timed_result[1] = co_cond_timedwait(cond, 10000);
+    active--;
+    return NULL;
+}
+
+static void *signaller(void *arg)
+{
+    co_enable_hook_sys();
+    usleep(10000);
+    co_cond_signal(cond);      /* first waiter (FIFO) */
+    usleep(10000);
+    co_cond_broadcast(cond);   /* the rest */
+    active--;
+    return NULL;
+}
+
+static void test_cond(void)
+{
+    cond = co_cond_alloc();
+    CHECK(cond != NULL);
+    spawn(cond_waiter, (void *)'a', NULL);
+    spawn(cond_waiter, (void *)'b', NULL);
+    spawn(cond_waiter, (void *)'c', NULL);
+    spawn(signaller, NULL, NULL);
+    run_loop();
+    CHECK(strcmp(order, "abc") == 0);
+
+    spawn(cond_timeout, NULL, NULL);
+    run_loop();
+    CHECK_EQ(timed_result[0], -ETIMEDOUT);
+
+    spawn(cond_signalled_in_time, NULL, NULL);
+    co_cond_signal(cond);      /* from main: it runs in the next loop turn */
+    run_loop();
+    CHECK_EQ(timed_result[1], 0);
+    CHECK_EQ(co_cond_free(cond), 0);
+}
+
+/* ---- sleeps: one coroutine sleeps while others run ---- */
+
+static int ticks;
+static uint64_t slept_ms;
+
+static void *long_sleeper(void *arg)
+{
+    uint64_t t0 = now_ms();
+    co_enable_hook_sys();
+    sleep(0);
+    usleep(150 * 1000);
+    slept_ms = now_ms() - t0;
+    CHECK(ticks >= 5);          /* the ticker ran meanwhile */
+    active--;
+    return NULL;
+}
+
+static void *ticker(void *arg)
+{
+    struct timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000 * 1000 };
+    co_enable_hook_sys();
+    for (int i = 0; i < 5; i++) {
+        CHECK_EQ(nanosleep(&ts, NULL), 0);
+        ticks++;
+    }
+    active--;
+    return NULL;
+}
+
+static void test_sleep_while_others_run(void)
+{
+    struct co_counters before = co_get_counters(), after;
+    struct stShareStack_t *share = co_alloc_sharestack(1, 64 * 1024);
+    struct stCoRoutineAttr_t attr = { .stack_size = 0, .share_stack = share };
+
+    spawn(long_sleeper, NULL, &attr);
+    spawn(ticker, NULL, &attr);
+    run_loop();
+    CHECK(slept_ms >= 150);
+    CHECK_EQ(ticks, 5);
+    after = co_get_counters();
+    CHECK(after.timers_fired - before.timers_fired >= 6);
+    CHECK(after.loop_waits > before.loop_waits);
+}
+
+/* A loop callback ends the loop even when nothing else happens. */
+static int calls;
+static int three_calls(void *arg)
+{
+    return ++calls == 3;
+}
+
+static void test_loop_callback_runs_when_idle(void)
+{
+    uint64_t t0 = now_ms();
+    co_eventloop(co_get_epoll_ct(), three_calls, NULL);
+    CHECK_EQ(calls, 3);
+    CHECK(now_ms() - t0 < 5000);
+}
+
+int main(void)
+{
+    RUN(test_co_poll);
+    RUN(test_cond);
+    RUN(test_sleep_while_others_run);
+    RUN(test_loop_callback_runs_when_idle);
+    return 0;
+}
