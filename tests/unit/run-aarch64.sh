@@ -19,7 +19,7 @@ for f in co_ctx co_env co_routine co_stack co_guard co_specific co_handoff tw co
 done
 
 status=0
-for t in test_coroutine test_shared_stack test_registers test_guard test_thread test_specific test_cycles; do
+for t in test_coroutine test_shared_stack test_registers test_guard test_thread test_specific test_cycles test_tw test_loop test_hooks; do
     extra=
     [ "$t" = test_registers ] && extra="$top_srcdir/tests/unit/regs_aarch64.S -lm"
     # -rdynamic: the overflow report names the routine through dladdr

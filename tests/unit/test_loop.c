@@ -8,7 +8,9 @@
 #include "unit.h"
 #include "costack.h"
 
-static int active;        /* coroutines still running; the loop stops at 0 */
+static int active;
+static struct stCoRoutine_t *spawned[16];
+static int nspawned;        /* coroutines still running; the loop stops at 0 */
 
 static int until_done(void *arg)
 {
@@ -28,13 +30,20 @@ static void spawn(void *(*fn)(void *), void *arg, struct stCoRoutineAttr_t *attr
 {
     struct stCoRoutine_t *co;
     CHECK_EQ(co_create(&co, attr, fn, arg), 0);
+    CHECK(nspawned < 16);
+    spawned[nspawned++] = co;
     active++;
-    co_resume(co);   /* runs until it first parks; released by the loop's owner below */
+    co_resume(co);   /* runs until it first parks; released after the loop */
 }
 
 static void run_loop(void)
 {
     co_eventloop(co_get_epoll_ct(), until_done, NULL);
+    while (nspawned > 0) {
+        struct stCoRoutine_t *co = spawned[--nspawned];
+        CHECK(co_is_finished(co));
+        co_release(co);
+    }
 }
 
 /* ---- co_poll ---- */
@@ -210,6 +219,7 @@ static void test_sleep_while_others_run(void)
     after = co_get_counters();
     CHECK(after.timers_fired - before.timers_fired >= 6);
     CHECK(after.loop_waits > before.loop_waits);
+    CHECK_EQ(co_free_sharestack(share), 0);
 }
 
 /* A loop callback ends the loop even when nothing else happens. */
