@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "co_routine.h"
+#include "costack.h"
 
 /*
  *   echo_client -p PORT [-c CONNECTIONS] [-n MESSAGES] [-m SIZE]
@@ -130,5 +131,8 @@ int main(int argc, char **argv)
     printf("%d connections verified, %d failed; %lld bytes echoed in %.2f s\n", done, failed, bytes, secs);
     for (int i = 0; i < conns; i++)
         co_release(cos[i]);
+    free(cos);
+    co_cond_free(all_connected);
+    co_free_sharestack(share);
     return failed == 0 && done == conns ? 0 : 1;
 }

@@ -316,7 +316,17 @@ int co_poll(struct stCoEpoll_t *loop, struct pollfd fds[], nfds_t n, int timeout
             if (f && f->kind != CO_FD_SOCKET && f->waiters == NULL && f->loop == loop)
                 epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fds[i].fd, NULL);
         }
-        if (err != 0 || leader == NULL)
+        if (err == 0 && leader == NULL) {
+            /* nothing to wait for (no fds: libco's "poll(NULL, 0, ms)" sleep) */
+            uint64_t now = co_now_ms();
+            if (timeout_ms < 0)
+                co_sleep_ms(INT32_MAX);
+            else if (now < deadline)
+                co_sleep_ms((int64_t)(deadline - now));
+            ready = co_real_poll(fds, n, 0);
+            break;
+        }
+        if (err != 0)
             break;
         ready = co_real_poll(fds, n, 0);
         if (ready != 0 || (timeout_ms > 0 && co_now_ms() >= deadline))
