@@ -44,3 +44,11 @@ if [ "$have" -lt "$need" ] && [ "$(id -u)" = 0 ]; then
 else
     "$build/bench/stacks" 100000 || true
 fi
+
+echo
+echo "== bench/timer: timing wheel operations"
+"$build/bench/timer"
+
+echo
+echo "== bench/echo: CPU per message, coroutine echo server vs hand-written epoll server"
+"$build/bench/echo" "$build/examples/echo_server" "$build/bench/echo_epoll"
