@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include "unit.h"
 #include "costack.h"
@@ -110,6 +111,39 @@ static void test_co_poll(void)
     CHECK_EQ(poll_result[3], 1);
     close(pfd[0]);
     close(pfd[1]);
+}
+
+/* POLLOUT, and POLLHUP / POLLRDHUP when the peer goes away. */
+static int sk[2];
+
+static void *poll_out_and_hangup(void *arg)
+{
+    struct pollfd p = { .fd = sk[0], .events = POLLOUT };
+    CHECK_EQ(co_poll(co_get_epoll_ct(), &p, 1, 1000), 1);       /* writable at once */
+    CHECK(p.revents & POLLOUT);
+    p.events = POLLIN | POLLRDHUP;
+    CHECK_EQ(co_poll(co_get_epoll_ct(), &p, 1, 5000), 1);       /* the closer runs meanwhile */
+    CHECK(p.revents & (POLLHUP | POLLRDHUP));
+    active--;
+    return NULL;
+}
+
+static void *peer_closer(void *arg)
+{
+    co_enable_hook_sys();
+    usleep(20000);
+    close(sk[1]);
+    active--;
+    return NULL;
+}
+
+static void test_co_poll_out_and_hangup(void)
+{
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sk), 0);
+    spawn(poll_out_and_hangup, NULL, NULL);
+    spawn(peer_closer, NULL, NULL);
+    run_loop();
+    close(sk[0]);
 }
 
 /* ---- condition variables ---- */
@@ -240,6 +274,7 @@ static void test_loop_callback_runs_when_idle(void)
 int main(void)
 {
     RUN(test_co_poll);
+    RUN(test_co_poll_out_and_hangup);
     RUN(test_cond);
     RUN(test_sleep_while_others_run);
     RUN(test_loop_callback_runs_when_idle);
