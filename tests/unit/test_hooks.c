@@ -1,4 +1,5 @@
 /* test_hooks.c — blocking socket calls in hooked coroutines park only the caller. */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,49 +11,15 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include "unit.h"
-#include "costack.h"
-
-static int active;
-static struct stCoRoutine_t *spawned[16];
-static int nspawned;
-
-static int until_done(void *arg)
-{
-    (void)arg;
-    return active == 0;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+#include "loop_util.h"
 
 static struct stShareStack_t *share;
 
-/* A hooked coroutine on the shared stacks; the loop runs until all are done. */
+/* A coroutine on the shared stacks (each test routine turns its hooks on). */
 static void spawn(void *(*fn)(void *), void *arg)
 {
     struct stCoRoutineAttr_t attr = { .stack_size = 0, .share_stack = share };
-    struct stCoRoutine_t *co;
-
-    CHECK_EQ(co_create(&co, &attr, fn, arg), 0);
-    CHECK(nspawned < 16);
-    spawned[nspawned++] = co;
-    active++;
-    co_resume(co);
-}
-
-static void run_loop(void)
-{
-    co_eventloop(co_get_epoll_ct(), until_done, NULL);
-    while (nspawned > 0) {
-        struct stCoRoutine_t *co = spawned[--nspawned];
-        CHECK(co_is_finished(co));
-        co_release(co);
-    }
+    spawn_on(&attr, fn, arg);
 }
 
 /* The kernel's view of an fd's flags, bypassing the fcntl hook. */

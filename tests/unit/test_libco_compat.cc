@@ -8,14 +8,7 @@
 #include <string>
 #include <vector>
 
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,        \
-                         __LINE__, #cond);                                     \
-            std::exit(1);                                                      \
-        }                                                                      \
-    } while (0)
+#include "unit.h"   // CHECK
 
 struct Task {
     stCoRoutine_t *co;

@@ -15,14 +15,7 @@
 #include <unistd.h>
 #include <vector>
 
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__,        \
-                         __LINE__, #cond);                                     \
-            std::exit(1);                                                      \
-        }                                                                      \
-    } while (0)
+#include "unit.h"   // CHECK
 
 static int g_active = 0;
 static std::vector<stCoRoutine_t *> g_all;   // released after each loop

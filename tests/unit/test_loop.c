@@ -1,4 +1,5 @@
 /* test_loop.c — the event loop: co_poll, condition variables, sleeps, timers. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -6,45 +7,12 @@
 #include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "unit.h"
-#include "costack.h"
+#include "loop_util.h"
 
-static int active;
-static struct stCoRoutine_t *spawned[16];
-static int nspawned;        /* coroutines still running; the loop stops at 0 */
-
-static int until_done(void *arg)
-{
-    (void)arg;
-    return active == 0;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Starts fn(arg) as a hooked coroutine on the given attributes. */
+/* Starts fn(arg) as a coroutine on the given attributes. */
 static void spawn(void *(*fn)(void *), void *arg, struct stCoRoutineAttr_t *attr)
 {
-    struct stCoRoutine_t *co;
-    CHECK_EQ(co_create(&co, attr, fn, arg), 0);
-    CHECK(nspawned < 16);
-    spawned[nspawned++] = co;
-    active++;
-    co_resume(co);   /* runs until it first parks; released after the loop */
-}
-
-static void run_loop(void)
-{
-    co_eventloop(co_get_epoll_ct(), until_done, NULL);
-    while (nspawned > 0) {
-        struct stCoRoutine_t *co = spawned[--nspawned];
-        CHECK(co_is_finished(co));
-        co_release(co);
-    }
+    spawn_on(attr, fn, arg);
 }
 
 /* ---- co_poll ---- */
