@@ -1,0 +1,28 @@
+/* addr.h — listen and server addresses as users write them (host:port, [v6]:port, /path). */
+#ifndef COPROXY_ADDR_H
+#define COPROXY_ADDR_H
+
+#include <sys/socket.h>
+#include <sys/un.h>
+
+struct proxy_addr {
+    int family;                      /* AF_INET, AF_INET6, AF_UNIX */
+    socklen_t len;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_storage ss;
+        struct sockaddr_un un;
+    };
+    char text[128];                  /* as written, for logs and messages */
+};
+
+/*
+ * Parses "host:port", "[v6addr]:port" or a Unix socket path (starting with
+ * '/').  Host names are resolved now.  Returns 0, or -1 with a message in err.
+ */
+int addr_parse(const char *s, struct proxy_addr *out, char *err, size_t errlen);
+
+/* Same address (family, bytes and port)? */
+int addr_equal(const struct proxy_addr *a, const struct proxy_addr *b);
+
+#endif

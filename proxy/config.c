@@ -1,0 +1,413 @@
+/* config.c — reads coproxy.conf with libconfig and validates every setting. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+
+/*
+ * Errors name the file, the line and the setting's path as the user wrote
+ * it ("pools.[1].listen"), then what is wrong.  The first error stops the
+ * check: one clear message beats a cascade.
+ */
+
+struct ctx {
+    const char *file;
+    char *err;
+    size_t errlen;
+    int failed;
+};
+
+static void fail(struct ctx *c, const config_setting_t *s, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void fail(struct ctx *c, const config_setting_t *s, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (c->failed)
+        return;
+    c->failed = 1;
+    n = snprintf(c->err, c->errlen, "%s:%d: %s: ", c->file, s ? (int)config_setting_source_line(s) : 0, path);
+    va_start(ap, fmt);
+    vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+static const char *type_name(int type)
+{
+    switch (type) {
+    case CONFIG_TYPE_INT: case CONFIG_TYPE_INT64: return "a number";
+    case CONFIG_TYPE_FLOAT: return "a decimal number";
+    case CONFIG_TYPE_STRING: return "a string";
+    case CONFIG_TYPE_BOOL: return "true or false";
+    case CONFIG_TYPE_GROUP: return "a group { ... }";
+    case CONFIG_TYPE_ARRAY: return "an array [ ... ]";
+    case CONFIG_TYPE_LIST: return "a list ( ... )";
+    default: return "something else";
+    }
+}
+
+/* Rejects settings of a group that are not in `known`. */
+static void check_known(struct ctx *c, const config_setting_t *group, const char *prefix,
+                        const char *const *known)
+{
+    for (int i = 0; i < config_setting_length(group); i++) {
+        const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+        const char *name = config_setting_name(s);
+        int ok = 0;
+        char path[160];
+        for (const char *const *k = known; *k; k++)
+            ok |= strcmp(*k, name) == 0;
+        if (!ok) {
+            snprintf(path, sizeof path, "%s%s", prefix, name);
+            fail(c, s, path, "unknown setting");
+            return;
+        }
+    }
+}
+
+/* An integer setting in [lo, hi]; absent: def. */
+static int get_int(struct ctx *c, const config_setting_t *group, const char *prefix,
+                   const char *name, int def, long lo, long hi)
+{
+    const config_setting_t *s = config_setting_get_member(group, name);
+    char path[160];
+    long long v;
+
+    snprintf(path, sizeof path, "%s%s", prefix, name);
+    if (s == NULL)
+        return def;
+    if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64) {
+        fail(c, s, path, "must be a number, not %s", type_name(config_setting_type(s)));
+        return def;
+    }
+    v = config_setting_get_int64(s);
+    if (v < lo || v > hi) {
+        fail(c, s, path, "%lld is out of range (%ld to %ld)", v, lo, hi);
+        return def;
+    }
+    return (int)v;
+}
+
+static int get_bool(struct ctx *c, const config_setting_t *group, const char *prefix,
+                    const char *name, int def)
+{
+    const config_setting_t *s = config_setting_get_member(group, name);
+    char path[160];
+
+    snprintf(path, sizeof path, "%s%s", prefix, name);
+    if (s == NULL)
+        return def;
+    if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+        fail(c, s, path, "must be true or false, not %s", type_name(config_setting_type(s)));
+        return def;
+    }
+    return config_setting_get_bool(s);
+}
+
+/* A string setting; absent: def (may be NULL).  `choices`, if given, limits it. */
+static const char *get_str(struct ctx *c, const config_setting_t *group, const char *prefix,
+                           const char *name, const char *def, const char *const *choices)
+{
+    const config_setting_t *s = config_setting_get_member(group, name);
+    char path[160];
+    const char *v;
+
+    snprintf(path, sizeof path, "%s%s", prefix, name);
+    if (s == NULL)
+        return def;
+    if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+        fail(c, s, path, "must be a string, not %s", type_name(config_setting_type(s)));
+        return def;
+    }
+    v = config_setting_get_string(s);
+    if (choices) {
+        char list[256] = "";
+        for (const char *const *ch = choices; *ch; ch++) {
+            if (strcmp(*ch, v) == 0)
+                return v;
+            strcat(list, list[0] ? " | " : "");
+            strcat(list, *ch);
+        }
+        fail(c, s, path, "'%s' is not one of: %s", v, list);
+        return def;
+    }
+    return v;
+}
+
+static const char *const modes[] = { "tcp", "redis", NULL };
+static const char *const balances[] = { "roundrobin", "leastconn", "random", "hash", NULL };
+static const char *const distributions[] = { "ketama", "modula", "random", "cluster", NULL };
+static const char *const hashes[] = { "one_at_a_time", "md5", "crc16", "crc32", "crc32a", "fnv1_64",
+                                      "fnv1a_64", "fnv1_32", "fnv1a_32", "hsieh", "murmur", "jenkins",
+                                      NULL };
+static const char *const levels[] = { "error", "warn", "info", "debug", NULL };
+
+/* "host:port[:weight] [name]" as twemproxy users write servers. */
+static void parse_server(struct ctx *c, const config_setting_t *s, const char *path,
+                         struct server_conf *out)
+{
+    char buf[256], *space, *weight, *colon, err[200];
+    const char *v;
+
+    if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+        fail(c, s, path, "a server is a string \"host:port:weight name\", not %s",
+             type_name(config_setting_type(s)));
+        return;
+    }
+    v = config_setting_get_string(s);
+    snprintf(buf, sizeof buf, "%s", v);
+    out->weight = 1;
+    space = strchr(buf, ' ');
+    if (space) {
+        *space++ = '\0';
+        while (*space == ' ')
+            space++;
+        snprintf(out->name, sizeof out->name, "%s", space);
+    }
+    /* host:port:weight -- the weight is the last field when there are three */
+    colon = strrchr(buf, ':');
+    if (colon && buf[0] != '[' && strchr(buf, ':') != colon) {
+        weight = colon + 1;
+        *colon = '\0';
+        char *end;
+        long w = strtol(weight, &end, 10);
+        if (*weight == '\0' || *end != '\0' || w < 1 || w > 1000000) {
+            fail(c, s, path, "bad weight '%s' in '%s' (1 to 1000000)", weight, v);
+            return;
+        }
+        out->weight = (int)w;
+    } else if (buf[0] == '[') {
+        char *close = strchr(buf, ']');
+        if (close && close[1] == ':' && strchr(close + 2, ':')) {
+            colon = strrchr(close + 2, ':');
+            *colon = '\0';
+            out->weight = atoi(colon + 1);
+            if (out->weight < 1) {
+                fail(c, s, path, "bad weight in '%s'", v);
+                return;
+            }
+        }
+    }
+    if (addr_parse(buf, &out->addr, err, sizeof err) != 0) {
+        fail(c, s, path, "%s", err);
+        return;
+    }
+    if (out->addr.family == AF_UNIX) {
+        fail(c, s, path, "servers are host:port addresses");
+        return;
+    }
+    if (out->name[0] == '\0')
+        snprintf(out->name, sizeof out->name, "%s", buf);
+}
+
+static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct pool_conf *out)
+{
+    static const char *const known[] = { "name", "listen", "mode", "balance", "connect_timeout",
+                                         "client_idle_timeout", "client_connections", "server_timeout",
+                                         "server_connections", "auto_eject_hosts", "server_failure_limit",
+                                         "server_retry_timeout", "distribution", "hash", "hash_tag",
+                                         "servers", "preconnect", "redis_auth", "redis_db", "read_from",
+                                         NULL };
+    char prefix[64], path[128], err[200];
+    const config_setting_t *servers;
+    const char *v;
+
+    snprintf(prefix, sizeof prefix, "pools.[%d].", idx);
+    if (config_setting_type(p) != CONFIG_TYPE_GROUP) {
+        snprintf(path, sizeof path, "pools.[%d]", idx);
+        fail(c, p, path, "a pool is a group { name = ...; listen = ...; ... }");
+        return;
+    }
+    check_known(c, p, prefix, known);
+    v = get_str(c, p, prefix, "name", NULL, NULL);
+    if (v == NULL || v[0] == '\0') {
+        snprintf(path, sizeof path, "%sname", prefix);
+        fail(c, p, path, "every pool needs a name");
+        return;
+    }
+    snprintf(out->name, sizeof out->name, "%s", v);
+    v = get_str(c, p, prefix, "listen", NULL, NULL);
+    snprintf(path, sizeof path, "%slisten", prefix);
+    if (v == NULL) {
+        fail(c, p, path, "every pool needs a listen address");
+        return;
+    }
+    if (!c->failed && addr_parse(v, &out->listen, err, sizeof err) != 0) {
+        fail(c, config_setting_get_member(p, "listen"), path, "%s", err);
+        return;
+    }
+    v = get_str(c, p, prefix, "mode", "tcp", modes);
+    out->mode = strcmp(v, "redis") == 0 ? MODE_REDIS : MODE_TCP;
+    v = get_str(c, p, prefix, "balance", "roundrobin", balances);
+    for (int i = 0; balances[i]; i++)
+        if (strcmp(v, balances[i]) == 0)
+            out->balance = (enum balance)i;
+    out->connect_timeout = get_int(c, p, prefix, "connect_timeout", 1000, 1, 3600000);
+    out->client_idle_timeout = get_int(c, p, prefix, "client_idle_timeout", 0, 0, 86400000 * 30L);
+    out->client_connections = get_int(c, p, prefix, "client_connections", 0, 0, 100000000);
+    out->server_timeout = get_int(c, p, prefix, "server_timeout", 400, 1, 3600000);
+    out->server_connections = get_int(c, p, prefix, "server_connections", 1, 1, 1024);
+    out->auto_eject_hosts = get_bool(c, p, prefix, "auto_eject_hosts", 0);
+    out->server_failure_limit = get_int(c, p, prefix, "server_failure_limit", 2, 1, 1000000);
+    out->server_retry_timeout = get_int(c, p, prefix, "server_retry_timeout", 30000, 1, 86400000);
+    snprintf(out->distribution, sizeof out->distribution, "%s",
+             get_str(c, p, prefix, "distribution", "ketama", distributions));
+    snprintf(out->hash, sizeof out->hash, "%s", get_str(c, p, prefix, "hash", "fnv1a_64", hashes));
+    v = get_str(c, p, prefix, "hash_tag", "", NULL);
+    snprintf(path, sizeof path, "%shash_tag", prefix);
+    if (strlen(v) != 0 && strlen(v) != 2)
+        fail(c, config_setting_get_member(p, "hash_tag"), path, "must be two characters, such as \"{}\"");
+    snprintf(out->hash_tag, sizeof out->hash_tag, "%s", v);
+    get_bool(c, p, prefix, "preconnect", 0);
+    get_str(c, p, prefix, "redis_auth", NULL, NULL);
+    get_int(c, p, prefix, "redis_db", 0, 0, 1000000);
+    get_str(c, p, prefix, "read_from", "master", (const char *const[]){ "master", "replica", "prefer_replica", NULL });
+
+    servers = config_setting_get_member(p, "servers");
+    snprintf(path, sizeof path, "%sservers", prefix);
+    if (servers == NULL) {
+        fail(c, p, path, "every pool needs servers");
+        return;
+    }
+    if (config_setting_type(servers) != CONFIG_TYPE_LIST && config_setting_type(servers) != CONFIG_TYPE_ARRAY) {
+        fail(c, servers, path, "must be a list ( \"host:port:weight name\", ... )");
+        return;
+    }
+    out->nservers = config_setting_length(servers);
+    if (out->nservers == 0) {
+        fail(c, servers, path, "a pool needs at least one server");
+        return;
+    }
+    out->servers = calloc((size_t)out->nservers, sizeof *out->servers);
+    for (int i = 0; i < out->nservers && !c->failed; i++) {
+        snprintf(path, sizeof path, "%sservers.[%d]", prefix, i);
+        parse_server(c, config_setting_get_elem(servers, (unsigned)i), path, &out->servers[i]);
+    }
+}
+
+int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
+{
+    static const char *const known[] = { "threads", "pin_threads", "log_level", "shutdown_timeout",
+                                         "admin", "coroutines", "pools", NULL };
+    static const char *const admin_known[] = { "socket", "listen", "mode", NULL };
+    static const char *const co_known[] = { "shared_stacks", "stack_size", NULL };
+    struct ctx c = { .file = file, .err = err, .errlen = errlen };
+    config_t lc;
+    const config_setting_t *root, *s, *pools;
+    const char *v;
+
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->file, sizeof cfg->file, "%s", file);
+    config_init(&lc);
+    if (!config_read_file(&lc, file)) {
+        if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+            snprintf(err, errlen, "%s: cannot read: %s", file, strerror(errno));
+        else
+            snprintf(err, errlen, "%s:%d: syntax error: %s", file, config_error_line(&lc),
+                     config_error_text(&lc));
+        config_destroy(&lc);
+        return -1;
+    }
+    root = config_root_setting(&lc);
+    check_known(&c, root, "", known);
+
+    s = config_setting_get_member(root, "threads");
+    if (s && config_setting_type(s) == CONFIG_TYPE_STRING) {
+        if (strcmp(config_setting_get_string(s), "auto") != 0)
+            fail(&c, s, "threads", "must be \"auto\" or a number of workers");
+        cfg->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    } else {
+        cfg->threads = get_int(&c, root, "", "threads", 0, 1, 1024);
+        if (cfg->threads == 0)
+            cfg->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    }
+    if (cfg->threads < 1)
+        cfg->threads = 1;
+    cfg->pin_threads = get_bool(&c, root, "", "pin_threads", 0);
+    v = get_str(&c, root, "", "log_level", "info", levels);
+    cfg->log_level = log_level_parse(v);
+    cfg->shutdown_timeout = get_int(&c, root, "", "shutdown_timeout", 5000, 0, 3600000);
+
+    s = config_setting_get_member(root, "admin");
+    if (s) {
+        if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+            fail(&c, s, "admin", "must be a group { socket = ...; }");
+        } else {
+            check_known(&c, s, "admin.", admin_known);
+            snprintf(cfg->admin_socket, sizeof cfg->admin_socket, "%s",
+                     get_str(&c, s, "admin.", "socket", "", NULL));
+            snprintf(cfg->admin_listen, sizeof cfg->admin_listen, "%s",
+                     get_str(&c, s, "admin.", "listen", "", NULL));
+            get_int(&c, s, "admin.", "mode", 0660, 0, 0777);
+        }
+    }
+    cfg->shared_stacks = 64;
+    cfg->stack_size = 131072;
+    s = config_setting_get_member(root, "coroutines");
+    if (s) {
+        if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+            fail(&c, s, "coroutines", "must be a group { shared_stacks = ...; stack_size = ...; }");
+        } else {
+            check_known(&c, s, "coroutines.", co_known);
+            cfg->shared_stacks = get_int(&c, s, "coroutines.", "shared_stacks", 64, 1, 65536);
+            cfg->stack_size = get_int(&c, s, "coroutines.", "stack_size", 131072, 16384, 8 << 20);
+        }
+    }
+    pools = config_setting_get_member(root, "pools");
+    if (!c.failed && pools == NULL)
+        fail(&c, root, "pools", "no pools: nothing to proxy");
+    if (!c.failed && config_setting_type(pools) != CONFIG_TYPE_LIST)
+        fail(&c, pools, "pools", "must be a list ( { ... }, { ... } )");
+    if (!c.failed) {
+        cfg->npools = config_setting_length(pools);
+        if (cfg->npools == 0)
+            fail(&c, pools, "pools", "no pools: nothing to proxy");
+        cfg->pools = calloc((size_t)cfg->npools, sizeof *cfg->pools);
+        for (int i = 0; i < cfg->npools && !c.failed; i++)
+            parse_pool(&c, config_setting_get_elem(pools, (unsigned)i), i, &cfg->pools[i]);
+        for (int i = 0; i < cfg->npools && !c.failed; i++) {
+            for (int j = 0; j < i; j++) {
+                char path[64];
+                if (strcmp(cfg->pools[i].name, cfg->pools[j].name) == 0) {
+                    snprintf(path, sizeof path, "pools.[%d].name", i);
+                    fail(&c, config_setting_get_member(config_setting_get_elem(pools, (unsigned)i), "name"),
+                         path, "pool name '%s' is already used by pools.[%d]", cfg->pools[i].name, j);
+                } else if (addr_equal(&cfg->pools[i].listen, &cfg->pools[j].listen)) {
+                    snprintf(path, sizeof path, "pools.[%d].listen", i);
+                    fail(&c, config_setting_get_member(config_setting_get_elem(pools, (unsigned)i), "listen"),
+                         path, "'%s' is already the listen address of pool '%s'",
+                         cfg->pools[i].listen.text, cfg->pools[j].name);
+                }
+            }
+            if (!c.failed && cfg->pools[i].mode == MODE_REDIS) {
+                char path[64];
+                snprintf(path, sizeof path, "pools.[%d].mode", i);
+                fail(&c, config_setting_get_member(config_setting_get_elem(pools, (unsigned)i), "mode"),
+                     path, "redis mode is not available in this version (tcp only)");
+            }
+        }
+    }
+    config_destroy(&lc);
+    if (c.failed) {
+        config_free(cfg);
+        return -1;
+    }
+    return 0;
+}
+
+void config_free(struct config *cfg)
+{
+    for (int i = 0; i < cfg->npools; i++)
+        free(cfg->pools[i].servers);
+    free(cfg->pools);
+    cfg->pools = NULL;
+    cfg->npools = 0;
+}

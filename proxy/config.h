@@ -1,0 +1,59 @@
+/* config.h — the daemon's configuration, read and validated from a libconfig file. */
+#ifndef COPROXY_CONFIG_H
+#define COPROXY_CONFIG_H
+
+#include "addr.h"
+
+enum pool_mode { MODE_TCP, MODE_REDIS };
+enum balance { BALANCE_ROUNDROBIN, BALANCE_LEASTCONN, BALANCE_RANDOM, BALANCE_HASH };
+
+struct server_conf {
+    char name[64];                   /* from "host:port:weight name"; else host:port */
+    struct proxy_addr addr;
+    int weight;
+};
+
+struct pool_conf {
+    char name[64];
+    struct proxy_addr listen;
+    enum pool_mode mode;
+    enum balance balance;
+    int connect_timeout;             /* ms */
+    int client_idle_timeout;         /* ms, 0 = never */
+    int client_connections;          /* 0 = unlimited */
+    int server_timeout;              /* ms */
+    int server_connections;
+    int auto_eject_hosts;
+    int server_failure_limit;
+    int server_retry_timeout;        /* ms */
+    char distribution[16];
+    char hash[16];
+    char hash_tag[3];
+    struct server_conf *servers;
+    int nservers;
+};
+
+struct config {
+    char file[512];
+    int threads;                     /* resolved: "auto" = online CPUs */
+    int pin_threads;
+    int log_level;
+    int shutdown_timeout;            /* ms */
+    char admin_socket[108];
+    char admin_listen[128];
+    int shared_stacks;               /* per worker */
+    int stack_size;
+    struct pool_conf *pools;
+    int npools;
+};
+
+/*
+ * Reads and validates FILE.  Returns 0, or -1 with err set to
+ * "FILE:LINE: setting: what is wrong".  Every setting is checked: unknown
+ * names, wrong types, bad addresses, duplicate listen addresses and values
+ * out of range are all errors.
+ */
+int config_load(const char *file, struct config *cfg, char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+#endif
