@@ -170,7 +170,7 @@ static void parse_server(struct ctx *c, const config_setting_t *s, const char *p
         *space++ = '\0';
         while (*space == ' ')
             space++;
-        snprintf(out->name, sizeof out->name, "%s", space);
+        snprintf(out->name, sizeof out->name, "%.63s", space);
     }
     /* host:port:weight -- the weight is the last field when there are three */
     colon = strrchr(buf, ':');
@@ -205,7 +205,7 @@ static void parse_server(struct ctx *c, const config_setting_t *s, const char *p
         return;
     }
     if (out->name[0] == '\0')
-        snprintf(out->name, sizeof out->name, "%s", buf);
+        snprintf(out->name, sizeof out->name, "%.63s", buf);
 }
 
 static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct pool_conf *out)

@@ -130,12 +130,60 @@ void co_wait_wake(struct stCoEpoll_t *loop, struct co_wait *w)
     loop->ready_tail = &w->ready_next;
 }
 
+#define TIMER_TAG_USER 1   /* a co_timer; 0: a wait's deadline */
+
+struct co_timer {
+    struct tw_timer t;
+    struct stCoEpoll_t *loop;
+    void (*fn)(void *);
+    void *arg;
+};
+
 static void on_timer(struct tw_timer *t, void *arg)
 {
+    if (t->tag == TIMER_TAG_USER) {
+        struct co_timer *ct = (struct co_timer *)t;
+        ct->fn(ct->arg);
+        return;
+    }
     struct co_wait *w = (struct co_wait *)((char *)t - offsetof(struct co_wait, timer));
-
     w->timed_out = 1;
     co_wait_wake(arg, w);
+}
+
+struct co_timer *co_timer_new(void (*fn)(void *), void *arg)
+{
+    struct co_env *env = co_env_get();
+    struct stCoEpoll_t *loop = env ? co_loop_get(env) : NULL;
+    struct co_timer *t;
+
+    if (loop == NULL || (t = calloc(1, sizeof *t)) == NULL)
+        return NULL;
+    t->t.tag = TIMER_TAG_USER;
+    t->loop = loop;
+    t->fn = fn;
+    t->arg = arg;
+    return t;
+}
+
+void co_timer_arm(struct co_timer *t, int64_t ms_from_now)
+{
+    uint64_t at = co_now_ms() + (uint64_t)(ms_from_now < 0 ? 0 : ms_from_now);
+
+    tw_rearm(&t->loop->wheel, &t->t, at);
+}
+
+void co_timer_cancel(struct co_timer *t)
+{
+    tw_cancel(&t->loop->wheel, &t->t);
+}
+
+void co_timer_free(struct co_timer *t)
+{
+    if (t == NULL)
+        return;
+    tw_cancel(&t->loop->wheel, &t->t);
+    free(t);
 }
 
 void co_wait_arm(struct stCoEpoll_t *loop, struct co_wait *w, int timeout_ms)

@@ -56,6 +56,19 @@ CO_API size_t co_saved_bytes(const struct stCoRoutine_t *co);
  */
 CO_API int co_free_sharestack(struct stShareStack_t *share);
 
+/*
+ * Timers on the calling thread's event loop: fn(arg) runs in the loop (the
+ * main context) when the deadline passes.  Arming an armed timer to a later
+ * deadline only stores it -- an idle timeout pushed back on every request
+ * costs a comparison -- and to an earlier one moves it.  A timer belongs to
+ * the thread that created it.  co_timer_new returns NULL if out of memory.
+ */
+struct co_timer;
+CO_API struct co_timer *co_timer_new(void (*fn)(void *), void *arg);
+CO_API void co_timer_arm(struct co_timer *t, int64_t ms_from_now);
+CO_API void co_timer_cancel(struct co_timer *t);
+CO_API void co_timer_free(struct co_timer *t);
+
 #ifdef __cplusplus
 }
 #endif

@@ -25,6 +25,7 @@ struct tw_timer {
     struct tw_timer **pprev;         /* NULL: not armed */
     uint64_t expires;                /* deadline, in wheel ms */
     uint32_t slot;                   /* list it is on */
+    uint32_t tag;                    /* the owner's: the wheel never reads it */
 };
 
 struct tw_wheel {

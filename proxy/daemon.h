@@ -1,0 +1,31 @@
+/* daemon.h — the process-wide state shared by main and the workers (read-mostly). */
+#ifndef COPROXY_DAEMON_H
+#define COPROXY_DAEMON_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct worker;
+
+/* Per pool, across workers: only the client-connection count, touched once
+ * per connection (never per request). */
+struct pool_shared {
+    int clients;                     /* atomic */
+};
+
+struct daemon {
+    struct config cfg;
+    struct pool_shared *pools;
+    struct worker *workers;
+    int stop;                        /* atomic: SIGTERM/SIGINT seen */
+    int listening;                   /* atomic: workers whose listeners are open */
+    int failed;                      /* atomic: a worker could not start */
+};
+
+/* worker.c */
+int worker_start_all(struct daemon *d);
+void worker_join_all(struct daemon *d);
+
+#endif

@@ -1,0 +1,110 @@
+/* main.c — coproxy: options, configuration, workers, signals. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: coproxy -c FILE [-t]\n"
+            "  -c, --config FILE   configuration file (libconfig syntax)\n"
+            "  -t, --test          check the configuration and exit\n"
+            "  -v, --version       print the version and exit\n"
+            "  -h, --help          print this help and exit\n"
+            "A per-core TCP and Redis-protocol proxy.  See coproxy(8).\n");
+}
+
+/* Raises the soft fd limit to the hard one: a connection costs two fds. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "test", no_argument, NULL, 't' },
+        { "version", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct daemon d;
+    const char *file = NULL;
+    char err[512];
+    int opt, test_only = 0, sig;
+    sigset_t set;
+
+    while ((opt = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': file = optarg; break;
+        case 't': test_only = 1; break;
+        case 'v': printf("coproxy %s\n", COPROXY_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (file == NULL || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    memset(&d, 0, sizeof d);
+    if (config_load(file, &d.cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "coproxy: %s\n", err);
+        return 1;
+    }
+    if (test_only) {
+        printf("coproxy: %s: configuration OK (%d pool%s, %d worker%s)\n", file, d.cfg.npools,
+               d.cfg.npools == 1 ? "" : "s", d.cfg.threads, d.cfg.threads == 1 ? "" : "s");
+        config_free(&d.cfg);
+        return 0;
+    }
+    log_level_max = d.cfg.log_level;
+    raise_fd_limit();
+    signal(SIGPIPE, SIG_IGN);
+    /* Workers inherit this mask: the signals are taken here, by sigwait. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    d.pools = calloc((size_t)d.cfg.npools, sizeof *d.pools);
+    if (d.pools == NULL || worker_start_all(&d) != 0) {
+        log_error("startup failed");
+        return 1;
+    }
+    for (int i = 0; i < d.cfg.npools; i++)
+        log_info("pool %s: %s mode, listening on %s, %d server(s)", d.cfg.pools[i].name,
+                 d.cfg.pools[i].mode == MODE_TCP ? "tcp" : "redis", d.cfg.pools[i].listen.text,
+                 d.cfg.pools[i].nservers);
+    log_info("coproxy %s ready: %d worker(s)", COPROXY_VERSION, d.cfg.threads);
+    for (;;) {
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            log_warn("SIGHUP: configuration reload is not supported yet; restart to apply changes");
+            continue;
+        }
+        log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+    }
+    __atomic_store_n(&d.stop, 1, __ATOMIC_RELAXED);
+    worker_join_all(&d);
+    log_info("stopped");
+    return 0;
+}

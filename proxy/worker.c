@@ -1,0 +1,268 @@
+/* worker.c — worker threads: listeners, the accept coroutines, the loop, shutdown. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "costack.h"
+#include "log.h"
+#include "worker.h"
+
+uint64_t worker_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+char *worker_buf_get(struct worker *w)
+{
+    return w->nbufs > 0 ? w->bufs[--w->nbufs] : malloc(WORKER_BUF_SIZE);
+}
+
+void worker_buf_put(struct worker *w, char *buf)
+{
+    if (buf == NULL)
+        return;
+    if (w->nbufs < WORKER_BUF_CACHE)
+        w->bufs[w->nbufs++] = buf;
+    else
+        free(buf);
+}
+
+/*
+ * The pool's listening socket in this worker: TCP listeners are opened by
+ * every worker with SO_REUSEPORT, so the kernel spreads connections; a Unix
+ * socket has one listener, in worker 0.  -1 (logged) on failure.
+ */
+static int open_listener(struct worker *w, struct pool_conf *pc)
+{
+    int one = 1, fd;
+
+    if (pc->listen.family == AF_UNIX && w->id != 0)
+        return -2;   /* not this worker's */
+    fd = socket(pc->listen.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        log_error("pool %s: socket: %s", pc->name, strerror(errno));
+        return -1;
+    }
+    if (pc->listen.family == AF_UNIX) {
+        struct stat st;
+        if (stat(pc->listen.un.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
+            unlink(pc->listen.un.sun_path);   /* a stale socket from an earlier run */
+    } else {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        if (pc->listen.family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    }
+    if (bind(fd, &pc->listen.sa, pc->listen.len) != 0 || listen(fd, 4096) != 0) {
+        log_error("pool %s: cannot listen on %s: %s", pc->name, pc->listen.text, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+struct acceptor {
+    struct worker *w;
+    struct pool_rt *p;
+};
+
+/* Accepts clients until the listener is closed, one coroutine each. */
+static void *accept_main(void *arg)
+{
+    struct acceptor *a = arg;
+    struct worker *w = a->w;
+    struct pool_rt *p = a->p;
+
+    co_enable_hook_sys();
+    for (;;) {
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof peer;
+        struct stCoRoutineAttr_t attr = { .stack_size = 0, .share_stack = w->share };
+        struct stCoRoutine_t *co;
+        struct tcp_conn *conn;
+        int fd = accept4(p->listen_fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EBADF || errno == EINVAL || w->stopping)
+                break;   /* the listener was closed: shutting down */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                uint64_t now = worker_now_ms();
+                if (now - w->last_emfile_log >= 1000) {
+                    log_error("pool %s: cannot accept: %s; backing off (raise LimitNOFILE / ulimit -n)",
+                              p->conf->name, strerror(errno));
+                    w->last_emfile_log = now;
+                }
+                usleep(100 * 1000);   /* parks this coroutine only; open connections go on */
+            }
+            continue;
+        }
+        if (p->conf->client_connections > 0
+            && __atomic_add_fetch(&p->shared->clients, 1, __ATOMIC_RELAXED) > p->conf->client_connections) {
+            __atomic_sub_fetch(&p->shared->clients, 1, __ATOMIC_RELAXED);
+            p->rejected++;
+            log_debug("pool %s: client limit %d reached, closing a new client", p->conf->name,
+                      p->conf->client_connections);
+            close(fd);
+            continue;
+        }
+        p->accepted++;
+        conn = tcp_conn_new(w, p, fd, (struct sockaddr *)&peer, len);
+        if (conn == NULL || co_create(&co, &attr, tcp_conn_main, conn) != 0) {
+            log_error("pool %s: out of memory for a new client", p->conf->name);
+            free(conn);
+            if (p->conf->client_connections > 0)
+                __atomic_sub_fetch(&p->shared->clients, 1, __ATOMIC_RELAXED);
+            close(fd);
+            continue;
+        }
+        w->conns++;
+        log_debug("pool %s: accepted client %d", p->conf->name, fd);
+        co_resume(co);
+    }
+    return NULL;
+}
+
+void worker_retire(struct worker *w, struct stCoRoutine_t *co)
+{
+    if (w->ndead == w->dead_cap) {
+        int cap = w->dead_cap ? w->dead_cap * 2 : 64;
+        struct stCoRoutine_t **grown = realloc(w->dead, (size_t)cap * sizeof *grown);
+        if (grown == NULL)
+            return;   /* leaks one finished coroutine rather than fail */
+        w->dead = grown;
+        w->dead_cap = cap;
+    }
+    w->dead[w->ndead++] = co;
+}
+
+/* Once per loop turn (at most 100 ms apart): releases finished connections,
+ * notices shutdown and ends the loop when drained. */
+static int worker_tick(void *arg)
+{
+    struct worker *w = arg;
+
+    while (w->ndead > 0)
+        co_release(w->dead[--w->ndead]);
+
+    if (!w->stopping && __atomic_load_n(&w->d->stop, __ATOMIC_RELAXED)) {
+        w->stopping = 1;
+        w->stop_deadline = worker_now_ms() + (uint64_t)w->d->cfg.shutdown_timeout;
+        for (int i = 0; i < w->d->cfg.npools; i++) {
+            if (w->pools[i].listen_fd >= 0) {
+                close(w->pools[i].listen_fd);   /* wakes the accept coroutine with EBADF */
+                w->pools[i].listen_fd = -1;
+            }
+        }
+        log_info("stopping: %d connection(s) open, waiting up to %d ms", w->conns,
+                 w->d->cfg.shutdown_timeout);
+    }
+    if (w->stopping) {
+        if (w->conns == 0)
+            return 1;
+        if (worker_now_ms() >= w->stop_deadline) {
+            log_warn("shutdown timeout: closing %d connection(s)", w->conns);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct daemon *d = w->d;
+    char name[16];
+    struct stCoRoutine_t **acceptors;
+    struct acceptor *acc;
+    int ok = 1;
+
+    snprintf(name, sizeof name, "w%d", w->id);
+    log_set_thread(name);
+    if (d->cfg.pin_threads) {
+        cpu_set_t set;
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        CPU_ZERO(&set);
+        CPU_SET((int)(w->id % (ncpu > 0 ? ncpu : 1)), &set);
+        if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0)
+            log_warn("cannot pin to CPU %ld", w->id % (ncpu > 0 ? ncpu : 1));
+    }
+    w->share = co_alloc_sharestack(d->cfg.shared_stacks, d->cfg.stack_size);
+    w->pools = calloc((size_t)d->cfg.npools, sizeof *w->pools);
+    acceptors = calloc((size_t)d->cfg.npools, sizeof *acceptors);
+    acc = calloc((size_t)d->cfg.npools, sizeof *acc);
+    if (w->share == NULL || w->pools == NULL || acceptors == NULL || acc == NULL) {
+        log_error("out of memory starting the worker");
+        __atomic_store_n(&d->failed, 1, __ATOMIC_RELAXED);
+        return NULL;
+    }
+    for (int i = 0; i < d->cfg.npools; i++) {
+        struct pool_rt *p = &w->pools[i];
+        p->conf = &d->cfg.pools[i];
+        p->shared = &d->pools[i];
+        p->rr = (unsigned)w->id;   /* workers start their round-robin apart */
+        p->active = calloc((size_t)p->conf->nservers, sizeof *p->active);
+        p->listen_fd = open_listener(w, p->conf);
+        if (p->listen_fd == -1)
+            ok = 0;
+    }
+    if (!ok) {
+        __atomic_store_n(&d->failed, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&d->listening, 1, __ATOMIC_RELEASE);
+        return NULL;
+    }
+    for (int i = 0; i < d->cfg.npools; i++) {
+        if (w->pools[i].listen_fd < 0)
+            continue;
+        acc[i] = (struct acceptor){ w, &w->pools[i] };
+        co_create(&acceptors[i], NULL, accept_main, &acc[i]);
+        co_resume(acceptors[i]);
+    }
+    __atomic_add_fetch(&d->listening, 1, __ATOMIC_RELEASE);
+    co_eventloop(co_get_epoll_ct(), worker_tick, w);
+    for (int i = 0; i < d->cfg.npools; i++)
+        if (acceptors[i] && co_is_finished(acceptors[i]))
+            co_release(acceptors[i]);
+    while (w->nbufs > 0)
+        free(w->bufs[--w->nbufs]);
+    while (w->ndead > 0)
+        co_release(w->dead[--w->ndead]);
+    return NULL;
+}
+
+int worker_start_all(struct daemon *d)
+{
+    d->workers = calloc((size_t)d->cfg.threads, sizeof *d->workers);
+    if (d->workers == NULL)
+        return -1;
+    for (int i = 0; i < d->cfg.threads; i++) {
+        struct worker *w = &d->workers[i];
+        w->id = i;
+        w->d = d;
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            log_error("cannot start worker %d: %s", i, strerror(errno));
+            return -1;
+        }
+    }
+    while (__atomic_load_n(&d->listening, __ATOMIC_ACQUIRE) < d->cfg.threads)
+        usleep(1000);
+    return __atomic_load_n(&d->failed, __ATOMIC_RELAXED) ? -1 : 0;
+}
+
+void worker_join_all(struct daemon *d)
+{
+    for (int i = 0; i < d->cfg.threads; i++)
+        pthread_join(d->workers[i].thread, NULL);
+}

@@ -1,0 +1,54 @@
+/* worker.h — one worker thread per core: its loop, listeners, connections and buffers. */
+#ifndef COPROXY_WORKER_H
+#define COPROXY_WORKER_H
+
+#include <stdint.h>
+
+#include "co_routine.h"
+#include "daemon.h"
+
+/* Relay buffers: big enough that bulk transfers take few system calls. */
+#define WORKER_BUF_SIZE (64 * 1024)
+#define WORKER_BUF_CACHE 64
+
+/* Per pool, in one worker: backend choice state and counters. */
+struct pool_rt {
+    struct pool_conf *conf;
+    struct pool_shared *shared;
+    int listen_fd;
+    unsigned rr;                     /* round-robin position */
+    int *active;                     /* leastconn: open connections per server */
+    uint64_t accepted, rejected, kicked, backend_errors;
+};
+
+struct worker {
+    int id;
+    pthread_t thread;
+    struct daemon *d;
+    struct stShareStack_t *share;
+    struct pool_rt *pools;
+    int conns;                       /* open client connections */
+    uint64_t stop_deadline;          /* ms, once stopping */
+    int stopping;
+    char *bufs[WORKER_BUF_CACHE];    /* free relay buffers */
+    int nbufs;
+    uint64_t last_emfile_log;        /* ms: "out of fds" at most once a second */
+    struct stCoRoutine_t **dead;     /* finished connection coroutines, released each turn */
+    int ndead, dead_cap;
+};
+
+/* Called by a connection coroutine as it ends: the worker releases it between turns. */
+void worker_retire(struct worker *w, struct stCoRoutine_t *co);
+
+/* A relay buffer from the worker's cache (NULL if out of memory); give it back soon. */
+char *worker_buf_get(struct worker *w);
+void worker_buf_put(struct worker *w, char *buf);
+uint64_t worker_now_ms(void);
+
+/* tcp.c: one client connection, start to end (a coroutine's routine). */
+struct tcp_conn;
+void *tcp_conn_main(void *arg);
+struct tcp_conn *tcp_conn_new(struct worker *w, struct pool_rt *p, int fd,
+                              const struct sockaddr *peer, unsigned peer_len);
+
+#endif
