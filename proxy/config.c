@@ -33,8 +33,14 @@ static void fail(struct ctx *c, const config_setting_t *s, const char *path, con
 
     if (c->failed)
         return;
+
     c->failed = 1;
-    n = snprintf(c->err, c->errlen, "%s:%d: %s: ", c->file, s ? (int)config_setting_source_line(s) : 0, path);
+    int line = s ? (int)config_setting_source_line(s) : 0;
+
+    if (line > 0)
+        n = snprintf(c->err, c->errlen, "%s:%d: %s: ", c->file, line, path);
+    else   /* a setting that is missing has no line */
+        n = snprintf(c->err, c->errlen, "%s: %s: ", c->file, path);
     va_start(ap, fmt);
     vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
     va_end(ap);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # test.sh — installs what the build and tests need (Debian 12, as root),
 # builds coproxy and runs every test suite: gcc -Werror, clang, AddressSanitizer,
-# valgrind, and the AArch64 switch under qemu.  The README's test command.
+# valgrind, the AArch64 switch under qemu, and the integration tests (pytest,
+# real daemon and servers on loopback).  The README's test command.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
         build-essential autoconf automake libtool pkg-config \
         libconfig-dev libjemalloc-dev valgrind clang \
-        gcc-aarch64-linux-gnu qemu-user >/dev/null
+        gcc-aarch64-linux-gnu qemu-user python3-pytest >/dev/null
 fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -46,4 +47,8 @@ CO_TEST_CYCLES=20000 check build TESTS="$(make -s -C build print-unit-tests)" \
     AM_LOG_FLAGS="-q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
 
 echo "== gcc build, make check"
-make --no-print-directory -C build -j"$jobs" check
+check build
+tail -n 12 build/check.out
+
+echo "== integration tests (pytest: the real daemon on loopback)"
+COPROXY_BUILD="$PWD/build" exec /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/integration

@@ -1,0 +1,234 @@
+"""tcp mode through the real daemon: relay, concurrency, half-close, failover,
+timeouts, idle kick, limits, workers, shutdown."""
+import hashlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+from conftest import ECHO_CLIENT, free_port, tcp_config, wait_port
+
+
+def recv_all(sock, n=None, timeout=30):
+    sock.settimeout(timeout)
+    chunks, got = [], 0
+    while n is None or got < n:
+        data = sock.recv(1 << 16)
+        if not data:
+            break
+        chunks.append(data)
+        got += len(data)
+    return b"".join(chunks)
+
+
+def test_relays_10mb_exactly_both_ways(daemon, echo_backend):
+    backend = echo_backend()
+    port = free_port()
+    daemon(tcp_config(port, [f"127.0.0.1:{backend}:1"]), port)
+    payload = os.urandom(10 * 1024 * 1024)
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        sender = threading.Thread(target=s.sendall, args=(payload,))
+        sender.start()
+        back = recv_all(s, len(payload))
+        sender.join()
+    assert len(back) == len(payload)
+    assert hashlib.sha256(back).hexdigest() == hashlib.sha256(payload).hexdigest()
+
+
+def test_2000_concurrent_clients_request_response(daemon, echo_backend):
+    backend = echo_backend()
+    port = free_port()
+    daemon(tcp_config(port, [f"127.0.0.1:{backend}:1"], threads=2), port)
+    # examples/echo_client holds all 2,000 connections open at once and checks every byte
+    out = subprocess.run([ECHO_CLIENT, "-p", str(port), "-c", "2000", "-n", "5", "-m", "200"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "2000 connections verified, 0 failed" in out.stdout
+
+
+def test_client_half_close_reaches_backend(daemon, scripted_backend):
+    def count_until_eof(conn):
+        total = 0
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                break
+            total += len(data)
+        conn.sendall(f"got {total}".encode())   # answers only after the client's FIN
+
+    b = scripted_backend(count_until_eof)
+    port = free_port()
+    daemon(tcp_config(port, [f"127.0.0.1:{b.port}:1"]), port)
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"x" * 100000)
+        s.shutdown(socket.SHUT_WR)
+        assert recv_all(s, timeout=10) == b"got 100000"
+
+
+def test_backend_half_close_reaches_client(daemon, scripted_backend):
+    received = []
+
+    def send_then_listen(conn):
+        conn.sendall(b"banner\n")
+        conn.shutdown(socket.SHUT_WR)           # done talking, still listening
+        received.append(recv_all(conn, 5, timeout=10))
+
+    b = scripted_backend(send_then_listen)
+    port = free_port()
+    daemon(tcp_config(port, [f"127.0.0.1:{b.port}:1"]), port)
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        assert recv_all(s, timeout=10) == b"banner\n"   # then EOF: the half-close passed on
+        s.sendall(b"after")                              # the other direction still works
+        deadline = time.monotonic() + 10
+        while b"after" not in received and time.monotonic() < deadline:
+            time.sleep(0.02)
+    # (the daemon fixture's readiness probe made a connection of its own: b"")
+    assert b"after" in received
+
+
+def test_dead_backend_falls_over_to_the_next(daemon, echo_backend):
+    live = echo_backend()
+    dead = free_port()                                   # nothing listens there
+    port = free_port()
+    d = daemon(tcp_config(port, [f"127.0.0.1:{dead}:1 dead", f"127.0.0.1:{live}:1 live"]), port)
+    for i in range(6):                                   # round-robin tries the dead one half the time
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            msg = b"ping %d" % i
+            s.sendall(msg)
+            assert recv_all(s, len(msg), timeout=10) == msg
+    assert re.search(r"backend dead \(127\.0\.0\.1:\d+\): Connection refused", d.log())
+
+
+def test_all_backends_down_closes_client_promptly(daemon):
+    port = free_port()
+    daemon(tcp_config(port, [f"127.0.0.1:{free_port()}:1", f"127.0.0.1:{free_port()}:1"]), port)
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        assert recv_all(s, timeout=10) == b""
+    assert time.monotonic() - t0 < 3
+
+
+def test_connect_timeout_then_next_backend(daemon, echo_backend):
+    # A listener with backlog 0 whose queue is full drops SYNs: connects to it hang.
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(0)
+    filler = socket.create_connection(blackhole.getsockname())
+    live = echo_backend()
+    port = free_port()
+    d = daemon(tcp_config(port, [f"127.0.0.1:{blackhole.getsockname()[1]}:1 slow",
+                                 f"127.0.0.1:{live}:1 live"],
+                          pool={"connect_timeout": 300, "balance": '"roundrobin"'}), port)
+    try:
+        times = []
+        for i in range(2):                                 # one of the two starts with the slow one
+            t0 = time.monotonic()
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                s.sendall(b"hi")
+                assert recv_all(s, 2, timeout=10) == b"hi"
+            times.append(time.monotonic() - t0)
+        assert max(times) >= 0.25                          # waited out the connect timeout
+        assert max(times) < 5
+        assert "backend slow" in d.log() and "connect timed out" in d.log()
+    finally:
+        filler.close()
+        blackhole.close()
+
+
+def test_idle_client_kicked_active_one_kept(daemon, echo_backend):
+    backend = echo_backend()
+    port = free_port()
+    daemon(tcp_config(port, [f"127.0.0.1:{backend}:1"], pool={"client_idle_timeout": 600}), port)
+    idle = socket.create_connection(("127.0.0.1", port))
+    active = socket.create_connection(("127.0.0.1", port))
+    t0 = time.monotonic()
+    kicked_at = None
+    idle.settimeout(0.05)
+    while time.monotonic() - t0 < 2.5:
+        active.sendall(b"k")                               # traffic re-arms its deadline
+        assert recv_all(active, 1, timeout=5) == b"k"
+        if kicked_at is None:
+            try:
+                if idle.recv(1) == b"":
+                    kicked_at = time.monotonic() - t0
+            except socket.timeout:
+                pass
+        time.sleep(0.1)
+    assert kicked_at is not None, "the idle client was not closed"
+    assert 0.6 <= kicked_at <= 1.6 + 0.5                   # within a second of its deadline
+    active.sendall(b"still here")
+    assert recv_all(active, 10, timeout=5) == b"still here"
+    idle.close()
+    active.close()
+
+
+def test_pool_connection_limit(daemon, echo_backend):
+    backend = echo_backend()
+    port = free_port()
+    daemon(tcp_config(port, [f"127.0.0.1:{backend}:1"], pool={"client_connections": 3}), port)
+    # wait_port's probe connection must be gone before counting
+    time.sleep(0.3)
+    held = []
+    for i in range(3):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"ok")
+        assert recv_all(s, 2, timeout=5) == b"ok"
+        held.append(s)
+    extra = socket.create_connection(("127.0.0.1", port))
+    t0 = time.monotonic()
+    assert recv_all(extra, timeout=5) == b""               # closed at once
+    assert time.monotonic() - t0 < 2
+    extra.close()
+    held.pop().close()
+    time.sleep(0.3)
+    again = socket.create_connection(("127.0.0.1", port))   # room again
+    again.sendall(b"ok")
+    assert recv_all(again, 2, timeout=5) == b"ok"
+    again.close()
+    for s in held:
+        s.close()
+
+
+def test_two_workers_both_take_connections(daemon, echo_backend):
+    backend = echo_backend()
+    port = free_port()
+    d = daemon(tcp_config(port, [f"127.0.0.1:{backend}:1"], threads=2, log_level='"debug"'), port)
+    for i in range(60):
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"x")
+            assert recv_all(s, 1, timeout=5) == b"x"
+    log = d.log()
+    assert "[w0] pool t: accepted client" in log
+    assert "[w1] pool t: accepted client" in log
+
+
+def test_sigterm_drains_in_flight_transfer_and_exits_0(daemon, scripted_backend):
+    size = 4 * 1024 * 1024
+
+    def slow_sender(conn):
+        chunk = b"y" * 65536
+        for _ in range(size // len(chunk)):
+            conn.sendall(chunk)
+            time.sleep(0.01)                               # about 0.6 s in all
+
+    b = scripted_backend(slow_sender)
+    port = free_port()
+    d = daemon(tcp_config(port, [f"127.0.0.1:{b.port}:1"]), port)
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        first = s.recv(65536)
+        assert first
+        d.proc.send_signal(signal.SIGTERM)                 # mid-transfer
+        time.sleep(0.2)
+        try:                                               # no new clients meanwhile
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            refused = False
+        except OSError:
+            refused = True
+        rest = recv_all(s, size - len(first), timeout=20)
+    assert len(first) + len(rest) == size
+    assert refused
+    assert d.stop(timeout=20) == 0
+    assert "stopped" in d.log()
