@@ -291,7 +291,8 @@ void co_sleep_ms(int64_t ms)
 int co_poll(struct stCoEpoll_t *loop, struct pollfd fds[], nfds_t n, int timeout_ms)
 {
     struct co_env *env = co_env_tls;
-    struct co_wait *waits[64], **w = waits;
+    /* few fds is the common case; the array lives in the parked frames */
+    struct co_wait *waits[4], **w = waits;
     uint64_t deadline = 0;
     nfds_t i;
     int ready, err = 0;

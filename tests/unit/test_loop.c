@@ -224,6 +224,39 @@ static void test_sleep_while_others_run(void)
     CHECK_EQ(co_free_sharestack(share), 0);
 }
 
+/* co_timer: fires once at its deadline; pushed back, it fires at the new one; cancelled, never. */
+static uint64_t fired_at[3];
+static uint64_t timer_t0;
+
+static void record(void *arg)
+{
+    fired_at[(long)arg] = now_ms() - timer_t0;
+    active--;
+}
+
+static void test_co_timer(void)
+{
+    struct co_timer *a = co_timer_new(record, (void *)0);
+    struct co_timer *b = co_timer_new(record, (void *)1);
+    struct co_timer *c = co_timer_new(record, (void *)2);
+
+    CHECK(a && b && c);
+    timer_t0 = now_ms();
+    co_timer_arm(a, 30);
+    co_timer_arm(b, 30);
+    co_timer_arm(b, 120);      /* later: only the deadline changes */
+    co_timer_arm(c, 10);
+    co_timer_cancel(c);
+    active = 2;
+    co_eventloop(co_get_epoll_ct(), until_done, NULL);
+    CHECK(fired_at[0] >= 30 && fired_at[0] < 1000);
+    CHECK(fired_at[1] >= 120 && fired_at[1] < 1100);
+    CHECK_EQ(fired_at[2], 0);
+    co_timer_free(a);
+    co_timer_free(b);
+    co_timer_free(c);
+}
+
 /* A loop callback ends the loop even when nothing else happens. */
 static int calls;
 static int three_calls(void *arg)
@@ -245,6 +278,7 @@ int main(void)
     RUN(test_co_poll_out_and_hangup);
     RUN(test_cond);
     RUN(test_sleep_while_others_run);
+    RUN(test_co_timer);
     RUN(test_loop_callback_runs_when_idle);
     return 0;
 }
