@@ -1,0 +1,164 @@
+#!/usr/bin/python3
+"""tcp.py — coproxy vs HAProxy (tcp mode) vs direct, same backends, one run.
+
+  bench/tcp.py [BUILD_DIR] [SECONDS]
+
+For each target -- direct to the backend, through HAProxy (Debian's haproxy,
+one thread, tcp mode, no splice) and through coproxy (threads = 1) -- it runs
+  bulk: one connection sending 256 KiB writes to a discard sink (Gbit/s),
+  rr:   50 connections ping-ponging 64-byte messages with an echo server,
+and reads each proxy's CPU time (utime + stime from /proc/PID/stat) around
+each run: CPU-seconds per GB and per million round trips.  Then it holds
+5,000 idle client connections through each proxy and reports the growth of
+its resident memory per connection (backend side included).  Load generator:
+bench/tcpload (plain epoll); backends: tcpload sink and bench/echo_epoll.
+"""
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
+SECONDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+TCPLOAD = os.path.join(BUILD, "bench", "tcpload")
+ECHO = os.path.join(BUILD, "bench", "echo_epoll")
+COPROXY = os.path.join(BUILD, "coproxy")
+TICK = os.sysconf("SC_CLK_TCK")
+procs = []
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_listening(cmd):
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    procs.append(p)
+    return int(p.stdout.readline().rsplit(":", 1)[1])
+
+
+def wait_port(port):
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing on port {port}")
+
+
+def cpu(pid):
+    if pid is None:
+        return 0.0
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / TICK
+
+
+def rss(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def load(mode, port, *extra):
+    out = subprocess.run([TCPLOAD, mode, "-p", str(port), "-t", str(SECONDS), *extra],
+                         capture_output=True, text=True, check=True).stdout
+    return dict(kv.split("=") for kv in out.split())
+
+
+def idle_rss(pid, port, n=5000):
+    held = []
+    for s in [socket.create_connection(("127.0.0.1", port)) for _ in range(100)]:
+        s.close()
+    time.sleep(0.5)
+    before = rss(pid)
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"x")
+        held.append(s)
+    for s in held:
+        s.recv(1)
+    time.sleep(1.0)
+    after = rss(pid)
+    for s in held:
+        s.close()
+    return (after - before) / n
+
+
+def main():
+    resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
+    tmp = tempfile.mkdtemp()
+    sink = start_listening([TCPLOAD, "sink"])
+    echo = start_listening([ECHO, "-p", "0"])
+    hb, hr, cb, cr = (free_port() for _ in range(4))
+    with open(f"{tmp}/haproxy.cfg", "w") as f:
+        f.write(f"""global
+    nbthread 1
+    maxconn 9000
+defaults
+    mode tcp
+    timeout connect 2s
+    timeout client 60s
+    timeout server 60s
+frontend bulk
+    bind 127.0.0.1:{hb}
+    default_backend sink
+backend sink
+    server s1 127.0.0.1:{sink}
+frontend rr
+    bind 127.0.0.1:{hr}
+    default_backend echo
+backend echo
+    server e1 127.0.0.1:{echo}
+""")
+    with open(f"{tmp}/coproxy.conf", "w") as f:
+        f.write(f"""threads = 1;
+log_level = "warn";
+pools = (
+  {{ name = "bulk"; listen = "127.0.0.1:{cb}"; mode = "tcp"; servers = ( "127.0.0.1:{sink}:1" ); }},
+  {{ name = "rr"; listen = "127.0.0.1:{cr}"; mode = "tcp"; servers = ( "127.0.0.1:{echo}:1" ); }}
+);
+""")
+    haproxy = subprocess.Popen(["haproxy", "-f", f"{tmp}/haproxy.cfg", "-db"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(haproxy)
+    coproxy = subprocess.Popen([COPROXY, "-c", f"{tmp}/coproxy.conf"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(coproxy)
+    for p in (hb, hr, cb, cr):
+        wait_port(p)
+    targets = [("direct", None, sink, echo), ("haproxy", haproxy.pid, hb, hr),
+               ("coproxy", coproxy.pid, cb, cr)]
+    print(f"{'target':10} {'Gbit/s':>8} {'CPU-s/GB':>9} {'rt/s':>9} {'CPU-s/M rt':>11}")
+    results = {}
+    for name, pid, bport, rport in targets:
+        c0 = cpu(pid)
+        b = load("bulk", bport)
+        c1 = cpu(pid)
+        r = load("rr", rport, "-c", "50", "-m", "64")
+        c2 = cpu(pid)
+        gb = int(b["bytes"]) / 1e9
+        trips = int(r["round_trips"])
+        res = (float(b["gbit_per_s"]), (c1 - c0) / gb if pid else 0.0,
+               float(r["per_s"]), (c2 - c1) / (trips / 1e6) if pid else 0.0)
+        results[name] = res
+        print(f"{name:10} {res[0]:8.2f} {res[1]:9.3f} {res[2]:9.0f} {res[3]:11.2f}")
+    h, c = results["haproxy"], results["coproxy"]
+    print(f"coproxy/haproxy: throughput {c[0] / h[0]:.2f}x, CPU per GB {c[1] / h[1]:.2f}x, "
+          f"CPU per round trip {c[3] / h[3]:.2f}x")
+    for name, pid, port in (("haproxy", haproxy.pid, hr), ("coproxy", coproxy.pid, cr)):
+        print(f"{name}: {idle_rss(pid, port):.0f} B of RSS per idle client connection (5,000 idle)")
+
+
+try:
+    main()
+finally:
+    for p in procs:
+        p.kill()
+        p.wait()
