@@ -161,9 +161,13 @@ static void close_reset(int fd)
     close(fd);
 }
 
-enum { RELAY_MORE, RELAY_EOF, RELAY_RESET, RELAY_FAILED };
+enum { RELAY_MORE, RELAY_DRAINED, RELAY_EOF, RELAY_RESET, RELAY_FAILED };
 
-/* Moves what `from` has now to `to`.  RELAY_MORE: moved or nothing yet. */
+/*
+ * Moves what `from` has now to `to`.  RELAY_MORE: moved a full buffer, there
+ * may be more; RELAY_DRAINED: moved less than a buffer, or nothing -- `from`
+ * is drained, and with edge-triggered waits any later data wakes us.
+ */
 static int relay_once(struct tcp_conn *c, int from, int to)
 {
     char *buf = worker_buf_get(c->w);
@@ -177,9 +181,13 @@ static int relay_once(struct tcp_conn *c, int from, int to)
         touch(c);
         if (write(to, buf, (size_t)n) != n)   /* parks until all is written */
             r = RELAY_FAILED;
+        else if (n < WORKER_BUF_SIZE)
+            r = RELAY_DRAINED;
     } else if (n == 0) {
         r = RELAY_EOF;
-    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        r = RELAY_DRAINED;
+    } else {
         r = errno == ECONNRESET ? RELAY_RESET : RELAY_FAILED;
     }
     worker_buf_put(c->w, buf);
@@ -192,20 +200,32 @@ static int relay_once(struct tcp_conn *c, int from, int to)
  */
 static void relay(struct tcp_conn *c)
 {
-    int up = 1, down = 1;   /* client->backend, backend->client still open */
+    int up = 1, down = 1;               /* client->backend, backend->client still open */
+    int up_ready = 1, down_ready = 1;   /* may have data: read before waiting */
+    int up_end = 0, down_end = 0;       /* the peer's FIN (or an error) was signalled:
+                                           read until recv says so, a short read is not the end */
 
     while ((up || down) && !c->kicked) {
-        struct pollfd p[2] = { { .fd = up ? c->cfd : -1, .events = POLLIN },
-                               { .fd = down ? c->bfd : -1, .events = POLLIN } };
         int r;
 
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
-            break;
-        if (c->kicked)
-            break;
-        if (up && p[0].revents) {
+        if ((!up || !up_ready) && (!down || !down_ready)) {
+            /* both drained: wait for the next edge on either (no system call) */
+            struct pollfd p[2] = { { .fd = up ? c->cfd : -1, .events = POLLIN | POLLRDHUP },
+                                   { .fd = down ? c->bfd : -1, .events = POLLIN | POLLRDHUP } };
+            if (co_poll_edge(p, 2, -1) < 0 && errno != EINTR)
+                break;
+            if (c->kicked)
+                break;
+            up_ready = p[0].revents != 0;
+            down_ready = p[1].revents != 0;
+            up_end |= (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+            down_end |= (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+        }
+        if (up && up_ready) {
             r = relay_once(c, c->cfd, c->bfd);
-            if (r == RELAY_EOF) {
+            if (r == RELAY_DRAINED) {
+                up_ready = up_end;
+            } else if (r == RELAY_EOF) {
                 shutdown(c->bfd, SHUT_WR);
                 up = 0;
             } else if (r == RELAY_RESET) {
@@ -216,9 +236,11 @@ static void relay(struct tcp_conn *c)
                 return;
             }
         }
-        if (down && p[1].revents) {
+        if (down && down_ready) {
             r = relay_once(c, c->bfd, c->cfd);
-            if (r == RELAY_EOF) {
+            if (r == RELAY_DRAINED) {
+                down_ready = down_end;
+            } else if (r == RELAY_EOF) {
                 shutdown(c->cfd, SHUT_WR);
                 down = 0;
             } else if (r == RELAY_RESET) {

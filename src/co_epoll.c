@@ -391,6 +391,61 @@ int co_poll(struct stCoEpoll_t *loop, struct pollfd fds[], nfds_t n, int timeout
     return ready;
 }
 
+/*
+ * Edge-triggered poll for sockets, with no system call: the caller has
+ * already seen each fd not ready (EAGAIN, or a short read), so only a
+ * change after this call can wake it, and revents come from the loop's
+ * epoll events.  Anything else -- non-sockets, more than 4 fds, outside a
+ * coroutine -- is co_poll.
+ */
+int co_poll_edge(struct pollfd fds[], nfds_t n, int timeout_ms)
+{
+    struct co_env *env = co_env_tls;
+    struct stCoEpoll_t *loop;
+    struct co_wait *w[4] = { NULL }, *leader = NULL;
+    nfds_t i;
+    int ready = 0;
+
+    if (n > 4 || env->current->is_main || (loop = co_loop_get(env)) == NULL)
+        return co_poll(NULL, fds, n, timeout_ms);
+    for (i = 0; i < n; i++) {
+        struct co_fd *f = fds[i].fd >= 0 ? co_fd_peek(fds[i].fd) : NULL;
+        fds[i].revents = 0;
+        if (fds[i].fd < 0)
+            continue;
+        if (f == NULL || f->kind != CO_FD_SOCKET || register_fd(loop, f, fds[i].fd) != 0
+            || (w[i] = co_wait_get(loop)) == NULL) {
+            for (nfds_t j = 0; j < i; j++)
+                if (w[j])
+                    co_wait_put(loop, w[j]);
+            return co_poll(NULL, fds, n, timeout_ms);
+        }
+        w[i]->co = env->current;
+        w[i]->fd = fds[i].fd;
+        w[i]->events = (uint32_t)fds[i].events;
+        if (leader == NULL)
+            leader = w[i];
+        else
+            w[i]->leader = leader;
+        link_fd_wait(f, w[i]);
+    }
+    if (leader == NULL)
+        return co_poll(NULL, fds, n, timeout_ms);
+    if (timeout_ms >= 0)
+        co_wait_arm(loop, leader, timeout_ms);
+    env->counters.fd_waits++;
+    co_yield_ct();
+    for (i = 0; i < n; i++) {
+        if (w[i] == NULL)
+            continue;
+        fds[i].revents = (short)(w[i]->closed ? POLLNVAL
+                                 : w[i]->revents & ((uint32_t)fds[i].events | POLLERR | POLLHUP));
+        ready += fds[i].revents != 0;
+        co_wait_put(loop, w[i]);
+    }
+    return ready;
+}
+
 /* Routes an fd event to the waits on that fd; a co_poll wait wakes its leader. */
 static void dispatch(struct stCoEpoll_t *loop, const struct epoll_event *ev)
 {

@@ -57,6 +57,15 @@ CO_API size_t co_saved_bytes(const struct stCoRoutine_t *co);
 CO_API int co_free_sharestack(struct stShareStack_t *share);
 
 /*
+ * poll(2) for sockets the hooks manage, edge-triggered and without a system
+ * call: call it only after seeing every fd not ready (EAGAIN, or a read
+ * shorter than asked), since only a change after the call wakes it.
+ * revents as poll's; returns the number of fds with events, 0 on timeout.
+ * Other fds, or more than 4, fall back to co_poll.
+ */
+CO_API int co_poll_edge(struct pollfd fds[], nfds_t nfds, int timeout_ms);
+
+/*
  * Timers on the calling thread's event loop: fn(arg) runs in the loop (the
  * main context) when the deadline passes.  Arming an armed timer to a later
  * deadline only stores it -- an idle timeout pushed back on every request

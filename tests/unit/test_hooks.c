@@ -412,6 +412,52 @@ static void test_resolve_does_not_stall(void)
     close(wake[1]);
 }
 
+/* ---- co_poll_edge: woken by a change after the call, no readiness check ---- */
+
+static int edge_result[3];
+
+static void *edge_waiter(void *arg)
+{
+    struct pollfd p[2] = { { .fd = sp[1], .events = POLLIN }, { .fd = -1 } };
+    char c;
+    uint64_t t0;
+
+    co_enable_hook_sys();
+    CHECK_EQ(recv(sp[1], &c, 1, MSG_DONTWAIT), -1);     /* EAGAIN: now it may wait */
+    t0 = now_ms();
+    edge_result[0] = co_poll_edge(p, 2, 40);             /* nothing comes: timeout */
+    CHECK(now_ms() - t0 >= 40);
+    edge_result[1] = co_poll_edge(p, 2, 5000);           /* the writer's byte */
+    CHECK(p[0].revents & POLLIN);
+    CHECK_EQ(p[1].revents, 0);
+    CHECK_EQ(read(sp[1], &c, 1), 1);
+    edge_result[2] = c;
+    active--;
+    return NULL;
+}
+
+static void *edge_writer(void *arg)
+{
+    co_enable_hook_sys();
+    usleep(80 * 1000);
+    CHECK_EQ(write(sp[0], "e", 1), 1);
+    active--;
+    return NULL;
+}
+
+static void test_poll_edge(void)
+{
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    spawn(edge_waiter, NULL);
+    spawn(edge_writer, NULL);
+    run_loop();
+    CHECK_EQ(edge_result[0], 0);
+    CHECK_EQ(edge_result[1], 1);
+    CHECK_EQ(edge_result[2], 'e');
+    close(sp[0]);
+    close(sp[1]);
+}
+
 /* ---- per-coroutine environment variables ---- */
 
 static void *env_user(void *arg)
@@ -450,6 +496,7 @@ int main(void)
     RUN(test_user_nonblock);
     RUN(test_hooks_off_is_libc);
     RUN(test_resolve_does_not_stall);
+    RUN(test_poll_edge);
     RUN(test_env_list);
     CHECK_EQ(co_free_sharestack(share), 0);
     return 0;
