@@ -409,11 +409,11 @@ int co_poll_edge(struct pollfd fds[], nfds_t n, int timeout_ms)
     if (n > 4 || env->current->is_main || (loop = co_loop_get(env)) == NULL)
         return co_poll(NULL, fds, n, timeout_ms);
     for (i = 0; i < n; i++) {
-        struct co_fd *f = fds[i].fd >= 0 ? co_fd_peek(fds[i].fd) : NULL;
+        struct co_fd *f = fds[i].fd >= 0 ? co_fd_socket(fds[i].fd) : NULL;
         fds[i].revents = 0;
         if (fds[i].fd < 0)
             continue;
-        if (f == NULL || f->kind != CO_FD_SOCKET || register_fd(loop, f, fds[i].fd) != 0
+        if (f == NULL || register_fd(loop, f, fds[i].fd) != 0
             || (w[i] = co_wait_get(loop)) == NULL) {
             for (nfds_t j = 0; j < i; j++)
                 if (w[j])

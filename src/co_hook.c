@@ -157,6 +157,16 @@ static struct co_fd *managed(int fd)
     return NULL;
 }
 
+/* The slot of fd if it is a socket (classifying it on first sight), else NULL. */
+struct co_fd *co_fd_socket(int fd)
+{
+    struct co_fd *f;
+
+    managed(fd);   /* classifies, adopts a socket */
+    f = co_fd_peek(fd);
+    return f && f->kind == CO_FD_SOCKET ? f : NULL;
+}
+
 /* Waits for fd: parks a hooked coroutine, else blocks the thread in poll. 0 or -errno. */
 static int wait_ready(int fd, uint32_t events, int timeout_ms)
 {

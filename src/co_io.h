@@ -93,6 +93,7 @@ CO_HIDDEN void co_fd_wake_closed(struct co_fd *f);
 
 /* co_hook.c: the libc functions behind the hooks */
 CO_HIDDEN int co_hooked(void);
+CO_HIDDEN struct co_fd *co_fd_socket(int fd);
 CO_HIDDEN void co_hook_init(void);
 
 #endif
