@@ -22,16 +22,55 @@
  * it fires it shuts the client socket down, which wakes the relay.
  */
 
+/*
+ * One direction of the relay.  Sends are non-blocking: what the receiving
+ * socket will not take yet stays in the direction's buffer, and the
+ * direction waits for room (POLLOUT) instead of for input, while the other
+ * direction goes on -- a blocking write here could deadlock with a peer
+ * that writes back before it reads.  A direction holds a buffer only while
+ * it has unsent bytes.
+ */
+struct direction {
+    int *from, *to;                  /* the connection's fds (a reset clears one) */
+    int open;                        /* still relaying */
+    int ready;                       /* `from` may have data: read before waiting */
+    int end;                         /* the peer's FIN or an error was signalled: read
+                                        until recv says so, a short read is not the end */
+    int drain;                       /* edges on `from` may have been missed (it was not
+                                        watched while output was pending): read to EAGAIN */
+    char *buf;                       /* unsent bytes [off, len), or NULL */
+    size_t off, len;
+};
+
 struct tcp_conn {
+    struct direction dir[2];         /* client -> backend, backend -> client */
     struct worker *w;
     struct pool_rt *p;
     int cfd, bfd;
     int server;                      /* index of the backend in use, -1 none */
     int kicked;
     struct co_timer *idle;
-    struct sockaddr_storage peer;
-    unsigned peer_len;
+    unsigned peer_hash;              /* of the client's address, for balance = hash */
 };
+
+/* FNV-1a over the client's IP address (not its port): a client sticks to a backend. */
+static unsigned hash_peer(const struct sockaddr *peer, unsigned len)
+{
+    const unsigned char *b = (const unsigned char *)peer;
+    unsigned h = 2166136261u;
+    size_t off = 0, n = 0;
+
+    if (peer->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        off = offsetof(struct sockaddr_in, sin_addr);
+        n = sizeof(struct in_addr);
+    } else if (peer->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        off = offsetof(struct sockaddr_in6, sin6_addr);
+        n = sizeof(struct in6_addr);
+    }
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[off + i]) * 16777619u;
+    return h;
+}
 
 struct tcp_conn *tcp_conn_new(struct worker *w, struct pool_rt *p, int fd,
                               const struct sockaddr *peer, unsigned peer_len)
@@ -45,29 +84,8 @@ struct tcp_conn *tcp_conn_new(struct worker *w, struct pool_rt *p, int fd,
     c->cfd = fd;
     c->bfd = -1;
     c->server = -1;
-    if (peer_len <= sizeof c->peer) {
-        memcpy(&c->peer, peer, peer_len);
-        c->peer_len = peer_len;
-    }
+    c->peer_hash = hash_peer(peer, peer_len);
     return c;
-}
-
-static unsigned hash_peer(const struct tcp_conn *c)
-{
-    const unsigned char *b = (const unsigned char *)&c->peer;
-    unsigned h = 2166136261u;
-    size_t off = 0, len = 0;
-
-    if (c->peer.ss_family == AF_INET) {
-        off = offsetof(struct sockaddr_in, sin_addr);
-        len = sizeof(struct in_addr);
-    } else if (c->peer.ss_family == AF_INET6) {
-        off = offsetof(struct sockaddr_in6, sin6_addr);
-        len = sizeof(struct in6_addr);
-    }
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ b[off + i]) * 16777619u;   /* FNV-1a over the client's address */
-    return h;
 }
 
 /* The first backend to try, by the pool's balance. */
@@ -88,7 +106,7 @@ static int pick_first(struct tcp_conn *c)
     case BALANCE_RANDOM:
         return rand() % n;
     case BALANCE_HASH:
-        return (int)(hash_peer(c) % (unsigned)n);
+        return (int)(c->peer_hash % (unsigned)n);
     default: {
         /* weighted round-robin over the expanded ring of weights */
         unsigned total = 0, k;
@@ -124,6 +142,8 @@ static int connect_backend(struct tcp_conn *c)
         }
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
         if (connect(fd, &sc->addr.sa, sc->addr.len) == 0) {
+            struct timeval none = { 0, 0 };
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);   /* it bounded connect only */
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             c->bfd = fd;
             c->server = s;
@@ -161,97 +181,127 @@ static void close_reset(int fd)
     close(fd);
 }
 
-enum { RELAY_MORE, RELAY_DRAINED, RELAY_EOF, RELAY_RESET, RELAY_FAILED };
+enum { STEP_OK, STEP_OVER };
 
-/*
- * Moves what `from` has now to `to`.  RELAY_MORE: moved a full buffer, there
- * may be more; RELAY_DRAINED: moved less than a buffer, or nothing -- `from`
- * is drained, and with edge-triggered waits any later data wakes us.
- */
-static int relay_once(struct tcp_conn *c, int from, int to)
+/* Sends what is pending.  1 if all went out, 0 if `to` is full, -1 on error. */
+static int flush_pending(struct tcp_conn *c, struct direction *d)
 {
-    char *buf = worker_buf_get(c->w);
-    ssize_t n;
-    int r = RELAY_MORE;
+    while (d->off < d->len) {
+        ssize_t n = send(*d->to, d->buf + d->off, d->len - d->off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            d->off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return 0;
+        return -1;
+    }
+    worker_buf_put(c->w, d->buf);
+    d->buf = NULL;
+    d->off = d->len = 0;
+    return 1;
+}
 
-    if (buf == NULL)
-        return RELAY_FAILED;
-    n = recv(from, buf, WORKER_BUF_SIZE, MSG_DONTWAIT);
+/* Moves what this direction can now.  STEP_OVER when the relay must end. */
+static int direction_step(struct tcp_conn *c, struct direction *d)
+{
+    ssize_t n;
+    int f;
+
+    if (d->buf) {
+        f = flush_pending(c, d);
+        if (f <= 0)
+            return f < 0 ? STEP_OVER : STEP_OK;
+        d->ready = d->drain = 1;   /* `from` went unwatched meanwhile */
+    }
+    if (!d->ready || !d->open)
+        return STEP_OK;
+    if ((d->buf = worker_buf_get(c->w)) == NULL)
+        return STEP_OVER;
+    n = recv(*d->from, d->buf, WORKER_BUF_SIZE, MSG_DONTWAIT);
     if (n > 0) {
         touch(c);
-        if (write(to, buf, (size_t)n) != n)   /* parks until all is written */
-            r = RELAY_FAILED;
-        else if (n < WORKER_BUF_SIZE)
-            r = RELAY_DRAINED;
-    } else if (n == 0) {
-        r = RELAY_EOF;
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-        r = RELAY_DRAINED;
-    } else {
-        r = errno == ECONNRESET ? RELAY_RESET : RELAY_FAILED;
+        if (n < WORKER_BUF_SIZE)
+            d->ready = d->end || d->drain;   /* drained: later data brings a new edge */
+        d->len = (size_t)n;
+        return flush_pending(c, d) < 0 ? STEP_OVER : STEP_OK;
     }
-    worker_buf_put(c->w, buf);
-    return r;
+    worker_buf_put(c->w, d->buf);
+    d->buf = NULL;
+    if (n == 0) {
+        shutdown(*d->to, SHUT_WR);   /* a half-close, passed on */
+        d->open = 0;
+        return STEP_OK;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        d->ready = d->drain = 0;     /* truly empty: the next edge is ours */
+        return STEP_OK;
+    }
+    if (errno == ECONNRESET) {
+        close_reset(*d->to);         /* a reset, passed on */
+        *d->to = -1;
+    }
+    return STEP_OVER;
+}
+
+/* Does direction d need to wait, and for what?  0: it can go on now. */
+static short direction_wait(const struct direction *d, int *fd)
+{
+    if (!d->open && d->buf == NULL)
+        return 0;
+    if (d->buf) {
+        *fd = *d->to;
+        return POLLOUT;
+    }
+    if (d->ready)
+        return 0;
+    *fd = *d->from;
+    return POLLIN | POLLRDHUP;
 }
 
 /*
  * Both directions until both are done: an EOF is passed on as a half-close
  * (shutdown SHUT_WR), a reset as a reset, any other error closes both.
+ * Waits are edge-triggered: a direction waits only once drained, or full.
  */
 static void relay(struct tcp_conn *c)
 {
-    int up = 1, down = 1;               /* client->backend, backend->client still open */
-    int up_ready = 1, down_ready = 1;   /* may have data: read before waiting */
-    int up_end = 0, down_end = 0;       /* the peer's FIN (or an error) was signalled:
-                                           read until recv says so, a short read is not the end */
+    struct direction *dir = c->dir;   /* in the connection, not in the parked frames */
 
-    while ((up || down) && !c->kicked) {
-        int r;
+    dir[0] = (struct direction){ .from = &c->cfd, .to = &c->bfd, .open = 1, .ready = 1 };
+    dir[1] = (struct direction){ .from = &c->bfd, .to = &c->cfd, .open = 1, .ready = 1 };
 
-        if ((!up || !up_ready) && (!down || !down_ready)) {
-            /* both drained: wait for the next edge on either (no system call) */
-            struct pollfd p[2] = { { .fd = up ? c->cfd : -1, .events = POLLIN | POLLRDHUP },
-                                   { .fd = down ? c->bfd : -1, .events = POLLIN | POLLRDHUP } };
+    while ((dir[0].open || dir[0].buf || dir[1].open || dir[1].buf) && !c->kicked) {
+        struct pollfd p[2];
+        int waiting = 0;
+
+        for (int i = 0; i < 2; i++) {
+            p[i].fd = -1;
+            p[i].events = direction_wait(&dir[i], &p[i].fd);
+            waiting += p[i].events != 0 || (!dir[i].open && !dir[i].buf);
+        }
+        if (waiting == 2) {
+            /* nothing to do in either direction: wait for the next edge (no system call) */
             if (co_poll_edge(p, 2, -1) < 0 && errno != EINTR)
                 break;
             if (c->kicked)
                 break;
-            up_ready = p[0].revents != 0;
-            down_ready = p[1].revents != 0;
-            up_end |= (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-            down_end |= (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-        }
-        if (up && up_ready) {
-            r = relay_once(c, c->cfd, c->bfd);
-            if (r == RELAY_DRAINED) {
-                up_ready = up_end;
-            } else if (r == RELAY_EOF) {
-                shutdown(c->bfd, SHUT_WR);
-                up = 0;
-            } else if (r == RELAY_RESET) {
-                close_reset(c->bfd);
-                c->bfd = -1;
-                return;
-            } else if (r == RELAY_FAILED) {
-                return;
+            for (int i = 0; i < 2; i++) {
+                if (p[i].revents == 0)
+                    continue;
+                if (dir[i].buf == NULL) {
+                    dir[i].ready = 1;
+                    dir[i].end |= (p[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+                }
             }
         }
-        if (down && down_ready) {
-            r = relay_once(c, c->bfd, c->cfd);
-            if (r == RELAY_DRAINED) {
-                down_ready = down_end;
-            } else if (r == RELAY_EOF) {
-                shutdown(c->cfd, SHUT_WR);
-                down = 0;
-            } else if (r == RELAY_RESET) {
-                close_reset(c->cfd);
-                c->cfd = -1;
-                return;
-            } else if (r == RELAY_FAILED) {
-                return;
-            }
-        }
+        for (int i = 0; i < 2; i++)
+            if ((dir[i].open || dir[i].buf) && direction_step(c, &dir[i]) == STEP_OVER)
+                goto over;
     }
+over:
+    for (int i = 0; i < 2; i++)
+        worker_buf_put(c->w, dir[i].buf);
 }
 
 void *tcp_conn_main(void *arg)
