@@ -49,6 +49,7 @@ struct tcp_conn {
     int cfd, bfd;
     int server;                      /* index of the backend in use, -1 none */
     int kicked;
+    int out_of_fds;                  /* no backend socket: the worker logged it */
     struct co_timer *idle;
     unsigned peer_hash;              /* of the client's address, for balance = hash */
 };
@@ -137,7 +138,11 @@ static int connect_backend(struct tcp_conn *c)
         int fd = socket(sc->addr.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
         if (fd < 0) {
-            log_error("pool %s: socket for backend %s: %s", pc->name, sc->name, strerror(errno));
+            if (errno == EMFILE || errno == ENFILE)
+                worker_out_of_fds(c->w, pc->name, "socket for a backend", errno);
+            else
+                log_error("pool %s: socket for backend %s: %s", pc->name, sc->name, strerror(errno));
+            c->out_of_fds = 1;
             return -1;
         }
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -318,7 +323,7 @@ void *tcp_conn_main(void *arg)
         touch(c);
     }
     if (connect_backend(c) != 0) {
-        if (!c->kicked)
+        if (!c->kicked && !c->out_of_fds)
             log_warn("pool %s: no backend reachable, closing the client", p->conf->name);
     } else {
         relay(c);

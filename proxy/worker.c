@@ -18,6 +18,9 @@
 #include "log.h"
 #include "worker.h"
 
+/* How long accepting pauses when file descriptors run out. */
+#define FD_PRESSURE_PAUSE_MS 100
+
 uint64_t worker_now_ms(void)
 {
     struct timespec ts;
@@ -93,20 +96,16 @@ static void *accept_main(void *arg)
         struct stCoRoutineAttr_t attr = { .stack_size = 0, .share_stack = w->share };
         struct stCoRoutine_t *co;
         struct tcp_conn *conn;
-        int fd = accept4(p->listen_fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
+        int fd;
 
+        while (!w->stopping && worker_now_ms() < w->fd_pressure_until)
+            usleep(FD_PRESSURE_PAUSE_MS * 1000);   /* parks this coroutine only */
+        fd = accept4(p->listen_fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EBADF || errno == EINVAL || w->stopping)
                 break;   /* the listener was closed: shutting down */
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                uint64_t now = worker_now_ms();
-                if (now - w->last_emfile_log >= 1000) {
-                    log_error("pool %s: cannot accept: %s; backing off (raise LimitNOFILE / ulimit -n)",
-                              p->conf->name, strerror(errno));
-                    w->last_emfile_log = now;
-                }
-                usleep(100 * 1000);   /* parks this coroutine only; open connections go on */
-            }
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                worker_out_of_fds(w, p->conf->name, "accept", errno);
             continue;
         }
         if (p->conf->client_connections > 0
@@ -133,6 +132,18 @@ static void *accept_main(void *arg)
         co_resume(co);
     }
     return NULL;
+}
+
+void worker_out_of_fds(struct worker *w, const char *pool, const char *what, int err)
+{
+    uint64_t now = worker_now_ms();
+
+    w->fd_pressure_until = now + FD_PRESSURE_PAUSE_MS;
+    if (now - w->last_emfile_log >= 1000) {
+        log_error("pool %s: out of file descriptors (%s: %s); pausing accept "
+                  "(raise LimitNOFILE / ulimit -n)", pool, what, strerror(err));
+        w->last_emfile_log = now;
+    }
 }
 
 void worker_retire(struct worker *w, struct stCoRoutine_t *co)

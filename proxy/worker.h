@@ -33,9 +33,14 @@ struct worker {
     char *bufs[WORKER_BUF_CACHE];    /* free relay buffers */
     int nbufs;
     uint64_t last_emfile_log;        /* ms: "out of fds" at most once a second */
+    uint64_t fd_pressure_until;      /* ms: accepting pauses until then */
     struct stCoRoutine_t **dead;     /* finished connection coroutines, released each turn */
     int ndead, dead_cap;
 };
+
+/* Out of file descriptors (what: where it showed): logs at most once a
+ * second and makes the worker's accept loops pause a little. */
+void worker_out_of_fds(struct worker *w, const char *pool, const char *what, int err);
 
 /* Called by a connection coroutine as it ends: the worker releases it between turns. */
 void worker_retire(struct worker *w, struct stCoRoutine_t *co);

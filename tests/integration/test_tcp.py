@@ -232,3 +232,51 @@ def test_sigterm_drains_in_flight_transfer_and_exits_0(daemon, scripted_backend)
     assert refused
     assert d.stop(timeout=20) == 0
     assert "stopped" in d.log()
+
+
+def test_out_of_fds_backs_off_and_recovers(tmp_path, echo_backend):
+    import resource
+    from conftest import COPROXY
+    backend = echo_backend()
+    port = free_port()
+    conf = tmp_path / "c.conf"
+    conf.write_text(tcp_config(port, [f"127.0.0.1:{backend}:1"]))
+    log = tmp_path / "log"
+
+    def few_fds():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+
+    proc = subprocess.Popen([COPROXY, "-c", str(conf)], stderr=open(log, "wb"),
+                            preexec_fn=few_fds)
+    try:
+        wait_port(port)
+        held = []
+        for i in range(40):                                   # two fds each: far past 48
+            s = socket.create_connection(("127.0.0.1", port))
+            held.append(s)
+        time.sleep(0.5)
+        tick = os.sysconf("SC_CLK_TCK")
+        stat = lambda: sum(int(x) for x in open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()[11:13])
+        cpu0 = stat()
+        time.sleep(2.0)
+        cpu = (stat() - cpu0) / tick
+        assert cpu < 0.5, f"{cpu} CPU-s in 2 s while out of fds: a busy loop"
+        text = log.read_text()
+        lines = [l for l in text.splitlines() if "out of file descriptors" in l]
+        assert lines, text
+        assert len(lines) <= 5                                 # at most about once a second
+        assert len(text.splitlines()) < 30                     # and nothing else floods
+        assert proc.poll() is None                             # still running
+        for s in held:
+            s.close()
+        time.sleep(1.0)
+        with socket.create_connection(("127.0.0.1", port)) as s:   # serving again
+            s.sendall(b"back")
+            assert recv_all(s, 4, timeout=10) == b"back"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
