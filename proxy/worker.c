@@ -43,6 +43,32 @@ void worker_buf_put(struct worker *w, char *buf)
         free(buf);
 }
 
+int worker_pipe_get(struct worker *w, int p[2])
+{
+    if (w->npipes > 0) {
+        w->npipes--;
+        p[0] = w->pipes[w->npipes][0];
+        p[1] = w->pipes[w->npipes][1];
+        return 0;
+    }
+    return pipe2(p, O_CLOEXEC | O_NONBLOCK);
+}
+
+void worker_pipe_put(struct worker *w, int p[2], int empty)
+{
+    if (p[0] < 0)
+        return;
+    if (empty && w->npipes < WORKER_PIPE_CACHE) {
+        w->pipes[w->npipes][0] = p[0];
+        w->pipes[w->npipes][1] = p[1];
+        w->npipes++;
+    } else {
+        close(p[0]);
+        close(p[1]);
+    }
+    p[0] = p[1] = -1;
+}
+
 /*
  * The pool's listening socket in this worker: TCP listeners are opened by
  * every worker with SO_REUSEPORT, so the kernel spreads connections; a Unix
@@ -248,6 +274,11 @@ static void *worker_main(void *arg)
             co_release(acceptors[i]);
     while (w->nbufs > 0)
         free(w->bufs[--w->nbufs]);
+    while (w->npipes > 0) {
+        w->npipes--;
+        close(w->pipes[w->npipes][0]);
+        close(w->pipes[w->npipes][1]);
+    }
     while (w->ndead > 0)
         co_release(w->dead[--w->ndead]);
     return NULL;

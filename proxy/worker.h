@@ -10,6 +10,10 @@
 /* Relay buffers: big enough that bulk transfers take few system calls. */
 #define WORKER_BUF_SIZE (64 * 1024)
 #define WORKER_BUF_CACHE 64
+/* Pipes for splice(2): the relay moves socket data through one without
+ * copying it into user space; a pipe holds up to this much. */
+#define WORKER_PIPE_SIZE (64 * 1024)
+#define WORKER_PIPE_CACHE 64
 
 /* Per pool, in one worker: backend choice state and counters. */
 struct pool_rt {
@@ -32,6 +36,8 @@ struct worker {
     int stopping;
     char *bufs[WORKER_BUF_CACHE];    /* free relay buffers */
     int nbufs;
+    int pipes[WORKER_PIPE_CACHE][2]; /* free, empty pipes */
+    int npipes;
     uint64_t last_emfile_log;        /* ms: "out of fds" at most once a second */
     uint64_t fd_pressure_until;      /* ms: accepting pauses until then */
     struct stCoRoutine_t **dead;     /* finished connection coroutines, released each turn */
@@ -48,6 +54,10 @@ void worker_retire(struct worker *w, struct stCoRoutine_t *co);
 /* A relay buffer from the worker's cache (NULL if out of memory); give it back soon. */
 char *worker_buf_get(struct worker *w);
 void worker_buf_put(struct worker *w, char *buf);
+/* An empty pipe from the worker's cache (or a new one); 0 or -1.  Give back
+ * only empty pipes (pending data: close them instead). */
+int worker_pipe_get(struct worker *w, int p[2]);
+void worker_pipe_put(struct worker *w, int p[2], int empty);
 uint64_t worker_now_ms(void);
 
 /* tcp.c: one client connection, start to end (a coroutine's routine). */
