@@ -57,8 +57,8 @@ int addr_parse(const char *s, struct proxy_addr *out, char *err, size_t errlen)
         }
     }
     p = strtol(port, &end, 10);
-    if (*port == '\0' || *end != '\0' || p < 0 || p > 65535) {
-        snprintf(err, errlen, "bad port in '%s' (0 to 65535)", s);
+    if (*port == '\0' || *end != '\0' || p < 1 || p > 65535) {
+        snprintf(err, errlen, "bad port in '%s' (1 to 65535)", s);
         return -1;
     }
     rc = getaddrinfo(host, port, &hints, &res);

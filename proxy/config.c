@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <libconfig.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,8 @@ static void fail(struct ctx *c, const config_setting_t *s, const char *path, con
         n = snprintf(c->err, c->errlen, "%s:%d: %s: ", c->file, line, path);
     else   /* a setting that is missing has no line */
         n = snprintf(c->err, c->errlen, "%s: %s: ", c->file, path);
+    if (n < 0 || (size_t)n >= c->errlen)
+        return;   /* the message is cut at the prefix (a very long path) */
     va_start(ap, fmt);
     vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
     va_end(ap);
@@ -195,11 +198,13 @@ static void parse_server(struct ctx *c, const config_setting_t *s, const char *p
         if (close && close[1] == ':' && strchr(close + 2, ':')) {
             colon = strrchr(close + 2, ':');
             *colon = '\0';
-            out->weight = atoi(colon + 1);
-            if (out->weight < 1) {
-                fail(c, s, path, "bad weight in '%s'", v);
+            char *end;
+            long w = strtol(colon + 1, &end, 10);
+            if (colon[1] == '\0' || *end != '\0' || w < 1 || w > 1000000) {
+                fail(c, s, path, "bad weight '%s' in '%s' (1 to 1000000)", colon + 1, v);
                 return;
             }
+            out->weight = (int)w;
         }
     }
     if (addr_parse(buf, &out->addr, err, sizeof err) != 0) {
@@ -257,7 +262,7 @@ static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct
         if (strcmp(v, balances[i]) == 0)
             out->balance = (enum balance)i;
     out->connect_timeout = get_int(c, p, prefix, "connect_timeout", 1000, 1, 3600000);
-    out->client_idle_timeout = get_int(c, p, prefix, "client_idle_timeout", 0, 0, 86400000 * 30L);
+    out->client_idle_timeout = get_int(c, p, prefix, "client_idle_timeout", 0, 0, INT32_MAX);
     out->client_connections = get_int(c, p, prefix, "client_connections", 0, 0, 100000000);
     out->server_timeout = get_int(c, p, prefix, "server_timeout", 400, 1, 3600000);
     out->server_connections = get_int(c, p, prefix, "server_connections", 1, 1, 1024);

@@ -174,7 +174,10 @@ static void on_idle(void *arg)
     struct tcp_conn *c = arg;
 
     c->kicked = 1;
-    shutdown(c->cfd, SHUT_RDWR);   /* the relay wakes and sees `kicked` */
+    /* the relay may be waiting on either socket: wake it through both */
+    shutdown(c->cfd, SHUT_RDWR);
+    if (c->bfd >= 0)
+        shutdown(c->bfd, SHUT_RDWR);
 }
 
 static void touch(struct tcp_conn *c)
@@ -237,9 +240,7 @@ static ssize_t take_input(struct tcp_conn *c, struct direction *d)
 {
     ssize_t n;
 
-    if (d->bulk && !c->copy) {
-        if (worker_pipe_get(c->w, d->pipe) != 0)
-            return -1;
+    if (d->bulk && !c->copy && worker_pipe_get(c->w, d->pipe) == 0) {   /* no pipe: copy */
         n = splice(*d->from, NULL, d->pipe[1], NULL, WORKER_PIPE_SIZE, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n > 0) {
             d->pend = (uint32_t)n;
@@ -327,10 +328,12 @@ static void relay(struct tcp_conn *c)
 {
     struct direction *dir = c->dir;   /* in the connection, not in the parked frames */
 
+    /* drain: events before the relay (the connect's wait took the backend's
+     * first one, which may carry its FIN) are not known, so read to EAGAIN */
     dir[0] = (struct direction){ .from = &c->cfd, .to = &c->bfd, .open = 1, .ready = 1,
-                                 .pipe = { -1, -1 } };
+                                 .drain = 1, .pipe = { -1, -1 } };
     dir[1] = (struct direction){ .from = &c->bfd, .to = &c->cfd, .open = 1, .ready = 1,
-                                 .pipe = { -1, -1 } };
+                                 .drain = 1, .pipe = { -1, -1 } };
 
     while ((dir[0].open || dir[0].buf || dir[0].pend || dir[1].open || dir[1].buf || dir[1].pend)
            && !c->kicked) {

@@ -116,14 +116,22 @@ void co_wait_unlink(struct stCoEpoll_t *loop, struct co_wait *w)
     tw_cancel(&loop->wheel, &w->timer);
 }
 
-/* Queues w's coroutine to run in this loop turn (once, however often it is woken). */
+/*
+ * Queues w's coroutine to run in this loop turn (once, however often it is
+ * woken).  An fd wait stays on its fd's list until its coroutine takes it
+ * back: more events may come for it before the coroutine runs, and
+ * co_poll_edge reads their revents from every wait of the group.
+ */
 void co_wait_wake(struct stCoEpoll_t *loop, struct co_wait *w)
 {
     if (w->leader)
         w = w->leader;
     if (w->queued)
         return;
-    co_wait_unlink(loop, w);
+    if (w->cond)
+        co_wait_unlink(loop, w);   /* a signal takes it off the condition */
+    else
+        tw_cancel(&loop->wheel, &w->timer);
     w->queued = 1;
     w->ready_next = NULL;
     *loop->ready_tail = w;
@@ -446,20 +454,30 @@ int co_poll_edge(struct pollfd fds[], nfds_t n, int timeout_ms)
     return ready;
 }
 
-/* Routes an fd event to the waits on that fd; a co_poll wait wakes its leader. */
+/*
+ * Routes an fd event to the waits on that fd; a co_poll wait wakes its
+ * leader.  Waking unlinks the leader, which may be the next wait on this
+ * very list, so after a wake the walk starts over: every matching wait
+ * gets its revents (co_poll_edge reads them), and each wake queues a new
+ * coroutine, so the walk ends.
+ */
 static void dispatch(struct stCoEpoll_t *loop, const struct epoll_event *ev)
 {
     struct co_fd *f = co_fd_peek(ev->data.fd);
-    struct co_wait *w, *next;
+    struct co_wait *w;
     uint32_t got = ev->events;
 
     if (f == NULL)
         return;
-    for (w = f->waiters; w; w = next) {
-        next = w->next;
-        if (got & (w->events | EPOLLERR | EPOLLHUP)) {
-            w->revents = got;
+again:
+    for (w = f->waiters; w; w = w->next) {
+        struct co_wait *target = w->leader ? w->leader : w;
+        if (!(got & (w->events | EPOLLERR | EPOLLHUP)))
+            continue;
+        w->revents = got;
+        if (!target->queued) {
             co_wait_wake(loop, w);
+            goto again;
         }
     }
 }

@@ -44,6 +44,12 @@ def test_good_config_checks_ok(tmp_path):
     ((GOOD_POOL % 20001).replace('listen = "127.0.0.1:20001"', 'listen = "::1:80"'), 3,
      "pools.[0].listen", "[addr]:port"),
     ((GOOD_POOL % 20001).replace('mode = "tcp"', 'mode = "udp"'), 4, "pools.[0].mode", "not one of"),
+    ((GOOD_POOL % 20001).replace('listen = "127.0.0.1:20001"', 'listen = "127.0.0.1:0"'), 3,
+     "pools.[0].listen", "bad port"),
+    ((GOOD_POOL % 20001).replace('mode = "tcp";', 'mode = "tcp"; client_idle_timeout = 2500000000;'), 4,
+     "pools.[0].client_idle_timeout", "out of range"),
+    ((GOOD_POOL % 20001).replace('"127.0.0.1:6379:1 r1"', '"[::1]:6379:2x r1"'), 5,
+     "pools.[0].servers.[0]", "bad weight"),
     ((GOOD_POOL % 20001).replace('mode = "tcp";', 'mode = "tcp"; balance = "fastest";'), 4,
      "pools.[0].balance", "not one of"),
     ((GOOD_POOL % 20001).replace('mode = "tcp";', 'mode = "tcp"; connect_timeout = "1s";'), 4,
@@ -84,6 +90,18 @@ def test_no_pools(tmp_path):
     f, r = check(tmp_path, 'threads = 1;\n')
     assert r.returncode != 0
     assert f"{f}: pools: no pools" in r.stderr
+
+
+def test_very_long_path_is_reported_not_overrun(tmp_path):
+    deep = tmp_path
+    for i in range(12):
+        deep = deep / ("d" * 60)
+    deep.mkdir(parents=True)
+    f = deep / "c.conf"
+    f.write_text("bogus = 1;\n" + GOOD_POOL % 20001)
+    r = subprocess.run([COPROXY, "-t", "-c", str(f)], capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1          # an error, reported, not a crash
+    assert r.stderr.startswith("coproxy: ")
 
 
 def test_missing_file(tmp_path):

@@ -280,3 +280,23 @@ def test_out_of_fds_backs_off_and_recovers(tmp_path, echo_backend):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_idle_kick_when_only_the_backend_side_is_watched(daemon, scripted_backend):
+    # The client half-closes and the backend never answers: the relay waits
+    # on the backend alone, and the idle timeout must still end it.
+    def silent(conn):
+        time.sleep(10)
+
+    b = scripted_backend(silent)
+    port = free_port()
+    daemon(tcp_config(port, [f"127.0.0.1:{b.port}:1"], pool={"client_idle_timeout": 500}), port)
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"req")
+        s.shutdown(socket.SHUT_WR)
+        t0 = time.monotonic()
+        try:
+            assert recv_all(s, timeout=5) == b""
+        except ConnectionResetError:
+            pass
+        assert time.monotonic() - t0 < 2.5
