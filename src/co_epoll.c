@@ -237,6 +237,20 @@ static int register_fd(struct stCoEpoll_t *loop, struct co_fd *f, int fd)
     return 0;
 }
 
+/* Makes w co's wait for pfd on f, in the group whose first wait leads it. */
+static void join_group(struct co_wait *w, struct co_fd *f, const struct pollfd *pfd,
+                       struct stCoRoutine_t *co, struct co_wait **leader)
+{
+    w->co = co;
+    w->fd = pfd->fd;
+    w->events = (uint32_t)pfd->events;
+    if (*leader == NULL)
+        *leader = w;
+    else
+        w->leader = *leader;
+    link_fd_wait(f, w);
+}
+
 static int park_current(struct co_env *env)
 {
     if (env->current->is_main)
@@ -347,14 +361,7 @@ int co_poll(struct stCoEpoll_t *loop, struct pollfd fds[], nfds_t n, int timeout
                 w[i] = NULL;
                 continue;
             }
-            w[i]->co = env->current;
-            w[i]->fd = fds[i].fd;
-            w[i]->events = (uint32_t)fds[i].events;
-            if (leader == NULL)
-                leader = w[i];
-            else
-                w[i]->leader = leader;
-            link_fd_wait(f, w[i]);
+            join_group(w[i], f, &fds[i], env->current, &leader);
         }
         if (err == 0 && leader != NULL) {
             if (timeout_ms > 0) {
@@ -428,14 +435,7 @@ int co_poll_edge(struct pollfd fds[], nfds_t n, int timeout_ms)
                     co_wait_put(loop, w[j]);
             return co_poll(NULL, fds, n, timeout_ms);
         }
-        w[i]->co = env->current;
-        w[i]->fd = fds[i].fd;
-        w[i]->events = (uint32_t)fds[i].events;
-        if (leader == NULL)
-            leader = w[i];
-        else
-            w[i]->leader = leader;
-        link_fd_wait(f, w[i]);
+        join_group(w[i], f, &fds[i], env->current, &leader);
     }
     if (leader == NULL)
         return co_poll(NULL, fds, n, timeout_ms);
