@@ -337,7 +337,7 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
         cfg->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     } else {
         cfg->threads = get_int(&c, root, "", "threads", 0, 1, 1024);
-        if (cfg->threads == 0)
+        if (cfg->threads == 0)   /* not set: one per CPU, as "auto" */
             cfg->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     }
     if (cfg->threads < 1)

@@ -210,7 +210,7 @@ static int worker_tick(void *arg)
         if (w->conns == 0)
             return 1;
         if (worker_now_ms() >= w->stop_deadline) {
-            log_warn("shutdown timeout: closing %d connection(s)", w->conns);
+            log_warn("shutdown timeout: exiting with %d connection(s) still open", w->conns);
             return 1;
         }
     }

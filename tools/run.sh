@@ -5,12 +5,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        build-essential autoconf automake libtool pkg-config \
-        libconfig-dev libjemalloc-dev socat >/dev/null
-fi
+. tools/deps.sh
+install_deps $BUILD_DEPS socat
 ./bootstrap >/dev/null
 mkdir -p build
 (cd build && { [ -f Makefile ] || ../configure >/dev/null; } && make -s -j"$(nproc)" >/dev/null)

@@ -6,13 +6,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        build-essential autoconf automake libtool pkg-config \
-        libconfig-dev libjemalloc-dev valgrind clang \
-        gcc-aarch64-linux-gnu qemu-user python3-pytest >/dev/null
-fi
+. tools/deps.sh
+install_deps $BUILD_DEPS valgrind clang gcc-aarch64-linux-gnu qemu-user python3-pytest
 
 jobs=$(nproc 2>/dev/null || echo 2)
 ./bootstrap >/dev/null

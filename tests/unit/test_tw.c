@@ -29,10 +29,7 @@ static void on_fire(struct tw_timer *t, void *arg)
 static uint64_t rng_state = 88172645463325252ull;
 static uint64_t rng(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return unit_xorshift(&rng_state);
 }
 
 /* Runs the clock the way an event loop does: sleep until tw_next, advance. */

@@ -4,6 +4,7 @@
 
 #define _GNU_SOURCE
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,15 @@
             exit(1);                                                          \
         }                                                                     \
     } while (0)
+
+/* xorshift64: reproducible "random" sequences for tests (state nonzero). */
+static inline uint64_t unit_xorshift(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
 
 #define RUN(test)                                                             \
     do {                                                                      \

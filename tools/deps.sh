@@ -1,0 +1,9 @@
+# deps.sh — sourced by run.sh and test.sh: installs Debian packages when root.
+# install_deps PACKAGE...: apt-get update once, then apt-get install -y.
+install_deps() {
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    fi
+}
+BUILD_DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev libjemalloc-dev"
