@@ -77,3 +77,12 @@ int addr_equal(const struct proxy_addr *a, const struct proxy_addr *b)
 {
     return a->family == b->family && a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
 }
+
+int addr_port(const struct proxy_addr *a)
+{
+    if (a->family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
+    if (a->family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+    return 0;
+}

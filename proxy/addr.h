@@ -22,6 +22,9 @@ struct proxy_addr {
  */
 int addr_parse(const char *s, struct proxy_addr *out, char *err, size_t errlen);
 
+/* The port of an IPv4/IPv6 address (0 for a Unix path). */
+int addr_port(const struct proxy_addr *a);
+
 /* Same address (family, bytes and port)? */
 int addr_equal(const struct proxy_addr *a, const struct proxy_addr *b);
 

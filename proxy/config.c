@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "resp.h"
 #include "log.h"
 
 /*
@@ -151,6 +152,21 @@ static const char *get_str(struct ctx *c, const config_setting_t *group, const c
     return v;
 }
 
+/* A string setting copied into out[size]; absent: "".  Too long is an error. */
+static void get_text(struct ctx *c, const config_setting_t *group, const char *prefix,
+                     const char *name, char *out, size_t size)
+{
+    const char *v = get_str(c, group, prefix, name, "", NULL);
+    char path[160];
+
+    if (strlen(v) >= size) {
+        snprintf(path, sizeof path, "%s%s", prefix, name);
+        fail(c, config_setting_get_member(group, name), path, "longer than %zu characters", size - 1);
+        return;
+    }
+    snprintf(out, size, "%s", v);
+}
+
 static const char *const modes[] = { "tcp", "redis", NULL };
 static const char *const balances[] = { "roundrobin", "leastconn", "random", "hash", NULL };
 static const char *const distributions[] = { "ketama", "modula", "random", "cluster", NULL };
@@ -215,6 +231,12 @@ static void parse_server(struct ctx *c, const config_setting_t *s, const char *p
         fail(c, s, path, "servers are host:port addresses");
         return;
     }
+    if (out->name[0] != '\0')
+        snprintf(out->dist_name, sizeof out->dist_name, "%s", out->name);
+    else if (addr_port(&out->addr) == 11211 && (colon = strrchr(buf, ':')) != NULL)
+        snprintf(out->dist_name, sizeof out->dist_name, "%.*s", (int)(colon - buf), buf);
+    else
+        snprintf(out->dist_name, sizeof out->dist_name, "%.63s", buf);
     if (out->name[0] == '\0')
         snprintf(out->name, sizeof out->name, "%.63s", buf);
 }
@@ -226,7 +248,8 @@ static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct
                                          "server_connections", "auto_eject_hosts", "server_failure_limit",
                                          "server_retry_timeout", "distribution", "hash", "hash_tag",
                                          "servers", "preconnect", "redis_auth", "redis_db", "read_from",
-                                         NULL };
+                                         "password", "max_multibulk_length", "max_bulk_length",
+                                         "max_inline_length", NULL };
     char prefix[64], path[128], err[200];
     const config_setting_t *servers;
     const char *v;
@@ -278,8 +301,15 @@ static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct
         fail(c, config_setting_get_member(p, "hash_tag"), path, "must be two characters, such as \"{}\"");
     snprintf(out->hash_tag, sizeof out->hash_tag, "%s", v);
     get_bool(c, p, prefix, "preconnect", 0);
-    get_str(c, p, prefix, "redis_auth", NULL, NULL);
-    get_int(c, p, prefix, "redis_db", 0, 0, 1000000);
+    get_text(c, p, prefix, "redis_auth", out->redis_auth, sizeof out->redis_auth);
+    get_text(c, p, prefix, "password", out->password, sizeof out->password);
+    out->redis_db = get_int(c, p, prefix, "redis_db", 0, 0, 1000000);
+    out->max_multibulk_length = (uint32_t)get_int(c, p, prefix, "max_multibulk_length",
+                                                  RESP_MAX_MULTIBULK_DEFAULT, 1, INT32_MAX);
+    out->max_bulk_length = (uint64_t)get_int(c, p, prefix, "max_bulk_length",
+                                             (int)RESP_MAX_BULK_DEFAULT, 1, INT32_MAX);
+    out->max_inline_length = (uint32_t)get_int(c, p, prefix, "max_inline_length",
+                                               RESP_MAX_INLINE_DEFAULT, 16, INT32_MAX);
     get_str(c, p, prefix, "read_from", "master", (const char *const[]){ "master", "replica", "prefer_replica", NULL });
 
     servers = config_setting_get_member(p, "servers");
@@ -398,11 +428,12 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
                          cfg->pools[i].listen.text, cfg->pools[j].name);
                 }
             }
-            if (!c.failed && cfg->pools[i].mode == MODE_REDIS) {
+            if (!c.failed && cfg->pools[i].mode == MODE_REDIS
+                && strcmp(cfg->pools[i].distribution, "cluster") == 0) {
                 char path[64];
-                snprintf(path, sizeof path, "pools.[%d].mode", i);
-                fail(&c, config_setting_get_member(config_setting_get_elem(pools, (unsigned)i), "mode"),
-                     path, "redis mode is not available in this version (tcp only)");
+                snprintf(path, sizeof path, "pools.[%d].distribution", i);
+                fail(&c, config_setting_get_member(config_setting_get_elem(pools, (unsigned)i), "distribution"),
+                     path, "distribution \"cluster\" is not available in this version (ketama | modula | random)");
             }
         }
     }

@@ -2,6 +2,8 @@
 #ifndef COPROXY_CONFIG_H
 #define COPROXY_CONFIG_H
 
+#include <stdint.h>
+
 #include "addr.h"
 
 enum pool_mode { MODE_TCP, MODE_REDIS };
@@ -9,6 +11,8 @@ enum balance { BALANCE_ROUNDROBIN, BALANCE_LEASTCONN, BALANCE_RANDOM, BALANCE_HA
 
 struct server_conf {
     char name[64];                   /* from "host:port:weight name"; else host:port */
+    char dist_name[64];              /* what ketama hashes, as twemproxy: the name if
+                                        given, else host:port (host alone for 11211) */
     struct proxy_addr addr;
     int weight;
 };
@@ -29,6 +33,12 @@ struct pool_conf {
     char distribution[16];
     char hash[16];
     char hash_tag[3];
+    char password[128];              /* clients must AUTH with it ("" = no AUTH) */
+    char redis_auth[128];            /* sent to backends on connect ("" = none) */
+    int redis_db;                    /* SELECTed on backends on connect */
+    uint32_t max_multibulk_length;   /* request limits (Redis's defaults) */
+    uint64_t max_bulk_length;
+    uint32_t max_inline_length;
     struct server_conf *servers;
     int nservers;
 };

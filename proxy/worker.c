@@ -16,6 +16,7 @@
 
 #include "costack.h"
 #include "log.h"
+#include "redis.h"
 #include "worker.h"
 
 /* How long accepting pauses when file descriptors run out. */
@@ -41,6 +42,43 @@ void worker_buf_put(struct worker *w, char *buf)
         w->bufs[w->nbufs++] = buf;
     else
         free(buf);
+}
+
+char *worker_ibuf_get(struct worker *w, size_t *cap)
+{
+    *cap = WORKER_IBUF_SIZE;
+    return w->nibufs > 0 ? w->ibufs[--w->nibufs] : malloc(WORKER_IBUF_SIZE);
+}
+
+void worker_ibuf_put(struct worker *w, char *buf, size_t cap)
+{
+    if (cap == WORKER_IBUF_SIZE && w->nibufs < WORKER_IBUF_CACHE)
+        w->ibufs[w->nibufs++] = buf;
+    else
+        free(buf);   /* grown for a big request: not kept */
+}
+
+void worker_args_get(struct worker *w, struct resp_arg **args, uint32_t *cap)
+{
+    if (w->nargvs > 0) {
+        w->nargvs--;
+        *args = w->argvs[w->nargvs];
+        *cap = w->argv_caps[w->nargvs];
+    } else {
+        *args = NULL;   /* the parser allocates one */
+        *cap = 0;
+    }
+}
+
+void worker_args_put(struct worker *w, struct resp_arg *args, uint32_t cap)
+{
+    if (cap <= 1024 && w->nargvs < WORKER_ARGV_CACHE) {
+        w->argvs[w->nargvs] = args;
+        w->argv_caps[w->nargvs] = cap;
+        w->nargvs++;
+    } else {
+        free(args);
+    }
 }
 
 int worker_pipe_get(struct worker *w, int p[2])
@@ -121,7 +159,8 @@ static void *accept_main(void *arg)
         socklen_t len = sizeof peer;
         struct stCoRoutineAttr_t attr = { .stack_size = 0, .share_stack = w->share };
         struct stCoRoutine_t *co;
-        struct tcp_conn *conn;
+        void *conn;
+        void *(*main_fn)(void *);
         int fd;
 
         while (!w->stopping && worker_now_ms() < w->fd_pressure_until)
@@ -136,16 +175,25 @@ static void *accept_main(void *arg)
         }
         if (p->conf->client_connections > 0
             && __atomic_add_fetch(&p->shared->clients, 1, __ATOMIC_RELAXED) > p->conf->client_connections) {
+            static const char full[] = "-ERR max number of clients reached\r\n";
             __atomic_sub_fetch(&p->shared->clients, 1, __ATOMIC_RELAXED);
             p->rejected++;
             log_debug("pool %s: client limit %d reached, closing a new client", p->conf->name,
                       p->conf->client_connections);
+            if (p->conf->mode == MODE_REDIS)   /* tell it why, as Redis does */
+                (void)!send(fd, full, sizeof full - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
             close(fd);
             continue;
         }
         p->accepted++;
-        conn = tcp_conn_new(w, p, fd, (struct sockaddr *)&peer, len);
-        if (conn == NULL || co_create(&co, &attr, tcp_conn_main, conn) != 0) {
+        if (p->conf->mode == MODE_REDIS) {
+            conn = redis_client_new(w, p, fd);
+            main_fn = redis_client_main;
+        } else {
+            conn = tcp_conn_new(w, p, fd, (struct sockaddr *)&peer, len);
+            main_fn = tcp_conn_main;
+        }
+        if (conn == NULL || co_create(&co, &attr, main_fn, conn) != 0) {
             log_error("pool %s: out of memory for a new client", p->conf->name);
             free(conn);
             if (p->conf->client_connections > 0)
@@ -203,6 +251,9 @@ static int worker_tick(void *arg)
                 w->pools[i].listen_fd = -1;
             }
         }
+        for (int i = 0; i < w->d->cfg.npools; i++)
+            if (w->pools[i].redis)
+                redis_pool_stop_clients(w->pools[i].redis);
         log_info("stopping: %d connection(s) open, waiting up to %d ms", w->conns,
                  w->d->cfg.shutdown_timeout);
     }
@@ -254,6 +305,8 @@ static void *worker_main(void *arg)
         p->listen_fd = open_listener(w, p->conf);
         if (p->listen_fd == -1)
             ok = 0;
+        if (ok && p->conf->mode == MODE_REDIS && (p->redis = redis_pool_new(w, p)) == NULL)
+            ok = 0;
     }
     if (!ok) {
         __atomic_store_n(&d->failed, 1, __ATOMIC_RELAXED);
@@ -281,6 +334,11 @@ static void *worker_main(void *arg)
     }
     while (w->ndead > 0)
         co_release(w->dead[--w->ndead]);
+    while (w->nibufs > 0)
+        free(w->ibufs[--w->nibufs]);
+    while (w->nargvs > 0)
+        free(w->argvs[--w->nargvs]);
+    msg_cache_free(w);
     return NULL;
 }
 

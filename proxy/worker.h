@@ -6,6 +6,7 @@
 
 #include "co_routine.h"
 #include "daemon.h"
+#include "resp.h"
 
 /* Relay buffers: big enough that bulk transfers take few system calls. */
 #define WORKER_BUF_SIZE (64 * 1024)
@@ -14,6 +15,11 @@
  * copying it into user space; a pipe holds up to this much. */
 #define WORKER_PIPE_SIZE (64 * 1024)
 #define WORKER_PIPE_CACHE 64
+/* Redis clients read into smaller buffers: a request rarely needs more, and a
+ * bigger one grows its buffer. */
+#define WORKER_IBUF_SIZE (16 * 1024)
+#define WORKER_IBUF_CACHE 256
+#define WORKER_ARGV_CACHE 256
 
 /* Per pool, in one worker: backend choice state and counters. */
 struct pool_rt {
@@ -23,6 +29,7 @@ struct pool_rt {
     unsigned rr;                     /* round-robin position */
     int *active;                     /* leastconn: open connections per server */
     uint64_t accepted, rejected, kicked, backend_errors;
+    struct redis_pool *redis;        /* redis mode: servers, routing, clients */
 };
 
 struct worker {
@@ -42,7 +49,22 @@ struct worker {
     uint64_t fd_pressure_until;      /* ms: accepting pauses until then */
     struct stCoRoutine_t **dead;     /* finished connection coroutines, released each turn */
     int ndead, dead_cap;
+    /* redis mode */
+    char *ibufs[WORKER_IBUF_CACHE];  /* free client input buffers (WORKER_IBUF_SIZE) */
+    int nibufs;
+    struct resp_arg *argvs[WORKER_ARGV_CACHE];   /* free argument arrays */
+    uint32_t argv_caps[WORKER_ARGV_CACHE];
+    int nargvs;
+    struct msg *free_msgs;
+    int nfree_msgs;
+    uint64_t client_seq;
 };
+
+/* A redis client's input buffer, and its argument array, from the worker's caches. */
+char *worker_ibuf_get(struct worker *w, size_t *cap);
+void worker_ibuf_put(struct worker *w, char *buf, size_t cap);
+void worker_args_get(struct worker *w, struct resp_arg **args, uint32_t *cap);
+void worker_args_put(struct worker *w, struct resp_arg *args, uint32_t cap);
 
 /* Out of file descriptors (what: where it showed): logs at most once a
  * second and makes the worker's accept loops pause a little. */

@@ -281,6 +281,7 @@ int co_wait_fd(int fd, uint32_t events, int timeout_ms)
     w->fd = fd;
     w->events = events;
     link_fd_wait(f, w);
+    f->missed &= ~events;   /* the caller just saw EAGAIN: older edges are stale */
     co_wait_arm(loop, w, timeout_ms);
     env->counters.fd_waits++;
     co_yield_ct();
@@ -409,8 +410,9 @@ int co_poll(struct stCoEpoll_t *loop, struct pollfd fds[], nfds_t n, int timeout
 /*
  * Edge-triggered poll for sockets, with no system call: the caller has
  * already seen each fd not ready (EAGAIN, or a short read), so only a
- * change after this call can wake it, and revents come from the loop's
- * epoll events.  Anything else -- non-sockets, more than 4 fds, outside a
+ * change after that can wake it -- an edge that came meanwhile, with no
+ * wait to take it, was kept in f->missed -- and revents come from the
+ * loop's epoll events.  Anything else -- non-sockets, more than 4 fds, outside a
  * coroutine -- is co_poll.
  */
 int co_poll_edge(struct pollfd fds[], nfds_t n, int timeout_ms)
@@ -423,6 +425,18 @@ int co_poll_edge(struct pollfd fds[], nfds_t n, int timeout_ms)
 
     if (n > 4 || env->current->is_main || (loop = co_loop_get(env)) == NULL)
         return co_poll(NULL, fds, n, timeout_ms);
+    /* an edge that came while nobody waited for it is not lost: it answers now */
+    for (i = 0; i < n; i++) {
+        struct co_fd *f = fds[i].fd >= 0 ? co_fd_peek(fds[i].fd) : NULL;
+        uint32_t got = f && f->loop == loop ? f->missed & ((uint32_t)fds[i].events | POLLERR | POLLHUP) : 0;
+        fds[i].revents = (short)got;
+        if (got) {
+            f->missed &= ~(uint32_t)fds[i].events;
+            ready++;
+        }
+    }
+    if (ready > 0)
+        return ready;
     for (i = 0; i < n; i++) {
         struct co_fd *f = fds[i].fd >= 0 ? co_fd_socket(fds[i].fd) : NULL;
         fds[i].revents = 0;
@@ -465,7 +479,7 @@ static void dispatch(struct stCoEpoll_t *loop, const struct epoll_event *ev)
 {
     struct co_fd *f = co_fd_peek(ev->data.fd);
     struct co_wait *w;
-    uint32_t got = ev->events;
+    uint32_t got = ev->events, taken = 0;
 
     if (f == NULL)
         return;
@@ -474,12 +488,14 @@ again:
         struct co_wait *target = w->leader ? w->leader : w;
         if (!(got & (w->events | EPOLLERR | EPOLLHUP)))
             continue;
+        taken |= w->events;
         w->revents = got;
         if (!target->queued) {
             co_wait_wake(loop, w);
             goto again;
         }
     }
+    f->missed |= got & ~taken;
 }
 
 void co_eventloop(struct stCoEpoll_t *loop, pfn_co_eventloop_t fn, void *arg)

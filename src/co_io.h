@@ -35,6 +35,8 @@ struct co_fd {
     uint8_t kind;                   /* CO_FD_UNKNOWN, _SOCKET, _OTHER */
     uint8_t user_nonblock;          /* the program asked for O_NONBLOCK */
     uint8_t registered;             /* in `loop`'s epoll, edge-triggered, for good */
+    uint32_t missed;                /* edges that came while no wait wanted them: the
+                                       next co_poll_edge for them returns at once */
     int rcv_timeout_ms;             /* SO_RCVTIMEO; -1: none */
     int snd_timeout_ms;             /* SO_SNDTIMEO; -1: none */
     struct stCoEpoll_t *loop;

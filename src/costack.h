@@ -58,8 +58,11 @@ CO_API int co_free_sharestack(struct stShareStack_t *share);
 
 /*
  * poll(2) for sockets the hooks manage, edge-triggered and without a system
- * call: call it only after seeing every fd not ready (EAGAIN, or a read
- * shorter than asked), since only a change after the call wakes it.
+ * call: call it after seeing every fd not ready (EAGAIN, or a read shorter
+ * than asked).  It wakes on a change after that: an edge that came while
+ * the coroutine was busy elsewhere (not waiting for it) answers the next
+ * call at once, so none is lost; such an answer may be stale (the data was
+ * already read), so the caller treats revents as "try again".
  * revents as poll's; returns the number of fds with events, 0 on timeout.
  * Other fds, or more than 4, fall back to co_poll.
  */

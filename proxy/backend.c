@@ -1,0 +1,380 @@
+/* backend.c — a worker's connections to a redis server: pipelined writes, replies matched in order, reconnects. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "costack.h"
+#include "log.h"
+#include "redis.h"
+#include "worker.h"
+
+/*
+ * Each connection has a writer coroutine, for its whole life, and a reader
+ * coroutine per established connection.  Clients append request bytes to
+ * `out` and their messages to the queue, then wake the writer, which runs
+ * after them in the same loop turn: the requests of every client served in
+ * that turn leave in one send.  The reader parses replies and completes the
+ * queue's head, in order.  When the connection breaks, every message on it
+ * fails with an error reply and the writer reconnects, backing off, the
+ * next time there is something to send.
+ */
+
+#define BACKEND_READ_BUF (64 * 1024)
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+
+static const char *server_desc(const struct redis_server *s)
+{
+    return s->conf->name;
+}
+
+/* Fails every queued message and drops the connection. */
+static void backend_fail(struct worker *w, struct backend_conn *bc, const char *why)
+{
+    struct redis_server *s = bc->srv;
+    struct msg *m;
+    int had = bc->inflight > 0 || bc->state == BC_UP;
+
+    snprintf(bc->why, sizeof bc->why, "%s", why);
+    if (bc->fd >= 0) {
+        close(bc->fd);   /* wakes a writer or reader parked on it */
+        bc->fd = -1;
+    }
+    bc->gen++;
+    if (bc->state == BC_UP)
+        log_warn("pool %s: server %s (%s): %s", s->pool->conf->name, s->conf->name,
+                 s->conf->addr.text, why);
+    bc->state = BC_DOWN;
+    bc->retry_at = worker_now_ms() + (uint64_t)bc->backoff_ms;
+    bc->backoff_ms = bc->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : bc->backoff_ms * 2;
+    bc->out.len = bc->out_off = 0;
+    while ((m = bc->head) != NULL) {
+        bc->head = m->bnext;
+        m->bnext = NULL;
+        if (!m->internal)
+            msg_fail(w, m, "ERR coproxy: server %s: %s", server_desc(s), why);
+        msg_unref(w, m);
+    }
+    bc->tail = &bc->head;
+    bc->inflight = 0;
+    if (had)
+        redis_server_failed(s);
+}
+
+struct reader_arg {
+    struct worker *w;
+    struct backend_conn *bc;
+};
+
+/* Completes the queue's head with the reply bytes p[0..n) (the rest of them,
+ * if a long reply was streamed into the message already). */
+static int complete_head(struct worker *w, struct backend_conn *bc, const char *p, size_t n)
+{
+    struct msg *m = bc->head;
+
+    bc->head = m->bnext;
+    if (bc->head == NULL)
+        bc->tail = &bc->head;
+    m->bnext = NULL;
+    bc->inflight--;
+    bc->srv->failures = 0;
+    if (m->internal) {
+        int ok = n > 0 && p[0] == '+' && m->reply.len == 0;
+        msg_unref(w, m);
+        if (!ok) {
+            char why[96];
+            int show = n > 2 ? (int)(n - 2) : 0;
+            snprintf(why, sizeof why, "connect-time AUTH/SELECT refused: %.*s", show > 60 ? 60 : show, p);
+            log_error("pool %s: server %s: %s", bc->srv->pool->conf->name, bc->srv->conf->name, why);
+            backend_fail(w, bc, why);
+            return -1;
+        }
+        return 0;
+    }
+    if (!m->done && (m->client != NULL || m->parent != NULL)) {
+        if (rbuf_append(&m->reply, p, n) != 0) {
+            m->reply.len = 0;
+            msg_fail(w, m, "ERR coproxy: out of memory for a reply");
+        } else {
+            msg_finish(w, m);
+        }
+    } else {
+        m->done = 1;   /* nobody wants it any more */
+    }
+    msg_unref(w, m);
+    return 0;
+}
+
+/* Reads replies for one established connection until it breaks or is replaced. */
+static void *reader_main(void *arg)
+{
+    struct reader_arg *ra = arg;
+    struct worker *w = ra->w;
+    struct backend_conn *bc = ra->bc;
+    uint32_t gen = bc->gen;
+    int fd = bc->fd;
+    size_t cap = BACKEND_READ_BUF, len = 0;
+    char *buf = malloc(cap);
+    struct resp_reply rp;
+
+    co_enable_hook_sys();
+    free(ra);
+    resp_reply_reset(&rp);
+    if (buf == NULL) {
+        backend_fail(w, bc, "out of memory for a read buffer");
+        goto out;
+    }
+    while (bc->gen == gen) {
+        ssize_t n = recv(fd, buf + len, cap - len, 0);   /* parks until there is something */
+        size_t start = 0;
+
+        if (bc->gen != gen)
+            break;
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            backend_fail(w, bc, n == 0 ? "closed the connection" : strerror(errno));
+            break;
+        }
+        len += (size_t)n;
+        while (start < len) {
+            int r;
+            if (bc->head == NULL) {
+                backend_fail(w, bc, "sent a reply nobody asked for");
+                goto out;
+            }
+            r = resp_parse_reply(&rp, buf + start, len - start);
+            if (r == RESP_AGAIN)
+                break;
+            if (r == RESP_ERROR) {
+                char why[96];
+                snprintf(why, sizeof why, "sent a malformed reply (%s)", rp.error ? rp.error : "?");
+                backend_fail(w, bc, why);
+                goto out;
+            }
+            if (complete_head(w, bc, buf + start, (size_t)rp.pos) != 0)
+                goto out;
+            start += (size_t)rp.pos;
+            resp_reply_reset(&rp);
+        }
+        if (start > 0) {
+            memmove(buf, buf + start, len - start);
+            len -= start;
+        }
+        if (len == cap) {
+            /* one reply fills the buffer: what the parser has passed moves to
+             * the message, so a 100 MB value needs no 100 MB read buffer */
+            size_t k = (size_t)rp.pos;
+            struct msg *m = bc->head;
+            if (k > 0) {
+                if (!m->done && (m->client != NULL || m->parent != NULL)
+                    && rbuf_append(&m->reply, buf, k) != 0) {
+                    backend_fail(w, bc, "out of memory for a reply");
+                    break;
+                }
+                memmove(buf, buf + k, len - k);
+                len -= k;
+                resp_reply_shift(&rp, k);
+            } else {
+                char *grown = realloc(buf, cap * 2);
+                if (grown == NULL) {
+                    backend_fail(w, bc, "out of memory for a read buffer");
+                    break;
+                }
+                buf = grown;
+                cap *= 2;
+            }
+        }
+    }
+out:
+    free(buf);
+    worker_retire(w, co_self());
+    return NULL;
+}
+
+/* Opens the connection: connect within connect_timeout, then AUTH and SELECT
+ * ahead of whatever clients queued meanwhile.  0, or -1 (all queued failed). */
+static int backend_connect(struct worker *w, struct backend_conn *bc)
+{
+    struct redis_server *s = bc->srv;
+    const struct pool_conf *pc = s->pool->conf;
+    struct timeval tv = { .tv_sec = pc->connect_timeout / 1000, .tv_usec = (pc->connect_timeout % 1000) * 1000 };
+    struct timeval none = { 0, 0 };
+    struct stCoRoutineAttr_t attr = { .stack_size = 0, .share_stack = w->share };
+    struct stCoRoutine_t *co;
+    struct reader_arg *ra;
+    struct rbuf pro = { 0 };
+    struct msg *first = NULL, **link = &first;
+    int fd, one = 1, nint = 0;
+    char why[96];
+
+    bc->state = BC_CONNECTING;
+    fd = socket(s->conf->addr.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE)
+            worker_out_of_fds(w, pc->name, "socket for a server", errno);
+        snprintf(why, sizeof why, "cannot open a socket: %s", strerror(errno));
+        goto fail;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd, &s->conf->addr.sa, s->conf->addr.len) != 0) {
+        snprintf(why, sizeof why, "connect: %s", errno == EINPROGRESS ? "timed out" : strerror(errno));
+        close(fd);
+        fd = -1;
+        goto fail;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+    /* connect-time commands go first, in the bytes and in the queue */
+    if (pc->redis_auth[0]) {
+        rbuf_printf(&pro, "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(pc->redis_auth), pc->redis_auth);
+        nint++;
+    }
+    if (pc->redis_db != 0) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", pc->redis_db);
+        rbuf_printf(&pro, "*2\r\n$6\r\nSELECT\r\n$%zu\r\n%s\r\n", strlen(db), db);
+        nint++;
+    }
+    for (int i = 0; i < nint; i++) {
+        struct msg *m = msg_get(w);
+        if (m == NULL) {
+            snprintf(why, sizeof why, "out of memory");
+            close(fd);
+            fd = -1;
+            goto fail_int;
+        }
+        m->internal = 1;
+        m->refs = 1;
+        m->server = s;
+        *link = m;
+        link = &m->bnext;
+    }
+    if (pro.len > 0) {
+        if (rbuf_reserve(&pro, bc->out.len - bc->out_off) != 0) {
+            snprintf(why, sizeof why, "out of memory");
+            close(fd);
+            fd = -1;
+            goto fail_int;
+        }
+        rbuf_append(&pro, bc->out.data + bc->out_off, bc->out.len - bc->out_off);
+        rbuf_free(&bc->out);
+        bc->out = pro;
+        bc->out_off = 0;
+        pro = (struct rbuf){ 0 };
+        *link = bc->head;
+        if (bc->head == NULL)
+            bc->tail = link;
+        bc->head = first;
+        bc->inflight += (uint32_t)nint;
+    }
+    bc->fd = fd;
+    bc->state = BC_UP;
+    bc->backoff_ms = BACKOFF_MIN_MS;
+    bc->gen++;
+    ra = malloc(sizeof *ra);
+    if (ra == NULL || co_create(&co, &attr, reader_main, ra) != 0) {
+        free(ra);
+        backend_fail(w, bc, "out of memory for a reader");
+        return -1;
+    }
+    *ra = (struct reader_arg){ w, bc };
+    co_resume(co);
+    return 0;
+
+fail_int:
+    while (first) {
+        struct msg *m = first;
+        first = m->bnext;
+        msg_unref(w, m);
+    }
+    rbuf_free(&pro);
+fail:
+    bc->state = BC_UP;   /* so that backend_fail counts the failure */
+    backend_fail(w, bc, why);
+    return -1;
+}
+
+/* Sends what clients queued; connects first when needed.  Runs for the worker's life. */
+static void *writer_main(void *arg)
+{
+    struct backend_conn *bc = arg;
+    struct worker *w = bc->srv->pool->w;
+
+    co_enable_hook_sys();
+    for (;;) {
+        ssize_t n;
+
+        while (bc->out_off == bc->out.len) {
+            bc->out.len = bc->out_off = 0;
+            if (bc->out.cap > 4 * BACKEND_READ_BUF)
+                rbuf_free(&bc->out);   /* a huge request went out: give the memory back */
+            bc->writer_idle = 1;
+            co_cond_timedwait(bc->wake, -1);
+            bc->writer_idle = 0;
+        }
+        if (bc->state == BC_DOWN && backend_connect(w, bc) != 0)
+            continue;
+        n = send(bc->fd, bc->out.data + bc->out_off, bc->out.len - bc->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            bc->out_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            struct pollfd p = { .fd = bc->fd, .events = POLLOUT };
+            co_poll_edge(&p, 1, -1);   /* an error shows in the next send */
+            continue;
+        }
+        backend_fail(w, bc, strerror(n < 0 ? errno : EPIPE));
+    }
+    return NULL;
+}
+
+int backend_start(struct worker *w, struct backend_conn *bc, struct redis_server *s)
+{
+    struct stCoRoutineAttr_t attr = { .stack_size = 0, .share_stack = w->share };
+
+    bc->srv = s;
+    bc->fd = -1;
+    bc->tail = &bc->head;
+    bc->backoff_ms = BACKOFF_MIN_MS;
+    bc->wake = co_cond_alloc();
+    if (bc->wake == NULL || co_create(&bc->writer, &attr, writer_main, bc) != 0)
+        return -1;
+    co_resume(bc->writer);   /* parks at once, waiting for requests */
+    return 0;
+}
+
+struct backend_conn *backend_pick(struct worker *w, struct redis_server *s, struct msg *m)
+{
+    struct backend_conn *bc = &s->conns[s->next_conn++ % (uint32_t)s->pool->conf->server_connections];
+
+    m->server = s;
+    s->requests++;
+    if (bc->state == BC_DOWN && bc->head == NULL && worker_now_ms() < bc->retry_at) {
+        msg_fail(w, m, "ERR coproxy: server %s is unavailable (%s); retrying", server_desc(s), bc->why);
+        return NULL;
+    }
+    return bc;
+}
+
+void backend_enqueue(struct backend_conn *bc, struct msg *m)
+{
+    m->refs++;
+    m->bnext = NULL;
+    *bc->tail = m;
+    bc->tail = &m->bnext;
+    bc->inflight++;
+    if (bc->writer_idle) {
+        bc->writer_idle = 0;
+        co_cond_signal(bc->wake);
+    }
+}

@@ -1,0 +1,155 @@
+/* redis.h — redis mode's shared types: requests in flight, backend connections, a pool's routing. */
+#ifndef COPROXY_REDIS_H
+#define COPROXY_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "co_routine.h"
+#include "config.h"
+#include "dist.h"
+#include "hashkit.h"
+#include "resp.h"
+
+struct worker;
+struct pool_rt;
+struct redis_client;
+struct redis_server;
+
+/*
+ * The pipelining queues.  A client's requests are queued in its own order
+ * (cnext); each one routed to a server is also queued, with its bytes, on
+ * one of that server's connections (bnext), whose replies come back in the
+ * order sent.  A multi-key request is split into fragments, one per server,
+ * merged when the last one is answered.
+ *
+ *   client A: m1 -> m2 -> m3            backend conn s0: m1 -> b2 -> f3a
+ *   client B: b1 -> b2                  backend conn s1: b1 -> m2 -> f3b
+ *                                       (m3 = f3a + f3b, an MGET over both)
+ *
+ * The client writes replies from its head while they are done, and waits
+ * (its cond) for the head otherwise.  A message is freed when nobody
+ * holds it: refs counts the client's queue, the backend's queue and, for a
+ * fragment, its parent.
+ */
+
+/* A growable byte buffer. */
+struct rbuf {
+    char *data;
+    size_t len, cap;
+};
+
+int rbuf_reserve(struct rbuf *b, size_t more);   /* 0 or -ENOMEM */
+int rbuf_append(struct rbuf *b, const void *p, size_t n);
+int rbuf_printf(struct rbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rbuf_free(struct rbuf *b);
+
+enum merge_kind { MERGE_NONE, MERGE_MGET, MERGE_SUM, MERGE_OK, MERGE_CONCAT };
+
+struct msg {
+    struct msg *cnext;               /* next in the client's queue */
+    struct msg *bnext;               /* next in the backend connection's queue */
+    struct redis_client *client;     /* a request's client; NULL once it left */
+    struct msg *parent;              /* a fragment's request; NULL once it gave up */
+    struct msg **frags;              /* a split request's fragments */
+    uint32_t *keypos;                /* an MGET fragment: which of the parent's keys */
+    struct redis_server *server;     /* where it was sent (for error messages) */
+    struct rbuf reply;               /* the reply, complete once done */
+    uint64_t deadline;               /* ms: server_timeout */
+    uint32_t nfrags, frags_left, nkeys;
+    uint8_t refs;
+    uint8_t done;
+    uint8_t merge;                   /* enum merge_kind */
+    uint8_t internal;                /* AUTH/SELECT sent on connect: checked, not forwarded */
+    uint8_t quit;                    /* close the client after this reply */
+};
+
+/* Per worker, per server. */
+struct redis_server {
+    struct redis_pool *pool;
+    const struct server_conf *conf;
+    int index;
+    struct backend_conn *conns;      /* server_connections of them */
+    uint32_t next_conn;
+    int failures;                    /* in a row */
+    uint64_t ejected_until;          /* ms; 0: in the distribution */
+    uint64_t requests, errors, timeouts;
+};
+
+/* Per worker, per redis pool: its servers and where keys go. */
+struct redis_pool {
+    struct worker *w;
+    struct pool_rt *rt;
+    const struct pool_conf *conf;
+    struct redis_server *servers;
+    int nservers;
+    enum hash_kind hash;
+    struct dist dist;
+    struct dist_server *dist_servers;
+    uint64_t next_rebuild;           /* ms: an ejected server comes back (0: none) */
+    struct resp_limits limits;
+    struct redis_client *clients;    /* open clients, to wake them at shutdown */
+    uint64_t requests, local_replies, protocol_errors, auth_failures;
+};
+
+enum backend_state { BC_DOWN, BC_CONNECTING, BC_UP };
+
+/* One connection to a server, shared by the worker's clients (pipelined). */
+struct backend_conn {
+    struct redis_server *srv;
+    int fd;
+    uint8_t state;                   /* enum backend_state */
+    uint8_t writer_idle;             /* the writer waits on `wake` */
+    uint32_t gen;                    /* +1 per connection: a reader of an older one stops */
+    struct rbuf out;                 /* request bytes not yet sent: [out_off, out.len) */
+    size_t out_off;
+    struct msg *head, **tail;        /* requests awaiting replies, in the order sent */
+    uint32_t inflight;
+    struct stCoCond_t *wake;
+    struct stCoRoutine_t *writer;
+    uint64_t retry_at;               /* ms: reconnecting waits until then */
+    int backoff_ms;
+    char why[96];                    /* the last failure, for error replies */
+};
+
+/* redis_msg.c: messages come from a per-worker free list */
+struct msg *msg_get(struct worker *w);
+void msg_unref(struct worker *w, struct msg *m);
+/* m's reply is final: marks it done, merges a parent whose last fragment
+ * this is, and wakes the client waiting for it. */
+void msg_finish(struct worker *w, struct msg *m);
+/* Finishes m with the error "-<text>\r\n" (text: "ERR ..."), if not done yet. */
+void msg_fail(struct worker *w, struct msg *m, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The client gives m up (it left, or m timed out): its fragments are orphaned. */
+void msg_abandon(struct worker *w, struct msg *m);
+void msg_cache_free(struct worker *w);
+
+/* redis_merge.c: one reply from a split request's fragments */
+void redis_merge(struct msg *m);
+
+/* redis_pool.c */
+struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt);
+/* The server for a key (hash tag applied), or NULL if none is live. */
+struct redis_server *redis_pool_route(struct redis_pool *p, const char *key, size_t len);
+/* A failure talking to s (connect, connection lost, timeout): counts
+ * towards ejection when auto_eject_hosts is on. */
+void redis_server_failed(struct redis_server *s);
+
+/* backend.c */
+int backend_start(struct worker *w, struct backend_conn *bc, struct redis_server *s);
+/*
+ * The connection of s to send m on, or NULL (m failed with the reason) if
+ * s cannot take requests now.  The caller appends m's request bytes to the
+ * returned connection's `out`, then calls backend_enqueue.
+ */
+struct backend_conn *backend_pick(struct worker *w, struct redis_server *s, struct msg *m);
+void backend_enqueue(struct backend_conn *bc, struct msg *m);
+
+/* redis_client.c: one client connection, start to end (a coroutine's routine) */
+void *redis_client_main(void *arg);
+struct redis_client *redis_client_new(struct worker *w, struct pool_rt *p, int fd);
+void redis_client_notify(struct redis_client *c, struct msg *m);
+/* Shutdown: wakes every idle client of the pool so it ends. */
+void redis_pool_stop_clients(struct redis_pool *p);
+
+#endif

@@ -1,0 +1,873 @@
+/* redis_client.c — redis mode: one coroutine per client: parse, route, answer in request order. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "costack.h"
+#include "log.h"
+#include "redis.h"
+#include "redis_cmd.h"
+#include "worker.h"
+
+/*
+ * Written as a loop of blocking steps, each parking only this client:
+ * read what the client sent, parse every whole request in it, route each
+ * (its bytes go to a backend connection's queue, or it is answered here),
+ * then write the replies in request order as they complete, and read
+ * again.  While idle, the client holds no buffer and no argument array
+ * (both go back to the worker) and parks a few frames deep.
+ */
+
+/* Requests dispatched before their replies are written: bounds a pipeline's memory. */
+#define CLIENT_MAX_QUEUED 1024
+#define IOV_BATCH 64
+
+struct redis_client {
+    struct worker *w;
+    struct redis_pool *pool;
+    struct redis_client *prev, *next;    /* the pool's open clients */
+    struct co_timer *idle;
+    struct stCoCond_t *cond;             /* waits for the head's reply (made on first use) */
+    struct rbuf in;                      /* input; [in_off, in.len) not parsed yet */
+    size_t in_off;
+    struct resp_request req;
+    struct msg *head, **tail;            /* requests in order, until their replies are written */
+    uint32_t nqueued;
+    int fd;
+    char *name;                          /* CLIENT SETNAME */
+    uint64_t id;
+    uint8_t authed;
+    uint8_t waiting;                     /* parked on cond for the head */
+    uint8_t partial;                     /* the buffer ends inside a request */
+    uint8_t closing;                     /* QUIT or a protocol error: close once answered */
+    uint8_t kicked;
+};
+
+static uint64_t next_client_id(struct worker *w)
+{
+    /* distinct across workers: the worker id in the low bits */
+    return ++w->client_seq * 1024 + (uint64_t)w->id;
+}
+
+struct redis_client *redis_client_new(struct worker *w, struct pool_rt *p, int fd)
+{
+    struct redis_client *c = calloc(1, sizeof *c);
+
+    if (c == NULL)
+        return NULL;
+    c->w = w;
+    c->pool = p->redis;
+    c->fd = fd;
+    c->tail = &c->head;
+    c->id = next_client_id(w);
+    c->authed = c->pool->conf->password[0] == '\0';
+    return c;
+}
+
+void redis_client_notify(struct redis_client *c, struct msg *m)
+{
+    if (c->waiting && m == c->head) {
+        c->waiting = 0;
+        co_cond_signal(c->cond);
+    }
+}
+
+void redis_pool_stop_clients(struct redis_pool *p)
+{
+    /* a client ends when its reads end: in-flight requests are still answered */
+    for (struct redis_client *c = p->clients; c; c = c->next)
+        shutdown(c->fd, SHUT_RD);
+}
+
+static void on_idle(void *arg)
+{
+    struct redis_client *c = arg;
+
+    c->kicked = 1;
+    shutdown(c->fd, SHUT_RDWR);   /* wakes the client wherever it waits */
+}
+
+/* ---- the client's queue --------------------------------------------------- */
+
+/* A new message at the tail of the client's queue (NULL: out of memory, the
+ * client is closed). */
+static struct msg *queue_msg(struct redis_client *c)
+{
+    struct msg *m = msg_get(c->w);
+
+    if (m == NULL) {
+        c->closing = 1;
+        return NULL;
+    }
+    m->client = c;
+    m->refs = 1;
+    *c->tail = m;
+    c->tail = &m->cnext;
+    c->nqueued++;
+    return m;
+}
+
+/* A reply made here: appended to the queue already done. */
+static void reply_raw(struct redis_client *c, const char *p, size_t n)
+{
+    struct msg *m = queue_msg(c);
+
+    if (m == NULL)
+        return;
+    if (rbuf_append(&m->reply, p, n) != 0)
+        m->reply.len = 0;
+    m->done = 1;
+    c->pool->local_replies++;
+}
+
+static void reply_str(struct redis_client *c, const char *s)
+{
+    reply_raw(c, s, strlen(s));
+}
+
+static void reply_error(struct redis_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reply_error(struct redis_client *c, const char *fmt, ...)
+{
+    struct msg *m = queue_msg(c);
+    char text[512];
+    va_list ap;
+
+    if (m == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (rbuf_printf(&m->reply, "-%s\r\n", text) != 0)
+        m->reply.len = 0;
+    m->done = 1;
+    c->pool->local_replies++;
+}
+
+static void reply_bulk(struct redis_client *c, const char *s, size_t n)
+{
+    struct msg *m = queue_msg(c);
+
+    if (m == NULL)
+        return;
+    if (rbuf_reserve(&m->reply, resp_write_bulk_len(n)) == 0)
+        m->reply.len = resp_write_bulk(m->reply.data, s, n);
+    m->done = 1;
+    c->pool->local_replies++;
+}
+
+static void reply_int(struct redis_client *c, int64_t v)
+{
+    char out[RESP_INT_MAX_LEN];
+
+    reply_raw(c, out, resp_write_int(out, ':', v));
+}
+
+/* A command name fit for an error message: printable, at most 64 bytes. */
+static const char *printable(const char *s, size_t n, char out[72])
+{
+    size_t i;
+
+    for (i = 0; i < n && i < 64; i++)
+        out[i] = isprint((unsigned char)s[i]) && s[i] != '\'' ? s[i] : '?';
+    out[i] = '\0';
+    return out;
+}
+
+static const char *lower(const char *s, char out[40])
+{
+    size_t i;
+
+    for (i = 0; s[i] && i < 39; i++)
+        out[i] = (char)tolower((unsigned char)s[i]);
+    out[i] = '\0';
+    return out;
+}
+
+/* ---- routing -------------------------------------------------------------- */
+
+static int arg_is(const char *req, const struct resp_arg *a, const char *word)
+{
+    return a->len == strlen(word) && strncasecmp(req + a->off, word, a->len) == 0;
+}
+
+static int append_bulk(struct rbuf *b, const char *p, size_t n)
+{
+    if (rbuf_reserve(b, resp_write_bulk_len(n)) != 0)
+        return -ENOMEM;
+    b->len += resp_write_bulk(b->data + b->len, p, n);
+    return 0;
+}
+
+static int append_header(struct rbuf *b, char type, int64_t n)
+{
+    if (rbuf_reserve(b, RESP_INT_MAX_LEN) != 0)
+        return -ENOMEM;
+    b->len += resp_write_int(b->data + b->len, type, n);
+    return 0;
+}
+
+/* The request's bytes for a backend: as received, or an inline command as a multibulk. */
+static int append_request(struct rbuf *b, const char *req, const struct resp_request *r)
+{
+    if (!r->inline_cmd)
+        return rbuf_append(b, req, r->size);
+    if (append_header(b, '*', r->argc) != 0)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < r->argc; i++)
+        if (append_bulk(b, req + r->args[i].off, r->args[i].len) != 0)
+            return -ENOMEM;
+    return 0;
+}
+
+static void set_deadline(struct redis_client *c, struct msg *m)
+{
+    m->deadline = worker_now_ms() + (uint64_t)c->pool->conf->server_timeout;
+}
+
+/* Sends the whole request to server s for the message m. */
+static void send_whole(struct redis_client *c, struct msg *m, struct redis_server *s, const char *req,
+                       const struct resp_request *r)
+{
+    struct backend_conn *bc;
+
+    if (s == NULL) {
+        msg_fail(c->w, m, "ERR coproxy: no server available in pool %s", c->pool->conf->name);
+        return;
+    }
+    if ((bc = backend_pick(c->w, s, m)) == NULL)
+        return;
+    if (append_request(&bc->out, req, r) != 0) {
+        msg_fail(c->w, m, "ERR coproxy: out of memory");
+        return;
+    }
+    backend_enqueue(bc, m);
+}
+
+/* A command whose keys must all be on one server. */
+static void route_keys(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                       const struct resp_request *r)
+{
+    uint32_t stack_keys[16], *keys = r->argc <= 16 ? stack_keys : malloc(r->argc * sizeof *keys);
+    struct redis_server *s = NULL;
+    const char *err = NULL;
+    struct msg *m;
+    int n;
+
+    if (keys == NULL) {
+        reply_error(c, "ERR coproxy: out of memory");
+        return;
+    }
+    n = redis_cmd_keys(cmd, req, r->args, r->argc, keys, &err);
+    if (n < 0) {
+        reply_error(c, "%s", err);
+        goto out;
+    }
+    if (n == 0) {
+        /* EVAL with no keys: any server will do; the script picks one, always the same */
+        s = redis_pool_route(c->pool, req + r->args[1].off, r->args[1].len);
+    }
+    for (int i = 0; i < n; i++) {
+        struct redis_server *k = redis_pool_route(c->pool, req + r->args[keys[i]].off, r->args[keys[i]].len);
+        if (i > 0 && k != s) {
+            char name[40];
+            reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
+                        "(a hash tag such as {user1} keeps keys together)", lower(cmd->name, name));
+            goto out;
+        }
+        s = k;
+    }
+    if ((m = queue_msg(c)) != NULL) {
+        set_deadline(c, m);
+        send_whole(c, m, s, req, r);
+    }
+out:
+    if (keys != stack_keys)
+        free(keys);
+}
+
+/*
+ * MGET, MSET, DEL/UNLINK/EXISTS/TOUCH: one fragment per server, with that
+ * server's keys (MSET: key-value pairs) in the client's order.
+ */
+static void route_split(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                        const struct resp_request *r)
+{
+    struct redis_pool *p = c->pool;
+    int step = cmd->route == ROUTE_SPLIT_MSET ? 2 : 1;
+    uint32_t nkeys = (r->argc - 1) / (uint32_t)step;
+    struct redis_server **where = malloc(nkeys * sizeof *where);
+    uint32_t *count = calloc((size_t)p->nservers, sizeof *count);
+    struct msg *m, **frag_of = calloc((size_t)p->nservers, sizeof *frag_of);
+    uint32_t nfrags = 0;
+
+    if (where == NULL || count == NULL || frag_of == NULL || (m = queue_msg(c)) == NULL) {
+        reply_error(c, "ERR coproxy: out of memory");
+        goto out;
+    }
+    set_deadline(c, m);
+    for (uint32_t k = 0; k < nkeys; k++) {
+        const struct resp_arg *a = &r->args[1 + k * (uint32_t)step];
+        where[k] = redis_pool_route(p, req + a->off, a->len);
+        if (where[k] == NULL) {
+            msg_fail(c->w, m, "ERR coproxy: no server available in pool %s", p->conf->name);
+            goto out;
+        }
+        if (count[where[k]->index]++ == 0)
+            nfrags++;
+    }
+    if (nfrags == 1) {   /* all on one server: the request goes as it is */
+        send_whole(c, m, where[0], req, r);
+        goto out;
+    }
+    m->merge = cmd->route == ROUTE_SPLIT_MGET ? MERGE_MGET : cmd->route == ROUTE_SPLIT_SUM ? MERGE_SUM : MERGE_OK;
+    m->nkeys = nkeys;
+    if ((m->frags = calloc(nfrags, sizeof *m->frags)) == NULL) {
+        msg_fail(c->w, m, "ERR coproxy: out of memory");
+        goto out;
+    }
+    /* make every fragment first: failures while sending count down frags_left */
+    for (uint32_t k = 0; k < nkeys; k++) {
+        int si = where[k]->index;
+        struct msg *f = frag_of[si];
+        if (f == NULL) {
+            if ((f = msg_get(c->w)) == NULL || (f->keypos = malloc(count[si] * sizeof *f->keypos)) == NULL) {
+                if (f)
+                    msg_unref(c->w, (f->refs = 1, f));
+                msg_fail(c->w, m, "ERR coproxy: out of memory");
+                goto out;
+            }
+            f->parent = m;
+            f->refs = 1;
+            f->server = where[k];
+            f->deadline = m->deadline;
+            frag_of[si] = f;
+            m->frags[m->nfrags++] = f;
+        }
+        f->keypos[f->nkeys++] = k;
+    }
+    m->frags_left = m->nfrags;
+    for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
+        struct msg *f = m->frags[i];
+        struct backend_conn *bc = backend_pick(c->w, f->server, f);
+        int err;
+        if (bc == NULL)
+            continue;
+        err = append_header(&bc->out, '*', 1 + (int64_t)f->nkeys * step);
+        err = err ? err : append_bulk(&bc->out, req + r->args[0].off, r->args[0].len);
+        for (uint32_t k = 0; k < f->nkeys && err == 0; k++) {
+            uint32_t at = 1 + f->keypos[k] * (uint32_t)step;
+            err = append_bulk(&bc->out, req + r->args[at].off, r->args[at].len);
+            if (step == 2 && err == 0)
+                err = append_bulk(&bc->out, req + r->args[at + 1].off, r->args[at + 1].len);
+        }
+        if (err != 0) {
+            msg_fail(c->w, f, "ERR coproxy: out of memory");
+            continue;
+        }
+        backend_enqueue(bc, f);
+    }
+out:
+    free(where);
+    free(count);
+    free(frag_of);
+}
+
+/* DBSIZE, KEYS, FLUSHDB, FLUSHALL, SCRIPT LOAD/FLUSH: the request to every server. */
+static void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                         const struct resp_request *r)
+{
+    struct redis_pool *p = c->pool;
+    struct msg *m;
+
+    if (strcmp(cmd->name, "SCRIPT") == 0 && !arg_is(req, &r->args[1], "LOAD") && !arg_is(req, &r->args[1], "FLUSH")) {
+        reply_error(c, "ERR coproxy: only SCRIPT LOAD and SCRIPT FLUSH are supported (they go to every server)");
+        return;
+    }
+    if ((m = queue_msg(c)) == NULL)
+        return;
+    set_deadline(c, m);
+    m->merge = cmd->route == ROUTE_FANOUT_SUM ? MERGE_SUM : cmd->route == ROUTE_FANOUT_CONCAT ? MERGE_CONCAT : MERGE_OK;
+    if ((m->frags = calloc((size_t)p->nservers, sizeof *m->frags)) == NULL) {
+        msg_fail(c->w, m, "ERR coproxy: out of memory");
+        return;
+    }
+    for (int i = 0; i < p->nservers; i++) {
+        struct msg *f = msg_get(c->w);
+        if (f == NULL) {
+            msg_fail(c->w, m, "ERR coproxy: out of memory");
+            return;
+        }
+        f->parent = m;
+        f->refs = 1;
+        f->server = &p->servers[i];
+        f->deadline = m->deadline;
+        m->frags[m->nfrags++] = f;
+    }
+    m->frags_left = m->nfrags;
+    for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
+        struct msg *f = m->frags[i];
+        struct backend_conn *bc = backend_pick(c->w, f->server, f);
+        if (bc == NULL)
+            continue;
+        if (append_request(&bc->out, req, r) != 0) {
+            msg_fail(c->w, f, "ERR coproxy: out of memory");
+            continue;
+        }
+        backend_enqueue(bc, f);
+    }
+}
+
+/* ---- commands answered here ------------------------------------------------ */
+
+static int check_password(struct redis_client *c, const char *req, const struct resp_arg *user,
+                          const struct resp_arg *pass)
+{
+    const char *want = c->pool->conf->password;
+    size_t n = strlen(want);
+    unsigned diff = pass->len != n;
+
+    if (user && !arg_is(req, user, "default"))
+        diff = 1;
+    for (size_t i = 0; i < pass->len && i < n; i++)
+        diff |= (unsigned)(req[pass->off + i] ^ want[i]);
+    if (diff) {
+        c->pool->auth_failures++;
+        return -1;
+    }
+    c->authed = 1;
+    return 0;
+}
+
+static void cmd_hello(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    uint32_t i = 1;
+    char ver[32];
+    struct msg *m;
+
+    if (r->argc >= 2) {
+        const struct resp_arg *a = &r->args[1];
+        if (!arg_is(req, a, "2")) {
+            if (arg_is(req, a, "3"))
+                reply_error(c, "NOPROTO this proxy speaks RESP2 only (HELLO 2)");
+            else
+                reply_error(c, "NOPROTO unsupported protocol version");
+            return;
+        }
+        i = 2;
+    }
+    for (; i < r->argc; i++) {
+        if (arg_is(req, &r->args[i], "AUTH") && i + 2 < r->argc) {
+            if (c->pool->conf->password[0] == '\0' || check_password(c, req, &r->args[i + 1], &r->args[i + 2]) != 0) {
+                reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+                return;
+            }
+            i += 2;
+        } else if (arg_is(req, &r->args[i], "SETNAME") && i + 1 < r->argc) {
+            i++;
+        } else {
+            char name[72];
+            reply_error(c, "ERR Syntax error in HELLO option '%s'",
+                        printable(req + r->args[i].off, r->args[i].len, name));
+            return;
+        }
+    }
+    if (!c->authed) {
+        reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+                    "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client");
+        return;
+    }
+    if ((m = queue_msg(c)) == NULL)
+        return;
+    snprintf(ver, sizeof ver, "%s", COPROXY_VERSION);
+    rbuf_printf(&m->reply, "*14\r\n$6\r\nserver\r\n$7\r\ncoproxy\r\n$7\r\nversion\r\n$%zu\r\n%s\r\n"
+                "$5\r\nproto\r\n:2\r\n$2\r\nid\r\n:%llu\r\n$4\r\nmode\r\n$5\r\nproxy\r\n"
+                "$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n",
+                strlen(ver), ver, (unsigned long long)c->id);
+    m->done = 1;
+}
+
+static void cmd_client(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    const struct resp_arg *sub = &r->args[1];
+
+    if (arg_is(req, sub, "SETNAME") && r->argc == 3) {
+        const struct resp_arg *a = &r->args[2];
+        for (uint32_t i = 0; i < a->len; i++) {
+            if (req[a->off + i] <= ' ' || req[a->off + i] > '~') {
+                reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
+                return;
+            }
+        }
+        free(c->name);
+        c->name = NULL;
+        if (a->len > 0 && (c->name = strndup(req + a->off, a->len)) == NULL) {
+            reply_error(c, "ERR coproxy: out of memory");
+            return;
+        }
+        reply_str(c, "+OK\r\n");
+    } else if (arg_is(req, sub, "GETNAME") && r->argc == 2) {
+        if (c->name)
+            reply_bulk(c, c->name, strlen(c->name));
+        else
+            reply_str(c, "$-1\r\n");
+    } else if (arg_is(req, sub, "ID") && r->argc == 2) {
+        reply_int(c, (int64_t)c->id);
+    } else if (arg_is(req, sub, "SETINFO") && r->argc == 4) {
+        reply_str(c, "+OK\r\n");
+    } else {
+        char name[72];
+        reply_error(c, "ERR unsupported command 'CLIENT %s'", printable(req + sub->off, sub->len, name));
+    }
+}
+
+static void cmd_command(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    if (r->argc == 2 && arg_is(req, &r->args[1], "COUNT"))
+        reply_int(c, redis_cmd_count());
+    else if (r->argc >= 2 && arg_is(req, &r->args[1], "DOCS"))
+        reply_str(c, "*0\r\n");   /* redis-cli asks for hints: none */
+    else
+        reply_error(c, "ERR coproxy: only COMMAND COUNT and COMMAND DOCS are supported");
+}
+
+static void local_command(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                          const struct resp_request *r)
+{
+    const char *name = cmd->name;
+
+    if (strcmp(name, "PING") == 0) {
+        if (r->argc == 1)
+            reply_str(c, "+PONG\r\n");
+        else if (r->argc == 2)
+            reply_bulk(c, req + r->args[1].off, r->args[1].len);
+        else
+            reply_error(c, "ERR wrong number of arguments for 'ping' command");
+    } else if (strcmp(name, "ECHO") == 0) {
+        reply_bulk(c, req + r->args[1].off, r->args[1].len);
+    } else if (strcmp(name, "QUIT") == 0) {
+        reply_str(c, "+OK\r\n");
+        c->closing = 1;
+    } else if (strcmp(name, "SELECT") == 0) {
+        const struct resp_arg *a = &r->args[1];
+        char *end, num[24];
+        long v;
+        snprintf(num, sizeof num, "%.*s", (int)(a->len < 23 ? a->len : 23), req + a->off);
+        v = strtol(num, &end, 10);
+        if (a->len == 0 || a->len > 20 || *end != '\0')
+            reply_error(c, "ERR value is not an integer or out of range");
+        else if (v != 0)
+            reply_error(c, "ERR coproxy: only database 0 can be selected (redis_db picks the servers' database)");
+        else
+            reply_str(c, "+OK\r\n");
+    } else if (strcmp(name, "AUTH") == 0) {
+        if (c->pool->conf->password[0] == '\0')
+            reply_error(c, "ERR AUTH <password> called without any password configured for the default user. "
+                        "Are you sure your configuration is correct?");
+        else if (r->argc > 3)
+            reply_error(c, "ERR syntax error");
+        else if (check_password(c, req, r->argc == 3 ? &r->args[1] : NULL, &r->args[r->argc - 1]) != 0)
+            reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+        else
+            reply_str(c, "+OK\r\n");
+    } else if (strcmp(name, "HELLO") == 0) {
+        cmd_hello(c, req, r);
+    } else if (strcmp(name, "CLIENT") == 0) {
+        cmd_client(c, req, r);
+    } else if (strcmp(name, "COMMAND") == 0) {
+        cmd_command(c, req, r);
+    } else {
+        char lname[40];
+        reply_error(c, "ERR unsupported command '%s'", lower(name, lname));
+    }
+}
+
+/* One whole request: answer it here, or send it on. */
+static void handle_request(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    const struct resp_arg *a0 = &r->args[0];
+    const struct redis_cmd *cmd = redis_cmd_lookup(req + a0->off, a0->len);
+    char name[72];
+
+    c->pool->requests++;
+    if (cmd == NULL) {
+        reply_error(c, "ERR unsupported command '%s'", printable(req + a0->off, a0->len, name));
+        return;
+    }
+    if (!c->authed && !(cmd->flags & CMD_NOAUTH)) {
+        reply_error(c, "NOAUTH Authentication required.");
+        return;
+    }
+    if (!redis_cmd_arity_ok(cmd, r->argc)) {
+        reply_error(c, "ERR wrong number of arguments for '%s' command", lower(cmd->name, name));
+        return;
+    }
+    switch (cmd->route) {
+    case ROUTE_KEYS:
+        route_keys(c, cmd, req, r);
+        break;
+    case ROUTE_SPLIT_MGET:
+    case ROUTE_SPLIT_SUM:
+    case ROUTE_SPLIT_MSET:
+        route_split(c, cmd, req, r);
+        break;
+    case ROUTE_FANOUT_SUM:
+    case ROUTE_FANOUT_CONCAT:
+    case ROUTE_FANOUT_OK:
+        route_fanout(c, cmd, req, r);
+        break;
+    case ROUTE_LOCAL:
+        local_command(c, cmd, req, r);
+        break;
+    case ROUTE_REFUSED:
+        reply_error(c, "ERR coproxy: %s", cmd->reason ? cmd->reason : "command refused");
+        break;
+    default:
+        reply_error(c, "ERR unsupported command '%s'", printable(req + a0->off, a0->len, name));
+        break;
+    }
+}
+
+/* Parses and routes every whole request buffered, up to the queue's bound. */
+static void process_input(struct redis_client *c)
+{
+    while (c->in_off < c->in.len && !c->closing && c->nqueued < CLIENT_MAX_QUEUED) {
+        char *req = c->in.data + c->in_off;
+        int r;
+
+        if (c->req.args == NULL)
+            worker_args_get(c->w, &c->req.args, &c->req.cap);
+        r = resp_parse_request(&c->req, req, c->in.len - c->in_off, &c->pool->limits);
+        if (r == RESP_AGAIN) {
+            c->partial = 1;
+            return;
+        }
+        if (r == RESP_ERROR) {
+            c->pool->protocol_errors++;
+            reply_error(c, "ERR Protocol error: %s", c->req.error ? c->req.error : "malformed request");
+            log_debug("pool %s: protocol error from client %d: %s", c->pool->conf->name, c->fd,
+                      c->req.error ? c->req.error : "?");
+            c->closing = 1;
+            return;
+        }
+        if (c->req.argc > 0)
+            handle_request(c, req, &c->req);
+        c->in_off += c->req.size;
+        resp_request_reset(&c->req);
+    }
+}
+
+/* ---- replies ------------------------------------------------------------------ */
+
+/* The head is overdue: it gets a timeout error; its late reply will be dropped. */
+static void time_out_head(struct redis_client *c)
+{
+    struct msg *m = c->head;
+    struct redis_server *s = m->server;
+
+    for (uint32_t i = 0; i < m->nfrags; i++)
+        if (!m->frags[i]->done) {
+            s = m->frags[i]->server;
+            break;
+        }
+    if (s) {
+        s->timeouts++;
+        redis_server_failed(s);
+    }
+    msg_fail(c->w, m, "ERR coproxy: timeout: no reply from server %s (%s) within %d ms",
+             s ? s->conf->name : "?", s ? s->conf->addr.text : "?", c->pool->conf->server_timeout);
+}
+
+/* Writes replies in request order as they complete, until the queue is empty.
+ * 0, or -1 if the client cannot be written to. */
+static int flush_replies(struct redis_client *c)
+{
+    static const char oom[] = "-ERR coproxy: out of memory for this reply\r\n";
+
+    while (c->head != NULL) {
+        struct iovec iov[IOV_BATCH];
+        struct msghdr mh = { .msg_iov = iov };
+        struct msg *m = c->head;
+        int n = 0;
+
+        if (!m->done) {
+            uint64_t now = worker_now_ms();
+            if (now >= m->deadline) {
+                time_out_head(c);
+                continue;
+            }
+            if (c->cond == NULL && (c->cond = co_cond_alloc()) == NULL)
+                return -1;
+            c->waiting = 1;
+            co_cond_timedwait(c->cond, (int)(m->deadline - now));
+            c->waiting = 0;
+            continue;
+        }
+        for (m = c->head; m != NULL && m->done && n < IOV_BATCH; m = m->cnext, n++) {
+            if (m->reply.len > 0) {
+                iov[n].iov_base = m->reply.data;
+                iov[n].iov_len = m->reply.len;
+            } else {
+                iov[n].iov_base = (void *)oom;
+                iov[n].iov_len = sizeof oom - 1;
+            }
+        }
+        mh.msg_iovlen = (size_t)n;
+        if (c->kicked || sendmsg(c->fd, &mh, MSG_NOSIGNAL) < 0)
+            return -1;
+        while (n-- > 0) {
+            m = c->head;
+            c->head = m->cnext;
+            c->nqueued--;
+            m->cnext = NULL;
+            m->client = NULL;
+            msg_unref(c->w, m);
+        }
+        if (c->head == NULL)
+            c->tail = &c->head;
+    }
+    return 0;
+}
+
+/* ---- the client's life ------------------------------------------------------------ */
+
+/* Buffers go back to the worker when nothing is left in them. */
+static void release_input(struct redis_client *c)
+{
+    if (c->in_off > 0) {
+        memmove(c->in.data, c->in.data + c->in_off, c->in.len - c->in_off);
+        c->in.len -= c->in_off;
+        c->in_off = 0;
+    }
+    if (c->in.len == 0 && c->in.data != NULL) {
+        worker_ibuf_put(c->w, c->in.data, c->in.cap);
+        c->in.data = NULL;
+        c->in.cap = 0;
+    }
+    if (c->in.len == 0 && c->req.args != NULL) {
+        worker_args_put(c->w, c->req.args, c->req.cap);
+        c->req.args = NULL;
+        c->req.cap = 0;
+    }
+}
+
+/* Reads more input.  1: got some; 0: nothing yet (wait); -1: the client is gone. */
+static int read_input(struct redis_client *c, int *ready)
+{
+    ssize_t n;
+    size_t room;
+
+    if (c->in.data == NULL) {
+        c->in.data = worker_ibuf_get(c->w, &c->in.cap);
+        if (c->in.data == NULL)
+            return -1;
+    }
+    if (c->in.len == c->in.cap && rbuf_reserve(&c->in, c->in.cap) != 0)
+        return -1;   /* a request bigger than memory allows */
+    room = c->in.cap - c->in.len;
+    n = recv(c->fd, c->in.data + c->in.len, room, MSG_DONTWAIT);
+    if (n > 0) {
+        c->in.len += (size_t)n;
+        c->partial = 0;
+        *ready = (size_t)n == room;   /* a short read drained the socket */
+        if (c->idle)
+            co_timer_arm(c->idle, c->pool->conf->client_idle_timeout);
+        return 1;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        *ready = 0;
+        return 0;
+    }
+    return -1;
+}
+
+static void client_serve(struct redis_client *c)
+{
+    int ready = 1;   /* data may be waiting already: read before waiting */
+
+    for (;;) {
+        if (c->in_off < c->in.len && !c->partial) {
+            process_input(c);
+            if (flush_replies(c) != 0 || c->closing)
+                return;
+            continue;
+        }
+        release_input(c);
+        if (!ready) {
+            struct pollfd p = { .fd = c->fd, .events = POLLIN | POLLRDHUP };
+            if (co_poll_edge(&p, 1, -1) < 0 && errno != EINTR)
+                return;
+            ready = 1;
+        }
+        if (c->kicked)
+            return;
+        switch (read_input(c, &ready)) {
+        case -1:
+            return;
+        case 0:
+            if (c->in.len == 0)
+                release_input(c);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+void *redis_client_main(void *arg)
+{
+    struct redis_client *c = arg;
+    struct redis_pool *p = c->pool;
+    struct worker *w = c->w;
+    int one = 1;
+
+    co_enable_hook_sys();
+    c->next = p->clients;
+    if (c->next)
+        c->next->prev = c;
+    p->clients = c;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (p->conf->client_idle_timeout > 0 && (c->idle = co_timer_new(on_idle, c)) != NULL)
+        co_timer_arm(c->idle, p->conf->client_idle_timeout);
+    client_serve(c);
+    if (c->kicked) {
+        p->rt->kicked++;
+        log_debug("pool %s: client idle for %d ms, closed", p->conf->name, p->conf->client_idle_timeout);
+    }
+    /* what is still in flight is abandoned: late replies are dropped */
+    while (c->head) {
+        struct msg *m = c->head;
+        c->head = m->cnext;
+        m->cnext = NULL;
+        msg_abandon(w, m);
+        msg_unref(w, m);
+    }
+    c->in_off = c->in.len = 0;
+    release_input(c);
+    free(c->req.args);
+    co_timer_free(c->idle);
+    co_cond_free(c->cond);
+    close(c->fd);
+    free(c->name);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        p->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (p->conf->client_connections > 0)
+        __atomic_sub_fetch(&p->rt->shared->clients, 1, __ATOMIC_RELAXED);
+    w->conns--;
+    free(c);
+    worker_retire(w, co_self());
+    return NULL;
+}

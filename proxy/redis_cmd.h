@@ -1,0 +1,78 @@
+/* redis_cmd.h — the redis commands coproxy knows: arity, where the keys are, how each is routed. */
+#ifndef COPROXY_REDIS_CMD_H
+#define COPROXY_REDIS_CMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "resp.h"
+
+/* How a command is carried out. */
+enum cmd_route {
+    ROUTE_KEYS,         /* to the server of its keys; with several keys they must all be
+                           on one server, else refused (RENAME, SMOVE, SINTER, EVAL, ...) */
+    ROUTE_SPLIT_MGET,   /* MGET: keys split by server, array replies merged in key order */
+    ROUTE_SPLIT_SUM,    /* DEL, UNLINK, EXISTS, TOUCH: split, integer replies summed */
+    ROUTE_SPLIT_MSET,   /* MSET: key-value pairs split, +OK when every part is OK */
+    ROUTE_FANOUT_SUM,   /* DBSIZE: to every server, integers summed */
+    ROUTE_FANOUT_CONCAT,/* KEYS: to every server, arrays concatenated */
+    ROUTE_FANOUT_OK,    /* FLUSHDB, FLUSHALL, SCRIPT LOAD/FLUSH: to every server, +OK (or
+                           the first reply when all agree) unless one fails */
+    ROUTE_LOCAL,        /* answered by coproxy itself (PING, ECHO, AUTH, SELECT, ...) */
+    ROUTE_REFUSED,      /* understood, but cannot be made correct across servers:
+                           refused with `reason` (SCAN, RANDOMKEY, MSETNX, ...) */
+    ROUTE_UNSUPPORTED   /* -ERR unsupported command '<name>' (MULTI, BLPOP, SUBSCRIBE...) */
+};
+
+#define CMD_NOAUTH 0x01  /* allowed before the client has authenticated */
+#define CMD_WRITE  0x02  /* changes data */
+
+struct redis_cmd {
+    const char *name;   /* upper case, as Redis lists it */
+    int16_t arity;      /* Redis's convention: N exactly N arguments (name included),
+                           -N at least N */
+    uint8_t route;      /* enum cmd_route */
+    uint8_t flags;
+    /* Keys, Redis-style: arguments first..last every step (last < 0 counts
+       from the end, -1 = the last argument); first 0: no keys.  With
+       numkeys_at > 0, argument numkeys_at holds a count of keys that follow
+       it (EVAL: 2; ZUNIONSTORE: 2, its destination at `first` = 1 too). */
+    int8_t first, last, step;
+    int8_t numkeys_at;
+    const char *reason; /* ROUTE_REFUSED: why: the error reply's text, as err below
+                           ("ERR SCAN cannot iterate several servers ...") */
+};
+
+/* The command named by name[0..len), any case, or NULL if it is not known. */
+const struct redis_cmd *redis_cmd_lookup(const char *name, size_t len);
+
+/* The number of commands in the table (COMMAND COUNT). */
+int redis_cmd_count(void);
+
+/* The i-th command of the table, 0 <= i < redis_cmd_count() (for COMMAND and
+ * the tests), else NULL. */
+const struct redis_cmd *redis_cmd_at(int i);
+
+/*
+ * The indexes into args[0..argc) of the request's keys, in order, into
+ * keys[] (room for argc entries).  Returns how many, or -1 with *err set to
+ * the error reply's text (without the leading "-" and trailing CRLF), e.g.
+ * "ERR Number of keys can't be greater than number of args" or a bad
+ * numkeys.  The arity was already checked (redis_cmd_arity_ok).
+ * A bad numkeys gets the reply Redis gives for that command (EVAL: "ERR
+ * Number of keys can't be negative"; ZUNIONSTORE 0: "ERR at least 1 input
+ * key is needed for 'zunionstore' command"; LMPOP too many: "ERR syntax
+ * error"...); *err is static text.  Beyond first..last: SORT's STORE and
+ * GEORADIUS(BYMEMBER)'s STORE/STOREDIST destination is a key too.
+ * 0 keys: the request names none (PING, EVAL with numkeys 0, OBJECT HELP:
+ * no key at 2): any server can take it.
+ */
+int redis_cmd_keys(const struct redis_cmd *cmd, const char *req, const struct resp_arg *args,
+                   uint32_t argc, uint32_t *keys, const char **err);
+
+/* Whether argc fits the command's arity; for key-value pairs to the end
+ * (MSET, MSETNX), also whether the last pair is whole, as Redis checks it
+ * (it replies its arity error to "MSET k1 v1 k2"). */
+int redis_cmd_arity_ok(const struct redis_cmd *cmd, uint32_t argc);
+
+#endif

@@ -1,0 +1,172 @@
+/* redis_merge.c — one reply for a request split over servers, from its fragments' replies. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis.h"
+
+/* The first fragment reply that is an error, or NULL. */
+static const struct rbuf *first_error(const struct msg *m)
+{
+    for (uint32_t i = 0; i < m->nfrags; i++) {
+        const struct rbuf *r = &m->frags[i]->reply;
+        if (r->len == 0 || r->data[0] == '-')
+            return r;
+    }
+    return NULL;
+}
+
+static void set_reply(struct msg *m, const char *p, size_t n)
+{
+    m->reply.len = 0;
+    if (n == 0) {
+        p = "-ERR coproxy: no reply from a server\r\n";
+        n = strlen(p);
+    }
+    if (rbuf_append(&m->reply, p, n) != 0)
+        m->reply.len = 0;
+}
+
+static void set_error(struct msg *m, const char *text)
+{
+    m->reply.len = 0;
+    if (rbuf_printf(&m->reply, "-%s\r\n", text) != 0)
+        m->reply.len = 0;
+}
+
+/* MGET: each fragment's array holds its keys' values; the client's array is in key order. */
+static void merge_mget(struct msg *m)
+{
+    struct { const char *p; size_t n; } *slot = calloc(m->nkeys, sizeof *slot);
+    char hdr[RESP_INT_MAX_LEN];
+    size_t total, hdr_len;
+
+    if (slot == NULL) {
+        set_error(m, "ERR coproxy: out of memory merging MGET");
+        return;
+    }
+    total = hdr_len = resp_write_int(hdr, '*', m->nkeys);
+    for (uint32_t i = 0; i < m->nfrags; i++) {
+        const struct msg *f = m->frags[i];
+        const char *p = f->reply.data;
+        size_t len = f->reply.len, hl, off;
+        int64_t n;
+
+        if (resp_header_int(p, len, &n, &hl) != 0 || p[0] != '*' || n != (int64_t)f->nkeys) {
+            set_error(m, "ERR coproxy: unexpected MGET reply from a server");
+            goto out;
+        }
+        off = hl;
+        for (uint32_t k = 0; k < f->nkeys; k++) {
+            long vl = resp_value_len(p + off, len - off);
+            if (vl < 0) {
+                set_error(m, "ERR coproxy: unexpected MGET reply from a server");
+                goto out;
+            }
+            slot[f->keypos[k]].p = p + off;
+            slot[f->keypos[k]].n = (size_t)vl;
+            off += (size_t)vl;
+            total += (size_t)vl;
+        }
+    }
+    m->reply.len = 0;
+    if (rbuf_reserve(&m->reply, total) != 0) {
+        set_error(m, "ERR coproxy: out of memory merging MGET");
+        goto out;
+    }
+    rbuf_append(&m->reply, hdr, hdr_len);
+    for (uint32_t k = 0; k < m->nkeys; k++)
+        rbuf_append(&m->reply, slot[k].p, slot[k].n);
+out:
+    free(slot);
+}
+
+/* DEL, UNLINK, EXISTS, TOUCH, DBSIZE: the sum of the integers. */
+static void merge_sum(struct msg *m)
+{
+    char out[RESP_INT_MAX_LEN];
+    int64_t sum = 0;
+
+    for (uint32_t i = 0; i < m->nfrags; i++) {
+        const struct rbuf *r = &m->frags[i]->reply;
+        int64_t v;
+        size_t hl;
+        if (resp_header_int(r->data, r->len, &v, &hl) != 0 || r->data[0] != ':') {
+            set_error(m, "ERR coproxy: unexpected reply from a server (expected an integer)");
+            return;
+        }
+        sum += v;
+    }
+    set_reply(m, out, resp_write_int(out, ':', sum));
+}
+
+/* MSET, FLUSHDB, SCRIPT LOAD: every server said the same (+OK, or the same SHA). */
+static void merge_ok(struct msg *m)
+{
+    const struct rbuf *first = &m->frags[0]->reply;
+
+    for (uint32_t i = 1; i < m->nfrags; i++) {
+        const struct rbuf *r = &m->frags[i]->reply;
+        if (r->len != first->len || memcmp(r->data, first->data, r->len) != 0) {
+            set_error(m, "ERR coproxy: the servers replied differently");
+            return;
+        }
+    }
+    set_reply(m, first->data, first->len);
+}
+
+/* KEYS: the arrays one after the other. */
+static void merge_concat(struct msg *m)
+{
+    char hdr[RESP_INT_MAX_LEN];
+    int64_t count = 0;
+
+    for (uint32_t i = 0; i < m->nfrags; i++) {
+        const struct rbuf *r = &m->frags[i]->reply;
+        int64_t n;
+        size_t hl;
+        if (resp_header_int(r->data, r->len, &n, &hl) != 0 || r->data[0] != '*') {
+            set_error(m, "ERR coproxy: unexpected reply from a server (expected an array)");
+            return;
+        }
+        count += n > 0 ? n : 0;
+    }
+    m->reply.len = 0;
+    if (rbuf_append(&m->reply, hdr, resp_write_int(hdr, '*', count)) != 0)
+        goto oom;
+    for (uint32_t i = 0; i < m->nfrags; i++) {
+        const struct rbuf *r = &m->frags[i]->reply;
+        int64_t n;
+        size_t hl;
+        resp_header_int(r->data, r->len, &n, &hl);
+        if (n > 0 && rbuf_append(&m->reply, r->data + hl, r->len - hl) != 0)
+            goto oom;
+    }
+    return;
+oom:
+    set_error(m, "ERR coproxy: out of memory merging replies");
+}
+
+void redis_merge(struct msg *m)
+{
+    const struct rbuf *err = first_error(m);
+
+    if (err != NULL) {   /* one part failed: the client sees that error */
+        set_reply(m, err->data, err->len);
+        return;
+    }
+    switch (m->merge) {
+    case MERGE_MGET:
+        merge_mget(m);
+        break;
+    case MERGE_SUM:
+        merge_sum(m);
+        break;
+    case MERGE_CONCAT:
+        merge_concat(m);
+        break;
+    default:
+        merge_ok(m);
+        break;
+    }
+}
