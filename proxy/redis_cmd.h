@@ -39,8 +39,7 @@ struct redis_cmd {
        it (EVAL: 2; ZUNIONSTORE: 2, its destination at `first` = 1 too). */
     int8_t first, last, step;
     int8_t numkeys_at;
-    const char *reason; /* ROUTE_REFUSED: why: the error reply's text, as err below
-                           ("ERR SCAN cannot iterate several servers ...") */
+    const char *reason; /* ROUTE_REFUSED: why, for the error reply */
 };
 
 /* The command named by name[0..len), any case, or NULL if it is not known. */

@@ -162,3 +162,58 @@ def scripted_backend():
     yield make
     for b in made:
         b.close()
+
+
+# ---- redis_servers: real redis-server backends ---------------------------------------
+# (appended for test_key_placement.py; self-contained: needs only free_port above)
+REDIS_SERVER = "redis-server"
+
+
+def _start_redis(dirpath, attempts=5):
+    """Starts one redis-server on a free loopback port; returns (proc, port)."""
+    for _ in range(attempts):
+        port = free_port()
+        proc = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "no", "--dir", str(dirpath)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15.0
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return proc, port
+            except OSError:
+                time.sleep(0.02)
+        # lost the port to someone else, or too slow: stop it and try another port
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    raise AssertionError(f"redis-server did not start after {attempts} attempts")
+
+
+@pytest.fixture
+def redis_servers(tmp_path):
+    """redis_servers(n) starts n redis-servers (no persistence) and returns their
+    ports; all are stopped by PID at teardown."""
+    procs = []
+
+    def start(n):
+        ports = []
+        for _ in range(n):
+            proc, port = _start_redis(tmp_path)
+            procs.append(proc)
+            ports.append(port)
+        return ports
+
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
