@@ -13,6 +13,14 @@
 #include "daemon.h"
 #include "log.h"
 
+/*
+ * jemalloc's options (read at its start; unused with --without-jemalloc).
+ * Memory a burst of connections used goes back to the system within about
+ * a second -- by jemalloc's background thread, since an idle daemon makes
+ * no allocator calls that would purge it.
+ */
+const char *malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+
 static void usage(FILE *out)
 {
     fprintf(out,

@@ -134,6 +134,8 @@ struct redis_server *redis_pool_route(struct redis_pool *p, const char *key, siz
 /* A failure talking to s (connect, connection lost, timeout): counts
  * towards ejection when auto_eject_hosts is on. */
 void redis_server_failed(struct redis_server *s);
+/* Idle: the backend connections' emptied send buffers go back. */
+void redis_pool_trim(struct redis_pool *p);
 
 /* backend.c */
 int backend_start(struct worker *w, struct backend_conn *bc, struct redis_server *s);

@@ -31,6 +31,10 @@
 /* Requests dispatched before their replies are written: bounds a pipeline's memory. */
 #define CLIENT_MAX_QUEUED 1024
 #define IOV_BATCH 64
+/* A client idle this long gives its coroutine back; a watch on its socket
+ * makes a new one when it speaks again.  Idle, it costs its state and the
+ * watch, not a parked coroutine's saved frames. */
+#define CLIENT_SHED_MS 1000
 
 struct redis_client {
     struct worker *w;
@@ -51,6 +55,7 @@ struct redis_client {
     uint8_t partial;                     /* the buffer ends inside a request */
     uint8_t closing;                     /* QUIT or a protocol error: close once answered */
     uint8_t kicked;
+    uint8_t started;
 };
 
 static uint64_t next_client_id(struct worker *w)
@@ -638,8 +643,9 @@ static void handle_request(struct redis_client *c, const char *req, const struct
 }
 
 /* Parses and routes every whole request buffered, up to the queue's bound. */
-static void process_input(struct redis_client *c)
+static __attribute__((noinline)) void process_input(struct redis_client *c)
 {
+    c->w->activity++;
     while (c->in_off < c->in.len && !c->closing && c->nqueued < CLIENT_MAX_QUEUED) {
         char *req = c->in.data + c->in_off;
         int r;
@@ -689,7 +695,7 @@ static void time_out_head(struct redis_client *c)
 
 /* Writes replies in request order as they complete, until the queue is empty.
  * 0, or -1 if the client cannot be written to. */
-static int flush_replies(struct redis_client *c)
+static __attribute__((noinline)) int flush_replies(struct redis_client *c)
 {
     static const char oom[] = "-ERR coproxy: out of memory for this reply\r\n";
 
@@ -741,7 +747,7 @@ static int flush_replies(struct redis_client *c)
 /* ---- the client's life ------------------------------------------------------------ */
 
 /* Buffers go back to the worker when nothing is left in them. */
-static void release_input(struct redis_client *c)
+static __attribute__((noinline)) void release_input(struct redis_client *c)
 {
     if (c->in_off > 0) {
         memmove(c->in.data, c->in.data + c->in_off, c->in.len - c->in_off);
@@ -761,7 +767,7 @@ static void release_input(struct redis_client *c)
 }
 
 /* Reads more input.  1: got some; 0: nothing yet (wait); -1: the client is gone. */
-static int read_input(struct redis_client *c, int *ready)
+static __attribute__((noinline)) int read_input(struct redis_client *c, int *ready)
 {
     ssize_t n;
     size_t room;
@@ -790,29 +796,43 @@ static int read_input(struct redis_client *c, int *ready)
     return -1;
 }
 
-static void client_serve(struct redis_client *c)
+enum { CLIENT_DONE, CLIENT_SHED };
+
+/* The loop an idle client parks in: the steps it calls are not inlined, so
+ * their locals (an iovec array, ...) are not part of the parked frames that
+ * a shared stack saves for every idle client.  CLIENT_SHED: idle for
+ * CLIENT_SHED_MS with nothing held -- the coroutine can end and a watch
+ * on the socket bring a new one. */
+static int client_serve(struct redis_client *c)
 {
     int ready = 1;   /* data may be waiting already: read before waiting */
 
     for (;;) {
         if (c->in_off < c->in.len && !c->partial) {
             process_input(c);
+            /* the requests' bytes went on to the servers: the buffer is not
+             * held while the replies are awaited */
+            release_input(c);
             if (flush_replies(c) != 0 || c->closing)
-                return;
+                return CLIENT_DONE;
             continue;
         }
         release_input(c);
         if (!ready) {
             struct pollfd p = { .fd = c->fd, .events = POLLIN | POLLRDHUP };
-            if (co_poll_edge(&p, 1, -1) < 0 && errno != EINTR)
-                return;
+            int idle = c->in.data == NULL && c->head == NULL;
+            int n = co_poll_edge(&p, 1, idle ? CLIENT_SHED_MS : -1);
+            if (n < 0 && errno != EINTR)
+                return CLIENT_DONE;
+            if (n == 0 && idle && !c->kicked)
+                return CLIENT_SHED;
             ready = 1;
         }
         if (c->kicked)
-            return;
+            return CLIENT_DONE;
         switch (read_input(c, &ready)) {
         case -1:
-            return;
+            return CLIENT_DONE;
         case 0:
             if (c->in.len == 0)
                 release_input(c);
@@ -823,27 +843,16 @@ static void client_serve(struct redis_client *c)
     }
 }
 
-void *redis_client_main(void *arg)
+/* The client is gone: what is still in flight is abandoned (late replies are dropped). */
+static void client_close(struct redis_client *c)
 {
-    struct redis_client *c = arg;
     struct redis_pool *p = c->pool;
     struct worker *w = c->w;
-    int one = 1;
 
-    co_enable_hook_sys();
-    c->next = p->clients;
-    if (c->next)
-        c->next->prev = c;
-    p->clients = c;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (p->conf->client_idle_timeout > 0 && (c->idle = co_timer_new(on_idle, c)) != NULL)
-        co_timer_arm(c->idle, p->conf->client_idle_timeout);
-    client_serve(c);
     if (c->kicked) {
         p->rt->kicked++;
         log_debug("pool %s: client idle for %d ms, closed", p->conf->name, p->conf->client_idle_timeout);
     }
-    /* what is still in flight is abandoned: late replies are dropped */
     while (c->head) {
         struct msg *m = c->head;
         c->head = m->cnext;
@@ -868,6 +877,50 @@ void *redis_client_main(void *arg)
         __atomic_sub_fetch(&p->rt->shared->clients, 1, __ATOMIC_RELAXED);
     w->conns--;
     free(c);
-    worker_retire(w, co_self());
+}
+
+/* An idle client without a coroutine has something to read (or is closed): serve it again. */
+static void client_wake(int fd, short revents, void *arg)
+{
+    struct redis_client *c = arg;
+    struct stCoRoutineAttr_t attr = { .stack_size = 0, .share_stack = c->w->share };
+    struct stCoRoutine_t *co;
+
+    (void)fd;
+    (void)revents;
+    if (co_create(&co, &attr, redis_client_main, c) != 0) {
+        log_error("pool %s: out of memory for a client's coroutine: closing it", c->pool->conf->name);
+        client_close(c);
+        return;
+    }
+    co_resume(co);
+}
+
+void *redis_client_main(void *arg)
+{
+    struct redis_client *c = arg;
+    struct redis_pool *p = c->pool;
+    struct worker *w = c->w;
+
+    co_enable_hook_sys();
+    if (!c->started) {
+        int one = 1;
+        c->started = 1;
+        c->next = p->clients;
+        if (c->next)
+            c->next->prev = c;
+        p->clients = c;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (p->conf->client_idle_timeout > 0 && (c->idle = co_timer_new(on_idle, c)) != NULL)
+            co_timer_arm(c->idle, p->conf->client_idle_timeout);
+    }
+    if (client_serve(c) != CLIENT_SHED || co_fd_watch(c->fd, POLLIN | POLLRDHUP, client_wake, c) != 0) {
+        client_close(c);
+    } else {
+        co_cond_free(c->cond);   /* nobody waits on it while the client is idle */
+        c->cond = NULL;
+        w->activity++;           /* memory was freed: the worker trims after this */
+    }
+    worker_retire(w, co_self());   /* released by the worker once finished */
     return NULL;
 }

@@ -20,7 +20,7 @@ enum cmd_route {
                            the first reply when all agree) unless one fails */
     ROUTE_LOCAL,        /* answered by coproxy itself (PING, ECHO, AUTH, SELECT, ...) */
     ROUTE_REFUSED,      /* understood, but cannot be made correct across servers:
-                           refused with `reason` (SCAN, RANDOMKEY, MSETNX, ...) */
+                           refused with `reason` (SCAN, RANDOMKEY, INFO) */
     ROUTE_UNSUPPORTED   /* -ERR unsupported command '<name>' (MULTI, BLPOP, SUBSCRIBE...) */
 };
 

@@ -9,8 +9,8 @@
 #include "worker.h"
 
 /* A reply buffer up to this size stays with its message when it is recycled. */
-#define MSG_KEEP_REPLY (16 * 1024)
-#define MSG_CACHE 4096
+#define MSG_KEEP_REPLY 1024
+#define MSG_CACHE 1024
 
 int rbuf_reserve(struct rbuf *b, size_t more)
 {

@@ -99,3 +99,14 @@ void redis_server_failed(struct redis_server *s)
              s->conf->name, s->conf->addr.text, p->conf->server_retry_timeout, s->failures);
     rebuild(p, now);
 }
+
+void redis_pool_trim(struct redis_pool *p)
+{
+    for (int i = 0; i < p->nservers; i++) {
+        for (int k = 0; k < p->conf->server_connections; k++) {
+            struct backend_conn *bc = &p->servers[i].conns[k];
+            if (bc->out.len == 0)
+                rbuf_free(&bc->out);
+        }
+    }
+}

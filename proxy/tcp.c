@@ -284,6 +284,7 @@ static __attribute__((noinline)) int direction_step(struct tcp_conn *c, struct d
     n = take_input(c, d);
     if (n > 0) {
         touch(c);
+        c->w->activity++;
         if (d->buf && n < WORKER_BUF_SIZE)
             d->ready = d->end || d->drain;   /* drained: later data brings a new edge */
         return flush_pending(c, d) < 0 ? STEP_OVER : STEP_OK;

@@ -233,14 +233,51 @@ void worker_retire(struct worker *w, struct stCoRoutine_t *co)
     w->dead[w->ndead++] = co;
 }
 
+/* jemalloc's control interface when it is the allocator (weak: NULL with libc's). */
+extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+    __attribute__((weak));
+
+/* The worker has been idle a while: what its caches and the allocator's
+ * thread cache kept from a burst goes back (to jemalloc, which returns it to
+ * the system within a second). */
+static void worker_trim(struct worker *w)
+{
+    while (w->nbufs > 0)
+        free(w->bufs[--w->nbufs]);
+    while (w->nibufs > 0)
+        free(w->ibufs[--w->nibufs]);
+    while (w->nargvs > 0)
+        free(w->argvs[--w->nargvs]);
+    msg_cache_free(w);
+    for (int i = 0; i < w->d->cfg.npools; i++)
+        if (w->pools[i].redis)
+            redis_pool_trim(w->pools[i].redis);
+    co_sharestack_trim(w->share);
+    co_trim();
+    if (mallctl)
+        mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+    log_debug("idle: caches trimmed");
+}
+
+#define WORKER_TRIM_IDLE_MS 1000
+
 /* Once per loop turn (at most 100 ms apart): releases finished connections,
- * notices shutdown and ends the loop when drained. */
+ * trims caches when idle, notices shutdown and ends the loop when drained. */
 static int worker_tick(void *arg)
 {
     struct worker *w = arg;
+    uint64_t now = worker_now_ms();
 
     while (w->ndead > 0)
         co_release(w->dead[--w->ndead]);
+    if (w->activity != w->activity_seen) {
+        w->activity_seen = w->activity;
+        w->idle_since = now;
+        w->trimmed = 0;
+    } else if (!w->trimmed && now - w->idle_since >= WORKER_TRIM_IDLE_MS) {
+        worker_trim(w);
+        w->trimmed = 1;
+    }
 
     if (!w->stopping && __atomic_load_n(&w->d->stop, __ATOMIC_RELAXED)) {
         w->stopping = 1;

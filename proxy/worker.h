@@ -18,8 +18,8 @@
 /* Redis clients read into smaller buffers: a request rarely needs more, and a
  * bigger one grows its buffer. */
 #define WORKER_IBUF_SIZE (16 * 1024)
-#define WORKER_IBUF_CACHE 256
-#define WORKER_ARGV_CACHE 256
+#define WORKER_IBUF_CACHE 16
+#define WORKER_ARGV_CACHE 16
 
 /* Per pool, in one worker: backend choice state and counters. */
 struct pool_rt {
@@ -58,6 +58,10 @@ struct worker {
     struct msg *free_msgs;
     int nfree_msgs;
     uint64_t client_seq;
+    /* after a burst, memory goes back once the worker is idle */
+    uint64_t activity;               /* bumped per batch of requests */
+    uint64_t activity_seen, idle_since;
+    uint8_t trimmed;
 };
 
 /* A redis client's input buffer, and its argument array, from the worker's caches. */

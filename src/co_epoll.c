@@ -83,6 +83,7 @@ struct co_wait *co_wait_get(struct stCoEpoll_t *loop)
         c->next = (struct wait_chunk *)loop->wait_chunks;
         loop->wait_chunks = (struct co_wait *)c;
         for (int i = WAIT_CHUNK - 1; i >= 0; i--) {
+            c->w[i].pooled = 1;
             c->w[i].next = loop->free_waits;
             loop->free_waits = &c->w[i];
         }
@@ -97,8 +98,43 @@ struct co_wait *co_wait_get(struct stCoEpoll_t *loop)
 void co_wait_put(struct stCoEpoll_t *loop, struct co_wait *w)
 {
     co_wait_unlink(loop, w);
+    w->pooled = 1;
     w->next = loop->free_waits;
     loop->free_waits = w;
+}
+
+void co_trim(void)
+{
+    struct co_env *env = co_env_get();
+    struct stCoEpoll_t *loop = env ? env->loop : NULL;
+    struct wait_chunk *c, *keep = NULL;
+
+    if (env == NULL)
+        return;
+    co_stack_cache_drain(env);
+    if (loop == NULL)
+        return;
+    /* chunks whose waits are all free go; the free list is rebuilt from the rest */
+    loop->free_waits = NULL;
+    while ((c = (struct wait_chunk *)loop->wait_chunks) != NULL) {
+        int used = 0;
+        loop->wait_chunks = (struct co_wait *)c->next;
+        for (int i = 0; i < WAIT_CHUNK; i++)
+            used += !c->w[i].pooled;
+        if (used == 0) {
+            free(c);
+            continue;
+        }
+        for (int i = 0; i < WAIT_CHUNK; i++) {
+            if (c->w[i].pooled) {
+                c->w[i].next = loop->free_waits;
+                loop->free_waits = &c->w[i];
+            }
+        }
+        c->next = keep;
+        keep = c;
+    }
+    loop->wait_chunks = (struct co_wait *)keep;
 }
 
 /* Takes w off its fd or condition list and disarms its timer. */
@@ -468,6 +504,54 @@ int co_poll_edge(struct pollfd fds[], nfds_t n, int timeout_ms)
     return ready;
 }
 
+int co_fd_watch(int fd, short events, void (*fn)(int fd, short revents, void *arg), void *arg)
+{
+    struct co_env *env = co_env_get();
+    struct stCoEpoll_t *loop;
+    struct co_fd *f;
+    struct co_wait *w;
+    uint32_t got;
+    int err;
+
+    if (env == NULL || (loop = co_loop_get(env)) == NULL)
+        return -ENOMEM;
+    if (fd < 0 || fn == NULL || (f = co_fd_socket(fd)) == NULL)
+        return -EINVAL;
+    if ((err = register_fd(loop, f, fd)) != 0)
+        return err;
+    for (w = f->waiters; w; w = w->next)
+        if (w->co == NULL && w->watch_fn != NULL)
+            return -EBUSY;
+    if ((w = co_wait_get(loop)) == NULL)
+        return -ENOMEM;
+    w->fd = fd;
+    w->events = (uint32_t)events;
+    w->watch_fn = fn;
+    w->watch_arg = arg;
+    link_fd_wait(f, w);
+    got = f->missed & ((uint32_t)events | POLLERR | POLLHUP);
+    if (got) {   /* it came while nobody waited: the callback runs in this turn */
+        f->missed &= ~(uint32_t)events;
+        w->revents = got;
+        co_wait_wake(loop, w);
+    }
+    return 0;
+}
+
+void co_fd_unwatch(int fd)
+{
+    struct co_fd *f = co_fd_peek(fd);
+
+    for (struct co_wait *w = f ? f->waiters : NULL; w; w = w->next) {
+        if (w->co == NULL && w->watch_fn != NULL) {
+            w->watch_fn = NULL;   /* if it is queued already, it runs nothing */
+            if (!w->queued)
+                co_wait_put(f->loop, w);
+            return;
+        }
+    }
+}
+
 /*
  * Routes an fd event to the waits on that fd; a co_poll wait wakes its
  * leader.  Waking unlinks the leader, which may be the next wait on this
@@ -538,6 +622,16 @@ void co_eventloop(struct stCoEpoll_t *loop, pfn_co_eventloop_t fn, void *arg)
                 loop->ready_tail = &loop->ready_head;
             w->ready_next = NULL;
             w->queued = 0;
+            if (w->co == NULL) {   /* a watch: its callback, in the main context */
+                void (*watch)(int, short, void *) = w->watch_fn;
+                void *warg = w->watch_arg;
+                int fd = w->fd;
+                short rev = (short)(w->closed ? POLLNVAL : w->revents & (w->events | POLLERR | POLLHUP));
+                co_wait_put(loop, w);
+                if (watch)
+                    watch(fd, rev, warg);
+                continue;
+            }
             co_resume(w->co);
         }
         if (fn && fn(arg) != 0)

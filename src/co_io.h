@@ -22,12 +22,15 @@ struct co_wait {
     struct co_wait *leader;         /* co_poll: the wait that stands for the group */
     struct stCoCond_t *cond;        /* the condition whose list it is on, if any */
     struct tw_timer timer;          /* armed when the wait has a deadline */
+    void (*watch_fn)(int fd, short revents, void *arg);   /* co_fd_watch: no coroutine */
+    void *watch_arg;
     int fd;
     uint32_t events;                /* EPOLLIN/EPOLLOUT... wanted */
     uint32_t revents;               /* what woke it */
     uint8_t queued;                 /* on the ready list */
     uint8_t timed_out;
     uint8_t closed;                 /* its fd was closed under it */
+    uint8_t pooled;                 /* on the loop's free list */
 };
 
 /* Per-fd state for the hooks: one slot per fd number, process-wide. */

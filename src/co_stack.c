@@ -162,6 +162,30 @@ int co_free_sharestack(struct stShareStack_t *share)
     return 0;
 }
 
+int co_sharestack_trim(struct stShareStack_t *share)
+{
+    struct co_env *env = co_env_get();
+
+    if (share == NULL || env == NULL)
+        return -EINVAL;
+    if (!env->current->is_main)
+        return -EDEADLK;   /* a coroutine may be running on one of them */
+    for (int i = 0; i < share->count; i++) {
+        struct co_run_stack *rs = &share->run[i];
+        uintptr_t lo = ((uintptr_t)rs->stack.base + page_size() - 1) & ~(uintptr_t)(page_size() - 1);
+        uintptr_t hi = (uintptr_t)rs->top;
+
+        if (rs->env != env && rs->env != NULL)
+            return -EPERM;   /* another thread's share */
+        if (rs->owner != NULL)   /* its parked frames stay; below them is free */
+            hi = (uintptr_t)rs->owner->ctx.sp - CO_CTX_BELOW_SP - 128;
+        hi &= ~(uintptr_t)(page_size() - 1);
+        if (hi > lo)
+            madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    }
+    return 0;
+}
+
 /* Maps the thread's scratch stack and picks its handoff; before its first shared coroutine. */
 int co_shared_env_init(struct co_env *env)
 {

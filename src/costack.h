@@ -57,6 +57,18 @@ CO_API size_t co_saved_bytes(const struct stCoRoutine_t *co);
 CO_API int co_free_sharestack(struct stShareStack_t *share);
 
 /*
+ * Gives the kernel back the pages of a share's run stacks that hold no
+ * frames now (a burst of deep calls touched them; idle, they are waste).
+ * Call it from the main context of the thread using the share.  0, or
+ * -EDEADLK from a coroutine, -EPERM for another thread's share.
+ */
+CO_API int co_sharestack_trim(struct stShareStack_t *share);
+
+/* Frees what the calling thread's runtime keeps for reuse and holds no
+ * coroutine now: cached private stacks, unused wait records. */
+CO_API void co_trim(void);
+
+/*
  * poll(2) for sockets the hooks manage, edge-triggered and without a system
  * call: call it after seeing every fd not ready (EAGAIN, or a read shorter
  * than asked).  It wakes on a change after that: an edge that came while
@@ -67,6 +79,19 @@ CO_API int co_free_sharestack(struct stShareStack_t *share);
  * Other fds, or more than 4, fall back to co_poll.
  */
 CO_API int co_poll_edge(struct pollfd fds[], nfds_t nfds, int timeout_ms);
+
+/*
+ * Watches a socket without a coroutine: fn(fd, revents, arg) runs once, in
+ * the event loop's main context, at the fd's next edge for `events`
+ * (POLLIN, POLLOUT, POLLRDHUP; errors and hangups always count) -- or in
+ * the next loop turn if an edge came since its last wait -- and with
+ * POLLNVAL if the fd is closed first.  fn may create and resume a
+ * coroutine.  For connections that sit idle: a watch costs a few dozen
+ * bytes where a parked coroutine costs its saved frames.  0, -EBUSY (the
+ * fd has a watch), -EINVAL, -ENOMEM.  co_fd_unwatch cancels it.
+ */
+CO_API int co_fd_watch(int fd, short events, void (*fn)(int fd, short revents, void *arg), void *arg);
+CO_API void co_fd_unwatch(int fd);
 
 /*
  * Timers on the calling thread's event loop: fn(arg) runs in the loop (the

@@ -1,32 +1,54 @@
 #!/bin/sh
 # run.sh — installs what coproxy needs (Debian 12, as root), builds it, and runs
-# it in the foreground in front of two local echo servers on loopback.
+# it in the foreground: redis mode in front of two local redis-servers, and
+# tcp mode in front of two local echo servers, all on loopback.
 # The README's run command.  Ctrl-C stops everything it started.
 set -eu
 cd "$(dirname "$0")/.."
 
 . tools/deps.sh
-install_deps $BUILD_DEPS socat
+install_deps $BUILD_DEPS redis-server redis-tools socat
 ./bootstrap >/dev/null
 mkdir -p build
 (cd build && { [ -f Makefile ] || ../configure >/dev/null; } && make -s -j"$(nproc)" >/dev/null)
 
-port=${PORT:-22122}
+port=${PORT:-22121}
+tport=${TCP_PORT:-22122}
+r1=${REDIS1:-22301}
+r2=${REDIS2:-22302}
 b1=${BACKEND1:-22201}
 b2=${BACKEND2:-22202}
 run=$(mktemp -d "${TMPDIR:-/tmp}/coproxy-run.XXXXXX")
-build/examples/echo_server -p "$b1" >"$run/backend1.log" 2>&1 &
-pid1=$!
-build/examples/echo_server -p "$b2" >"$run/backend2.log" 2>&1 &
-pid2=$!
-trap 'kill $pid1 $pid2 2>/dev/null; rm -rf "$run"' EXIT INT TERM
+pids=""
+trap 'kill $pids 2>/dev/null; rm -rf "$run"' EXIT INT TERM
+for p in "$r1" "$r2"; do
+    redis-server --port "$p" --bind 127.0.0.1 --save '' --appendonly no --dir "$run" \
+        >"$run/redis-$p.log" 2>&1 &
+    pids="$pids $!"
+done
+build/examples/echo_server -p "$b1" >"$run/echo1.log" 2>&1 &
+pids="$pids $!"
+build/examples/echo_server -p "$b2" >"$run/echo2.log" 2>&1 &
+pids="$pids $!"
 cat >"$run/coproxy.conf" <<CONF
 threads = "auto";
 log_level = "info";
 pools = (
   {
-    name = "echo";
+    name = "cache";
     listen = "127.0.0.1:$port";
+    mode = "redis";
+    distribution = "ketama";
+    hash = "fnv1a_64";
+    hash_tag = "{}";
+    server_timeout = 1000;
+    client_idle_timeout = 300000;
+    auto_eject_hosts = true;
+    servers = ( "127.0.0.1:$r1:1 redis-a", "127.0.0.1:$r2:1 redis-b" );
+  },
+  {
+    name = "echo";
+    listen = "127.0.0.1:$tport";
     mode = "tcp";
     balance = "roundrobin";
     client_idle_timeout = 60000;
@@ -35,10 +57,14 @@ pools = (
 );
 CONF
 cat <<MSG
-coproxy (tcp mode) on 127.0.0.1:$port, in front of two echo servers on ports $b1 and $b2.
+coproxy on loopback:
+  redis mode on 127.0.0.1:$port, sharding over two redis-servers on ports $r1 and $r2
+  tcp mode   on 127.0.0.1:$tport, balancing over two echo servers on ports $b1 and $b2
 Try it from another terminal:
-    echo hello | socat - TCP:127.0.0.1:$port
-    build/examples/echo_client -p $port -c 1000 -n 100
-Ctrl-C stops it (SIGTERM drains open connections first).
+    redis-cli -p $port set greeting hello
+    redis-cli -p $port mget greeting nothing
+    redis-benchmark -p $port -t get,set -q
+    echo hello | socat - TCP:127.0.0.1:$tport
+Ctrl-C stops it (SIGTERM lets in-flight requests finish first).
 MSG
 build/coproxy -c "$run/coproxy.conf"

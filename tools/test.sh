@@ -7,7 +7,8 @@ set -eu
 cd "$(dirname "$0")/.."
 
 . tools/deps.sh
-install_deps $BUILD_DEPS valgrind clang gcc-aarch64-linux-gnu qemu-user python3-pytest
+install_deps $BUILD_DEPS valgrind clang gcc-aarch64-linux-gnu qemu-user python3-pytest \
+    python3-redis redis-server redis-tools nutcracker
 
 jobs=$(nproc 2>/dev/null || echo 2)
 ./bootstrap >/dev/null

@@ -818,6 +818,101 @@ static void test_value_len(void)
     CHECK_EQ(resp_value_len("*1\r\n!\r\n", 7), -1);
 }
 
+/* ---- random damage: the result never depends on how the bytes arrive ------- */
+
+/* Overwrites 1 to 3 bytes of in[0..n), mostly with the protocol's own characters. */
+static void fuzz_damage(char *in, size_t n, uint64_t *seed)
+{
+    static const char alphabet[] = "*$:+-\r\n\r\n0123456789 \"'\\x\0";
+    int k, times = 1 + (int)(unit_xorshift(seed) % 3);
+
+    for (k = 0; k < times && n > 0; k++) {
+        uint64_t x = unit_xorshift(seed);
+        in[x % n] = (x >> 32) % 4 == 0 ? (char)(x >> 40) : alphabet[(x >> 40) % (sizeof alphabet - 1)];
+    }
+}
+
+static void test_request_fuzz(void)
+{
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    struct resp_request a, b;
+    char in[256], *abuf, *bbuf;
+    size_t ahave, bhave, i;
+    int iter, arc, brc;
+
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    cur_case = "damaged requests";
+    for (iter = 0; iter < 3000; iter++) {
+        const struct req_case *c = &req_ok[unit_xorshift(&seed) % (sizeof req_ok / sizeof req_ok[0])];
+        struct bytes in_b = {in, c->in.n};
+        enum feed_mode mode = unit_xorshift(&seed) % 2 ? BYTES : SPLIT;
+        size_t cut = (size_t)(unit_xorshift(&seed) % (c->in.n + 1));
+
+        memcpy(in, c->in.s, c->in.n);
+        fuzz_damage(in, c->in.n, &seed);
+        cur_mode = mode == BYTES ? "whole vs byte by byte" : "whole vs split";
+        cur_cut = (size_t)iter;
+        arc = req_feed(&a, &in_b, WHOLE, 0, NULL, &abuf, &ahave);
+        brc = req_feed(&b, &in_b, mode, cut, NULL, &bbuf, &bhave);
+        CHECK_EQ(arc, brc);
+        if (arc == RESP_OK) {
+            CHECK_EQ(a.size, b.size);
+            CHECK_EQ(a.argc, b.argc);
+            CHECK(a.size <= c->in.n);
+            for (i = 0; i < a.argc; i++) {
+                CHECK_EQ(a.args[i].off, b.args[i].off);
+                CHECK_EQ(a.args[i].len, b.args[i].len);
+                CHECK((size_t)a.args[i].off + a.args[i].len <= a.size);
+                CHECK(memcmp(abuf + a.args[i].off, bbuf + b.args[i].off, a.args[i].len) == 0);
+            }
+        } else if (arc == RESP_ERROR) {
+            CHECK(strcmp(a.error, b.error) == 0);
+        }
+        free(abuf);
+        free(bbuf);
+        resp_request_reset(&a);
+        resp_request_reset(&b);
+    }
+    cur_case = NULL;
+    resp_request_free(&a);
+    resp_request_free(&b);
+}
+
+static void test_reply_fuzz(void)
+{
+    uint64_t seed = 0x2545f4914f6cdd1dull;
+    struct resp_reply a, b;
+    uint64_t aend, bend;
+    char in[256];
+    int iter, arc, brc;
+
+    resp_reply_reset(&a);
+    resp_reply_reset(&b);
+    cur_case = "damaged replies";
+    for (iter = 0; iter < 3000; iter++) {
+        const struct rep_case *c = &rep_cases[unit_xorshift(&seed) % (sizeof rep_cases / sizeof rep_cases[0])];
+        struct bytes in_b = {in, c->in.n};
+
+        memcpy(in, c->in.s, c->in.n);
+        fuzz_damage(in, c->in.n, &seed);
+        cur_mode = "whole vs byte by byte, consumed bytes dropped";
+        cur_cut = (size_t)iter;
+        arc = rep_feed(&a, &in_b, WHOLE, 0, 0, &aend);
+        brc = rep_feed(&b, &in_b, BYTES, 0, 1, &bend);
+        CHECK_EQ(arc, brc);
+        if (arc == RESP_OK) {
+            CHECK_EQ(aend, bend);
+            CHECK_EQ(resp_value_len(in, c->in.n), (long)aend);
+        } else if (arc == RESP_ERROR) {
+            CHECK(strcmp(a.error, b.error) == 0);
+        }
+        resp_reply_reset(&a);
+        resp_reply_reset(&b);
+    }
+    cur_case = NULL;
+}
+
 /* ---- resp_header_int and the writers ------------------------------------------ */
 
 static void test_header_int(void)
@@ -921,6 +1016,8 @@ int main(void)
     RUN(test_reply_depth);
     RUN(test_reply_stream);
     RUN(test_reply_pipeline);
+    RUN(test_request_fuzz);
+    RUN(test_reply_fuzz);
     RUN(test_value_len);
     RUN(test_header_int);
     RUN(test_writers);
