@@ -39,8 +39,16 @@ static const char *server_desc(const struct redis_server *s)
     return s->conf->name;
 }
 
-/* Fails every queued message and drops the connection. */
+/* Fails every queued message and drops the connection; the next connect
+ * waits out the back-off unless `now` says to reconnect at once. */
+static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const char *why, int now);
+
 static void backend_fail(struct worker *w, struct backend_conn *bc, const char *why)
+{
+    backend_fail_ex(w, bc, why, 0);
+}
+
+static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const char *why, int now)
 {
     struct redis_server *s = bc->srv;
     struct msg *m;
@@ -56,8 +64,12 @@ static void backend_fail(struct worker *w, struct backend_conn *bc, const char *
         log_warn("pool %s: server %s (%s): %s", s->pool->conf->name, s->conf->name,
                  s->conf->addr.text, why);
     bc->state = BC_DOWN;
-    bc->retry_at = worker_now_ms() + (uint64_t)bc->backoff_ms;
-    bc->backoff_ms = bc->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : bc->backoff_ms * 2;
+    if (now) {
+        bc->retry_at = 0;
+    } else {
+        bc->retry_at = worker_now_ms() + (uint64_t)bc->backoff_ms;
+        bc->backoff_ms = bc->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : bc->backoff_ms * 2;
+    }
     bc->out.len = bc->out_off = 0;
     while ((m = bc->head) != NULL) {
         bc->head = m->bnext;
@@ -239,13 +251,16 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
 
     /* connect-time commands go first, in the bytes and in the queue */
     if (pc->redis_auth[0]) {
-        rbuf_printf(&pro, "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(pc->redis_auth), pc->redis_auth);
+        if (rbuf_printf(&pro, "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(pc->redis_auth),
+                        pc->redis_auth) != 0)
+            goto oom;
         nint++;
     }
     if (pc->redis_db != 0) {
         char db[16];
         snprintf(db, sizeof db, "%d", pc->redis_db);
-        rbuf_printf(&pro, "*2\r\n$6\r\nSELECT\r\n$%zu\r\n%s\r\n", strlen(db), db);
+        if (rbuf_printf(&pro, "*2\r\n$6\r\nSELECT\r\n$%zu\r\n%s\r\n", strlen(db), db) != 0)
+            goto oom;
         nint++;
     }
     for (int i = 0; i < nint; i++) {
@@ -292,8 +307,12 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
     }
     *ra = (struct reader_arg){ w, bc };
     co_resume(co);
-    return 0;
+    return bc->state == BC_UP ? 0 : -1;   /* the reader may have found it closed already */
 
+oom:
+    snprintf(why, sizeof why, "out of memory");
+    close(fd);
+    fd = -1;
 fail_int:
     while (first) {
         struct msg *m = first;
@@ -357,9 +376,9 @@ int backend_start(struct worker *w, struct backend_conn *bc, struct redis_server
     return 0;
 }
 
-struct backend_conn *backend_pick(struct worker *w, struct redis_server *s, struct msg *m)
+struct backend_conn *backend_pick(struct worker *w, struct redis_server *s, struct msg *m, uint64_t affinity)
 {
-    struct backend_conn *bc = &s->conns[s->next_conn++ % (uint32_t)s->pool->conf->server_connections];
+    struct backend_conn *bc = &s->conns[affinity % (uint64_t)s->pool->conf->server_connections];
 
     m->server = s;
     s->requests++;
@@ -372,6 +391,7 @@ struct backend_conn *backend_pick(struct worker *w, struct redis_server *s, stru
 
 void backend_enqueue(struct backend_conn *bc, struct msg *m)
 {
+    m->conn = bc;
     m->refs++;
     m->bnext = NULL;
     *bc->tail = m;
@@ -381,4 +401,16 @@ void backend_enqueue(struct backend_conn *bc, struct msg *m)
         bc->writer_idle = 0;
         co_cond_signal(bc->wake);
     }
+}
+
+void backend_timed_out(struct worker *w, struct msg *m)
+{
+    struct backend_conn *bc = m->conn;
+    char why[96];
+
+    if (bc == NULL || m->done)
+        return;
+    snprintf(why, sizeof why, "timeout: no reply within %d ms", bc->srv->pool->conf->server_timeout);
+    bc->srv->timeouts++;
+    backend_fail_ex(w, bc, why, 1);
 }

@@ -54,6 +54,7 @@ struct msg {
     struct msg **frags;              /* a split request's fragments */
     uint32_t *keypos;                /* an MGET fragment: which of the parent's keys */
     struct redis_server *server;     /* where it was sent (for error messages) */
+    struct backend_conn *conn;       /* the connection it was queued on */
     struct rbuf reply;               /* the reply, complete once done */
     uint64_t deadline;               /* ms: server_timeout */
     uint32_t nfrags, frags_left, nkeys;
@@ -141,11 +142,16 @@ void redis_pool_trim(struct redis_pool *p);
 int backend_start(struct worker *w, struct backend_conn *bc, struct redis_server *s);
 /*
  * The connection of s to send m on, or NULL (m failed with the reason) if
- * s cannot take requests now.  The caller appends m's request bytes to the
+ * s cannot take requests now.  A client's requests to a server all take
+ * the same connection (affinity: its id), so they run in the order sent.  The caller appends m's request bytes to the
  * returned connection's `out`, then calls backend_enqueue.
  */
-struct backend_conn *backend_pick(struct worker *w, struct redis_server *s, struct msg *m);
+struct backend_conn *backend_pick(struct worker *w, struct redis_server *s, struct msg *m, uint64_t affinity);
 void backend_enqueue(struct backend_conn *bc, struct msg *m);
+/* m, queued on its connection, got no reply within server_timeout: the
+ * connection is dropped (as twemproxy does: everything behind m would wait
+ * too) and reopened at once; its requests fail with "timeout". */
+void backend_timed_out(struct worker *w, struct msg *m);
 
 /* redis_client.c: one client connection, start to end (a coroutine's routine) */
 void *redis_client_main(void *arg);

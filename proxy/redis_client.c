@@ -56,6 +56,8 @@ struct redis_client {
     uint8_t closing;                     /* QUIT or a protocol error: close once answered */
     uint8_t kicked;
     uint8_t started;
+    uint8_t hup;                         /* the peer's FIN or an error was signalled: read to
+                                            EOF, a short read no longer means drained */
 };
 
 static uint64_t next_client_id(struct worker *w)
@@ -244,14 +246,17 @@ static void send_whole(struct redis_client *c, struct msg *m, struct redis_serve
                        const struct resp_request *r)
 {
     struct backend_conn *bc;
+    size_t mark;
 
     if (s == NULL) {
         msg_fail(c->w, m, "ERR coproxy: no server available in pool %s", c->pool->conf->name);
         return;
     }
-    if ((bc = backend_pick(c->w, s, m)) == NULL)
+    if ((bc = backend_pick(c->w, s, m, c->id)) == NULL)
         return;
+    mark = bc->out.len;
     if (append_request(&bc->out, req, r) != 0) {
+        bc->out.len = mark;   /* no half request may stay: replies would shift */
         msg_fail(c->w, m, "ERR coproxy: out of memory");
         return;
     }
@@ -363,10 +368,12 @@ static void route_split(struct redis_client *c, const struct redis_cmd *cmd, con
     m->frags_left = m->nfrags;
     for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
         struct msg *f = m->frags[i];
-        struct backend_conn *bc = backend_pick(c->w, f->server, f);
+        struct backend_conn *bc = backend_pick(c->w, f->server, f, c->id);
+        size_t mark;
         int err;
         if (bc == NULL)
             continue;
+        mark = bc->out.len;
         err = append_header(&bc->out, '*', 1 + (int64_t)f->nkeys * step);
         err = err ? err : append_bulk(&bc->out, req + r->args[0].off, r->args[0].len);
         for (uint32_t k = 0; k < f->nkeys && err == 0; k++) {
@@ -376,6 +383,7 @@ static void route_split(struct redis_client *c, const struct redis_cmd *cmd, con
                 err = append_bulk(&bc->out, req + r->args[at + 1].off, r->args[at + 1].len);
         }
         if (err != 0) {
+            bc->out.len = mark;
             msg_fail(c->w, f, "ERR coproxy: out of memory");
             continue;
         }
@@ -421,10 +429,13 @@ static void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, co
     m->frags_left = m->nfrags;
     for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
         struct msg *f = m->frags[i];
-        struct backend_conn *bc = backend_pick(c->w, f->server, f);
+        struct backend_conn *bc = backend_pick(c->w, f->server, f, c->id);
+        size_t mark;
         if (bc == NULL)
             continue;
+        mark = bc->out.len;
         if (append_request(&bc->out, req, r) != 0) {
+            bc->out.len = mark;
             msg_fail(c->w, f, "ERR coproxy: out of memory");
             continue;
         }
@@ -674,21 +685,24 @@ static __attribute__((noinline)) void process_input(struct redis_client *c)
 
 /* ---- replies ------------------------------------------------------------------ */
 
-/* The head is overdue: it gets a timeout error; its late reply will be dropped. */
+/*
+ * The head is overdue: the connections it waits on are dropped, which fails
+ * it (and what queued behind it) with a timeout error.  A request that
+ * waits on no connection cannot be overdue, but gets the error anyway.
+ */
 static void time_out_head(struct redis_client *c)
 {
     struct msg *m = c->head;
     struct redis_server *s = m->server;
 
-    for (uint32_t i = 0; i < m->nfrags; i++)
+    for (uint32_t i = 0; i < m->nfrags && !m->done; i++) {
         if (!m->frags[i]->done) {
             s = m->frags[i]->server;
-            break;
+            backend_timed_out(c->w, m->frags[i]);
         }
-    if (s) {
-        s->timeouts++;
-        redis_server_failed(s);
     }
+    if (m->nfrags == 0)
+        backend_timed_out(c->w, m);
     msg_fail(c->w, m, "ERR coproxy: timeout: no reply from server %s (%s) within %d ms",
              s ? s->conf->name : "?", s ? s->conf->addr.text : "?", c->pool->conf->server_timeout);
 }
@@ -703,7 +717,8 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
         struct iovec iov[IOV_BATCH];
         struct msghdr mh = { .msg_iov = iov };
         struct msg *m = c->head;
-        int n = 0;
+        size_t total = 0;
+        int n = 0, r;
 
         if (!m->done) {
             uint64_t now = worker_now_ms();
@@ -714,8 +729,10 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
             if (c->cond == NULL && (c->cond = co_cond_alloc()) == NULL)
                 return -1;
             c->waiting = 1;
-            co_cond_timedwait(c->cond, (int)(m->deadline - now));
+            r = co_cond_timedwait(c->cond, (int)(m->deadline - now));
             c->waiting = 0;
+            if (r != 0 && r != -ETIMEDOUT)
+                return -1;
             continue;
         }
         for (m = c->head; m != NULL && m->done && n < IOV_BATCH; m = m->cnext, n++) {
@@ -726,9 +743,11 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
                 iov[n].iov_base = (void *)oom;
                 iov[n].iov_len = sizeof oom - 1;
             }
+            total += iov[n].iov_len;
         }
         mh.msg_iovlen = (size_t)n;
-        if (c->kicked || sendmsg(c->fd, &mh, MSG_NOSIGNAL) < 0)
+        /* blocking (hooked): all of it, or the client is gone */
+        if (c->kicked || sendmsg(c->fd, &mh, MSG_NOSIGNAL) != (ssize_t)total)
             return -1;
         while (n-- > 0) {
             m = c->head;
@@ -784,7 +803,7 @@ static __attribute__((noinline)) int read_input(struct redis_client *c, int *rea
     if (n > 0) {
         c->in.len += (size_t)n;
         c->partial = 0;
-        *ready = (size_t)n == room;   /* a short read drained the socket */
+        *ready = (size_t)n == room || c->hup;   /* a short read drained the socket */
         if (c->idle)
             co_timer_arm(c->idle, c->pool->conf->client_idle_timeout);
         return 1;
@@ -826,6 +845,8 @@ static int client_serve(struct redis_client *c)
                 return CLIENT_DONE;
             if (n == 0 && idle && !c->kicked)
                 return CLIENT_SHED;
+            if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+                c->hup = 1;
             ready = 1;
         }
         if (c->kicked)
@@ -887,7 +908,8 @@ static void client_wake(int fd, short revents, void *arg)
     struct stCoRoutine_t *co;
 
     (void)fd;
-    (void)revents;
+    if (revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+        c->hup = 1;
     if (co_create(&co, &attr, redis_client_main, c) != 0) {
         log_error("pool %s: out of memory for a client's coroutine: closing it", c->pool->conf->name);
         client_close(c);

@@ -317,7 +317,7 @@ int co_wait_fd(int fd, uint32_t events, int timeout_ms)
     w->fd = fd;
     w->events = events;
     link_fd_wait(f, w);
-    f->missed &= ~events;   /* the caller just saw EAGAIN: older edges are stale */
+    f->missed &= ~(events | EPOLLERR | EPOLLHUP);   /* the caller just saw EAGAIN: older edges are stale */
     co_wait_arm(loop, w, timeout_ms);
     env->counters.fd_waits++;
     co_yield_ct();
@@ -369,6 +369,8 @@ int co_poll(struct stCoEpoll_t *loop, struct pollfd fds[], nfds_t n, int timeout
     }
     if (timeout_ms > 0)
         deadline = co_now_ms() + (uint64_t)timeout_ms;
+    for (i = 0; i < n; i++)
+        w[i] = NULL;   /* the clean-up below may see entries a failed pass never reached */
     for (;;) {
         struct co_wait *leader = NULL;
         for (i = 0; i < n; i++) {
@@ -467,7 +469,7 @@ int co_poll_edge(struct pollfd fds[], nfds_t n, int timeout_ms)
         uint32_t got = f && f->loop == loop ? f->missed & ((uint32_t)fds[i].events | POLLERR | POLLHUP) : 0;
         fds[i].revents = (short)got;
         if (got) {
-            f->missed &= ~(uint32_t)fds[i].events;
+            f->missed &= ~((uint32_t)fds[i].events | POLLERR | POLLHUP);
             ready++;
         }
     }
@@ -531,7 +533,7 @@ int co_fd_watch(int fd, short events, void (*fn)(int fd, short revents, void *ar
     link_fd_wait(f, w);
     got = f->missed & ((uint32_t)events | POLLERR | POLLHUP);
     if (got) {   /* it came while nobody waited: the callback runs in this turn */
-        f->missed &= ~(uint32_t)events;
+        f->missed &= ~((uint32_t)events | POLLERR | POLLHUP);
         w->revents = got;
         co_wait_wake(loop, w);
     }

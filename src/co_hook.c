@@ -135,13 +135,13 @@ static void adopt_socket(struct co_fd *f, int fd, int user_nonblock)
  * call should go straight to libc.  A hooked coroutine's first use of an
  * fd it did not create classifies it (one fstat).
  */
-static struct co_fd *managed(int fd)
+static struct co_fd *classify(int fd, int always)
 {
     struct co_fd *f = co_fd_peek(fd);
 
     if (f && f->kind == CO_FD_SOCKET)
         return f->user_nonblock ? NULL : f;
-    if ((f == NULL || f->kind == CO_FD_UNKNOWN) && co_hooked()) {
+    if ((f == NULL || f->kind == CO_FD_UNKNOWN) && (always || co_hooked())) {
         struct stat st;
         int fl;
         if ((f = co_fd_get(fd)) == NULL || fstat(fd, &st) != 0)
@@ -157,12 +157,18 @@ static struct co_fd *managed(int fd)
     return NULL;
 }
 
-/* The slot of fd if it is a socket (classifying it on first sight), else NULL. */
+static struct co_fd *managed(int fd)
+{
+    return classify(fd, 0);
+}
+
+/* The slot of fd if it is a socket (classifying it on first sight, even
+ * outside a hooked coroutine), else NULL. */
 struct co_fd *co_fd_socket(int fd)
 {
     struct co_fd *f;
 
-    managed(fd);   /* classifies, adopts a socket */
+    classify(fd, 1);   /* classifies, adopts a socket */
     f = co_fd_peek(fd);
     return f && f->kind == CO_FD_SOCKET ? f : NULL;
 }

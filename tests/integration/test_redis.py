@@ -502,3 +502,38 @@ def test_sigterm_answers_in_flight_requests_then_exits(proxy):
     blocker.join()
     assert s.daemon.proc.wait(timeout=15) == 0
     assert idle.closed()
+
+
+def test_last_requests_then_fin_are_answered_and_the_client_closed(proxy):
+    s = proxy(1, client_connections=1)
+    c = Resp(s.port)
+    c.send(encode("SET", "fin", "1") + encode("GET", "fin"))
+    c.sock.shutdown(socket.SHUT_WR)          # the FIN comes with the last requests
+    assert c.reply() == b"+OK" and c.reply() == b"1"
+    assert c.closed()
+    # a half request and a FIN: the proxy closes it, freeing its slot
+    d = Resp(s.port)
+    d.send(b"*2\r\n$3\r\nGET\r\n$3\r\nfi")
+    d.sock.shutdown(socket.SHUT_WR)
+    assert d.closed()
+    deadline = time.monotonic() + 10
+    while True:
+        e = Resp(s.port)
+        try:
+            if e.call("PING") == b"+PONG":
+                break
+        except (EOFError, ConnectionResetError):
+            pass
+        assert time.monotonic() < deadline, "the slot was never freed"
+        time.sleep(0.1)
+
+
+def test_one_clients_requests_keep_their_order_over_several_connections(proxy):
+    s = proxy(1, server_connections=4)
+    r = s.client()
+    p = r.pipeline(transaction=False)
+    for i in range(2000):
+        p.set("order", i)
+        p.get("order")
+    out = p.execute()
+    assert out[1::2] == [str(i).encode() for i in range(2000)]

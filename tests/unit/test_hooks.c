@@ -458,6 +458,119 @@ static void test_poll_edge(void)
     close(sp[1]);
 }
 
+/* ---- an edge that comes while the coroutine waits elsewhere is not lost ---- */
+
+static int missed_ok;
+
+static void *missed_waiter(void *arg)
+{
+    struct pollfd p = { .fd = sp[1], .events = POLLIN };
+    char c;
+
+    (void)arg;
+    co_enable_hook_sys();
+    CHECK_EQ(recv(sp[1], &c, 1, MSG_DONTWAIT), -1);   /* EAGAIN: registered, nothing there */
+    usleep(50 * 1000);                                /* busy elsewhere while the byte comes */
+    CHECK_EQ(co_poll_edge(&p, 1, 2000), 1);           /* answers at once: the edge was kept */
+    CHECK(p.revents & POLLIN);
+    CHECK_EQ(recv(sp[1], &c, 1, MSG_DONTWAIT), 1);
+    CHECK_EQ(c, 'm');
+    CHECK_EQ(co_poll_edge(&p, 1, 30), 0);             /* taken: nothing more until a new edge */
+    missed_ok = 1;
+    active--;
+    return NULL;
+}
+
+static void *missed_writer(void *arg)
+{
+    (void)arg;
+    co_enable_hook_sys();
+    usleep(10 * 1000);
+    CHECK_EQ(write(sp[0], "m", 1), 1);
+    active--;
+    return NULL;
+}
+
+static void test_poll_edge_keeps_missed_edges(void)
+{
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    spawn(missed_waiter, NULL);
+    spawn(missed_writer, NULL);
+    run_loop();
+    CHECK(missed_ok);
+    close(sp[0]);
+    close(sp[1]);
+}
+
+/* ---- co_fd_watch: a callback at the next edge, no coroutine ---- */
+
+
+static int watch_calls;
+static short watch_revents;
+
+static void on_watch(int fd, short revents, void *arg)
+{
+    CHECK_EQ(fd, sp[1]);
+    CHECK(arg == &watch_calls);
+    watch_calls++;
+    watch_revents = revents;
+}
+
+static int until_called(void *arg)
+{
+    (void)arg;
+    return watch_calls == 2;
+}
+
+static void *watch_writer(void *arg)
+{
+    (void)arg;
+    co_enable_hook_sys();
+    usleep(20 * 1000);
+    CHECK_EQ(watch_calls, 0);                   /* nothing came yet */
+    CHECK_EQ(write(sp[0], "w", 1), 1);
+    usleep(20 * 1000);
+    CHECK_EQ(watch_calls, 1);                   /* called once, from the loop */
+    CHECK(watch_revents & POLLIN);
+    CHECK_EQ(write(sp[0], "x", 1), 1);          /* a watch fires once */
+    usleep(20 * 1000);
+    CHECK_EQ(watch_calls, 1);
+    /* again, then closed before any edge: POLLNVAL */
+    CHECK_EQ(co_fd_watch(sp[1], POLLIN, on_watch, &watch_calls), 0);
+    CHECK_EQ(co_fd_watch(sp[1], POLLIN, on_watch, &watch_calls), -EBUSY);
+    co_fd_unwatch(sp[1]);
+    CHECK_EQ(write(sp[0], "y", 1), 1);
+    usleep(20 * 1000);
+    CHECK_EQ(watch_calls, 1);                   /* unwatched: no call */
+    active--;
+    return NULL;
+}
+
+static void test_fd_watch(void)
+{
+    char buf[8];
+
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    CHECK_EQ(co_fd_watch(sp[1], POLLIN, on_watch, &watch_calls), 0);
+    spawn(watch_writer, NULL);
+    run_loop();
+    CHECK_EQ(watch_calls, 1);
+    CHECK_EQ(read(sp[1], buf, sizeof buf), 3);   /* w, x, y all there: nothing consumed them */
+    /* x and y came with no wait for them: a new watch answers in the next turn */
+    CHECK_EQ(co_fd_watch(sp[1], POLLIN, on_watch, &watch_calls), 0);
+    co_eventloop(co_get_epoll_ct(), until_called, NULL);
+    CHECK_EQ(watch_calls, 2);
+    CHECK(watch_revents & POLLIN);
+    /* a watch on an fd that is closed first gets POLLNVAL */
+    CHECK_EQ(co_fd_watch(sp[1], POLLIN, on_watch, &watch_calls), 0);
+    spawn(closer, NULL);   /* the hooked close wakes the watch */
+    run_loop();
+    CHECK_EQ(watch_calls, 3);
+    CHECK(watch_revents & POLLNVAL);
+    close(sp[0]);
+    co_trim();   /* and the records of the waits just used go back */
+}
+
 /* ---- per-coroutine environment variables ---- */
 
 static void *env_user(void *arg)
@@ -497,6 +610,8 @@ int main(void)
     RUN(test_hooks_off_is_libc);
     RUN(test_resolve_does_not_stall);
     RUN(test_poll_edge);
+    RUN(test_poll_edge_keeps_missed_edges);
+    RUN(test_fd_watch);
     RUN(test_env_list);
     CHECK_EQ(co_free_sharestack(share), 0);
     return 0;
