@@ -537,3 +537,39 @@ def test_one_clients_requests_keep_their_order_over_several_connections(proxy):
         p.get("order")
     out = p.execute()
     assert out[1::2] == [str(i).encode() for i in range(2000)]
+
+
+@pytest.mark.parametrize("distribution,hash_name", [("ketama", "fnv1a_64"), ("modula", "murmur"),
+                                                    ("ketama", "md5")])
+def test_keys_written_through_twemproxy_are_found_through_coproxy(daemon, backends, tmp_path,
+                                                                   distribution, hash_name):
+    """Switching from twemproxy moves no data: the same pool settings find every key."""
+    import subprocess
+    bs = backends(3)
+    nc_port, nc_stats = free_port(), free_port()
+    (tmp_path / "nc.yml").write_text(
+        f"cache:\n  listen: 127.0.0.1:{nc_port}\n  redis: true\n  hash: {hash_name}\n"
+        f"  distribution: {distribution}\n  hash_tag: \"{{}}\"\n  timeout: 5000\n  servers:\n"
+        + "".join(f"   - 127.0.0.1:{b.port}:{i + 1} s{i}\n" for i, b in enumerate(bs)))
+    nc = subprocess.Popen(["nutcracker", "-c", str(tmp_path / "nc.yml"), "-s", str(nc_stats),
+                           "-o", str(tmp_path / "nc.log"), "-p", str(tmp_path / "nc.pid")])
+    try:
+        from conftest import wait_port
+        wait_port(nc_port)
+        port = free_port()
+        conf = redis_config(port, [b.port for b in bs], distribution=distribution, hash=hash_name,
+                            hash_tag="{}")
+        for i, b in enumerate(bs):   # the same weights as twemproxy's: 1, 2, 3
+            conf = conf.replace(f'"127.0.0.1:{b.port}:1 s{i}"', f'"127.0.0.1:{b.port}:{i + 1} s{i}"')
+        daemon(conf, port=port)
+        via_nc = redis.Redis(port=nc_port, socket_timeout=30)
+        via_co = redis.Redis(port=port, socket_timeout=30)
+        keys = [f"user:{i}:{'x' * (i % 40)}" for i in range(300)] + [f"{{tag{i % 7}}}:k{i}" for i in range(50)]
+        for k in keys:
+            via_nc.set(k, k)
+        assert via_co.mget(keys) == [k.encode() for k in keys]
+        for k in keys[:50]:
+            assert via_co.get(k) == k.encode()
+    finally:
+        nc.terminate()
+        nc.wait(timeout=10)
