@@ -26,40 +26,13 @@ import sys
 import tempfile
 import time
 
+from benchutil import cpu, free_port, rss, wait_port
+
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 REQUESTS = int(sys.argv[2]) if len(sys.argv) > 2 else 200000
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 COPROXY = os.path.join(BUILD, "coproxy")
-TICK = os.sysconf("SC_CLK_TCK")
 procs = []
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port):
-    for _ in range(400):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing on port {port}")
-
-
-def cpu(pid):
-    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / TICK
-
-
-def rss(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def start(cmd, port):

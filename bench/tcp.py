@@ -21,49 +21,20 @@ import sys
 import tempfile
 import time
 
+from benchutil import cpu, free_port, rss, wait_port
+
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 SECONDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
 TCPLOAD = os.path.join(BUILD, "bench", "tcpload")
 ECHO = os.path.join(BUILD, "bench", "echo_epoll")
 COPROXY = os.path.join(BUILD, "coproxy")
-TICK = os.sysconf("SC_CLK_TCK")
 procs = []
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_listening(cmd):
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     procs.append(p)
     return int(p.stdout.readline().rsplit(":", 1)[1])
-
-
-def wait_port(port):
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing on port {port}")
-
-
-def cpu(pid):
-    if pid is None:
-        return 0.0
-    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / TICK
-
-
-def rss(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def load(mode, port, *extra):

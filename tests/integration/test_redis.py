@@ -475,6 +475,22 @@ def test_a_thousand_concurrent_clients(proxy):
     assert s.client().get("shared") == b"1000"
 
 
+def wait_for_a_free_slot(port, timeout=10):
+    """Until a new client gets served (a closed one's slot in client_connections is free)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        c = Resp(port)
+        try:
+            if c.call("PING") == b"+PONG":
+                return
+        except (EOFError, ConnectionResetError):
+            pass
+        finally:
+            c.close()
+        assert time.monotonic() < deadline, "the slot was never freed"
+        time.sleep(0.1)
+
+
 def test_client_connection_limit(proxy):
     s = proxy(1, client_connections=3)
     held = [Resp(s.port) for _ in range(3)]
@@ -484,16 +500,7 @@ def test_client_connection_limit(proxy):
     assert extra.reply() == b"-ERR max number of clients reached"
     assert extra.closed()
     held[0].close()
-    deadline = time.monotonic() + 10
-    while True:
-        c = Resp(s.port)
-        try:
-            if c.call("PING") == b"+PONG":
-                break
-        except (EOFError, ConnectionResetError):
-            pass
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_for_a_free_slot(s.port)
 
 
 def test_idle_client_is_kicked(proxy):
@@ -540,16 +547,7 @@ def test_last_requests_then_fin_are_answered_and_the_client_closed(proxy):
     d.send(b"*2\r\n$3\r\nGET\r\n$3\r\nfi")
     d.sock.shutdown(socket.SHUT_WR)
     assert d.closed()
-    deadline = time.monotonic() + 10
-    while True:
-        e = Resp(s.port)
-        try:
-            if e.call("PING") == b"+PONG":
-                break
-        except (EOFError, ConnectionResetError):
-            pass
-        assert time.monotonic() < deadline, "the slot was never freed"
-        time.sleep(0.1)
+    wait_for_a_free_slot(s.port)
 
 
 def test_one_clients_requests_keep_their_order_over_several_connections(proxy):
