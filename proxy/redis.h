@@ -71,7 +71,6 @@ struct redis_server {
     const struct server_conf *conf;
     int index;
     struct backend_conn *conns;      /* server_connections of them */
-    uint32_t next_conn;
     int failures;                    /* in a row */
     uint64_t ejected_until;          /* ms; 0: in the distribution */
     uint64_t requests, errors, timeouts;
