@@ -74,8 +74,10 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
     while ((m = bc->head) != NULL) {
         bc->head = m->bnext;
         m->bnext = NULL;
-        if (!m->internal)
+        if (!m->internal && !m->done) {
+            s->pool->stats->errors_backend++;
             msg_fail(w, m, "ERR coproxy: server %s: %s", server_desc(s), why);
+        }
         msg_unref(w, m);
     }
     bc->tail = &bc->head;
@@ -381,8 +383,9 @@ struct backend_conn *backend_pick(struct worker *w, struct redis_server *s, stru
     struct backend_conn *bc = &s->conns[affinity % (uint64_t)s->pool->conf->server_connections];
 
     m->server = s;
-    s->requests++;
+    s->stats->requests++;
     if (bc->state == BC_DOWN && bc->head == NULL && worker_now_ms() < bc->retry_at) {
+        s->pool->stats->errors_backend++;
         msg_fail(w, m, "ERR coproxy: server %s is unavailable (%s); retrying", server_desc(s), bc->why);
         return NULL;
     }
@@ -411,6 +414,7 @@ void backend_timed_out(struct worker *w, struct msg *m)
     if (bc == NULL || m->done)
         return;
     snprintf(why, sizeof why, "timeout: no reply within %d ms", bc->srv->pool->conf->server_timeout);
-    bc->srv->timeouts++;
+    bc->srv->stats->timeouts++;
+    bc->srv->pool->stats->errors_timeout++;
     backend_fail_ex(w, bc, why, 1);
 }

@@ -387,7 +387,15 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
                      get_str(&c, s, "admin.", "socket", "", NULL));
             snprintf(cfg->admin_listen, sizeof cfg->admin_listen, "%s",
                      get_str(&c, s, "admin.", "listen", "", NULL));
-            get_int(&c, s, "admin.", "mode", 0660, 0, 0777);
+            v = get_str(&c, s, "admin.", "mode", "0660", NULL);
+            {   /* octal, as chmod takes it: libconfig has no octal numbers */
+                char *end;
+                long m = strtol(v, &end, 8);
+                if (*v == '\0' || *end != '\0' || m < 0 || m > 0777)
+                    fail(&c, config_setting_get_member(s, "mode"), "admin.mode",
+                         "'%s' is not an octal file mode such as \"0660\"", v);
+                cfg->admin_mode = (int)m;
+            }
         }
     }
     cfg->shared_stacks = 64;

@@ -51,6 +51,7 @@ struct config {
     int shutdown_timeout;            /* ms */
     char admin_socket[108];
     char admin_listen[128];
+    int admin_mode;                  /* the admin socket's file mode */
     int shared_stacks;               /* per worker */
     int stack_size;
     struct pool_conf *pools;

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
@@ -96,6 +97,10 @@ int main(int argc, char **argv)
         log_error("startup failed");
         return 1;
     }
+    if (admin_start(&d) != 0) {
+        log_error("startup failed");
+        return 1;
+    }
     for (int i = 0; i < d.cfg.npools; i++)
         log_info("pool %s: %s mode, listening on %s, %d server(s)", d.cfg.pools[i].name,
                  d.cfg.pools[i].mode == MODE_TCP ? "tcp" : "redis", d.cfg.pools[i].listen.text,
@@ -113,6 +118,7 @@ int main(int argc, char **argv)
     }
     __atomic_store_n(&d.stop, 1, __ATOMIC_RELAXED);
     worker_join_all(&d);
+    admin_stop();
     log_info("stopped");
     return 0;
 }

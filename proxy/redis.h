@@ -73,7 +73,7 @@ struct redis_server {
     struct backend_conn *conns;      /* server_connections of them */
     int failures;                    /* in a row */
     uint64_t ejected_until;          /* ms; 0: in the distribution */
-    uint64_t requests, errors, timeouts;
+    struct server_stats *stats;      /* the worker's counters for this server */
 };
 
 /* Per worker, per redis pool: its servers and where keys go. */
@@ -89,7 +89,7 @@ struct redis_pool {
     uint64_t next_rebuild;           /* ms: an ejected server comes back (0: none) */
     struct resp_limits limits;
     struct redis_client *clients;    /* open clients, to wake them at shutdown */
-    uint64_t requests, local_replies, protocol_errors, auth_failures;
+    struct pool_stats *stats;        /* the worker's counters for this pool */
 };
 
 enum backend_state { BC_DOWN, BC_CONNECTING, BC_UP };

@@ -134,7 +134,7 @@ static void reply_raw(struct redis_client *c, const char *p, size_t n)
     if (rbuf_append(&m->reply, p, n) != 0)
         m->reply.len = 0;
     m->done = 1;
-    c->pool->local_replies++;
+    c->pool->stats->local_replies++;
 }
 
 static void reply_str(struct redis_client *c, const char *s)
@@ -157,7 +157,7 @@ static void reply_error(struct redis_client *c, const char *fmt, ...)
     if (rbuf_printf(&m->reply, "-%s\r\n", text) != 0)
         m->reply.len = 0;
     m->done = 1;
-    c->pool->local_replies++;
+    c->pool->stats->local_replies++;
 }
 
 static void reply_bulk(struct redis_client *c, const char *s, size_t n)
@@ -169,7 +169,7 @@ static void reply_bulk(struct redis_client *c, const char *s, size_t n)
     if (rbuf_reserve(&m->reply, resp_write_bulk_len(n)) == 0)
         m->reply.len = resp_write_bulk(m->reply.data, s, n);
     m->done = 1;
-    c->pool->local_replies++;
+    c->pool->stats->local_replies++;
 }
 
 static void reply_int(struct redis_client *c, int64_t v)
@@ -457,7 +457,7 @@ static int check_password(struct redis_client *c, const char *req, const struct 
     for (size_t i = 0; i < pass->len && i < n; i++)
         diff |= (unsigned)(req[pass->off + i] ^ want[i]);
     if (diff) {
-        c->pool->auth_failures++;
+        c->pool->stats->auth_failures++;
         return -1;
     }
     c->authed = 1;
@@ -614,8 +614,9 @@ static void handle_request(struct redis_client *c, const char *req, const struct
     const struct redis_cmd *cmd = redis_cmd_lookup(req + a0->off, a0->len);
     char name[72];
 
-    c->pool->requests++;
+    c->pool->stats->requests++;
     if (cmd == NULL) {
+        c->pool->stats->errors_refused++;
         reply_error(c, "ERR unsupported command '%s'", printable(req + a0->off, a0->len, name));
         return;
     }
@@ -645,9 +646,11 @@ static void handle_request(struct redis_client *c, const char *req, const struct
         local_command(c, cmd, req, r);
         break;
     case ROUTE_REFUSED:
+        c->pool->stats->errors_refused++;
         reply_error(c, "ERR coproxy: %s", cmd->reason ? cmd->reason : "command refused");
         break;
     default:
+        c->pool->stats->errors_refused++;
         reply_error(c, "ERR unsupported command '%s'", printable(req + a0->off, a0->len, name));
         break;
     }
@@ -669,7 +672,7 @@ static __attribute__((noinline)) void process_input(struct redis_client *c)
             return;
         }
         if (r == RESP_ERROR) {
-            c->pool->protocol_errors++;
+            c->pool->stats->errors_protocol++;
             reply_error(c, "ERR Protocol error: %s", c->req.error ? c->req.error : "malformed request");
             log_debug("pool %s: protocol error from client %d: %s", c->pool->conf->name, c->fd,
                       c->req.error ? c->req.error : "?");
@@ -871,7 +874,7 @@ static void client_close(struct redis_client *c)
     struct worker *w = c->w;
 
     if (c->kicked) {
-        p->rt->kicked++;
+        p->rt->stats.client_kicked++;
         log_debug("pool %s: client idle for %d ms, closed", p->conf->name, p->conf->client_idle_timeout);
     }
     while (c->head) {
@@ -897,6 +900,7 @@ static void client_close(struct redis_client *c)
     if (p->conf->client_connections > 0)
         __atomic_sub_fetch(&p->rt->shared->clients, 1, __ATOMIC_RELAXED);
     w->conns--;
+    p->stats->client_connections--;
     free(c);
 }
 

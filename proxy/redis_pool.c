@@ -15,6 +15,7 @@ static void rebuild(struct redis_pool *p, uint64_t now)
         struct redis_server *s = &p->servers[i];
         if (s->ejected_until != 0 && s->ejected_until <= now) {
             s->ejected_until = 0;
+            s->stats->ejected = 0;
             s->failures = 0;
             log_info("pool %s: server %s (%s) back in the distribution after %d ms", p->conf->name,
                      s->conf->name, s->conf->addr.text, p->conf->server_retry_timeout);
@@ -39,6 +40,7 @@ struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt)
     p->rt = rt;
     p->conf = pc;
     p->nservers = pc->nservers;
+    p->stats = &rt->stats;
     p->hash = (enum hash_kind)hash_parse(pc->hash);
     p->limits = (struct resp_limits){ .max_multibulk = pc->max_multibulk_length,
                                       .max_bulk = pc->max_bulk_length,
@@ -52,6 +54,7 @@ struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt)
         s->pool = p;
         s->conf = &pc->servers[i];
         s->index = i;
+        s->stats = &rt->server_stats[i];
         p->dist_servers[i] = (struct dist_server){ .name = pc->servers[i].dist_name,
                                                    .weight = pc->servers[i].weight, .live = 1 };
         s->conns = calloc((size_t)pc->server_connections, sizeof *s->conns);
@@ -88,13 +91,15 @@ void redis_server_failed(struct redis_server *s)
     struct redis_pool *p = s->pool;
     uint64_t now;
 
-    s->errors++;
+    s->stats->failures++;
     if (!p->conf->auto_eject_hosts || s->ejected_until != 0)
         return;
     if (++s->failures < p->conf->server_failure_limit)
         return;
     now = worker_now_ms();
     s->ejected_until = now + (uint64_t)p->conf->server_retry_timeout;
+    s->stats->ejections++;
+    s->stats->ejected = 1;
     log_warn("pool %s: server %s (%s) ejected for %d ms after %d failures in a row", p->conf->name,
              s->conf->name, s->conf->addr.text, p->conf->server_retry_timeout, s->failures);
     rebuild(p, now);

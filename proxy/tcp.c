@@ -159,9 +159,10 @@ static int connect_backend(struct tcp_conn *c)
             c->bfd = fd;
             c->server = s;
             c->p->active[s]++;
+            c->p->server_stats[s].requests++;
             return 0;
         }
-        c->p->backend_errors++;
+        c->p->server_stats[s].failures++;
         log_warn("pool %s: backend %s (%s): %s", pc->name, sc->name, sc->addr.text,
                  errno == EINPROGRESS ? "connect timed out" : strerror(errno));
         close(fd);
@@ -392,7 +393,7 @@ void *tcp_conn_main(void *arg)
         relay(c);
     }
     if (c->kicked) {
-        p->kicked++;
+        p->stats.client_kicked++;
         log_debug("pool %s: client idle for %d ms, closed", p->conf->name, p->conf->client_idle_timeout);
     }
     co_timer_free(c->idle);
@@ -405,6 +406,7 @@ void *tcp_conn_main(void *arg)
     if (p->conf->client_connections > 0)
         __atomic_sub_fetch(&p->shared->clients, 1, __ATOMIC_RELAXED);
     w->conns--;
+    p->stats.client_connections--;
     free(c);
     worker_retire(w, co_self());   /* released by the worker once finished */
     return NULL;

@@ -177,7 +177,7 @@ static void *accept_main(void *arg)
             && __atomic_add_fetch(&p->shared->clients, 1, __ATOMIC_RELAXED) > p->conf->client_connections) {
             static const char full[] = "-ERR max number of clients reached\r\n";
             __atomic_sub_fetch(&p->shared->clients, 1, __ATOMIC_RELAXED);
-            p->rejected++;
+            p->stats.client_rejected++;
             log_debug("pool %s: client limit %d reached, closing a new client", p->conf->name,
                       p->conf->client_connections);
             if (p->conf->mode == MODE_REDIS)   /* tell it why, as Redis does */
@@ -185,7 +185,7 @@ static void *accept_main(void *arg)
             close(fd);
             continue;
         }
-        p->accepted++;
+        p->stats.client_accepted++;
         if (p->conf->mode == MODE_REDIS) {
             conn = redis_client_new(w, p, fd);
             main_fn = redis_client_main;
@@ -202,6 +202,7 @@ static void *accept_main(void *arg)
             continue;
         }
         w->conns++;
+        p->stats.client_connections++;
         log_debug("pool %s: accepted client %d", p->conf->name, fd);
         co_resume(co);
     }
@@ -260,6 +261,43 @@ static void worker_trim(struct worker *w)
 }
 
 #define WORKER_TRIM_IDLE_MS 1000
+#define WORKER_PUBLISH_MS 100
+
+/* Copies the counters where the admin thread reads them: a lock taken ten
+ * times a second by the worker, never on the request path. */
+static void worker_publish(struct worker *w, uint64_t now)
+{
+    int np = w->d->cfg.npools;
+
+    if (w->snap_pools == NULL)
+        return;
+    pthread_mutex_lock(&w->snap_lock);
+    w->snap_co = co_get_counters();
+    for (int i = 0; i < np; i++) {
+        w->snap_pools[i] = w->pools[i].stats;
+        memcpy(w->snap_servers[i], w->pools[i].server_stats,
+               (size_t)w->pools[i].conf->nservers * sizeof *w->snap_servers[i]);
+    }
+    w->snap_at = now;
+    pthread_mutex_unlock(&w->snap_lock);
+}
+
+void worker_snapshot(struct worker *w, struct co_counters *co, struct pool_stats *pools,
+                     struct server_stats **servers)
+{
+    pthread_mutex_lock(&w->snap_lock);
+    *co = w->snap_co;
+    for (int i = 0; i < w->d->cfg.npools; i++) {
+        if (w->snap_pools) {
+            pools[i] = w->snap_pools[i];
+            memcpy(servers[i], w->snap_servers[i], (size_t)w->d->cfg.pools[i].nservers * sizeof *servers[i]);
+        } else {
+            memset(&pools[i], 0, sizeof pools[i]);
+            memset(servers[i], 0, (size_t)w->d->cfg.pools[i].nservers * sizeof *servers[i]);
+        }
+    }
+    pthread_mutex_unlock(&w->snap_lock);
+}
 
 /* Once per loop turn (at most 100 ms apart): releases finished connections,
  * trims caches when idle, notices shutdown and ends the loop when drained. */
@@ -270,6 +308,8 @@ static int worker_tick(void *arg)
 
     while (w->ndead > 0)
         co_release(w->dead[--w->ndead]);
+    if (now - w->snap_at >= WORKER_PUBLISH_MS)
+        worker_publish(w, now);
     if (w->activity != w->activity_seen) {
         w->activity_seen = w->activity;
         w->idle_since = now;
@@ -339,6 +379,9 @@ static void *worker_main(void *arg)
         p->shared = &d->pools[i];
         p->rr = (unsigned)w->id;   /* workers start their round-robin apart */
         p->active = calloc((size_t)p->conf->nservers, sizeof *p->active);
+        p->server_stats = calloc((size_t)p->conf->nservers, sizeof *p->server_stats);
+        if (p->active == NULL || p->server_stats == NULL)
+            ok = 0;
         p->listen_fd = open_listener(w, p->conf);
         if (p->listen_fd == -1)
             ok = 0;
@@ -349,6 +392,18 @@ static void *worker_main(void *arg)
         __atomic_store_n(&d->failed, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&d->listening, 1, __ATOMIC_RELEASE);
         return NULL;
+    }
+    /* where the counters are published (a failure only costs the admin view) */
+    if ((w->snap_pools = calloc((size_t)d->cfg.npools, sizeof *w->snap_pools)) != NULL
+        && (w->snap_servers = calloc((size_t)d->cfg.npools, sizeof *w->snap_servers)) != NULL) {
+        for (int i = 0; i < d->cfg.npools; i++)
+            w->snap_servers[i] = calloc((size_t)d->cfg.pools[i].nservers, sizeof *w->snap_servers[i]);
+    }
+    for (int i = 0; i < d->cfg.npools && w->snap_servers; i++) {
+        if (w->snap_servers[i] == NULL) {
+            free(w->snap_pools);
+            w->snap_pools = NULL;
+        }
     }
     for (int i = 0; i < d->cfg.npools; i++) {
         if (w->pools[i].listen_fd < 0)
@@ -388,6 +443,7 @@ int worker_start_all(struct daemon *d)
         struct worker *w = &d->workers[i];
         w->id = i;
         w->d = d;
+        pthread_mutex_init(&w->snap_lock, NULL);
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             log_error("cannot start worker %d: %s", i, strerror(errno));
             return -1;

@@ -5,8 +5,10 @@
 #include <stdint.h>
 
 #include "co_routine.h"
+#include "costack.h"
 #include "daemon.h"
 #include "resp.h"
+#include "stats.h"
 
 /* Relay buffers: big enough that bulk transfers take few system calls. */
 #define WORKER_BUF_SIZE (64 * 1024)
@@ -28,7 +30,8 @@ struct pool_rt {
     int listen_fd;
     unsigned rr;                     /* round-robin position */
     int *active;                     /* leastconn: open connections per server */
-    uint64_t accepted, rejected, kicked, backend_errors;
+    struct pool_stats stats;         /* this worker's share of the pool's counters */
+    struct server_stats *server_stats;   /* per server, in the config's order */
     struct redis_pool *redis;        /* redis mode: servers, routing, clients */
 };
 
@@ -62,7 +65,18 @@ struct worker {
     uint64_t activity;               /* bumped per batch of requests */
     uint64_t activity_seen, idle_since;
     uint8_t trimmed;
+    /* the counters as of the last publication, for the admin thread */
+    pthread_mutex_t snap_lock;
+    uint64_t snap_at;                /* ms of the last publication */
+    struct co_counters snap_co;
+    struct pool_stats *snap_pools;       /* [npools] */
+    struct server_stats **snap_servers;  /* [npools][nservers] */
 };
+
+/* Copies the worker's counters as of its last publication (at most 100 ms
+ * old): the runtime's, and per pool and server (arrays sized by the config). */
+void worker_snapshot(struct worker *w, struct co_counters *co, struct pool_stats *pools,
+                     struct server_stats **servers);
 
 /* A redis client's input buffer, and its argument array, from the worker's caches. */
 char *worker_ibuf_get(struct worker *w, size_t *cap);

@@ -33,6 +33,7 @@ pids="$pids $!"
 cat >"$run/coproxy.conf" <<CONF
 threads = "auto";
 log_level = "info";
+admin = { socket = "$run/admin.sock"; };
 pools = (
   {
     name = "cache";
@@ -65,6 +66,7 @@ Try it from another terminal:
     redis-cli -p $port mget greeting nothing
     redis-benchmark -p $port -t get,set -q
     echo hello | socat - TCP:127.0.0.1:$tport
+    redis-cli -s $run/admin.sock stats        (also INFO, METRICS, PING)
 Ctrl-C stops it (SIGTERM lets in-flight requests finish first).
 MSG
 build/coproxy -c "$run/coproxy.conf"

@@ -62,6 +62,7 @@ def test_good_config_checks_ok(tmp_path):
      "pools.[0].servers.[0]", "bad address"),
     ((GOOD_POOL % 20001).replace('servers = ( "127.0.0.1:6379:1 r1" );', 'servers = ( );'), 5,
      "pools.[0].servers", "at least one server"),
+    ('admin = { socket = "/tmp/x.sock"; mode = "0999"; };\n' + GOOD_POOL % 20001, 1, "admin.mode", "octal"),
     ((GOOD_POOL % 20001).replace('mode = "tcp";', 'mode = "redis"; hash = "sha1";'), 4,
      "pools.[0].hash", "not one of"),
     ((GOOD_POOL % 20001).replace('mode = "tcp";', 'mode = "redis"; distribution = "consistent";'), 4,

@@ -1,0 +1,273 @@
+/* report.c — the counters of every worker, summed and rendered: JSON, INFO, Prometheus. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "report.h"
+#include "worker.h"
+
+int report_gather(struct report *r, struct daemon *d, uint64_t started_ms)
+{
+    int nw = d->cfg.threads, np = d->cfg.npools;
+
+    memset(r, 0, sizeof *r);
+    r->d = d;
+    r->nworkers = nw;
+    r->npools = np;
+    r->uptime_ms = worker_now_ms() - started_ms;
+    r->co = calloc((size_t)nw, sizeof *r->co);
+    r->pools = calloc((size_t)(nw * np), sizeof *r->pools);
+    r->servers = calloc((size_t)(nw * np), sizeof *r->servers);
+    if (r->co == NULL || r->pools == NULL || r->servers == NULL)
+        goto oom;
+    for (int k = 0; k < nw * np; k++)
+        if ((r->servers[k] = calloc((size_t)d->cfg.pools[k % np].nservers, sizeof *r->servers[k])) == NULL)
+            goto oom;
+    for (int w = 0; w < nw; w++)
+        worker_snapshot(&d->workers[w], &r->co[w], &r->pools[w * np], &r->servers[w * np]);
+    return 0;
+oom:
+    report_free(r);
+    return -ENOMEM;
+}
+
+void report_free(struct report *r)
+{
+    for (int k = 0; r->servers && k < r->nworkers * r->npools; k++)
+        free(r->servers[k]);
+    free(r->servers);
+    free(r->pools);
+    free(r->co);
+    memset(r, 0, sizeof *r);
+}
+
+/* Pool p's counters summed over the workers. */
+static struct pool_stats pool_total(const struct report *r, int p)
+{
+    struct pool_stats t = { 0 };
+
+    for (int w = 0; w < r->nworkers; w++) {
+        const struct pool_stats *s = &r->pools[w * r->npools + p];
+#define ADD(f_, type, help) t.f_ += s->f_;
+        STATS_POOL(ADD)
+#undef ADD
+    }
+    return t;
+}
+
+/* Server i of pool p, summed over the workers ("ejected": by how many workers). */
+static struct server_stats server_total(const struct report *r, int p, int i)
+{
+    struct server_stats t = { 0 };
+
+    for (int w = 0; w < r->nworkers; w++) {
+        const struct server_stats *s = &r->servers[w * r->npools + p][i];
+#define ADD(f_, type, help) t.f_ += s->f_;
+        STATS_SERVER(ADD)
+#undef ADD
+    }
+    return t;
+}
+
+static struct co_counters runtime_total(const struct report *r)
+{
+    struct co_counters t = { 0 };
+
+    for (int w = 0; w < r->nworkers; w++) {
+#define ADD(f_, desc) t.f_ += r->co[w].f_;
+        CO_COUNTERS(ADD)
+#undef ADD
+    }
+    return t;
+}
+
+/* Pool and server names come from the config: quote them safely anyway. */
+static int json_str(struct rbuf *o, const char *s)
+{
+    if (rbuf_append(o, "\"", 1) != 0)
+        return -ENOMEM;
+    for (; *s; s++) {
+        int err;
+        if (*s == '"' || *s == '\\')
+            err = rbuf_printf(o, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            err = rbuf_printf(o, "\\u%04x", (unsigned char)*s);
+        else
+            err = rbuf_append(o, s, 1);
+        if (err)
+            return -ENOMEM;
+    }
+    return rbuf_append(o, "\"", 1);
+}
+
+static int json_runtime(struct rbuf *o, const struct co_counters *c)
+{
+    int err = rbuf_append(o, "{", 1);
+    const char *sep = "";
+#define ONE(f_, desc) err = err ? err : rbuf_printf(o, "%s\"%s\":%llu", sep, #f_, (unsigned long long)c->f_); sep = ",";
+    CO_COUNTERS(ONE)
+#undef ONE
+    return err ? err : rbuf_append(o, "}", 1);
+}
+
+static int json_pool(struct rbuf *o, const struct pool_stats *s)
+{
+    int err = 0;
+#define ONE(f_, type, help) err = err ? err : rbuf_printf(o, ",\"%s\":%llu", #f_, (unsigned long long)s->f_);
+    STATS_POOL(ONE)
+#undef ONE
+    return err;
+}
+
+static int json_server(struct rbuf *o, const struct server_stats *s)
+{
+    int err = 0;
+#define ONE(f_, type, help) err = err ? err : rbuf_printf(o, ",\"%s\":%llu", #f_, (unsigned long long)s->f_);
+    STATS_SERVER(ONE)
+#undef ONE
+    return err;
+}
+
+int report_json(const struct report *r, struct rbuf *o)
+{
+    struct co_counters rt = runtime_total(r);
+    int err;
+
+    err = rbuf_printf(o, "{\"version\":\"%s\",\"uptime_ms\":%llu,\"workers\":%d,\"runtime\":", COPROXY_VERSION,
+                      (unsigned long long)r->uptime_ms, r->nworkers);
+    err = err ? err : json_runtime(o, &rt);
+    err = err ? err : rbuf_append(o, ",\"threads\":[", 12);
+    for (int w = 0; w < r->nworkers && !err; w++) {
+        err = rbuf_printf(o, "%s{\"worker\":%d,\"runtime\":", w ? "," : "", w);
+        err = err ? err : json_runtime(o, &r->co[w]);
+        err = err ? err : rbuf_append(o, "}", 1);
+    }
+    err = err ? err : rbuf_append(o, "],\"pools\":[", 11);
+    for (int p = 0; p < r->npools && !err; p++) {
+        const struct pool_conf *pc = &r->d->cfg.pools[p];
+        struct pool_stats t = pool_total(r, p);
+        err = rbuf_printf(o, "%s{\"name\":", p ? "," : "");
+        err = err ? err : json_str(o, pc->name);
+        err = err ? err : rbuf_printf(o, ",\"mode\":\"%s\",\"listen\":", pc->mode == MODE_REDIS ? "redis" : "tcp");
+        err = err ? err : json_str(o, pc->listen.text);
+        err = err ? err : json_pool(o, &t);
+        err = err ? err : rbuf_append(o, ",\"servers\":[", 12);
+        for (int i = 0; i < pc->nservers && !err; i++) {
+            struct server_stats st = server_total(r, p, i);
+            err = rbuf_printf(o, "%s{\"name\":", i ? "," : "");
+            err = err ? err : json_str(o, pc->servers[i].name);
+            err = err ? err : rbuf_append(o, ",\"addr\":", 8);
+            err = err ? err : json_str(o, pc->servers[i].addr.text);
+            err = err ? err : json_server(o, &st);
+            err = err ? err : rbuf_append(o, "}", 1);
+        }
+        err = err ? err : rbuf_append(o, "]}", 2);
+    }
+    return err ? err : rbuf_append(o, "]}\n", 3);
+}
+
+static int want(const char *section, const char *name)
+{
+    return section == NULL || strcasecmp(section, "all") == 0 || strcasecmp(section, "everything") == 0
+           || strcasecmp(section, name) == 0;
+}
+
+int report_info(const struct report *r, const char *section, struct rbuf *o)
+{
+    int err = 0;
+
+    if (want(section, "server"))
+        err = rbuf_printf(o, "# Server\r\ncoproxy_version:%s\r\nuptime_in_seconds:%llu\r\nworkers:%d\r\npools:%d\r\n\r\n",
+                          COPROXY_VERSION, (unsigned long long)(r->uptime_ms / 1000), r->nworkers, r->npools);
+    if (!err && want(section, "runtime")) {
+        struct co_counters t = runtime_total(r);
+        err = rbuf_printf(o, "# Runtime\r\n");
+#define ONE(f_, desc) err = err ? err : rbuf_printf(o, "%s:%llu\r\n", #f_, (unsigned long long)t.f_);
+        CO_COUNTERS(ONE)
+#undef ONE
+        err = err ? err : rbuf_printf(o, "\r\n");
+    }
+    if (!err && want(section, "pools")) {
+        err = rbuf_printf(o, "# Pools\r\n");
+        for (int p = 0; p < r->npools && !err; p++) {
+            const struct pool_conf *pc = &r->d->cfg.pools[p];
+            struct pool_stats t = pool_total(r, p);
+#define ONE(f_, type, help) err = err ? err : rbuf_printf(o, "%s_%s:%llu\r\n", pc->name, #f_, (unsigned long long)t.f_);
+            STATS_POOL(ONE)
+#undef ONE
+            for (int i = 0; i < pc->nservers && !err; i++) {
+                struct server_stats s = server_total(r, p, i);
+#define ONE(f_, type, help) err = err ? err : rbuf_printf(o, "%s_server_%s_%s:%llu\r\n", pc->name, pc->servers[i].name, #f_, (unsigned long long)s.f_);
+                STATS_SERVER(ONE)
+#undef ONE
+            }
+        }
+        err = err ? err : rbuf_printf(o, "\r\n");
+    }
+    return err;
+}
+
+/* A label value in the Prometheus text format: \, " and newline escaped. */
+static int prom_label(struct rbuf *o, const char *s)
+{
+    int err = 0;
+
+    for (; *s && !err; s++)
+        err = *s == '\\' || *s == '"' ? rbuf_printf(o, "\\%c", *s)
+              : *s == '\n'            ? rbuf_printf(o, "\\n")
+                                      : rbuf_append(o, s, 1);
+    return err;
+}
+
+static int prom_head(struct rbuf *o, const char *metric, const char *type, const char *help)
+{
+    return rbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);
+}
+
+int report_metrics(const struct report *r, struct rbuf *o)
+{
+    int err = 0;
+    char metric[128];
+
+    /* runtime: per worker */
+#define ONE(f_, desc)                                                                         \
+    snprintf(metric, sizeof metric, "coproxy_runtime_%s", #f_);                               \
+    err = err ? err : prom_head(o, metric, "gauge", desc);                                      \
+    for (int w = 0; w < r->nworkers && !err; w++)                                               \
+        err = rbuf_printf(o, "%s{worker=\"%d\"} %llu\n", metric, w, (unsigned long long)r->co[w].f_);
+    CO_COUNTERS(ONE)
+#undef ONE
+    /* pools and servers: per worker, labelled */
+#define ONE(f_, type, help)                                                                   \
+    snprintf(metric, sizeof metric, "coproxy_pool_%s%s", #f_,                                 \
+             strcmp(#type, "COUNTER") == 0 ? "_total" : "");                                    \
+    err = err ? err : prom_head(o, metric, strcmp(#type, "COUNTER") == 0 ? "counter" : "gauge", help); \
+    for (int p = 0; p < r->npools && !err; p++)                                                 \
+        for (int w = 0; w < r->nworkers && !err; w++) {                                         \
+            err = rbuf_printf(o, "%s{pool=\"", metric);                                         \
+            err = err ? err : prom_label(o, r->d->cfg.pools[p].name);                           \
+            err = err ? err : rbuf_printf(o, "\",worker=\"%d\"} %llu\n", w,                     \
+                                          (unsigned long long)r->pools[w * r->npools + p].f_); \
+        }
+    STATS_POOL(ONE)
+#undef ONE
+#define ONE(f_, type, help)                                                                   \
+    snprintf(metric, sizeof metric, "coproxy_server_%s%s", #f_,                               \
+             strcmp(#type, "COUNTER") == 0 ? "_total" : "");                                    \
+    err = err ? err : prom_head(o, metric, strcmp(#type, "COUNTER") == 0 ? "counter" : "gauge", help); \
+    for (int p = 0; p < r->npools && !err; p++)                                                 \
+        for (int i = 0; i < r->d->cfg.pools[p].nservers && !err; i++)                           \
+            for (int w = 0; w < r->nworkers && !err; w++) {                                     \
+                err = rbuf_printf(o, "%s{pool=\"", metric);                                     \
+                err = err ? err : prom_label(o, r->d->cfg.pools[p].name);                       \
+                err = err ? err : rbuf_printf(o, "\",server=\"");                               \
+                err = err ? err : prom_label(o, r->d->cfg.pools[p].servers[i].name);            \
+                err = err ? err : rbuf_printf(o, "\",worker=\"%d\"} %llu\n", w,                 \
+                                              (unsigned long long)r->servers[w * r->npools + p][i].f_); \
+            }
+    STATS_SERVER(ONE)
+#undef ONE
+    return err;
+}

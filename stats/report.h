@@ -1,0 +1,34 @@
+/* report.h — the daemon's counters gathered from every worker, as JSON, INFO text or Prometheus metrics. */
+#ifndef COPROXY_REPORT_H
+#define COPROXY_REPORT_H
+
+#include <stdint.h>
+
+#include "costack.h"
+#include "daemon.h"
+#include "redis.h"
+#include "stats.h"
+
+/* One copy of every worker's published counters. */
+struct report {
+    const struct daemon *d;
+    int nworkers, npools;
+    uint64_t uptime_ms;
+    struct co_counters *co;              /* [nworkers] */
+    struct pool_stats *pools;            /* [nworkers * npools] */
+    struct server_stats **servers;       /* [nworkers * npools] -> [nservers] */
+};
+
+/* Gathers the counters (each worker's as of its last publication, at most
+ * 100 ms old).  0, or -ENOMEM. */
+int report_gather(struct report *r, struct daemon *d, uint64_t started_ms);
+void report_free(struct report *r);
+
+/* Appends the report to out: one JSON document (STATS), Redis-style
+ * "key:value" sections (INFO; section NULL for all), or the Prometheus
+ * text format (METRICS).  0, or -ENOMEM. */
+int report_json(const struct report *r, struct rbuf *out);
+int report_info(const struct report *r, const char *section, struct rbuf *out);
+int report_metrics(const struct report *r, struct rbuf *out);
+
+#endif

@@ -1,0 +1,44 @@
+/* stats.h — coproxy's counters: one table per scope, X(name, type, help). */
+#ifndef COPROXY_STATS_H
+#define COPROXY_STATS_H
+
+#include <stdint.h>
+
+/*
+ * Adding a counter is one line here: it becomes a field that the code
+ * increments as a plain integer (one worker writes it), and a key in STATS,
+ * INFO and METRICS.  The per-thread runtime counters are libcostack's own
+ * table, CO_COUNTERS in costack.h.  type: COUNTER only grows; GAUGE is a
+ * level.
+ */
+#define STATS_POOL(X)                                                                  \
+    X(client_connections, GAUGE,   "client connections open")                          \
+    X(client_accepted,    COUNTER, "client connections accepted")                      \
+    X(client_rejected,    COUNTER, "clients closed at once: client_connections reached") \
+    X(client_kicked,      COUNTER, "clients closed after client_idle_timeout")         \
+    X(requests,           COUNTER, "requests parsed (redis mode)")                     \
+    X(local_replies,      COUNTER, "requests answered by coproxy itself (redis mode)") \
+    X(errors_protocol,    COUNTER, "clients closed for a protocol error")              \
+    X(errors_timeout,     COUNTER, "requests that got no reply within server_timeout") \
+    X(errors_backend,     COUNTER, "requests failed by an unavailable or lost server") \
+    X(errors_refused,     COUNTER, "unsupported or refused commands")                  \
+    X(auth_failures,      COUNTER, "failed AUTH attempts")
+
+#define STATS_SERVER(X)                                                                \
+    X(requests,           COUNTER, "requests sent (redis) or connections made (tcp)")  \
+    X(failures,           COUNTER, "connects refused or timed out, connections lost")  \
+    X(timeouts,           COUNTER, "requests unanswered within server_timeout")        \
+    X(ejections,          COUNTER, "times taken out of the distribution")              \
+    X(ejected,            GAUGE,   "1 while out of the distribution")
+
+#define STATS_FIELD(name, type, help) uint64_t name;
+
+struct pool_stats {
+    STATS_POOL(STATS_FIELD)
+};
+
+struct server_stats {
+    STATS_SERVER(STATS_FIELD)
+};
+
+#endif
