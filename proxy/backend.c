@@ -343,11 +343,14 @@ static void *writer_main(void *arg)
             if (bc->out.cap > 4 * BACKEND_READ_BUF)
                 rbuf_free(&bc->out);   /* a huge request went out: give the memory back */
             bc->writer_idle = 1;
-            co_cond_timedwait(bc->wake, -1);
+            if (co_cond_timedwait(bc->wake, -1) != 0)
+                usleep(10 * 1000);   /* out of memory for a wait: do not spin */
             bc->writer_idle = 0;
         }
         if (bc->state == BC_DOWN && backend_connect(w, bc) != 0)
             continue;
+        if (bc->out_off == bc->out.len)
+            continue;   /* what was queued failed meanwhile (a timeout during the connect) */
         n = send(bc->fd, bc->out.data + bc->out_off, bc->out.len - bc->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n > 0) {
             bc->out_off += (size_t)n;
@@ -355,7 +358,9 @@ static void *writer_main(void *arg)
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
             struct pollfd p = { .fd = bc->fd, .events = POLLOUT };
-            co_poll_edge(&p, 1, -1);   /* an error shows in the next send */
+            if (co_poll_edge(&p, 1, -1) < 0 && errno != EINTR)
+                usleep(10 * 1000);     /* out of memory for a wait: do not spin */
+            /* an error shows in the next send */
             continue;
         }
         backend_fail(w, bc, strerror(n < 0 ? errno : EPIPE));

@@ -66,6 +66,13 @@ static uint64_t next_client_id(struct worker *w)
     return ++w->client_seq * 1024 + (uint64_t)w->id;
 }
 
+/* The client's number within its worker: spreads clients over a server's
+ * connections (the id's low bits are the worker's). */
+static uint64_t client_seq(const struct redis_client *c)
+{
+    return c->id / 1024;
+}
+
 struct redis_client *redis_client_new(struct worker *w, struct pool_rt *p, int fd)
 {
     struct redis_client *c = calloc(1, sizeof *c);
@@ -252,7 +259,7 @@ static void send_whole(struct redis_client *c, struct msg *m, struct redis_serve
         msg_fail(c->w, m, "ERR coproxy: no server available in pool %s", c->pool->conf->name);
         return;
     }
-    if ((bc = backend_pick(c->w, s, m, c->id)) == NULL)
+    if ((bc = backend_pick(c->w, s, m, client_seq(c))) == NULL)
         return;
     mark = bc->out.len;
     if (append_request(&bc->out, req, r) != 0) {
@@ -368,7 +375,7 @@ static void route_split(struct redis_client *c, const struct redis_cmd *cmd, con
     m->frags_left = m->nfrags;
     for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
         struct msg *f = m->frags[i];
-        struct backend_conn *bc = backend_pick(c->w, f->server, f, c->id);
+        struct backend_conn *bc = backend_pick(c->w, f->server, f, client_seq(c));
         size_t mark;
         int err;
         if (bc == NULL)
@@ -429,7 +436,7 @@ static void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, co
     m->frags_left = m->nfrags;
     for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
         struct msg *f = m->frags[i];
-        struct backend_conn *bc = backend_pick(c->w, f->server, f, c->id);
+        struct backend_conn *bc = backend_pick(c->w, f->server, f, client_seq(c));
         size_t mark;
         if (bc == NULL)
             continue;

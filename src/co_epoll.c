@@ -415,6 +415,7 @@ int co_poll(struct stCoEpoll_t *loop, struct pollfd fds[], nfds_t n, int timeout
             if (w[i] == NULL)
                 continue;
             co_wait_put(loop, w[i]);
+            w[i] = NULL;   /* a later pass that fails early must not put it again */
             f = co_fd_peek(fds[i].fd);
             if (f && f->kind != CO_FD_SOCKET && f->waiters == NULL && f->loop == loop)
                 epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fds[i].fd, NULL);
