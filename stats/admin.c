@@ -1,4 +1,4 @@
-/* admin.c — the admin socket: a thread of its own answering PING, STATS, INFO and METRICS over RESP. */
+/* admin.c — the admin socket: a thread of its own answering PING, STATS, INFO, METRICS and tables over RESP. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <libgen.h>
@@ -64,8 +64,10 @@ static void answer(const char *req, const struct resp_request *r, struct rbuf *o
         *quit = 1;
         return;
     }
-    if (strcasecmp(cmd, "STATS") != 0 && strcasecmp(cmd, "INFO") != 0 && strcasecmp(cmd, "METRICS") != 0) {
-        rbuf_printf(o, "-ERR unknown admin command '%s' (PING, STATS, INFO [section], METRICS, QUIT)\r\n", cmd);
+    if (strcasecmp(cmd, "STATS") != 0 && strcasecmp(cmd, "INFO") != 0 && strcasecmp(cmd, "METRICS") != 0
+        && strcasecmp(cmd, "POOLS") != 0 && strcasecmp(cmd, "BACKENDS") != 0 && strcasecmp(cmd, "THREADS") != 0) {
+        rbuf_printf(o, "-ERR unknown admin command '%s' (PING, STATS, INFO [section], METRICS, POOLS, "
+                    "BACKENDS, THREADS, QUIT)\r\n", cmd);
         return;
     }
     if (report_gather(&rep, admin.d, admin.started_ms) != 0) {
@@ -76,6 +78,12 @@ static void answer(const char *req, const struct resp_request *r, struct rbuf *o
         err = report_json(&rep, &body);
     else if (strcasecmp(cmd, "INFO") == 0)
         err = report_info(&rep, r->argc > 1 ? section : NULL, &body);
+    else if (strcasecmp(cmd, "POOLS") == 0)
+        err = report_pools(&rep, &body);
+    else if (strcasecmp(cmd, "BACKENDS") == 0)
+        err = report_backends(&rep, &body);
+    else if (strcasecmp(cmd, "THREADS") == 0)
+        err = report_threads(&rep, &body);
     else
         err = report_metrics(&rep, &body);
     report_free(&rep);

@@ -271,3 +271,54 @@ int report_metrics(const struct report *r, struct rbuf *o)
 #undef ONE
     return err;
 }
+
+int report_pools(const struct report *r, struct rbuf *o)
+{
+    int err = rbuf_printf(o, "%-16s %-5s %-24s %8s %10s %12s %8s %8s %8s\n", "POOL", "MODE", "LISTEN", "CLIENTS",
+                          "ACCEPTED", "REQUESTS", "TIMEOUTS", "BACKEND", "REFUSED");
+
+    for (int p = 0; p < r->npools && !err; p++) {
+        const struct pool_conf *pc = &r->d->cfg.pools[p];
+        struct pool_stats t = pool_total(r, p);
+        err = rbuf_printf(o, "%-16s %-5s %-24s %8llu %10llu %12llu %8llu %8llu %8llu\n", pc->name,
+                          pc->mode == MODE_REDIS ? "redis" : "tcp", pc->listen.text,
+                          (unsigned long long)t.client_connections, (unsigned long long)t.client_accepted,
+                          (unsigned long long)t.requests, (unsigned long long)t.errors_timeout,
+                          (unsigned long long)t.errors_backend, (unsigned long long)t.errors_refused);
+    }
+    return err;
+}
+
+int report_backends(const struct report *r, struct rbuf *o)
+{
+    int err = rbuf_printf(o, "%-16s %-16s %-24s %-8s %12s %9s %9s %10s\n", "POOL", "SERVER", "ADDRESS", "STATE",
+                          "REQUESTS", "FAILURES", "TIMEOUTS", "EJECTIONS");
+
+    for (int p = 0; p < r->npools && !err; p++) {
+        const struct pool_conf *pc = &r->d->cfg.pools[p];
+        for (int i = 0; i < pc->nservers && !err; i++) {
+            struct server_stats t = server_total(r, p, i);
+            err = rbuf_printf(o, "%-16s %-16s %-24s %-8s %12llu %9llu %9llu %10llu\n", pc->name, pc->servers[i].name,
+                              pc->servers[i].addr.text, t.ejected ? "ejected" : "in", (unsigned long long)t.requests,
+                              (unsigned long long)t.failures, (unsigned long long)t.timeouts,
+                              (unsigned long long)t.ejections);
+        }
+    }
+    return err;
+}
+
+int report_threads(const struct report *r, struct rbuf *o)
+{
+    int err = rbuf_printf(o, "%-6s %14s %10s %8s %12s %12s %14s %12s\n", "WORKER", "SWITCHES", "CREATED", "LIVE",
+                          "COPIES_OUT", "COPIES_IN", "BYTES_COPIED", "LOOP_WAITS");
+
+    for (int w = 0; w < r->nworkers && !err; w++) {
+        const struct co_counters *c = &r->co[w];
+        err = rbuf_printf(o, "%-6d %14llu %10llu %8llu %12llu %12llu %14llu %12llu\n", w,
+                          (unsigned long long)c->switches, (unsigned long long)c->created,
+                          (unsigned long long)c->live, (unsigned long long)c->copies_out,
+                          (unsigned long long)c->copies_in, (unsigned long long)c->bytes_copied,
+                          (unsigned long long)c->loop_waits);
+    }
+    return err;
+}

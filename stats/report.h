@@ -30,5 +30,9 @@ void report_free(struct report *r);
 int report_json(const struct report *r, struct rbuf *out);
 int report_info(const struct report *r, const char *section, struct rbuf *out);
 int report_metrics(const struct report *r, struct rbuf *out);
+/* Human-readable tables, one line per pool, per server, or per worker. */
+int report_pools(const struct report *r, struct rbuf *out);
+int report_backends(const struct report *r, struct rbuf *out);
+int report_threads(const struct report *r, struct rbuf *out);
 
 #endif

@@ -165,3 +165,47 @@ def test_garbage_on_the_admin_socket_harms_nobody(setup):
     assert Resp(port).call("PING") == b"+PONG"
     slow.close()
     assert d.proc.poll() is None
+
+
+def test_tables(setup):
+    port, sock, _ = setup()
+    Resp(port).call("SET", "a", "b")
+    pools = admin(sock, "POOLS").decode().splitlines()
+    assert pools[0].split()[:3] == ["POOL", "MODE", "LISTEN"] and pools[1].split()[:2] == ["cache", "redis"]
+    backends = admin(sock, "BACKENDS").decode().splitlines()
+    assert len(backends) == 3 and {b.split()[1] for b in backends[1:]} == {"s0", "s1"}
+    threads = admin(sock, "THREADS").decode().splitlines()
+    assert threads[0].split()[0] == "WORKER" and threads[1].split()[0] == "0"
+
+
+COPROXYCTL = os.path.join(os.environ.get("COPROXY_BUILD", "build"), "coproxyctl")
+
+
+def ctl(*args):
+    return subprocess.run([COPROXYCTL, *args], capture_output=True, text=True, timeout=30)
+
+
+def test_coproxyctl(setup):
+    port, sock, _ = setup()
+    c = Resp(port)
+    for i in range(25):
+        c.call("SET", f"k{i}", "v")
+    r = ctl("-s", sock, "ping")
+    assert r.returncode == 0 and r.stdout.strip() == "PONG"
+    doc = wait_stats(sock, lambda d: d["pools"][0]["requests"] >= 25)
+    r = ctl("-s", sock, "stats")
+    assert r.returncode == 0 and json.loads(r.stdout)["pools"][0]["requests"] >= doc["pools"][0]["requests"]
+    r = ctl("-s", sock, "info", "pools")
+    assert r.returncode == 0 and "cache_requests:" in r.stdout and "# Server" not in r.stdout
+    r = ctl("-s", sock, "metrics")
+    assert r.returncode == 0 and "# TYPE coproxy_pool_requests_total counter" in r.stdout
+    for table, head in (("pools", "POOL"), ("backends", "POOL"), ("threads", "WORKER")):
+        r = ctl("-s", sock, table)
+        assert r.returncode == 0 and r.stdout.split()[0] == head
+    r = ctl("-s", sock, "watch", "-i", "0.2", "-n", "2")
+    lines = r.stdout.strip().splitlines()
+    assert r.returncode == 0 and lines[0].split()[0] == "requests/s" and len(lines) == 3
+    r = ctl("-s", sock + ".missing", "ping")
+    assert r.returncode == 1 and "No such file" in r.stderr and "admin.socket" in r.stderr
+    r = ctl("-s", sock, "nosuch")
+    assert r.returncode == 2 and "unknown command" in r.stderr

@@ -1,0 +1,270 @@
+/* coproxyctl.c — the command-line client of coproxy's admin socket. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_SOCKET "/run/coproxy/admin.sock"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: coproxyctl [-s SOCKET] COMMAND\n"
+            "  -s, --socket PATH  the admin socket (default " DEFAULT_SOCKET ")\n"
+            "  -h, --help         this help\n"
+            "Commands:\n"
+            "  ping               is the daemon there?\n"
+            "  stats              every counter, as one JSON document\n"
+            "  info [SECTION]     the same as key:value lines (server, runtime, pools)\n"
+            "  metrics            Prometheus text format\n"
+            "  pools | backends | threads   tables\n"
+            "  watch [-i SECONDS] [-n COUNT]  rates per second, refreshed until interrupted\n");
+}
+
+static int connect_admin(const char *path)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    int fd;
+
+    if (strlen(path) >= sizeof sun.sun_path) {
+        fprintf(stderr, "coproxyctl: %s: path too long for a Unix socket\n", path);
+        return -1;
+    }
+    strcpy(sun.sun_path, path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+        int e = errno;
+        fprintf(stderr, "coproxyctl: cannot connect to %s: %s%s\n", path, strerror(e),
+                e == ENOENT || e == ECONNREFUSED ? " (is coproxy running, with admin.socket set to this path?)"
+                : e == EACCES                    ? " (run as root or as a member of the socket's group)"
+                                                 : "");
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Sends the command (words as a RESP array) and reads one reply: a status,
+ * an error or a bulk string, returned in *out (malloc'ed).  0 for a
+ * non-error reply, 1 for an error reply, -1 when the exchange failed. */
+static int call(int fd, int argc, char **argv, char **out, size_t *outlen)
+{
+    char *req = NULL, *buf = NULL;
+    size_t reqlen = 0, len = 0, cap = 0;
+    FILE *f = open_memstream(&req, &reqlen);
+    long want = -1;
+    size_t hdr = 0;
+
+    fprintf(f, "*%d\r\n", argc);
+    for (int i = 0; i < argc; i++)
+        fprintf(f, "$%zu\r\n%s\r\n", strlen(argv[i]), argv[i]);
+    fclose(f);
+    if (send(fd, req, reqlen, MSG_NOSIGNAL) != (ssize_t)reqlen) {
+        free(req);
+        return -1;
+    }
+    free(req);
+    for (;;) {
+        ssize_t n;
+        char *nl;
+        if (len == cap) {
+            cap = cap ? cap * 2 : 65536;
+            if ((buf = realloc(buf, cap + 1)) == NULL)
+                return -1;
+        }
+        n = recv(fd, buf + len, cap - len, 0);
+        if (n <= 0) {
+            free(buf);
+            return -1;
+        }
+        len += (size_t)n;
+        buf[len] = '\0';
+        if (want < 0 && (nl = strstr(buf, "\r\n")) != NULL) {
+            if (buf[0] != '$') {   /* +status or -error: one line */
+                int is_error = buf[0] == '-';
+                *nl = '\0';
+                *outlen = (size_t)(nl - buf - 1);
+                memmove(buf, buf + 1, *outlen + 1);
+                *out = buf;
+                return is_error;
+            }
+            want = strtol(buf + 1, NULL, 10);
+            hdr = (size_t)(nl - buf) + 2;
+        }
+        if (want >= 0 && len >= hdr + (size_t)want + 2) {
+            memmove(buf, buf + hdr, (size_t)want);
+            buf[want] = '\0';
+            *out = buf;
+            *outlen = (size_t)want;
+            return 0;
+        }
+    }
+}
+
+/* One command, its reply on stdout.  Exit status: 0, or 1. */
+static int run_one(const char *path, int argc, char **argv)
+{
+    char *out = NULL;
+    size_t outlen = 0;
+    int fd = connect_admin(path), st;
+
+    if (fd < 0)
+        return 1;
+    st = call(fd, argc, argv, &out, &outlen);
+    close(fd);
+    if (st < 0) {
+        fprintf(stderr, "coproxyctl: %s: no reply (the daemon closed the connection)\n", path);
+        return 1;
+    }
+    if (st == 1) {
+        fprintf(stderr, "coproxyctl: %s\n", out);
+        free(out);
+        return 1;
+    }
+    fwrite(out, 1, outlen, stdout);
+    if (outlen == 0 || out[outlen - 1] != '\n')
+        putchar('\n');
+    free(out);
+    return 0;
+}
+
+/* A counter from INFO text ("key:value" lines), or 0. */
+static unsigned long long info_value(const char *info, const char *key)
+{
+    size_t k = strlen(key);
+
+    for (const char *p = info; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, key, k) == 0 && p[k] == ':')
+            return strtoull(p + k + 1, NULL, 10);
+    return 0;
+}
+
+/* Sums the "<pool>_<suffix>:N" lines of INFO text over its pools (not the
+ * "<pool>_server_..." lines). */
+static unsigned long long info_sum(const char *info, const char *suffix)
+{
+    unsigned long long sum = 0;
+    size_t s = strlen(suffix);
+
+    for (const char *p = info; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        const char *colon = strchr(p, ':'), *nl = strchr(p, '\n');
+        char key[256];
+        size_t k;
+        if (colon == NULL || (nl && colon > nl) || (k = (size_t)(colon - p)) <= s || k >= sizeof key)
+            continue;
+        memcpy(key, p, k);
+        key[k] = '\0';
+        if (strcmp(key + k - s, suffix) == 0 && strstr(key, "_server_") == NULL)
+            sum += strtoull(colon + 1, NULL, 10);
+    }
+    return sum;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* Rates per second, like redis-cli --stat. */
+static int watch(const char *path, double interval, long count)
+{
+    char *argv[] = { "INFO" }, *prev = NULL;
+    struct timespec ts = { (time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9) };
+    int lines = 0;
+
+    signal(SIGINT, on_sigint);
+    for (long i = 0; !interrupted && (count <= 0 || i <= count); i++) {
+        char *out = NULL;
+        size_t outlen;
+        int fd = connect_admin(path);
+        if (fd < 0)
+            return 1;
+        if (call(fd, 1, argv, &out, &outlen) != 0) {
+            close(fd);
+            fprintf(stderr, "coproxyctl: %s: no reply\n", path);
+            return 1;
+        }
+        close(fd);
+        if (prev != NULL) {
+            if (lines++ % 20 == 0)
+                printf("%12s %10s %14s %12s %12s\n", "requests/s", "clients", "switches/s", "copies/s", "accepts/s");
+            printf("%12.0f %10llu %14.0f %12.0f %12.0f\n",
+                   (double)(info_sum(out, "_requests") - info_sum(prev, "_requests")) / interval,
+                   info_sum(out, "_client_connections"),
+                   (double)(info_value(out, "switches") - info_value(prev, "switches")) / interval,
+                   (double)(info_value(out, "copies_out") - info_value(prev, "copies_out")) / interval,
+                   (double)(info_sum(out, "_client_accepted") - info_sum(prev, "_client_accepted")) / interval);
+            fflush(stdout);
+        }
+        free(prev);
+        prev = out;
+        if (count > 0 && i == count)
+            break;
+        nanosleep(&ts, NULL);
+    }
+    free(prev);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = { { "socket", required_argument, NULL, 's' },
+                                          { "help", no_argument, NULL, 'h' },
+                                          { NULL, 0, NULL, 0 } };
+    const char *path = DEFAULT_SOCKET;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "+s:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcasecmp(argv[optind], "watch") == 0) {
+        double interval = 1.0;
+        long count = 0;
+        optind++;
+        while ((c = getopt(argc, argv, "i:n:")) != -1) {
+            if (c == 'i')
+                interval = atof(optarg);
+            else if (c == 'n')
+                count = atol(optarg);
+            else
+                return 2;
+        }
+        if (interval <= 0)
+            interval = 1.0;
+        return watch(path, interval, count);
+    }
+    for (const char *const *ok = (const char *const[]){ "ping", "stats", "info", "metrics", "pools", "backends",
+                                                      "threads", NULL };
+         *ok; ok++)
+        if (strcasecmp(argv[optind], *ok) == 0)
+            return run_one(path, argc - optind, argv + optind);
+    fprintf(stderr, "coproxyctl: unknown command '%s'\n", argv[optind]);
+    usage(stderr);
+    return 2;
+}
