@@ -93,7 +93,7 @@ struct reader_arg {
 
 /* Completes the queue's head with the reply bytes p[0..n) (the rest of them,
  * if a long reply was streamed into the message already). */
-static int complete_head(struct worker *w, struct backend_conn *bc, const char *p, size_t n)
+static int complete_head(struct worker *w, struct backend_conn *bc, const char *p, size_t n, uint64_t now_us)
 {
     struct msg *m = bc->head;
 
@@ -103,6 +103,8 @@ static int complete_head(struct worker *w, struct backend_conn *bc, const char *
     m->bnext = NULL;
     bc->inflight--;
     bc->srv->failures = 0;
+    if (m->start_us != 0)
+        stats_latency_add(&bc->srv->stats->latency, now_us - m->start_us);
     if (m->internal) {
         int ok = n > 0 && p[0] == '+' && m->reply.len == 0;
         msg_unref(w, m);
@@ -152,6 +154,7 @@ static void *reader_main(void *arg)
     while (bc->gen == gen) {
         ssize_t n = recv(fd, buf + len, cap - len, 0);   /* parks until there is something */
         size_t start = 0;
+        uint64_t now_us;
 
         if (bc->gen != gen)
             break;
@@ -162,6 +165,7 @@ static void *reader_main(void *arg)
             break;
         }
         len += (size_t)n;
+        now_us = worker_now_us();   /* one clock read for the replies of this read */
         while (start < len) {
             int r;
             if (bc->head == NULL) {
@@ -177,7 +181,7 @@ static void *reader_main(void *arg)
                 backend_fail(w, bc, why);
                 goto out;
             }
-            if (complete_head(w, bc, buf + start, (size_t)rp.pos) != 0)
+            if (complete_head(w, bc, buf + start, (size_t)rp.pos, now_us) != 0)
                 goto out;
             start += (size_t)rp.pos;
             resp_reply_reset(&rp);

@@ -57,6 +57,7 @@ struct msg {
     struct backend_conn *conn;       /* the connection it was queued on */
     struct rbuf reply;               /* the reply, complete once done */
     uint64_t deadline;               /* ms: server_timeout */
+    uint64_t start_us;               /* when it was parsed (0: internal) */
     uint32_t nfrags, frags_left, nkeys;
     uint8_t refs;
     uint8_t done;

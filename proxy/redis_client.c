@@ -47,6 +47,7 @@ struct redis_client {
     struct resp_request req;
     struct msg *head, **tail;            /* requests in order, until their replies are written */
     uint32_t nqueued;
+    uint64_t batch_us;                   /* when the requests being parsed arrived */
     int fd;
     char *name;                          /* CLIENT SETNAME */
     uint64_t id;
@@ -125,6 +126,7 @@ static struct msg *queue_msg(struct redis_client *c)
     }
     m->client = c;
     m->refs = 1;
+    m->start_us = c->batch_us;
     *c->tail = m;
     c->tail = &m->cnext;
     c->nqueued++;
@@ -245,7 +247,7 @@ static int append_request(struct rbuf *b, const char *req, const struct resp_req
 
 static void set_deadline(struct redis_client *c, struct msg *m)
 {
-    m->deadline = worker_now_ms() + (uint64_t)c->pool->conf->server_timeout;
+    m->deadline = c->batch_us / 1000 + (uint64_t)c->pool->conf->server_timeout;
 }
 
 /* Sends the whole request to server s for the message m. */
@@ -367,6 +369,7 @@ static void route_split(struct redis_client *c, const struct redis_cmd *cmd, con
             f->refs = 1;
             f->server = where[k];
             f->deadline = m->deadline;
+            f->start_us = m->start_us;
             frag_of[si] = f;
             m->frags[m->nfrags++] = f;
         }
@@ -431,6 +434,7 @@ static void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, co
         f->refs = 1;
         f->server = &p->servers[i];
         f->deadline = m->deadline;
+        f->start_us = m->start_us;
         m->frags[m->nfrags++] = f;
     }
     m->frags_left = m->nfrags;
@@ -667,6 +671,7 @@ static void handle_request(struct redis_client *c, const char *req, const struct
 static __attribute__((noinline)) void process_input(struct redis_client *c)
 {
     c->w->activity++;
+    c->batch_us = worker_now_us();   /* one clock read for the batch: deadlines, latency */
     while (c->in_off < c->in.len && !c->closing && c->nqueued < CLIENT_MAX_QUEUED) {
         char *req = c->in.data + c->in_off;
         int r;
@@ -728,6 +733,7 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
         struct msghdr mh = { .msg_iov = iov };
         struct msg *m = c->head;
         size_t total = 0;
+        uint64_t now_us;
         int n = 0, r;
 
         if (!m->done) {
@@ -759,8 +765,10 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
         /* blocking (hooked): all of it, or the client is gone */
         if (c->kicked || sendmsg(c->fd, &mh, MSG_NOSIGNAL) != (ssize_t)total)
             return -1;
+        now_us = worker_now_us();
         while (n-- > 0) {
             m = c->head;
+            stats_latency_add(&c->pool->stats->latency, now_us - m->start_us);
             c->head = m->cnext;
             c->nqueued--;
             m->cnext = NULL;

@@ -29,6 +29,13 @@ uint64_t worker_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+uint64_t worker_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 char *worker_buf_get(struct worker *w)
 {
     return w->nbufs > 0 ? w->bufs[--w->nbufs] : malloc(WORKER_BUF_SIZE);

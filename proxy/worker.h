@@ -99,6 +99,7 @@ void worker_buf_put(struct worker *w, char *buf);
 int worker_pipe_get(struct worker *w, int p[2]);
 void worker_pipe_put(struct worker *w, int p[2], int empty);
 uint64_t worker_now_ms(void);
+uint64_t worker_now_us(void);
 
 /* tcp.c: one client connection, start to end (a coroutine's routine). */
 struct tcp_conn;

@@ -43,6 +43,42 @@ void report_free(struct report *r)
     memset(r, 0, sizeof *r);
 }
 
+static void latency_sum(struct stats_latency *t, const struct stats_latency *s)
+{
+    t->count += s->count;
+    for (int k = 0; k < STATS_LATENCY_BUCKETS; k++)
+        t->bucket[k] += s->bucket[k];
+}
+
+/* The q-quantile in microseconds: the upper bound of the bucket it falls in (0 if empty). */
+static uint64_t latency_quantile(const struct stats_latency *l, double q)
+{
+    uint64_t want = (uint64_t)((double)l->count * q + 0.999999), seen = 0;
+
+    if (l->count == 0)
+        return 0;
+    for (int k = 0; k < STATS_LATENCY_BUCKETS; k++) {
+        seen += l->bucket[k];
+        if (seen >= want)
+            return (uint64_t)2 << k;
+    }
+    return (uint64_t)2 << (STATS_LATENCY_BUCKETS - 1);
+}
+
+static const struct { const char *name; double q; } quantiles[] = {
+    { "p50", 0.5 }, { "p90", 0.9 }, { "p99", 0.99 }, { "p999", 0.999 },
+};
+#define NQUANTILES (sizeof quantiles / sizeof quantiles[0])
+
+static int json_latency(struct rbuf *o, const struct stats_latency *l)
+{
+    int err = rbuf_printf(o, ",\"latency_us\":{\"count\":%llu", (unsigned long long)l->count);
+
+    for (size_t i = 0; i < NQUANTILES && !err; i++)
+        err = rbuf_printf(o, ",\"%s\":%llu", quantiles[i].name, (unsigned long long)latency_quantile(l, quantiles[i].q));
+    return err ? err : rbuf_append(o, "}", 1);
+}
+
 /* Pool p's counters summed over the workers. */
 static struct pool_stats pool_total(const struct report *r, int p)
 {
@@ -53,6 +89,7 @@ static struct pool_stats pool_total(const struct report *r, int p)
 #define ADD(f_, type, help) t.f_ += s->f_;
         STATS_POOL(ADD)
 #undef ADD
+        latency_sum(&t.latency, &s->latency);
     }
     return t;
 }
@@ -67,6 +104,7 @@ static struct server_stats server_total(const struct report *r, int p, int i)
 #define ADD(f_, type, help) t.f_ += s->f_;
         STATS_SERVER(ADD)
 #undef ADD
+        latency_sum(&t.latency, &s->latency);
     }
     return t;
 }
@@ -118,7 +156,7 @@ static int json_pool(struct rbuf *o, const struct pool_stats *s)
 #define ONE(f_, type, help) err = err ? err : rbuf_printf(o, ",\"%s\":%llu", #f_, (unsigned long long)s->f_);
     STATS_POOL(ONE)
 #undef ONE
-    return err;
+    return err ? err : json_latency(o, &s->latency);
 }
 
 static int json_server(struct rbuf *o, const struct server_stats *s)
@@ -127,7 +165,7 @@ static int json_server(struct rbuf *o, const struct server_stats *s)
 #define ONE(f_, type, help) err = err ? err : rbuf_printf(o, ",\"%s\":%llu", #f_, (unsigned long long)s->f_);
     STATS_SERVER(ONE)
 #undef ONE
-    return err;
+    return err ? err : json_latency(o, &s->latency);
 }
 
 int report_json(const struct report *r, struct rbuf *o)
@@ -197,6 +235,10 @@ int report_info(const struct report *r, const char *section, struct rbuf *o)
 #define ONE(f_, type, help) err = err ? err : rbuf_printf(o, "%s_%s:%llu\r\n", pc->name, #f_, (unsigned long long)t.f_);
             STATS_POOL(ONE)
 #undef ONE
+            err = err ? err : rbuf_printf(o, "%s_latency_count:%llu\r\n", pc->name, (unsigned long long)t.latency.count);
+            for (size_t q = 0; q < NQUANTILES && !err; q++)
+                err = rbuf_printf(o, "%s_latency_%s_us:%llu\r\n", pc->name, quantiles[q].name,
+                                  (unsigned long long)latency_quantile(&t.latency, quantiles[q].q));
             for (int i = 0; i < pc->nservers && !err; i++) {
                 struct server_stats s = server_total(r, p, i);
 #define ONE(f_, type, help) err = err ? err : rbuf_printf(o, "%s_server_%s_%s:%llu\r\n", pc->name, pc->servers[i].name, #f_, (unsigned long long)s.f_);
@@ -269,6 +311,27 @@ int report_metrics(const struct report *r, struct rbuf *o)
             }
     STATS_SERVER(ONE)
 #undef ONE
+    /* latency: per pool and per worker, the count and the quantiles */
+    err = err ? err : prom_head(o, "coproxy_pool_latency_count_total", "counter", "requests whose latency was measured");
+    for (int p = 0; p < r->npools && !err; p++)
+        for (int w = 0; w < r->nworkers && !err; w++) {
+            err = rbuf_printf(o, "coproxy_pool_latency_count_total{pool=\"");
+            err = err ? err : prom_label(o, r->d->cfg.pools[p].name);
+            err = err ? err : rbuf_printf(o, "\",worker=\"%d\"} %llu\n", w,
+                                          (unsigned long long)r->pools[w * r->npools + p].latency.count);
+        }
+    for (size_t q = 0; q < NQUANTILES && !err; q++) {
+        snprintf(metric, sizeof metric, "coproxy_pool_latency_%s_microseconds", quantiles[q].name);
+        err = prom_head(o, metric, "gauge", "request latency quantile (upper bound of its power-of-two bucket)");
+        for (int p = 0; p < r->npools && !err; p++)
+            for (int w = 0; w < r->nworkers && !err; w++) {
+                err = rbuf_printf(o, "%s{pool=\"", metric);
+                err = err ? err : prom_label(o, r->d->cfg.pools[p].name);
+                err = err ? err : rbuf_printf(o, "\",worker=\"%d\"} %llu\n", w,
+                                              (unsigned long long)latency_quantile(&r->pools[w * r->npools + p].latency,
+                                                                                   quantiles[q].q));
+            }
+    }
     return err;
 }
 

@@ -33,12 +33,31 @@
 
 #define STATS_FIELD(name, type, help) uint64_t name;
 
+/* Latency in powers of two: bucket k counts [2^k, 2^(k+1)) microseconds
+ * (bucket 0 also counts 0 and 1 us, the last everything above). */
+#define STATS_LATENCY_BUCKETS 24
+
+struct stats_latency {
+    uint64_t count;
+    uint64_t bucket[STATS_LATENCY_BUCKETS];
+};
+
+static inline void stats_latency_add(struct stats_latency *l, uint64_t us)
+{
+    int k = us < 2 ? 0 : 63 - __builtin_clzll(us);
+
+    l->bucket[k < STATS_LATENCY_BUCKETS ? k : STATS_LATENCY_BUCKETS - 1]++;
+    l->count++;
+}
+
 struct pool_stats {
     STATS_POOL(STATS_FIELD)
+    struct stats_latency latency;    /* request parsed -> its reply written */
 };
 
 struct server_stats {
     STATS_SERVER(STATS_FIELD)
+    struct stats_latency latency;    /* request queued -> its reply read */
 };
 
 #endif

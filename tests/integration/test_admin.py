@@ -90,6 +90,13 @@ def test_counters_match_a_known_load_exactly(setup):
     assert pool["local_replies"] - base["local_replies"] == 6
     assert pool["errors_refused"] - base["errors_refused"] == 3
     assert sum(s["requests"] for s in pool["servers"]) - sum(s["requests"] for s in base["servers"]) == 60
+    # every reply written is timed once (the pool), every server reply read once (its server)
+    doc = wait_stats(sock, lambda d: d["pools"][0]["latency_us"]["count"] - base["latency_us"]["count"] == 66)
+    pool = doc["pools"][0]
+    lat = pool["latency_us"]
+    assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p999"]
+    assert sum(s["latency_us"]["count"] for s in pool["servers"]) \
+        - sum(s["latency_us"]["count"] for s in base["servers"]) == 60
     assert doc["workers"] == 2 and len(doc["threads"]) == 2
     assert doc["runtime"]["switches"] == sum(t["runtime"]["switches"] for t in doc["threads"])
     for c in clients:
@@ -131,6 +138,7 @@ def test_info_and_metrics(setup):
         assert m.group(1) in seen_type, f"sample before its TYPE line: {line!r}"
     assert 'coproxy_pool_requests_total{pool="cache",worker="0"}' in metrics
     assert "coproxy_runtime_switches" in metrics and "coproxy_server_requests_total" in metrics
+    assert 'coproxy_pool_latency_p99_microseconds{pool="cache",worker="0"}' in metrics
 
 
 def test_socket_mode_and_inline_commands(setup):
