@@ -765,6 +765,7 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
         /* blocking (hooked): all of it, or the client is gone */
         if (c->kicked || sendmsg(c->fd, &mh, MSG_NOSIGNAL) != (ssize_t)total)
             return -1;
+        c->pool->stats->bytes_out += total;
         now_us = worker_now_us();
         while (n-- > 0) {
             m = c->head;
@@ -820,6 +821,7 @@ static __attribute__((noinline)) int read_input(struct redis_client *c, int *rea
     n = recv(c->fd, c->in.data + c->in.len, room, MSG_DONTWAIT);
     if (n > 0) {
         c->in.len += (size_t)n;
+        c->pool->stats->bytes_in += (uint64_t)n;
         c->partial = 0;
         *ready = (size_t)n == room || c->hup;   /* a short read drained the socket */
         if (c->idle)

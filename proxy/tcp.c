@@ -286,6 +286,10 @@ static __attribute__((noinline)) int direction_step(struct tcp_conn *c, struct d
     if (n > 0) {
         touch(c);
         c->w->activity++;
+        if (d == &c->dir[0])   /* client -> backend */
+            c->p->stats.bytes_in += (uint64_t)n;
+        else
+            c->p->stats.bytes_out += (uint64_t)n;
         if (d->buf && n < WORKER_BUF_SIZE)
             d->ready = d->end || d->drain;   /* drained: later data brings a new edge */
         return flush_pending(c, d) < 0 ? STEP_OVER : STEP_OK;

@@ -22,7 +22,9 @@
     X(errors_timeout,     COUNTER, "requests that got no reply within server_timeout") \
     X(errors_backend,     COUNTER, "requests failed by an unavailable or lost server") \
     X(errors_refused,     COUNTER, "unsupported or refused commands")                  \
-    X(auth_failures,      COUNTER, "failed AUTH attempts")
+    X(auth_failures,      COUNTER, "failed AUTH attempts")                             \
+    X(bytes_in,           COUNTER, "bytes received from clients")                      \
+    X(bytes_out,          COUNTER, "bytes sent to clients")
 
 #define STATS_SERVER(X)                                                                \
     X(requests,           COUNTER, "requests sent (redis) or connections made (tcp)")  \

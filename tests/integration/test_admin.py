@@ -77,18 +77,26 @@ def test_counters_match_a_known_load_exactly(setup):
     base = wait_stats(sock, lambda d: d["pools"][0]["client_accepted"] >= 1
                       and d["pools"][0]["client_connections"] == 0)["pools"][0]
     clients = [Resp(port) for _ in range(3)]
+    sent = received = 0
     for i, c in enumerate(clients):
-        for j in range(10):
-            assert c.call("SET", f"k{i}:{j}", "v") == b"+OK"
-            assert c.call("GET", f"k{i}:{j}") == b"v"
-        assert c.call("PING") == b"+PONG"              # answered by coproxy itself
+        for cmd, want in [(("SET", f"k{i}:{j}", "v"), b"+OK\r\n") for j in range(10)] \
+                + [(("GET", f"k{i}:{j}"), b"$1\r\nv\r\n") for j in range(10)] \
+                + [(("PING",), b"+PONG\r\n")]:       # PING: answered by coproxy itself
+            sent += len(encode(*cmd))
+            received += len(want)
+            c.send(encode(*cmd))
+            c.reply()
+        sent += len(encode("MULTI"))
         assert c.call("MULTI").startswith(b"-ERR")     # refused
+        received += len(b"-ERR unsupported command 'MULTI'\r\n")
     doc = wait_stats(sock, lambda d: d["pools"][0]["requests"] - base["requests"] == 3 * 22)
     pool = doc["pools"][0]
     assert pool["name"] == "cache" and pool["mode"] == "redis"
     assert pool["client_accepted"] - base["client_accepted"] == 3 and pool["client_connections"] == 3
     assert pool["local_replies"] - base["local_replies"] == 6
     assert pool["errors_refused"] - base["errors_refused"] == 3
+    assert pool["bytes_in"] - base["bytes_in"] == sent
+    assert pool["bytes_out"] - base["bytes_out"] == received
     assert sum(s["requests"] for s in pool["servers"]) - sum(s["requests"] for s in base["servers"]) == 60
     # every reply written is timed once (the pool), every server reply read once (its server)
     doc = wait_stats(sock, lambda d: d["pools"][0]["latency_us"]["count"] - base["latency_us"]["count"] == 66)
