@@ -34,6 +34,8 @@ static struct {
     pthread_t thread;
     int fd;
     int clients;
+    struct stCoRoutine_t *done[ADMIN_MAX_CLIENTS];   /* finished clients, released each turn */
+    int ndone;
     uint64_t started_ms;
     char path[108];
 } admin = { .fd = -1 };
@@ -141,6 +143,7 @@ static void *admin_client(void *arg)
     resp_request_free(&r);
     close(fd);
     admin.clients--;
+    admin.done[admin.ndone++] = co_self();   /* at most one per client slot */
     return NULL;
 }
 
@@ -165,7 +168,7 @@ static void *admin_accept(void *arg)
             continue;
         }
         admin.clients++;
-        co_resume(co);   /* a finished admin coroutine is small; the thread's exit frees them */
+        co_resume(co);
     }
     return NULL;
 }
@@ -173,6 +176,8 @@ static void *admin_accept(void *arg)
 static int admin_tick(void *arg)
 {
     (void)arg;
+    while (admin.ndone > 0)   /* their stacks go back to the thread's cache */
+        co_release(admin.done[--admin.ndone]);
     return __atomic_load_n(&admin.d->stop, __ATOMIC_RELAXED) != 0;
 }
 
