@@ -345,6 +345,17 @@ def test_backend_auth_and_db(proxy, backends, daemon):
     assert redis.Redis(port=b.port, password="bpass", db=0).get("dbkey") is None
 
 
+def set_until_ok(r, key, value, deadline, why, pause):
+    """SET through the proxy until it succeeds (a server coming back, or being ejected)."""
+    while True:
+        try:
+            r.set(key, value)
+            return
+        except redis.ResponseError:
+            assert time.monotonic() < deadline, why
+            time.sleep(pause)
+
+
 def test_backend_killed_during_load_then_back(proxy):
     s = proxy(3, server_retry_timeout=500)
     names = [f"load:{i}".encode() for i in range(300)]
@@ -392,13 +403,7 @@ def test_backend_killed_during_load_then_back(proxy):
     s.backends[dead].start()
     deadline = time.monotonic() + 30
     key = next(k for k in names if where[k] == dead)
-    while True:
-        try:
-            r.set(key, "again")
-            break
-        except redis.ResponseError:
-            assert time.monotonic() < deadline, "the proxy never used the restarted server"
-            time.sleep(0.2)
+    set_until_ok(r, key, "again", deadline, "the proxy never used the restarted server", 0.2)
     assert s.direct(dead).get(key) == b"again"
 
 
@@ -411,14 +416,7 @@ def test_auto_eject_and_return(proxy):
     s.backends[dead].stop()
     victim = names[where.index(dead)]
     # failures in a row eject the server: its keys move to the live ones
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            r.set(victim, "moved")
-            break
-        except redis.ResponseError:
-            assert time.monotonic() < deadline, "never ejected"
-            time.sleep(0.05)
+    set_until_ok(r, victim, "moved", time.monotonic() + 20, "never ejected", 0.05)
     assert s.holder(victim) in (0, 1)
     assert "ejected" in s.daemon.log()
     # after the retry timeout it is tried again; once back, it gets its keys again
