@@ -86,3 +86,16 @@ int addr_port(const struct proxy_addr *a)
         return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
     return 0;
 }
+
+int addr_is_loopback(const struct proxy_addr *a)
+{
+    if (a->family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&a->ss;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (a->family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&a->ss;
+        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+    return a->family == AF_UNIX;
+}

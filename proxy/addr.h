@@ -28,4 +28,7 @@ int addr_port(const struct proxy_addr *a);
 /* Same address (family, bytes and port)? */
 int addr_equal(const struct proxy_addr *a, const struct proxy_addr *b);
 
+/* 127.0.0.0/8, ::1 (or a Unix path): reachable from this host only. */
+int addr_is_loopback(const struct proxy_addr *a);
+
 #endif

@@ -43,6 +43,18 @@ static const char *server_desc(const struct redis_server *s)
  * waits out the back-off unless `now` says to reconnect at once. */
 static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const char *why, int now);
 
+/* Every state change goes through here: the server's gauges follow it. */
+static void set_state(struct backend_conn *bc, enum backend_state st)
+{
+    struct server_stats *ss = bc->srv->stats;
+
+    ss->connections -= bc->state == BC_UP;
+    ss->connecting -= bc->state == BC_CONNECTING;
+    bc->state = st;
+    ss->connections += st == BC_UP;
+    ss->connecting += st == BC_CONNECTING;
+}
+
 static void backend_fail(struct worker *w, struct backend_conn *bc, const char *why)
 {
     backend_fail_ex(w, bc, why, 0);
@@ -63,7 +75,7 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
     if (bc->state == BC_UP)
         log_warn("pool %s: server %s (%s): %s", s->pool->conf->name, s->conf->name,
                  s->conf->addr.text, why);
-    bc->state = BC_DOWN;
+    set_state(bc, BC_DOWN);
     if (now) {
         bc->retry_at = 0;
     } else {
@@ -237,7 +249,7 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
     int fd, one = 1, nint = 0;
     char why[96];
 
-    bc->state = BC_CONNECTING;
+    set_state(bc, BC_CONNECTING);
     fd = socket(s->conf->addr.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         if (errno == EMFILE || errno == ENFILE)
@@ -302,7 +314,7 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
         bc->inflight += (uint32_t)nint;
     }
     bc->fd = fd;
-    bc->state = BC_UP;
+    set_state(bc, BC_UP);
     bc->backoff_ms = BACKOFF_MIN_MS;
     bc->gen++;
     ra = malloc(sizeof *ra);
@@ -327,7 +339,7 @@ fail_int:
     }
     rbuf_free(&pro);
 fail:
-    bc->state = BC_UP;   /* so that backend_fail counts the failure */
+    set_state(bc, BC_UP);   /* so that backend_fail counts the failure */
     backend_fail(w, bc, why);
     return -1;
 }

@@ -334,11 +334,58 @@ static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct
     }
 }
 
+/* The admin group: the Unix socket, its mode, and the optional TCP port. */
+static void parse_admin(struct ctx *c, const config_setting_t *s, struct config *cfg)
+{
+    static const char *const known[] = { "socket", "mode", "listen", "password", NULL };
+    const char *v;
+    char err[256];
+
+    check_known(c, s, "admin.", known);
+    if (config_setting_get_member(s, "socket")) {
+        v = get_str(c, s, "admin.", "socket", "", NULL);
+        if (v[0] != '\0' && v[0] != '/')
+            fail(c, config_setting_get_member(s, "socket"), "admin.socket",
+                 "'%s' is not an absolute path (\"\" for no admin socket)", v);
+        else if (strlen(v) >= sizeof cfg->admin_socket)
+            fail(c, config_setting_get_member(s, "socket"), "admin.socket",
+                 "'%s' is too long for a Unix socket (at most %zu bytes)", v, sizeof cfg->admin_socket - 1);
+        snprintf(cfg->admin_socket, sizeof cfg->admin_socket, "%s", v);
+        cfg->admin_socket_default = 0;
+    }
+    v = get_str(c, s, "admin.", "mode", "0660", NULL);
+    {   /* octal, as chmod takes it: libconfig has no octal numbers */
+        char *end;
+        long m = strtol(v, &end, 8);
+        if (*v == '\0' || *end != '\0' || m < 0 || m > 0777)
+            fail(c, config_setting_get_member(s, "mode"), "admin.mode",
+                 "'%s' is not an octal file mode such as \"0660\"", v);
+        cfg->admin_mode = (int)m;
+    }
+    v = get_str(c, s, "admin.", "password", "", NULL);
+    snprintf(cfg->admin_password, sizeof cfg->admin_password, "%s", v);
+    if (strlen(v) >= sizeof cfg->admin_password)
+        fail(c, config_setting_get_member(s, "password"), "admin.password",
+             "too long (at most %zu bytes)", sizeof cfg->admin_password - 1);
+    v = get_str(c, s, "admin.", "listen", "", NULL);
+    if (v[0] == '\0' || c->failed)
+        return;
+    if (v[0] == '/' || addr_parse(v, &cfg->admin_listen, err, sizeof err) != 0) {
+        fail(c, config_setting_get_member(s, "listen"), "admin.listen", "%s",
+             v[0] == '/' ? "a TCP address (host:port); the Unix socket is admin.socket" : err);
+        return;
+    }
+    /* Anyone who can reach a non-loopback port could read the statistics. */
+    if (!addr_is_loopback(&cfg->admin_listen) && cfg->admin_password[0] == '\0')
+        fail(c, config_setting_get_member(s, "listen"), "admin.listen",
+             "'%s' is not a loopback address: set admin.password to expose the admin port", v);
+    cfg->admin_has_listen = 1;
+}
+
 int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
 {
     static const char *const known[] = { "threads", "pin_threads", "log_level", "shutdown_timeout",
                                          "admin", "coroutines", "pools", NULL };
-    static const char *const admin_known[] = { "socket", "listen", "mode", NULL };
     static const char *const co_known[] = { "shared_stacks", "stack_size", NULL };
     struct ctx c = { .file = file, .err = err, .errlen = errlen };
     config_t lc;
@@ -377,26 +424,15 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
     cfg->log_level = log_level_parse(v);
     cfg->shutdown_timeout = get_int(&c, root, "", "shutdown_timeout", 5000, 0, 3600000);
 
+    snprintf(cfg->admin_socket, sizeof cfg->admin_socket, "%s", CONFIG_ADMIN_SOCKET);
+    cfg->admin_socket_default = 1;
+    cfg->admin_mode = 0660;
     s = config_setting_get_member(root, "admin");
     if (s) {
-        if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+        if (config_setting_type(s) != CONFIG_TYPE_GROUP)
             fail(&c, s, "admin", "must be a group { socket = ...; }");
-        } else {
-            check_known(&c, s, "admin.", admin_known);
-            snprintf(cfg->admin_socket, sizeof cfg->admin_socket, "%s",
-                     get_str(&c, s, "admin.", "socket", "", NULL));
-            snprintf(cfg->admin_listen, sizeof cfg->admin_listen, "%s",
-                     get_str(&c, s, "admin.", "listen", "", NULL));
-            v = get_str(&c, s, "admin.", "mode", "0660", NULL);
-            {   /* octal, as chmod takes it: libconfig has no octal numbers */
-                char *end;
-                long m = strtol(v, &end, 8);
-                if (*v == '\0' || *end != '\0' || m < 0 || m > 0777)
-                    fail(&c, config_setting_get_member(s, "mode"), "admin.mode",
-                         "'%s' is not an octal file mode such as \"0660\"", v);
-                cfg->admin_mode = (int)m;
-            }
-        }
+        else
+            parse_admin(&c, s, cfg);
     }
     cfg->shared_stacks = 64;
     cfg->stack_size = 131072;
@@ -445,6 +481,10 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
             }
         }
     }
+    for (int i = 0; i < cfg->npools && !c.failed && cfg->admin_has_listen; i++)
+        if (addr_equal(&cfg->pools[i].listen, &cfg->admin_listen))
+            fail(&c, config_setting_get_member(config_setting_get_member(root, "admin"), "listen"), "admin.listen",
+                 "'%s' is already the listen address of pool '%s'", cfg->admin_listen.text, cfg->pools[i].name);
     config_destroy(&lc);
     if (c.failed) {
         config_free(cfg);

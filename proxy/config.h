@@ -6,6 +6,9 @@
 
 #include "addr.h"
 
+/* Where the admin socket is when the config does not say (systemd's RuntimeDirectory). */
+#define CONFIG_ADMIN_SOCKET "/run/coproxy/admin.sock"
+
 enum pool_mode { MODE_TCP, MODE_REDIS };
 enum balance { BALANCE_ROUNDROBIN, BALANCE_LEASTCONN, BALANCE_RANDOM, BALANCE_HASH };
 
@@ -49,9 +52,12 @@ struct config {
     int pin_threads;
     int log_level;
     int shutdown_timeout;            /* ms */
-    char admin_socket[108];
-    char admin_listen[128];
+    char admin_socket[108];          /* "" = none */
+    int admin_socket_default;        /* not set: /run/coproxy/admin.sock, best effort */
     int admin_mode;                  /* the admin socket's file mode */
+    int admin_has_listen;            /* the TCP admin port, if set */
+    struct proxy_addr admin_listen;
+    char admin_password[128];        /* required of TCP admin clients when set */
     int shared_stacks;               /* per worker */
     int stack_size;
     struct pool_conf *pools;

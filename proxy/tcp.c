@@ -139,7 +139,7 @@ static int connect_backend(struct tcp_conn *c)
                           .tv_usec = (pc->connect_timeout % 1000) * 1000 };
 
     for (int attempt = 0; attempt < pc->nservers && !c->kicked; attempt++) {
-        int s = (first + attempt) % pc->nservers, one = 1;
+        int s = (first + attempt) % pc->nservers, one = 1, rc;
         struct server_conf *sc = &pc->servers[s];
         int fd = socket(sc->addr.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -152,7 +152,10 @@ static int connect_backend(struct tcp_conn *c)
             return -1;
         }
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        if (connect(fd, &sc->addr.sa, sc->addr.len) == 0) {
+        c->p->server_stats[s].connecting++;
+        rc = connect(fd, &sc->addr.sa, sc->addr.len);
+        c->p->server_stats[s].connecting--;
+        if (rc == 0) {
             struct timeval none = { 0, 0 };
             setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);   /* it bounded connect only */
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -160,6 +163,7 @@ static int connect_backend(struct tcp_conn *c)
             c->server = s;
             c->p->active[s]++;
             c->p->server_stats[s].requests++;
+            c->p->server_stats[s].connections++;
             return 0;
         }
         c->p->server_stats[s].failures++;
@@ -405,8 +409,10 @@ void *tcp_conn_main(void *arg)
         close(c->bfd);
     if (c->cfd >= 0)
         close(c->cfd);
-    if (c->server >= 0)
+    if (c->server >= 0) {
         p->active[c->server]--;
+        p->server_stats[c->server].connections--;
+    }
     if (p->conf->client_connections > 0)
         __atomic_sub_fetch(&p->shared->clients, 1, __ATOMIC_RELAXED);
     w->conns--;

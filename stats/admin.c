@@ -1,7 +1,8 @@
-/* admin.c — the admin socket: a thread of its own answering PING, STATS, INFO, METRICS and tables over RESP. */
+/* admin.c — the admin socket and port: a thread of its own answering PING, STATS, INFO, METRICS and tables over RESP. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <libgen.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,10 +10,12 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "admin.h"
+#include "admin_http.h"
 #include "costack.h"
 #include "log.h"
 #include "report.h"
@@ -28,17 +31,28 @@
 
 #define ADMIN_MAX_REQUEST 4096
 #define ADMIN_MAX_CLIENTS 64
+#define ADMIN_IDLE_MS 300000      /* an authenticated client with nothing pending */
+#define ADMIN_PARTIAL_MS 10000    /* a half-sent request, or a client yet to authenticate */
+
+struct admin_listener {
+    int fd;
+    int tcp;                      /* the TCP port: password and HTTP apply */
+};
 
 static struct {
     struct daemon *d;
     pthread_t thread;
-    int fd;
+    int running;
+    struct admin_listener l[2];
+    int nl;
     int clients;
     struct stCoRoutine_t *done[ADMIN_MAX_CLIENTS];   /* finished clients, released each turn */
     int ndone;
     uint64_t started_ms;
-    char path[108];
-} admin = { .fd = -1 };
+    char path[108];               /* the Unix socket we made, removed at exit if still ours */
+    dev_t dev;
+    ino_t ino;
+} admin;
 
 static int reply(int fd, struct rbuf *o)
 {
@@ -46,7 +60,7 @@ static int reply(int fd, struct rbuf *o)
 }
 
 /* The command in r (args into req): its reply appended to o. */
-static void answer(const char *req, const struct resp_request *r, struct rbuf *o, int *quit)
+static void answer(const char *req, const struct resp_request *r, struct rbuf *o, int *quit, int *authed)
 {
     const struct resp_arg *a = r->args;
     char cmd[16], section[32] = "";
@@ -57,13 +71,29 @@ static void answer(const char *req, const struct resp_request *r, struct rbuf *o
     snprintf(cmd, sizeof cmd, "%.*s", (int)(a[0].len < 15 ? a[0].len : 15), req + a[0].off);
     if (r->argc > 1)
         snprintf(section, sizeof section, "%.*s", (int)(a[1].len < 31 ? a[1].len : 31), req + a[1].off);
-    if (strcasecmp(cmd, "PING") == 0) {
-        rbuf_printf(o, "+PONG\r\n");
-        return;
-    }
     if (strcasecmp(cmd, "QUIT") == 0) {
         rbuf_printf(o, "+OK\r\n");
         *quit = 1;
+        return;
+    }
+    if (strcasecmp(cmd, "AUTH") == 0) {   /* AUTH password, or AUTH user password as Redis 6 takes it */
+        const struct resp_arg *pw = &a[r->argc - 1];
+        if (r->argc < 2 || r->argc > 3)
+            rbuf_printf(o, "-ERR wrong number of arguments for 'auth' command\r\n");
+        else if (admin.d->cfg.admin_password[0] == '\0')
+            rbuf_printf(o, "-ERR AUTH called without any password configured for the admin port\r\n");
+        else if (admin_password_equal(req + pw->off, pw->len, admin.d->cfg.admin_password))
+            rbuf_printf(o, "+OK\r\n"), *authed = 1;
+        else
+            rbuf_printf(o, "-WRONGPASS invalid password\r\n");
+        return;
+    }
+    if (!*authed) {
+        rbuf_printf(o, "-NOAUTH Authentication required.\r\n");
+        return;
+    }
+    if (strcasecmp(cmd, "PING") == 0) {
+        rbuf_printf(o, "+PONG\r\n");
         return;
     }
     if (strcasecmp(cmd, "STATS") != 0 && strcasecmp(cmd, "INFO") != 0 && strcasecmp(cmd, "METRICS") != 0
@@ -76,7 +106,12 @@ static void answer(const char *req, const struct resp_request *r, struct rbuf *o
         rbuf_printf(o, "-ERR out of memory\r\n");
         return;
     }
-    if (strcasecmp(cmd, "STATS") == 0)
+    if (r->argc > 1 && strcasecmp(section, "JSON") == 0
+        && (strcasecmp(cmd, "POOLS") == 0 || strcasecmp(cmd, "BACKENDS") == 0 || strcasecmp(cmd, "THREADS") == 0)) {
+        for (char *c = cmd; *c; c++)
+            *c = (char)(*c | 0x20);   /* the table's name, in lower case */
+        err = report_json_table(&rep, cmd, &body);
+    } else if (strcasecmp(cmd, "STATS") == 0)
         err = report_json(&rep, &body);
     else if (strcasecmp(cmd, "INFO") == 0)
         err = report_info(&rep, r->argc > 1 ? section : NULL, &body);
@@ -96,23 +131,62 @@ static void answer(const char *req, const struct resp_request *r, struct rbuf *o
     rbuf_free(&body);
 }
 
+/* Prometheus' scrape over HTTP: what METRICS answers. */
+static int metrics_body(struct rbuf *out)
+{
+    struct report rep;
+    int err;
+
+    if (report_gather(&rep, admin.d, admin.started_ms) != 0)
+        return -ENOMEM;
+    err = report_metrics(&rep, out);
+    report_free(&rep);
+    return err;
+}
+
+/* A client with nothing left to say is dropped after a while; one that is
+ * mid-request, or has yet to give the password, sooner.  (The hooks honour
+ * SO_RCVTIMEO: recv gives up with EAGAIN.) */
+static void set_timeout(int fd, int opt, int ms)
+{
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+    setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof tv);
+}
+
 static void *admin_client(void *arg)
 {
-    int fd = (int)(intptr_t)arg, quit = 0;
+    int fd = (int)((intptr_t)arg >> 1), tcp = (int)((intptr_t)arg & 1), quit = 0, first = 1;
+    int authed = !tcp || admin.d->cfg.admin_password[0] == '\0', timeout = -1;
     struct resp_limits lim = { .max_multibulk = 8, .max_bulk = 256, .max_inline = ADMIN_MAX_REQUEST };
     struct resp_request r = { 0 };
-    char buf[ADMIN_MAX_REQUEST];
+    char buf[ADMIN_MAX_REQUEST + 1];   /* + 1: room for the HTTP side's terminating NUL */
     size_t len = 0;
 
     co_enable_hook_sys();
+    set_timeout(fd, SO_SNDTIMEO, ADMIN_PARTIAL_MS);   /* a client that does not read its replies */
     while (!quit) {
-        ssize_t n = recv(fd, buf + len, sizeof buf - len, 0);   /* parks this client only */
+        int want = len > 0 || !authed ? ADMIN_PARTIAL_MS : ADMIN_IDLE_MS;
+        ssize_t n;
         size_t off = 0;
         struct rbuf out = { 0 };
 
+        if (want != timeout)
+            set_timeout(fd, SO_RCVTIMEO, timeout = want);
+        n = recv(fd, buf + len, ADMIN_MAX_REQUEST - len, 0);   /* parks this client only */
         if (n <= 0)
             break;
         len += (size_t)n;
+        if (first && tcp) {   /* Prometheus scrapes the TCP port over HTTP */
+            int http = http_sniff(buf, len);
+            if (http < 0)
+                continue;
+            if (http > 0) {
+                http_serve(fd, buf, len, sizeof buf, admin.d->cfg.admin_password, metrics_body);
+                break;
+            }
+        }
+        first = 0;
         for (;;) {
             int st = resp_parse_request(&r, buf + off, len - off, &lim);
             if (st == RESP_AGAIN)
@@ -123,7 +197,7 @@ static void *admin_client(void *arg)
                 break;
             }
             if (r.argc > 0)
-                answer(buf + off, &r, &out, &quit);
+                answer(buf + off, &r, &out, &quit, &authed);
             off += r.size;
             resp_request_reset(&r);
             if (quit)
@@ -134,7 +208,7 @@ static void *admin_client(void *arg)
         rbuf_free(&out);
         memmove(buf, buf + off, len - off);
         len -= off;
-        if (len == sizeof buf) {   /* a request that cannot be this long */
+        if (len == ADMIN_MAX_REQUEST) {   /* a request that cannot be this long */
             static const char big[] = "-ERR Protocol error: request too long\r\n";
             (void)!send(fd, big, sizeof big - 1, MSG_NOSIGNAL);
             break;
@@ -149,10 +223,11 @@ static void *admin_client(void *arg)
 
 static void *admin_accept(void *arg)
 {
-    (void)arg;
+    const struct admin_listener *l = arg;
+
     co_enable_hook_sys();
     for (;;) {
-        int fd = accept4(admin.fd, NULL, NULL, SOCK_CLOEXEC);
+        int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
         struct stCoRoutine_t *co;
 
         if (fd < 0) {
@@ -161,7 +236,8 @@ static void *admin_accept(void *arg)
             usleep(100 * 1000);   /* out of fds: try again later, without spinning */
             continue;
         }
-        if (admin.clients >= ADMIN_MAX_CLIENTS || co_create(&co, NULL, admin_client, (void *)(intptr_t)fd) != 0) {
+        if (admin.clients >= ADMIN_MAX_CLIENTS
+            || co_create(&co, NULL, admin_client, (void *)(intptr_t)((fd << 1) | l->tcp)) != 0) {
             static const char busy[] = "-ERR too many admin clients\r\n";
             (void)!send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
             close(fd);
@@ -183,69 +259,145 @@ static int admin_tick(void *arg)
 
 static void *admin_main(void *arg)
 {
-    struct stCoRoutine_t *acceptor;
-
     (void)arg;
     log_set_thread("admin");
-    if (co_create(&acceptor, NULL, admin_accept, NULL) != 0) {
-        log_error("admin: out of memory");
-        return NULL;
+    for (int i = 0; i < admin.nl; i++) {
+        struct stCoRoutine_t *acceptor;
+        if (co_create(&acceptor, NULL, admin_accept, &admin.l[i]) != 0) {
+            log_error("admin: out of memory");
+            return NULL;
+        }
+        co_resume(acceptor);
     }
-    co_resume(acceptor);
     co_eventloop(co_get_epoll_ct(), admin_tick, NULL);
     return NULL;
 }
 
 /* Makes the socket's directory (one level, as /run/coproxy) if it is missing. */
-static void make_parent(const char *path)
+static int make_parent(const char *path)
 {
     char dir[108];
 
     snprintf(dir, sizeof dir, "%s", path);
-    if (mkdir(dirname(dir), 0755) != 0 && errno != EEXIST)
-        log_warn("admin: cannot create the directory of %s: %s", path, strerror(errno));
+    return mkdir(dirname(dir), 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Is a daemon answering on the Unix socket at path? */
+static int socket_in_use(const struct sockaddr_un *sun)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), live;
+
+    if (fd < 0)
+        return 0;
+    live = connect(fd, (const struct sockaddr *)sun, sizeof *sun) == 0;
+    close(fd);
+    return live;
+}
+
+/* The Unix socket.  0 when it listens (or, for the default path, when it
+ * cannot and the daemon goes on without it), -1 when it must not start. */
+static int open_unix(const struct config *cfg)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    const char *path = cfg->admin_socket;
+    const char *why = NULL;
+    struct stat st;
+    int fd = -1, e = 0;
+
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+    if (make_parent(path) != 0) {
+        e = errno;
+        why = "cannot create its directory";
+    } else if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode) && socket_in_use(&sun)) {
+        why = "another process is listening on it";
+    } else {
+        if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+            unlink(path);   /* a stale socket from an earlier run */
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 || chmod(path, (mode_t)cfg->admin_mode) != 0
+            || listen(fd, 64) != 0 || stat(path, &st) != 0) {
+            e = errno;
+            why = "cannot listen";
+            if (fd >= 0)
+                close(fd);
+            fd = -1;
+        }
+    }
+    if (fd < 0) {
+        if (cfg->admin_socket_default) {   /* not asked for: the daemon runs without it */
+            log_warn("admin: no admin socket at %s: %s%s%s (set admin.socket to choose another path)", path, why,
+                     e ? ": " : "", e ? strerror(e) : "");
+            return 0;
+        }
+        log_error("admin: admin.socket %s: %s%s%s", path, why, e ? ": " : "", e ? strerror(e) : "");
+        return -1;
+    }
+    snprintf(admin.path, sizeof admin.path, "%s", path);
+    admin.dev = st.st_dev;
+    admin.ino = st.st_ino;
+    admin.l[admin.nl++] = (struct admin_listener){ .fd = fd, .tcp = 0 };
+    log_info("admin socket on %s (mode %03o)", path, cfg->admin_mode);
+    return 0;
+}
+
+static int open_tcp(const struct config *cfg)
+{
+    const struct proxy_addr *a = &cfg->admin_listen;
+    int fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0
+        || (a->family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
+        || bind(fd, &a->sa, a->len) != 0 || listen(fd, 64) != 0) {
+        log_error("admin: admin.listen %s: cannot listen: %s", a->text, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    admin.l[admin.nl++] = (struct admin_listener){ .fd = fd, .tcp = 1 };
+    log_info("admin port on %s (%s)", a->text,
+             cfg->admin_password[0] ? "password required" : "no password: loopback only");
+    return 0;
+}
+
+static void close_listeners(void)
+{
+    struct stat st;
+
+    for (int i = 0; i < admin.nl; i++)
+        close(admin.l[i].fd);
+    admin.nl = 0;
+    /* Removed only if it is still the socket we made (not a later daemon's). */
+    if (admin.path[0] && stat(admin.path, &st) == 0 && st.st_dev == admin.dev && st.st_ino == admin.ino)
+        unlink(admin.path);
+    admin.path[0] = '\0';
 }
 
 int admin_start(struct daemon *d)
 {
-    struct sockaddr_un sun = { .sun_family = AF_UNIX };
-    const char *path = d->cfg.admin_socket;
-    struct stat st;
+    const struct config *cfg = &d->cfg;
 
-    if (path[0] == '\0')
-        return 0;   /* no admin socket configured */
     admin.d = d;
     admin.started_ms = worker_now_ms();
-    snprintf(admin.path, sizeof admin.path, "%s", path);
-    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
-    make_parent(path);
-    if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-        unlink(path);   /* a stale socket from an earlier run */
-    admin.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (admin.fd < 0 || bind(admin.fd, (struct sockaddr *)&sun, sizeof sun) != 0
-        || chmod(path, (mode_t)d->cfg.admin_mode) != 0 || listen(admin.fd, 64) != 0) {
-        log_error("admin: cannot listen on %s: %s", path, strerror(errno));
-        if (admin.fd >= 0)
-            close(admin.fd);
-        admin.fd = -1;
+    if ((cfg->admin_socket[0] && open_unix(cfg) != 0) || (cfg->admin_has_listen && open_tcp(cfg) != 0)) {
+        close_listeners();
         return -1;
     }
+    if (admin.nl == 0)
+        return 0;   /* nothing to serve */
     if (pthread_create(&admin.thread, NULL, admin_main, NULL) != 0) {
         log_error("admin: cannot start its thread");
-        close(admin.fd);
-        admin.fd = -1;
+        close_listeners();
         return -1;
     }
-    log_info("admin socket on %s (mode %03o)", path, d->cfg.admin_mode);
+    admin.running = 1;
     return 0;
 }
 
 void admin_stop(void)
 {
-    if (admin.fd < 0)
+    if (!admin.running)
         return;
     pthread_join(admin.thread, NULL);   /* its loop ends once d->stop is set */
-    close(admin.fd);
-    unlink(admin.path);
-    admin.fd = -1;
+    admin.running = 0;
+    close_listeners();
 }

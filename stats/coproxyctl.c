@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,44 +13,105 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_SOCKET "/run/coproxy/admin.sock"
+#define DEFAULT_SOCKET "/run/coproxy/admin.sock"   /* the daemon's default too (config.h) */
+
+/* Where the admin side is, and the password for its TCP port. */
+struct target {
+    const char *path;             /* the Unix socket, unless host is set */
+    const char *host, *port;
+    const char *password;
+    char name[300];               /* for messages */
+};
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: coproxyctl [-s SOCKET] COMMAND\n"
-            "  -s, --socket PATH  the admin socket (default " DEFAULT_SOCKET ")\n"
-            "  -h, --help         this help\n"
+            "Usage: coproxyctl [-s SOCKET | -H HOST -p PORT [-a PASSWORD]] [--json] COMMAND\n"
+            "  -s, --socket PATH    the admin socket (default " DEFAULT_SOCKET ")\n"
+            "  -H, --host HOST      the admin TCP port's host (admin.listen)...\n"
+            "  -p, --port PORT      ...and port\n"
+            "  -a, --password PASS  admin.password (or set COPROXYCTL_AUTH, which ps cannot see)\n"
+            "  -j, --json           pools, backends, threads: JSON instead of a table\n"
+            "  -h, --help           this help\n"
             "Commands:\n"
             "  ping               is the daemon there?\n"
             "  stats              every counter, as one JSON document\n"
             "  info [SECTION]     the same as key:value lines (server, runtime, pools)\n"
             "  metrics            Prometheus text format\n"
             "  pools | backends | threads   tables\n"
-            "  watch [-i SECONDS] [-n COUNT]  rates per second, refreshed until interrupted\n");
+            "  watch [-i SECONDS] [-n COUNT]  rates per second, refreshed until interrupted\n"
+            "See coproxyctl(1).\n");
 }
 
-static int connect_admin(const char *path)
+static int connect_unix(const struct target *t)
 {
     struct sockaddr_un sun = { .sun_family = AF_UNIX };
     int fd;
 
-    if (strlen(path) >= sizeof sun.sun_path) {
-        fprintf(stderr, "coproxyctl: %s: path too long for a Unix socket\n", path);
+    if (strlen(t->path) >= sizeof sun.sun_path) {
+        fprintf(stderr, "coproxyctl: %s: path too long for a Unix socket\n", t->path);
         return -1;
     }
-    strcpy(sun.sun_path, path);
+    strcpy(sun.sun_path, t->path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
         int e = errno;
-        fprintf(stderr, "coproxyctl: cannot connect to %s: %s%s\n", path, strerror(e),
+        fprintf(stderr, "coproxyctl: cannot connect to %s: %s%s\n", t->path, strerror(e),
                 e == ENOENT || e == ECONNREFUSED ? " (is coproxy running, with admin.socket set to this path?)"
-                : e == EACCES                    ? " (run as root or as a member of the socket's group)"
+                : e == EACCES || e == EPERM      ? " (the socket's mode keeps you out: run as root or as a member "
+                                                   "of the socket's group)"
                                                  : "");
         if (fd >= 0)
             close(fd);
         return -1;
     }
+    return fd;
+}
+
+static int connect_tcp(const struct target *t)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+    int rc = getaddrinfo(t->host, t->port, &hints, &res), fd = -1, e = 0;
+
+    if (rc != 0) {
+        fprintf(stderr, "coproxyctl: %s: %s\n", t->name, gai_strerror(rc));
+        return -1;
+    }
+    for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+            e = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        fprintf(stderr, "coproxyctl: cannot connect to %s: %s%s\n", t->name, strerror(e),
+                e == ECONNREFUSED ? " (is coproxy running, with admin.listen set to this address?)" : "");
+    return fd;
+}
+
+static int call(int fd, int argc, char **argv, char **out, size_t *outlen);
+
+/* Connected (and authenticated, for the TCP port with a password), or -1. */
+static int connect_admin(const struct target *t)
+{
+    int fd = t->host ? connect_tcp(t) : connect_unix(t);
+    char *argv[] = { "AUTH", (char *)t->password }, *out = NULL;
+    size_t outlen;
+    int st;
+
+    if (fd < 0 || t->password == NULL || t->password[0] == '\0')
+        return fd;
+    st = call(fd, 2, argv, &out, &outlen);
+    if (st != 0) {
+        fprintf(stderr, "coproxyctl: %s: %s\n", t->name, st < 0 ? "no reply to AUTH" : out);
+        free(out);
+        close(fd);
+        return -1;
+    }
+    free(out);
     return fd;
 }
 
@@ -111,18 +173,18 @@ static int call(int fd, int argc, char **argv, char **out, size_t *outlen)
 }
 
 /* One command, its reply on stdout.  Exit status: 0, or 1. */
-static int run_one(const char *path, int argc, char **argv)
+static int run_one(const struct target *t, int argc, char **argv)
 {
     char *out = NULL;
     size_t outlen = 0;
-    int fd = connect_admin(path), st;
+    int fd = connect_admin(t), st;
 
     if (fd < 0)
         return 1;
     st = call(fd, argc, argv, &out, &outlen);
     close(fd);
     if (st < 0) {
-        fprintf(stderr, "coproxyctl: %s: no reply (the daemon closed the connection)\n", path);
+        fprintf(stderr, "coproxyctl: %s: no reply (the daemon closed the connection)\n", t->name);
         return 1;
     }
     if (st == 1) {
@@ -178,7 +240,7 @@ static void on_sigint(int sig)
 }
 
 /* Rates per second, like redis-cli --stat. */
-static int watch(const char *path, double interval, long count)
+static int watch(const struct target *t, double interval, long count)
 {
     char *argv[] = { "INFO" }, *prev = NULL;
     struct timespec ts = { (time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9) };
@@ -188,12 +250,12 @@ static int watch(const char *path, double interval, long count)
     for (long i = 0; !interrupted && (count <= 0 || i <= count); i++) {
         char *out = NULL;
         size_t outlen;
-        int fd = connect_admin(path);
+        int fd = connect_admin(t);
         if (fd < 0)
             return 1;
         if (call(fd, 1, argv, &out, &outlen) != 0) {
             close(fd);
-            fprintf(stderr, "coproxyctl: %s: no reply\n", path);
+            fprintf(stderr, "coproxyctl: %s: no reply\n", t->name);
             return 1;
         }
         close(fd);
@@ -221,24 +283,38 @@ static int watch(const char *path, double interval, long count)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = { { "socket", required_argument, NULL, 's' },
+                                          { "host", required_argument, NULL, 'H' },
+                                          { "port", required_argument, NULL, 'p' },
+                                          { "password", required_argument, NULL, 'a' },
+                                          { "json", no_argument, NULL, 'j' },
                                           { "help", no_argument, NULL, 'h' },
                                           { NULL, 0, NULL, 0 } };
-    const char *path = DEFAULT_SOCKET;
-    int c;
+    struct target t = { .path = DEFAULT_SOCKET, .password = getenv("COPROXYCTL_AUTH") };
+    int c, json = 0, socket_set = 0;
+    char *cmd[3];
 
-    while ((c = getopt_long(argc, argv, "+s:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+s:H:p:a:jh", opts, NULL)) != -1) {
         switch (c) {
-        case 's':
-            path = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
+        case 's': t.path = optarg; socket_set = 1; break;
+        case 'H': t.host = optarg; break;
+        case 'p': t.port = optarg; break;
+        case 'a': t.password = optarg; break;
+        case 'j': json = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
         }
     }
+    if (t.port != NULL && t.host == NULL)
+        t.host = "127.0.0.1";
+    if (t.host != NULL && (t.port == NULL || socket_set)) {
+        fprintf(stderr, "coproxyctl: %s\n", socket_set ? "-s and -H/-p name two different admin endpoints: "
+                                                        "give one" : "-H needs -p PORT (admin.listen's port)");
+        return 2;
+    }
+    if (t.host)
+        snprintf(t.name, sizeof t.name, strchr(t.host, ':') ? "[%s]:%s" : "%s:%s", t.host, t.port);
+    else
+        snprintf(t.name, sizeof t.name, "%s", t.path);
     if (optind >= argc) {
         usage(stderr);
         return 2;
@@ -257,13 +333,27 @@ int main(int argc, char **argv)
         }
         if (interval <= 0)
             interval = 1.0;
-        return watch(path, interval, count);
+        return watch(&t, interval, count);
+    }
+    if (json && (strcasecmp(argv[optind], "pools") == 0 || strcasecmp(argv[optind], "backends") == 0
+                 || strcasecmp(argv[optind], "threads") == 0)) {
+        if (argc - optind != 1) {
+            usage(stderr);
+            return 2;
+        }
+        cmd[0] = argv[optind];
+        cmd[1] = "JSON";
+        return run_one(&t, 2, cmd);
+    }
+    if (json && strcasecmp(argv[optind], "stats") != 0) {   /* stats is JSON already */
+        fprintf(stderr, "coproxyctl: --json applies to stats, pools, backends and threads\n");
+        return 2;
     }
     for (const char *const *ok = (const char *const[]){ "ping", "stats", "info", "metrics", "pools", "backends",
                                                       "threads", NULL };
          *ok; ok++)
         if (strcasecmp(argv[optind], *ok) == 0)
-            return run_one(path, argc - optind, argv + optind);
+            return run_one(&t, argc - optind, argv + optind);
     fprintf(stderr, "coproxyctl: unknown command '%s'\n", argv[optind]);
     usage(stderr);
     return 2;

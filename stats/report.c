@@ -4,9 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "report.h"
 #include "worker.h"
+
+/* A string literal appended (its length counted by the compiler). */
+#define rbuf_lit(o, s) rbuf_append(o, s, sizeof s - 1)
 
 int report_gather(struct report *r, struct daemon *d, uint64_t started_ms)
 {
@@ -46,6 +50,7 @@ void report_free(struct report *r)
 static void latency_sum(struct stats_latency *t, const struct stats_latency *s)
 {
     t->count += s->count;
+    t->sum_us += s->sum_us;
     for (int k = 0; k < STATS_LATENCY_BUCKETS; k++)
         t->bucket[k] += s->bucket[k];
 }
@@ -76,7 +81,7 @@ static int json_latency(struct rbuf *o, const struct stats_latency *l)
 
     for (size_t i = 0; i < NQUANTILES && !err; i++)
         err = rbuf_printf(o, ",\"%s\":%llu", quantiles[i].name, (unsigned long long)latency_quantile(l, quantiles[i].q));
-    return err ? err : rbuf_append(o, "}", 1);
+    return err ? err : rbuf_lit(o, "}");
 }
 
 /* Pool p's counters summed over the workers. */
@@ -124,7 +129,7 @@ static struct co_counters runtime_total(const struct report *r)
 /* Pool and server names come from the config: quote them safely anyway. */
 static int json_str(struct rbuf *o, const char *s)
 {
-    if (rbuf_append(o, "\"", 1) != 0)
+    if (rbuf_lit(o, "\"") != 0)
         return -ENOMEM;
     for (; *s; s++) {
         int err;
@@ -137,17 +142,17 @@ static int json_str(struct rbuf *o, const char *s)
         if (err)
             return -ENOMEM;
     }
-    return rbuf_append(o, "\"", 1);
+    return rbuf_lit(o, "\"");
 }
 
 static int json_runtime(struct rbuf *o, const struct co_counters *c)
 {
-    int err = rbuf_append(o, "{", 1);
+    int err = rbuf_lit(o, "{");
     const char *sep = "";
 #define ONE(f_, desc) err = err ? err : rbuf_printf(o, "%s\"%s\":%llu", sep, #f_, (unsigned long long)c->f_); sep = ",";
     CO_COUNTERS(ONE)
 #undef ONE
-    return err ? err : rbuf_append(o, "}", 1);
+    return err ? err : rbuf_lit(o, "}");
 }
 
 static int json_pool(struct rbuf *o, const struct pool_stats *s)
@@ -168,21 +173,48 @@ static int json_server(struct rbuf *o, const struct server_stats *s)
     return err ? err : json_latency(o, &s->latency);
 }
 
-int report_json(const struct report *r, struct rbuf *o)
+static int json_threads(const struct report *r, struct rbuf *o)
 {
-    struct co_counters rt = runtime_total(r);
-    int err;
+    int err = rbuf_lit(o, "[");
 
-    err = rbuf_printf(o, "{\"version\":\"%s\",\"uptime_ms\":%llu,\"workers\":%d,\"runtime\":", COPROXY_VERSION,
-                      (unsigned long long)r->uptime_ms, r->nworkers);
-    err = err ? err : json_runtime(o, &rt);
-    err = err ? err : rbuf_append(o, ",\"threads\":[", 12);
     for (int w = 0; w < r->nworkers && !err; w++) {
         err = rbuf_printf(o, "%s{\"worker\":%d,\"runtime\":", w ? "," : "", w);
         err = err ? err : json_runtime(o, &r->co[w]);
-        err = err ? err : rbuf_append(o, "}", 1);
+        err = err ? err : rbuf_lit(o, "}");
     }
-    err = err ? err : rbuf_append(o, "],\"pools\":[", 11);
+    return err ? err : rbuf_lit(o, "]");
+}
+
+/* A server's state over all workers: ejected by any, else up while a
+ * connection is open, connecting, or idle (none open now). */
+static const char *server_state(const struct server_stats *t)
+{
+    return t->ejected ? "ejected" : t->connections ? "up" : t->connecting ? "connecting" : "idle";
+}
+
+/* One server of pool p, its pool named too when `pool` (the flat backends list). */
+static int json_one_server(const struct report *r, struct rbuf *o, int p, int i, int pool)
+{
+    const struct pool_conf *pc = &r->d->cfg.pools[p];
+    struct server_stats st = server_total(r, p, i);
+    int err = rbuf_lit(o, "{\"name\":");
+
+    err = err ? err : json_str(o, pc->servers[i].name);
+    if (pool) {
+        err = err ? err : rbuf_lit(o, ",\"pool\":");
+        err = err ? err : json_str(o, pc->name);
+    }
+    err = err ? err : rbuf_lit(o, ",\"addr\":");
+    err = err ? err : json_str(o, pc->servers[i].addr.text);
+    err = err ? err : rbuf_printf(o, ",\"state\":\"%s\"", server_state(&st));
+    err = err ? err : json_server(o, &st);
+    return err ? err : rbuf_lit(o, "}");
+}
+
+static int json_pools(const struct report *r, struct rbuf *o)
+{
+    int err = rbuf_lit(o, "[");
+
     for (int p = 0; p < r->npools && !err; p++) {
         const struct pool_conf *pc = &r->d->cfg.pools[p];
         struct pool_stats t = pool_total(r, p);
@@ -191,19 +223,49 @@ int report_json(const struct report *r, struct rbuf *o)
         err = err ? err : rbuf_printf(o, ",\"mode\":\"%s\",\"listen\":", pc->mode == MODE_REDIS ? "redis" : "tcp");
         err = err ? err : json_str(o, pc->listen.text);
         err = err ? err : json_pool(o, &t);
-        err = err ? err : rbuf_append(o, ",\"servers\":[", 12);
+        err = err ? err : rbuf_lit(o, ",\"servers\":[");
         for (int i = 0; i < pc->nservers && !err; i++) {
-            struct server_stats st = server_total(r, p, i);
-            err = rbuf_printf(o, "%s{\"name\":", i ? "," : "");
-            err = err ? err : json_str(o, pc->servers[i].name);
-            err = err ? err : rbuf_append(o, ",\"addr\":", 8);
-            err = err ? err : json_str(o, pc->servers[i].addr.text);
-            err = err ? err : json_server(o, &st);
-            err = err ? err : rbuf_append(o, "}", 1);
+            err = i ? rbuf_lit(o, ",") : 0;
+            err = err ? err : json_one_server(r, o, p, i, 0);
         }
-        err = err ? err : rbuf_append(o, "]}", 2);
+        err = err ? err : rbuf_lit(o, "]}");
     }
-    return err ? err : rbuf_append(o, "]}\n", 3);
+    return err ? err : rbuf_lit(o, "]");
+}
+
+static int json_backends(const struct report *r, struct rbuf *o)
+{
+    int err = rbuf_lit(o, "["), n = 0;
+
+    for (int p = 0; p < r->npools && !err; p++)
+        for (int i = 0; i < r->d->cfg.pools[p].nservers && !err; i++) {
+            err = n++ ? rbuf_lit(o, ",") : 0;
+            err = err ? err : json_one_server(r, o, p, i, 1);
+        }
+    return err ? err : rbuf_lit(o, "]");
+}
+
+int report_json(const struct report *r, struct rbuf *o)
+{
+    struct co_counters rt = runtime_total(r);
+    int err;
+
+    err = rbuf_printf(o, "{\"version\":\"%s\",\"pid\":%d,\"uptime_ms\":%llu,\"workers\":%d,\"runtime\":",
+                      COPROXY_VERSION, (int)getpid(), (unsigned long long)r->uptime_ms, r->nworkers);
+    err = err ? err : json_runtime(o, &rt);
+    err = err ? err : rbuf_lit(o, ",\"threads\":");
+    err = err ? err : json_threads(r, o);
+    err = err ? err : rbuf_lit(o, ",\"pools\":");
+    err = err ? err : json_pools(r, o);
+    return err ? err : rbuf_lit(o, "}\n");
+}
+
+int report_json_table(const struct report *r, const char *table, struct rbuf *o)
+{
+    int err = strcmp(table, "pools") == 0      ? json_pools(r, o)
+              : strcmp(table, "backends") == 0 ? json_backends(r, o)
+                                               : json_threads(r, o);
+    return err ? err : rbuf_lit(o, "\n");
 }
 
 static int want(const char *section, const char *name)
@@ -217,8 +279,8 @@ int report_info(const struct report *r, const char *section, struct rbuf *o)
     int err = 0;
 
     if (want(section, "server"))
-        err = rbuf_printf(o, "# Server\r\ncoproxy_version:%s\r\nuptime_in_seconds:%llu\r\nworkers:%d\r\npools:%d\r\n\r\n",
-                          COPROXY_VERSION, (unsigned long long)(r->uptime_ms / 1000), r->nworkers, r->npools);
+        err = rbuf_printf(o, "# Server\r\ncoproxy_version:%s\r\nprocess_id:%d\r\nuptime_in_seconds:%llu\r\nworkers:%d\r\npools:%d\r\n\r\n",
+                          COPROXY_VERSION, (int)getpid(), (unsigned long long)(r->uptime_ms / 1000), r->nworkers, r->npools);
     if (!err && want(section, "runtime")) {
         struct co_counters t = runtime_total(r);
         err = rbuf_printf(o, "# Runtime\r\n");
@@ -268,6 +330,45 @@ static int prom_head(struct rbuf *o, const char *metric, const char *type, const
     return rbuf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);
 }
 
+/* pool="..",[server="..",]worker="N" into buf, escaped; 0, or -1 when it does not fit. */
+static int prom_labels(char *buf, size_t len, const char *pool, const char *server, int worker)
+{
+    struct rbuf b = { 0 };
+    int err = rbuf_lit(&b, "pool=\"");
+
+    err = err ? err : prom_label(&b, pool);
+    if (server) {
+        err = err ? err : rbuf_lit(&b, "\",server=\"");
+        err = err ? err : prom_label(&b, server);
+    }
+    err = err ? err : rbuf_printf(&b, "\",worker=\"%d\"", worker);
+    if (!err && b.len < len) {
+        memcpy(buf, b.data, b.len);
+        buf[b.len] = '\0';
+    } else {
+        err = -1;
+    }
+    rbuf_free(&b);
+    return err;
+}
+
+/* One histogram's samples: cumulative buckets (upper bounds 2^(k+1) us, in
+ * seconds), +Inf, the sum and the count. */
+static int prom_histogram(struct rbuf *o, const char *metric, const char *labels, const struct stats_latency *l)
+{
+    uint64_t cum = 0;
+    int err = 0;
+
+    for (int k = 0; k < STATS_LATENCY_BUCKETS - 1 && !err; k++) {
+        cum += l->bucket[k];
+        err = rbuf_printf(o, "%s_bucket{%s,le=\"%.6f\"} %llu\n", metric, labels, (double)(2ull << k) / 1e6,
+                          (unsigned long long)cum);
+    }
+    err = err ? err : rbuf_printf(o, "%s_bucket{%s,le=\"+Inf\"} %llu\n", metric, labels, (unsigned long long)l->count);
+    err = err ? err : rbuf_printf(o, "%s_sum{%s} %.6f\n", metric, labels, (double)l->sum_us / 1e6);
+    return err ? err : rbuf_printf(o, "%s_count{%s} %llu\n", metric, labels, (unsigned long long)l->count);
+}
+
 int report_metrics(const struct report *r, struct rbuf *o)
 {
     int err = 0;
@@ -311,15 +412,28 @@ int report_metrics(const struct report *r, struct rbuf *o)
             }
     STATS_SERVER(ONE)
 #undef ONE
-    /* latency: per pool and per worker, the count and the quantiles */
-    err = err ? err : prom_head(o, "coproxy_pool_latency_count_total", "counter", "requests whose latency was measured");
+    /* latency: Prometheus histograms (pool and server), and the pools' quantiles */
+    err = err ? err : prom_head(o, "coproxy_pool_latency_seconds", "histogram",
+                                "request parsed to its reply written (power-of-two microsecond buckets)");
     for (int p = 0; p < r->npools && !err; p++)
         for (int w = 0; w < r->nworkers && !err; w++) {
-            err = rbuf_printf(o, "coproxy_pool_latency_count_total{pool=\"");
-            err = err ? err : prom_label(o, r->d->cfg.pools[p].name);
-            err = err ? err : rbuf_printf(o, "\",worker=\"%d\"} %llu\n", w,
-                                          (unsigned long long)r->pools[w * r->npools + p].latency.count);
+            char labels[256];
+            if (prom_labels(labels, sizeof labels, r->d->cfg.pools[p].name, NULL, w) != 0)
+                return -ENOMEM;
+            err = prom_histogram(o, "coproxy_pool_latency_seconds", labels, &r->pools[w * r->npools + p].latency);
         }
+    err = err ? err : prom_head(o, "coproxy_server_latency_seconds", "histogram",
+                                "request queued to its reply read (power-of-two microsecond buckets)");
+    for (int p = 0; p < r->npools && !err; p++)
+        for (int i = 0; i < r->d->cfg.pools[p].nservers && !err; i++)
+            for (int w = 0; w < r->nworkers && !err; w++) {
+                char labels[256];
+                if (prom_labels(labels, sizeof labels, r->d->cfg.pools[p].name, r->d->cfg.pools[p].servers[i].name,
+                                w) != 0)
+                    return -ENOMEM;
+                err = prom_histogram(o, "coproxy_server_latency_seconds", labels,
+                                     &r->servers[w * r->npools + p][i].latency);
+            }
     for (size_t q = 0; q < NQUANTILES && !err; q++) {
         snprintf(metric, sizeof metric, "coproxy_pool_latency_%s_microseconds", quantiles[q].name);
         err = prom_head(o, metric, "gauge", "request latency quantile (upper bound of its power-of-two bucket)");
@@ -354,15 +468,16 @@ int report_pools(const struct report *r, struct rbuf *o)
 
 int report_backends(const struct report *r, struct rbuf *o)
 {
-    int err = rbuf_printf(o, "%-16s %-16s %-24s %-8s %12s %9s %9s %10s\n", "POOL", "SERVER", "ADDRESS", "STATE",
-                          "REQUESTS", "FAILURES", "TIMEOUTS", "EJECTIONS");
+    int err = rbuf_printf(o, "%-16s %-16s %-24s %-10s %6s %12s %9s %9s %10s\n", "POOL", "SERVER", "ADDRESS", "STATE",
+                          "CONNS", "REQUESTS", "FAILURES", "TIMEOUTS", "EJECTIONS");
 
     for (int p = 0; p < r->npools && !err; p++) {
         const struct pool_conf *pc = &r->d->cfg.pools[p];
         for (int i = 0; i < pc->nservers && !err; i++) {
             struct server_stats t = server_total(r, p, i);
-            err = rbuf_printf(o, "%-16s %-16s %-24s %-8s %12llu %9llu %9llu %10llu\n", pc->name, pc->servers[i].name,
-                              pc->servers[i].addr.text, t.ejected ? "ejected" : "in", (unsigned long long)t.requests,
+            err = rbuf_printf(o, "%-16s %-16s %-24s %-10s %6llu %12llu %9llu %9llu %10llu\n", pc->name,
+                              pc->servers[i].name, pc->servers[i].addr.text, server_state(&t),
+                              (unsigned long long)t.connections, (unsigned long long)t.requests,
                               (unsigned long long)t.failures, (unsigned long long)t.timeouts,
                               (unsigned long long)t.ejections);
         }

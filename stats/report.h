@@ -30,6 +30,9 @@ void report_free(struct report *r);
 int report_json(const struct report *r, struct rbuf *out);
 int report_info(const struct report *r, const char *section, struct rbuf *out);
 int report_metrics(const struct report *r, struct rbuf *out);
+/* The JSON array behind a table ("pools", "backends" or "threads"): the
+ * STATS document's own parts (backends flattened, each naming its pool). */
+int report_json_table(const struct report *r, const char *table, struct rbuf *o);
 /* Human-readable tables, one line per pool, per server, or per worker. */
 int report_pools(const struct report *r, struct rbuf *out);
 int report_backends(const struct report *r, struct rbuf *out);

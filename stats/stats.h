@@ -31,7 +31,9 @@
     X(failures,           COUNTER, "connects refused or timed out, connections lost")  \
     X(timeouts,           COUNTER, "requests unanswered within server_timeout")        \
     X(ejections,          COUNTER, "times taken out of the distribution")              \
-    X(ejected,            GAUGE,   "1 while out of the distribution")
+    X(ejected,            GAUGE,   "1 while out of the distribution")                  \
+    X(connections,        GAUGE,   "connections open to it")                           \
+    X(connecting,         GAUGE,   "connects in progress")
 
 #define STATS_FIELD(name, type, help) uint64_t name;
 
@@ -39,8 +41,11 @@
  * (bucket 0 also counts 0 and 1 us, the last everything above). */
 #define STATS_LATENCY_BUCKETS 24
 
+/* Bucket k counts latencies in [2^k, 2^(k+1)) us (bucket 0 from 0); the
+ * last one is open-ended. */
 struct stats_latency {
     uint64_t count;
+    uint64_t sum_us;
     uint64_t bucket[STATS_LATENCY_BUCKETS];
 };
 
@@ -50,6 +55,7 @@ static inline void stats_latency_add(struct stats_latency *l, uint64_t us)
 
     l->bucket[k < STATS_LATENCY_BUCKETS ? k : STATS_LATENCY_BUCKETS - 1]++;
     l->count++;
+    l->sum_us += us;
 }
 
 struct pool_stats {

@@ -14,6 +14,7 @@ mkdir -p build
 
 port=${PORT:-22121}
 tport=${TCP_PORT:-22122}
+aport=${ADMIN_PORT:-22190}
 r1=${REDIS1:-22301}
 r2=${REDIS2:-22302}
 b1=${BACKEND1:-22201}
@@ -33,7 +34,7 @@ pids="$pids $!"
 cat >"$run/coproxy.conf" <<CONF
 threads = "auto";
 log_level = "info";
-admin = { socket = "$run/admin.sock"; };
+admin = { socket = "$run/admin.sock"; listen = "127.0.0.1:$aport"; };
 pools = (
   {
     name = "cache";
@@ -66,7 +67,9 @@ Try it from another terminal:
     redis-cli -p $port mget greeting nothing
     redis-benchmark -p $port -t get,set -q
     echo hello | socat - TCP:127.0.0.1:$tport
-    redis-cli -s $run/admin.sock stats        (also INFO, METRICS, PING)
+    build/coproxyctl -s $run/admin.sock backends   (also stats, info, metrics, pools, threads, watch)
+    redis-cli -s $run/admin.sock stats              (the admin socket speaks RESP)
+    curl http://127.0.0.1:$aport/metrics            (Prometheus, from the admin port)
 Ctrl-C stops it (SIGTERM lets in-flight requests finish first).
 MSG
 build/coproxy -c "$run/coproxy.conf"

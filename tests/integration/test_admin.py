@@ -1,5 +1,6 @@
 """The admin socket: PING, STATS (JSON), INFO and METRICS over RESP, counters that
 match a known load exactly, and an admin client that cannot hurt the daemon."""
+import base64
 import json
 import os
 import re
@@ -7,29 +8,32 @@ import socket
 import stat
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
-from conftest import free_port
+from conftest import COPROXY, free_port
 from redis_util import RedisProc, Resp, encode, redis_config
 
 
-def admin_config(port, backend_ports, sock, extra_top="", mode=None, **pool):
+def admin_config(port, backend_ports, sock, extra_top="", mode=None, admin_extra="", **pool):
     conf = redis_config(port, backend_ports, **pool)
     m = f' mode = "{mode}";' if mode else ""
-    return f'admin = {{ socket = "{sock}";{m} }};\n{extra_top}' + conf
+    return f'admin = {{ socket = "{sock}";{m}{admin_extra} }};\n{extra_top}' + conf
 
 
 @pytest.fixture
 def setup(daemon, tmp_path):
     made = []
 
-    def start(threads=1, extra_top="", nbackends=2, mode=None):
+    def start(threads=1, extra_top="", nbackends=2, mode=None, admin_extra=""):
         bs = [RedisProc(tmp_path) for _ in range(nbackends)]
         made.extend(bs)
         port = free_port()
         sock = str(tmp_path / "run" / "admin.sock")   # its directory does not exist yet
-        d = daemon(admin_config(port, [b.port for b in bs], sock, extra_top, mode, threads=threads), port=port)
+        d = daemon(admin_config(port, [b.port for b in bs], sock, extra_top, mode, admin_extra, threads=threads),
+                   port=port)
         deadline = time.monotonic() + 10
         while not os.path.exists(sock):
             assert time.monotonic() < deadline, "no admin socket"
@@ -126,27 +130,52 @@ def test_stack_copies_grow_when_clients_share_few_stacks(setup):
     assert after["bytes_copied"] > before["bytes_copied"]
 
 
+def parse_prometheus(text):
+    """Checks the Prometheus text format line by line (HELP and TYPE before
+    samples, label syntax, numbers; histogram buckets cumulative, ending in
+    +Inf equal to _count) and returns {sample with labels: value}."""
+    types, samples = {}, {}
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            continue
+        m = re.match(r"# TYPE (\w+) (counter|gauge|histogram)$", line)
+        if m:
+            types[m.group(1)] = m.group(2)
+            continue
+        m = re.match(r'([a-zA-Z_:][a-zA-Z0-9_:]*)\{([a-z]+="[^"]*"(,[a-z]+="[^"]*")*)\} (\d+(\.\d+)?)$', line)
+        assert m, f"not Prometheus text format: {line!r}"
+        name = m.group(1)
+        if name not in types:
+            base = re.sub(r"_(bucket|sum|count)$", "", name)
+            assert types.get(base) == "histogram", f"sample before its TYPE line: {line!r}"
+        samples[f"{name}{{{m.group(2)}}}"] = float(m.group(4))
+    for key, value in samples.items():
+        m = re.match(r'(\w+)_count\{(.*)\}$', key)
+        if not m or types.get(m.group(1)) != "histogram":
+            continue
+        buckets = [(k, v) for k, v in samples.items() if k.startswith(f"{m.group(1)}_bucket{{{m.group(2)},le=")]
+        counts = [v for _, v in buckets]
+        assert counts == sorted(counts), f"buckets of {key} not cumulative"
+        assert buckets[-1][0].endswith('le="+Inf"}') and counts[-1] == value, key
+    return samples
+
+
 def test_info_and_metrics(setup):
     port, sock, _ = setup()
     Resp(port).call("SET", "a", "b")
     out = subprocess.run(["redis-cli", "-s", sock, "INFO"], capture_output=True, text=True, timeout=10)
     assert out.returncode == 0 and "# Pools" in out.stdout and "cache_requests:" in out.stdout
     assert "coproxy_version:" in admin(sock, "INFO", "server").decode()
+    doc = wait_stats(sock, lambda d: d["pools"][0]["requests"] >= 1
+                     and d["pools"][0]["latency_us"]["count"] == d["pools"][0]["requests"])
     metrics = admin(sock, "METRICS").decode()
-    seen_type = set()
-    for line in metrics.splitlines():
-        if line.startswith("# HELP "):
-            continue
-        m = re.match(r"# TYPE (\w+) (counter|gauge)$", line)
-        if m:
-            seen_type.add(m.group(1))
-            continue
-        m = re.match(r'([a-zA-Z_:][a-zA-Z0-9_:]*)\{([a-z]+="[^"]*"(,[a-z]+="[^"]*")*)\} (\d+)$', line)
-        assert m, f"not Prometheus text format: {line!r}"
-        assert m.group(1) in seen_type, f"sample before its TYPE line: {line!r}"
+    samples = parse_prometheus(metrics)
     assert 'coproxy_pool_requests_total{pool="cache",worker="0"}' in metrics
     assert "coproxy_runtime_switches" in metrics and "coproxy_server_requests_total" in metrics
     assert 'coproxy_pool_latency_p99_microseconds{pool="cache",worker="0"}' in metrics
+    # the histogram counts every reply timed, as STATS does
+    n = doc["pools"][0]["latency_us"]["count"]
+    assert n >= 1 and samples['coproxy_pool_latency_seconds_count{pool="cache",worker="0"}'] == n
 
 
 def test_socket_mode_and_inline_commands(setup):
@@ -225,3 +254,230 @@ def test_coproxyctl(setup):
     assert r.returncode == 1 and "No such file" in r.stderr and "admin.socket" in r.stderr
     r = ctl("-s", sock, "nosuch")
     assert r.returncode == 2 and "unknown command" in r.stderr
+
+
+MAN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "man")
+
+
+def documented_schema():
+    """{section: set of member names} from coproxy(8)'s STATS DOCUMENT: each
+    .SS subsection lists its members as .TP/.B pairs."""
+    text = open(os.path.join(MAN, "coproxy.8")).read()
+    part = text.split('.SH STATS DOCUMENT', 1)[1].split("\n.SH ", 1)[0]
+    schema, section, lines = {}, None, part.splitlines()
+    for i, line in enumerate(lines):
+        m = re.match(r'\.SS "(.*)"$', line)
+        if m:
+            section = m.group(1)
+            schema[section] = set()
+        elif line == ".TP" and section and lines[i + 1].startswith(".B "):
+            schema[section].add(lines[i + 1][3:])
+    return schema
+
+
+def test_stats_document_matches_the_man_page(setup):
+    port, sock, _ = setup(threads=2)
+    Resp(port).call("SET", "a", "b")
+    doc = stats(sock)
+    schema = documented_schema()
+    assert set(schema) == {"Top level", "runtime", "threads[]", "pools[]", "pools[].servers[]", "latency_us"}
+    assert set(doc) == schema["Top level"]
+    assert set(doc["runtime"]) == schema["runtime"]
+    for t in doc["threads"]:
+        assert set(t) == schema["threads[]"] and set(t["runtime"]) == schema["runtime"]
+    for p in doc["pools"]:
+        assert set(p) == schema["pools[]"] and set(p["latency_us"]) == schema["latency_us"]
+        for s in p["servers"]:
+            assert set(s) == schema["pools[].servers[]"] and set(s["latency_us"]) == schema["latency_us"]
+            assert s["state"] in ("up", "ejected", "connecting", "idle")
+    assert isinstance(doc["version"], str) and doc["pid"] == setup_pid(sock)
+    assert all(isinstance(v, int) for v in doc["runtime"].values())
+
+
+def setup_pid(sock):
+    info = admin(sock, "INFO", "server").decode()
+    return int(re.search(r"process_id:(\d+)", info).group(1))
+
+
+def test_backend_state_and_connections(setup):
+    port, sock, _ = setup(nbackends=2)
+    c = Resp(port)
+    for i in range(200):                       # until both servers have been used
+        assert c.call("SET", f"key{i}", "v") == b"+OK"
+        if all(s["requests"] > 0 for s in stats(sock)["pools"][0]["servers"]):
+            break
+    doc = wait_stats(sock, lambda d: all(s["connections"] == 1 for s in d["pools"][0]["servers"]))
+    assert all(s["state"] == "up" and s["connecting"] == 0 for s in doc["pools"][0]["servers"])
+    rows = json.loads(admin(sock, "BACKENDS", "JSON"))
+    assert [(r["pool"], r["name"]) for r in rows] == [("cache", "s0"), ("cache", "s1")]
+    table = admin(sock, "BACKENDS").decode().splitlines()
+    assert all(line.split()[3] == "up" and line.split()[4] == "1" for line in table[1:])
+
+
+def test_tables_as_json_match_stats(setup):
+    port, sock, _ = setup(threads=2)
+    Resp(port).call("SET", "a", "b")
+    doc = wait_stats(sock, lambda d: d["pools"][0]["requests"] >= 1)
+    for table in ("pools", "backends", "threads"):
+        r = ctl("-s", sock, "--json", table)
+        assert r.returncode == 0, r.stderr
+        got = json.loads(r.stdout)
+        if table == "threads":
+            assert [t["worker"] for t in got] == [0, 1]
+        elif table == "pools":
+            assert [p["name"] for p in got] == ["cache"] and got[0]["requests"] >= doc["pools"][0]["requests"]
+        else:
+            assert [(b["pool"], b["name"]) for b in got] == [("cache", "s0"), ("cache", "s1")]
+    r = ctl("-s", sock, "--json", "info")
+    assert r.returncode == 2 and "--json applies to" in r.stderr
+
+
+def tcp_admin(port, *args, password=None):
+    c = Resp(port)
+    try:
+        if password is not None:
+            assert c.call("AUTH", password) == b"+OK"
+        return c.call(*args)
+    finally:
+        c.close()
+
+
+def http_get(port, path="/metrics", headers=None):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode()
+
+
+def test_tcp_admin_port_on_loopback_without_password(setup):
+    aport = free_port()
+    port, sock, _ = setup(admin_extra=f' listen = "127.0.0.1:{aport}";')
+    assert tcp_admin(aport, "PING") == b"+PONG"
+    assert json.loads(tcp_admin(aport, "STATS"))["pools"][0]["name"] == "cache"
+    r = ctl("-p", str(aport), "pools")
+    assert r.returncode == 0 and r.stdout.split()[0] == "POOL"
+    status, headers, body = http_get(aport)
+    assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert "coproxy_pool_requests_total" in body
+    parse_prometheus(body)
+    assert http_get(aport, "/nothing")[0] == 404
+
+
+def test_tcp_admin_port_refuses_a_wrong_password(setup):
+    aport = free_port()
+    port, sock, d = setup(admin_extra=f' listen = "127.0.0.1:{aport}"; password = "open sesame";')
+    c = Resp(aport)
+    assert c.call("PING") == b"-NOAUTH Authentication required."
+    assert c.call("STATS") == b"-NOAUTH Authentication required."
+    assert c.call("AUTH", "sesame").startswith(b"-WRONGPASS")
+    assert c.call("PING") == b"-NOAUTH Authentication required."
+    assert c.call("AUTH", "default", "open sesame") == b"+OK"   # Redis 6's two-argument form
+    assert c.call("PING") == b"+PONG"
+    c.close()
+    assert tcp_admin(aport, "INFO", "server", password="open sesame").startswith(b"# Server")
+    # the Unix socket is guarded by its file mode, not the password
+    assert admin(sock, "PING") == b"+PONG"
+    # coproxyctl: -a, COPROXYCTL_AUTH, and a clear refusal
+    r = ctl("-p", str(aport), "-a", "wrong", "ping")
+    assert r.returncode == 1 and "WRONGPASS" in r.stderr
+    r = ctl("-p", str(aport), "ping")
+    assert r.returncode == 1 and "NOAUTH" in r.stderr
+    r = ctl("-H", "127.0.0.1", "-p", str(aport), "-a", "open sesame", "ping")
+    assert r.returncode == 0 and r.stdout.strip() == "PONG"
+    r = subprocess.run([COPROXYCTL, "-p", str(aport), "backends"], capture_output=True, text=True, timeout=30,
+                       env={**os.environ, "COPROXYCTL_AUTH": "open sesame"})
+    assert r.returncode == 0 and r.stdout.split()[0] == "POOL"
+    # Prometheus: basic auth (any user) or a bearer token
+    assert http_get(aport)[0] == 401
+    assert http_get(aport, headers={"Authorization": "Basic " + base64.b64encode(b"prom:nope").decode()})[0] == 401
+    status, _, body = http_get(aport, headers={"Authorization": "Basic " +
+                                                base64.b64encode(b"prom:open sesame").decode()})
+    assert status == 200 and "coproxy_runtime_switches" in body
+    assert http_get(aport, headers={"Authorization": "Bearer open sesame"})[0] == 200
+    assert d.proc.poll() is None
+
+
+def test_non_loopback_admin_port_needs_a_password(tmp_path):
+    conf = tmp_path / "c.conf"
+    conf.write_text(f'admin = {{ listen = "0.0.0.0:{free_port()}"; }};\n'
+                    + redis_config(free_port(), [free_port()]))
+    r = subprocess.run([COPROXY, "-t", "-c", str(conf)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert f"{conf}:1: admin.listen: " in r.stderr and "not a loopback address" in r.stderr \
+        and "admin.password" in r.stderr
+    conf.write_text(f'admin = {{ listen = "0.0.0.0:{free_port()}"; password = "x"; }};\n'
+                    + redis_config(free_port(), [free_port()]))
+    r = subprocess.run([COPROXY, "-t", "-c", str(conf)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+
+
+def test_half_sent_admin_request_is_dropped_and_others_served(setup):
+    port, sock, d = setup()
+    slow = socket.socket(socket.AF_UNIX)
+    slow.settimeout(60)
+    slow.connect(sock)
+    slow.sendall(b"*1\r\n$5\r\nST")              # never finished
+    t0 = time.monotonic()
+    assert admin(sock, "PING") == b"+PONG"
+    assert slow.recv(100) == b""                 # closed by the daemon (after about 10 s)
+    assert time.monotonic() - t0 < 55
+    slow.close()
+    assert d.proc.poll() is None and admin(sock, "PING") == b"+PONG"
+
+
+def test_permission_denied_is_explained(setup):
+    _, sock, _ = setup(mode="0600")
+    r = subprocess.run(["runuser", "-u", "nobody", "--", COPROXYCTL, "-s", sock, "ping"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1, r.stdout
+    assert "Permission denied" in r.stderr and "group" in r.stderr
+
+
+DEFAULT_SOCKET = "/run/coproxy/admin.sock"
+
+
+def answers(path):
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(5)
+        s.connect(path)
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+def wait_log(d, text, timeout=10):
+    deadline = time.monotonic() + timeout
+    while text not in d.log():
+        assert time.monotonic() < deadline, d.log()
+        time.sleep(0.05)
+
+
+def test_default_admin_socket(daemon, tmp_path):
+    """No admin group: /run/coproxy/admin.sock, removed at exit; a second
+    daemon finds it taken, says so, and runs on without one."""
+    taken_before = answers(DEFAULT_SOCKET)      # a daemon outside this test may hold it
+    b = RedisProc(tmp_path)
+    try:
+        port = free_port()
+        d = daemon(redis_config(port, [b.port]), port=port)
+        if taken_before:
+            wait_log(d, "no admin socket at /run/coproxy/admin.sock: another process is listening")
+            return
+        wait_log(d, "admin socket on /run/coproxy/admin.sock")
+        assert setup_pid(DEFAULT_SOCKET) == d.proc.pid
+        assert stat.S_IMODE(os.stat(DEFAULT_SOCKET).st_mode) == 0o660
+        r = ctl("ping")                          # coproxyctl's default is the same path
+        assert r.returncode == 0 and r.stdout.strip() == "PONG"
+        port2 = free_port()
+        d2 = daemon(redis_config(port2, [b.port]), port=port2)
+        wait_log(d2, "no admin socket at /run/coproxy/admin.sock: another process is listening")
+        assert d2.stop() == 0
+        assert setup_pid(DEFAULT_SOCKET) == d.proc.pid   # the second one left it alone
+        assert d.stop() == 0
+        assert not os.path.exists(DEFAULT_SOCKET)
+    finally:
+        b.stop()
