@@ -384,7 +384,7 @@ static void parse_admin(struct ctx *c, const config_setting_t *s, struct config 
 
 int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
 {
-    static const char *const known[] = { "threads", "pin_threads", "log_level", "shutdown_timeout",
+    static const char *const known[] = { "threads", "pin_threads", "log_level", "log_file", "shutdown_timeout",
                                          "admin", "coroutines", "pools", NULL };
     static const char *const co_known[] = { "shared_stacks", "stack_size", NULL };
     struct ctx c = { .file = file, .err = err, .errlen = errlen };
@@ -422,6 +422,10 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
     cfg->pin_threads = get_bool(&c, root, "", "pin_threads", 0);
     v = get_str(&c, root, "", "log_level", "info", levels);
     cfg->log_level = log_level_parse(v);
+    v = get_str(&c, root, "", "log_file", "", NULL);
+    if (v[0] != '\0' && v[0] != '/')
+        fail(&c, config_setting_get_member(root, "log_file"), "log_file", "'%s' is not an absolute path", v);
+    snprintf(cfg->log_file, sizeof cfg->log_file, "%s", v);
     cfg->shutdown_timeout = get_int(&c, root, "", "shutdown_timeout", 5000, 0, 3600000);
 
     snprintf(cfg->admin_socket, sizeof cfg->admin_socket, "%s", CONFIG_ADMIN_SOCKET);

@@ -51,6 +51,7 @@ struct config {
     int threads;                     /* resolved: "auto" = online CPUs */
     int pin_threads;
     int log_level;
+    char log_file[512];              /* "" = stderr */
     int shutdown_timeout;            /* ms */
     char admin_socket[108];          /* "" = none */
     int admin_socket_default;        /* not set: /run/coproxy/admin.sock, best effort */

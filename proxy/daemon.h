@@ -16,7 +16,12 @@ struct pool_shared {
 };
 
 struct daemon {
+    /* Main replaces the pools' settings on reload, under cfg_lock, and bumps
+     * cfg_gen; each worker copies them into its own at its next loop turn
+     * (never on the request path).  The admin side reads cfg under the lock. */
     struct config cfg;
+    pthread_mutex_t cfg_lock;
+    unsigned cfg_gen;                /* atomic */
     struct pool_shared *pools;
     struct worker *workers;
     int stop;                        /* atomic: SIGTERM/SIGINT seen */
@@ -27,5 +32,7 @@ struct daemon {
 /* worker.c */
 int worker_start_all(struct daemon *d);
 void worker_join_all(struct daemon *d);
+/* Have all workers taken configuration generation gen? */
+int worker_all_applied(struct daemon *d, unsigned gen);
 
 #endif

@@ -1,10 +1,21 @@
-/* log.h — the daemon's log lines: time, level, worker, message, on stderr. */
+/* log.h — the daemon's log lines: time, level, worker, message, on stderr or in a file. */
 #ifndef COPROXY_LOG_H
 #define COPROXY_LOG_H
 
 enum log_level { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 extern int log_level_max;   /* lines above this level are dropped */
+
+/* Once at start: notices when stderr is journald's (then lines carry a
+ * syslog priority for it instead of the time). */
+void log_init(void);
+
+/* Logs to the file at path from now on (appending).  0, or -errno. */
+int log_open(const char *path);
+
+/* Opens the log file's path again (after logrotate moved it): SIGUSR1.
+ * 0 (also when logging to stderr), or -errno. */
+int log_reopen(void);
 
 /* Names this thread in its log lines ("main", "w0", "w1", ...). */
 void log_set_thread(const char *name);

@@ -7,12 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admin.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
+#include "reload.h"
 
 /*
  * jemalloc's options (read at its start; unused with --without-jemalloc).
@@ -25,9 +28,10 @@ const char *malloc_conf = "background_thread:true,dirty_decay_ms:1000,muzzy_deca
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage: coproxy -c FILE [-t]\n"
+            "Usage: coproxy -c FILE [-t] [-L LOGFILE]\n"
             "  -c, --config FILE   configuration file (libconfig syntax)\n"
             "  -t, --test          check the configuration and exit\n"
+            "  -L, --log-file FILE log to FILE (reopened on SIGUSR1) instead of stderr\n"
             "  -v, --version       print the version and exit\n"
             "  -h, --help          print this help and exit\n"
             "A per-core TCP and Redis-protocol proxy.  See coproxy(8).\n");
@@ -49,19 +53,21 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
         { "test", no_argument, NULL, 't' },
+        { "log-file", required_argument, NULL, 'L' },
         { "version", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     struct daemon d;
-    const char *file = NULL;
+    const char *file = NULL, *log_file = NULL;
     char err[512];
-    int opt, test_only = 0, sig;
+    int opt, test_only = 0, sig, err_no;
     sigset_t set;
 
-    while ((opt = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:tL:vh", opts, NULL)) != -1) {
         switch (opt) {
         case 'c': file = optarg; break;
+        case 'L': log_file = optarg; break;
         case 't': test_only = 1; break;
         case 'v': printf("coproxy %s\n", COPROXY_VERSION); return 0;
         case 'h': usage(stdout); return 0;
@@ -73,6 +79,7 @@ int main(int argc, char **argv)
         return 2;
     }
     memset(&d, 0, sizeof d);
+    pthread_mutex_init(&d.cfg_lock, NULL);
     if (config_load(file, &d.cfg, err, sizeof err) != 0) {
         fprintf(stderr, "coproxy: %s\n", err);
         return 1;
@@ -84,6 +91,13 @@ int main(int argc, char **argv)
         return 0;
     }
     log_level_max = d.cfg.log_level;
+    if (log_file == NULL && d.cfg.log_file[0])
+        log_file = d.cfg.log_file;
+    if (log_file != NULL && (err_no = log_open(log_file)) != 0) {
+        fprintf(stderr, "coproxy: cannot open the log file %s: %s\n", log_file, strerror(-err_no));
+        return 1;
+    }
+    log_init();
     raise_fd_limit();
     signal(SIGPIPE, SIG_IGN);
     /* Workers inherit this mask: the signals are taken here, by sigwait. */
@@ -91,14 +105,17 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     d.pools = calloc((size_t)d.cfg.npools, sizeof *d.pools);
     if (d.pools == NULL || worker_start_all(&d) != 0) {
         log_error("startup failed");
+        notify("STATUS=startup failed");
         return 1;
     }
     if (admin_start(&d) != 0) {
         log_error("startup failed");
+        notify("STATUS=startup failed");
         return 1;
     }
     for (int i = 0; i < d.cfg.npools; i++)
@@ -106,19 +123,35 @@ int main(int argc, char **argv)
                  d.cfg.pools[i].mode == MODE_TCP ? "tcp" : "redis", d.cfg.pools[i].listen.text,
                  d.cfg.pools[i].nservers);
     log_info("coproxy %s ready: %d worker(s)", COPROXY_VERSION, d.cfg.threads);
+    /* every worker listens by now: systemd may start what depends on us */
+    notify("READY=1\nSTATUS=%d pool(s), %d worker(s)\nMAINPID=%d", d.cfg.npools, d.cfg.threads, (int)getpid());
     for (;;) {
         if (sigwait(&set, &sig) != 0)
             continue;
+        if (sig == SIGUSR1) {
+            if ((err_no = log_reopen()) != 0)
+                log_error("SIGUSR1: cannot reopen the log file: %s", strerror(-err_no));
+            else
+                log_info("SIGUSR1: log file reopened");
+            continue;
+        }
         if (sig == SIGHUP) {
-            log_warn("SIGHUP: configuration reload is not supported yet; restart to apply changes");
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            notify("RELOADING=1\nMONOTONIC_USEC=%llu",
+                   (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+            reload(&d, file);
+            notify("READY=1\nSTATUS=%d pool(s), %d worker(s), reloaded", d.cfg.npools, d.cfg.threads);
             continue;
         }
         log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
         break;
     }
+    notify("STOPPING=1");
     __atomic_store_n(&d.stop, 1, __ATOMIC_RELAXED);
     worker_join_all(&d);
     admin_stop();
+    reload_free();
     log_info("stopped");
     return 0;
 }

@@ -130,6 +130,9 @@ void redis_merge(struct msg *m);
 
 /* redis_pool.c */
 struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt);
+/* After a reload replaced the pool's settings (same servers, in the same
+ * order): new weights, hash, distribution and limits take effect. */
+void redis_pool_reconfigure(struct redis_pool *p);
 /* The server for a key (hash tag applied), or NULL if none is live. */
 struct redis_server *redis_pool_route(struct redis_pool *p, const char *key, size_t len);
 /* A failure talking to s (connect, connection lost, timeout): counts

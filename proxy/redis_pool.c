@@ -73,6 +73,22 @@ fail:
     return NULL;   /* the worker fails to start: the process exits */
 }
 
+void redis_pool_reconfigure(struct redis_pool *p)
+{
+    const struct pool_conf *pc = p->conf;   /* the worker's copy, just replaced */
+
+    p->hash = (enum hash_kind)hash_parse(pc->hash);
+    p->limits = (struct resp_limits){ .max_multibulk = pc->max_multibulk_length,
+                                      .max_bulk = pc->max_bulk_length,
+                                      .max_inline = pc->max_inline_length };
+    for (int i = 0; i < p->nservers; i++) {
+        p->servers[i].conf = &pc->servers[i];
+        p->dist_servers[i].name = pc->servers[i].dist_name;
+        p->dist_servers[i].weight = pc->servers[i].weight;
+    }
+    rebuild(p, worker_now_ms());   /* new weights, distribution or hash: keys move now */
+}
+
 struct redis_server *redis_pool_route(struct redis_pool *p, const char *key, size_t len)
 {
     size_t part_len;

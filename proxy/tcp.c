@@ -54,6 +54,7 @@ struct tcp_conn {
     struct co_timer *idle;
     int cfd, bfd;
     int server;                      /* index of the backend in use, -1 none */
+    unsigned server_gen;             /* the pool's server list it indexes */
     unsigned peer_hash;              /* of the client's address, for balance = hash */
     uint8_t kicked;
     uint8_t out_of_fds;              /* no backend socket: the worker logged it */
@@ -140,7 +141,11 @@ static int connect_backend(struct tcp_conn *c)
 
     for (int attempt = 0; attempt < pc->nservers && !c->kicked; attempt++) {
         int s = (first + attempt) % pc->nservers, one = 1, rc;
-        struct server_conf *sc = &pc->servers[s];
+        /* A reload may replace the server list while connect parks this
+         * coroutine: the old list stays valid (main keeps it), but indexes
+         * into the pool's arrays are only used while the generation holds. */
+        unsigned gen = c->p->server_gen;
+        const struct server_conf *sc = &pc->servers[s];
         int fd = socket(sc->addr.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
         if (fd < 0) {
@@ -154,19 +159,24 @@ static int connect_backend(struct tcp_conn *c)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
         c->p->server_stats[s].connecting++;
         rc = connect(fd, &sc->addr.sa, sc->addr.len);
-        c->p->server_stats[s].connecting--;
+        if (c->p->server_gen == gen)
+            c->p->server_stats[s].connecting--;
         if (rc == 0) {
             struct timeval none = { 0, 0 };
             setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);   /* it bounded connect only */
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             c->bfd = fd;
             c->server = s;
-            c->p->active[s]++;
-            c->p->server_stats[s].requests++;
-            c->p->server_stats[s].connections++;
+            c->server_gen = gen;
+            if (c->p->server_gen == gen) {
+                c->p->active[s]++;
+                c->p->server_stats[s].requests++;
+                c->p->server_stats[s].connections++;
+            }
             return 0;
         }
-        c->p->server_stats[s].failures++;
+        if (c->p->server_gen == gen)
+            c->p->server_stats[s].failures++;
         log_warn("pool %s: backend %s (%s): %s", pc->name, sc->name, sc->addr.text,
                  errno == EINPROGRESS ? "connect timed out" : strerror(errno));
         close(fd);
@@ -409,7 +419,7 @@ void *tcp_conn_main(void *arg)
         close(c->bfd);
     if (c->cfd >= 0)
         close(c->cfd);
-    if (c->server >= 0) {
+    if (c->server >= 0 && c->server_gen == p->server_gen) {   /* else a reload reset the counts */
         p->active[c->server]--;
         p->server_stats[c->server].connections--;
     }

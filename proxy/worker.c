@@ -267,6 +267,91 @@ static void worker_trim(struct worker *w)
     log_debug("idle: caches trimmed");
 }
 
+/* Same servers, in the same order (weights aside)? */
+static int same_servers(const struct pool_conf *a, const struct pool_conf *b)
+{
+    if (a->nservers != b->nservers)
+        return 0;
+    for (int i = 0; i < a->nservers; i++)
+        if (strcmp(a->servers[i].name, b->servers[i].name) != 0 || !addr_equal(&a->servers[i].addr, &b->servers[i].addr))
+            return 0;
+    return 1;
+}
+
+/* A tcp pool's new server list: the arrays indexed by server are rebuilt,
+ * each kept server (same name and address) keeping its counters.
+ * Connections open now stop counting in them (server_gen). */
+static void tcp_new_servers(struct worker *w, struct pool_rt *p, const struct pool_conf *old, int idx)
+{
+    const struct pool_conf *pc = p->conf;
+    int *active = calloc((size_t)pc->nservers, sizeof *active);
+    struct server_stats *st = calloc((size_t)pc->nservers, sizeof *st);
+    struct server_stats *snap = calloc((size_t)pc->nservers, sizeof *snap);
+
+    if (active == NULL || st == NULL || snap == NULL) {
+        /* keep the old list rather than run with arrays that do not fit it */
+        log_error("pool %s: out of memory for the new server list; keeping the old one", pc->name);
+        free(active);
+        free(st);
+        free(snap);
+        *p->conf = *old;
+        return;
+    }
+    for (int i = 0; i < pc->nservers; i++)
+        for (int j = 0; j < old->nservers; j++)
+            if (strcmp(pc->servers[i].name, old->servers[j].name) == 0
+                && addr_equal(&pc->servers[i].addr, &old->servers[j].addr)) {
+                st[i] = p->server_stats[j];
+                st[i].connections = st[i].connecting = 0;
+            }
+    free(p->active);
+    free(p->server_stats);
+    p->active = active;
+    p->server_stats = st;
+    p->server_gen++;
+    if (w->snap_servers) {
+        pthread_mutex_lock(&w->snap_lock);
+        free(w->snap_servers[idx]);
+        w->snap_servers[idx] = snap;
+        w->snap_nservers[idx] = pc->nservers;
+        pthread_mutex_unlock(&w->snap_lock);
+    } else {
+        free(snap);
+    }
+}
+
+/* Takes the pools' settings main published on reload (main keeps every
+ * server list a worker may still point to). */
+static void worker_apply_config(struct worker *w)
+{
+    struct daemon *d = w->d;
+    unsigned gen;
+
+    pthread_mutex_lock(&d->cfg_lock);
+    gen = d->cfg_gen;
+    w->shutdown_timeout = d->cfg.shutdown_timeout;
+    for (int i = 0; i < d->cfg.npools; i++) {
+        struct pool_rt *p = &w->pools[i];
+        struct pool_conf old = *p->conf;
+        *p->conf = d->cfg.pools[i];
+        if (p->redis)
+            redis_pool_reconfigure(p->redis);   /* main changed no server's identity */
+        else if (!same_servers(&old, p->conf))
+            tcp_new_servers(w, p, &old, i);
+    }
+    pthread_mutex_unlock(&d->cfg_lock);
+    __atomic_store_n(&w->cfg_gen, gen, __ATOMIC_RELEASE);
+    log_debug("configuration generation %u applied", gen);
+}
+
+int worker_all_applied(struct daemon *d, unsigned gen)
+{
+    for (int i = 0; i < d->cfg.threads; i++)
+        if (__atomic_load_n(&d->workers[i].cfg_gen, __ATOMIC_ACQUIRE) != gen)
+            return 0;
+    return 1;
+}
+
 #define WORKER_TRIM_IDLE_MS 1000
 #define WORKER_PUBLISH_MS 100
 
@@ -283,7 +368,7 @@ static void worker_publish(struct worker *w, uint64_t now)
     for (int i = 0; i < np; i++) {
         w->snap_pools[i] = w->pools[i].stats;
         memcpy(w->snap_servers[i], w->pools[i].server_stats,
-               (size_t)w->pools[i].conf->nservers * sizeof *w->snap_servers[i]);
+               (size_t)w->snap_nservers[i] * sizeof *w->snap_servers[i]);
     }
     w->snap_at = now;
     pthread_mutex_unlock(&w->snap_lock);
@@ -295,12 +380,15 @@ void worker_snapshot(struct worker *w, struct co_counters *co, struct pool_stats
     pthread_mutex_lock(&w->snap_lock);
     *co = w->snap_co;
     for (int i = 0; i < w->d->cfg.npools; i++) {
+        int want = w->d->cfg.pools[i].nservers;
         if (w->snap_pools) {
+            int n = w->snap_nservers[i] < want ? w->snap_nservers[i] : want;
             pools[i] = w->snap_pools[i];
-            memcpy(servers[i], w->snap_servers[i], (size_t)w->d->cfg.pools[i].nservers * sizeof *servers[i]);
+            memcpy(servers[i], w->snap_servers[i], (size_t)n * sizeof *servers[i]);
+            memset(servers[i] + n, 0, (size_t)(want - n) * sizeof *servers[i]);
         } else {
             memset(&pools[i], 0, sizeof pools[i]);
-            memset(servers[i], 0, (size_t)w->d->cfg.pools[i].nservers * sizeof *servers[i]);
+            memset(servers[i], 0, (size_t)want * sizeof *servers[i]);
         }
     }
     pthread_mutex_unlock(&w->snap_lock);
@@ -315,6 +403,8 @@ static int worker_tick(void *arg)
 
     while (w->ndead > 0)
         co_release(w->dead[--w->ndead]);
+    if (__atomic_load_n(&w->d->cfg_gen, __ATOMIC_ACQUIRE) != w->cfg_gen)
+        worker_apply_config(w);
     if (now - w->snap_at >= WORKER_PUBLISH_MS)
         worker_publish(w, now);
     if (w->activity != w->activity_seen) {
@@ -328,7 +418,7 @@ static int worker_tick(void *arg)
 
     if (!w->stopping && __atomic_load_n(&w->d->stop, __ATOMIC_RELAXED)) {
         w->stopping = 1;
-        w->stop_deadline = worker_now_ms() + (uint64_t)w->d->cfg.shutdown_timeout;
+        w->stop_deadline = worker_now_ms() + (uint64_t)w->shutdown_timeout;
         for (int i = 0; i < w->d->cfg.npools; i++) {
             if (w->pools[i].listen_fd >= 0) {
                 close(w->pools[i].listen_fd);   /* wakes the accept coroutine with EBADF */
@@ -339,7 +429,7 @@ static int worker_tick(void *arg)
             if (w->pools[i].redis)
                 redis_pool_stop_clients(w->pools[i].redis);
         log_info("stopping: %d connection(s) open, waiting up to %d ms", w->conns,
-                 w->d->cfg.shutdown_timeout);
+                 w->shutdown_timeout);
     }
     if (w->stopping) {
         if (w->conns == 0)
@@ -373,16 +463,23 @@ static void *worker_main(void *arg)
     }
     w->share = co_alloc_sharestack(d->cfg.shared_stacks, d->cfg.stack_size);
     w->pools = calloc((size_t)d->cfg.npools, sizeof *w->pools);
+    pthread_mutex_lock(&d->cfg_lock);
+    w->confs = malloc((size_t)d->cfg.npools * sizeof *w->confs);
+    if (w->confs)
+        memcpy(w->confs, d->cfg.pools, (size_t)d->cfg.npools * sizeof *w->confs);
+    w->shutdown_timeout = d->cfg.shutdown_timeout;
+    w->cfg_gen = d->cfg_gen;
+    pthread_mutex_unlock(&d->cfg_lock);
     acceptors = calloc((size_t)d->cfg.npools, sizeof *acceptors);
     acc = calloc((size_t)d->cfg.npools, sizeof *acc);
-    if (w->share == NULL || w->pools == NULL || acceptors == NULL || acc == NULL) {
+    if (w->share == NULL || w->pools == NULL || w->confs == NULL || acceptors == NULL || acc == NULL) {
         log_error("out of memory starting the worker");
         __atomic_store_n(&d->failed, 1, __ATOMIC_RELAXED);
         return NULL;
     }
     for (int i = 0; i < d->cfg.npools; i++) {
         struct pool_rt *p = &w->pools[i];
-        p->conf = &d->cfg.pools[i];
+        p->conf = &w->confs[i];
         p->shared = &d->pools[i];
         p->rr = (unsigned)w->id;   /* workers start their round-robin apart */
         p->active = calloc((size_t)p->conf->nservers, sizeof *p->active);
@@ -402,9 +499,12 @@ static void *worker_main(void *arg)
     }
     /* where the counters are published (a failure only costs the admin view) */
     if ((w->snap_pools = calloc((size_t)d->cfg.npools, sizeof *w->snap_pools)) != NULL
+        && (w->snap_nservers = calloc((size_t)d->cfg.npools, sizeof *w->snap_nservers)) != NULL
         && (w->snap_servers = calloc((size_t)d->cfg.npools, sizeof *w->snap_servers)) != NULL) {
-        for (int i = 0; i < d->cfg.npools; i++)
-            w->snap_servers[i] = calloc((size_t)d->cfg.pools[i].nservers, sizeof *w->snap_servers[i]);
+        for (int i = 0; i < d->cfg.npools; i++) {
+            w->snap_nservers[i] = w->confs[i].nservers;
+            w->snap_servers[i] = calloc((size_t)w->confs[i].nservers, sizeof *w->snap_servers[i]);
+        }
     }
     for (int i = 0; i < d->cfg.npools && w->snap_servers; i++) {
         if (w->snap_servers[i] == NULL) {

@@ -25,11 +25,12 @@
 
 /* Per pool, in one worker: backend choice state and counters. */
 struct pool_rt {
-    struct pool_conf *conf;
+    struct pool_conf *conf;          /* the worker's own copy (reload replaces it) */
     struct pool_shared *shared;
     int listen_fd;
     unsigned rr;                     /* round-robin position */
     int *active;                     /* leastconn: open connections per server */
+    unsigned server_gen;             /* +1 when a reload changes the server list (tcp) */
     struct pool_stats stats;         /* this worker's share of the pool's counters */
     struct server_stats *server_stats;   /* per server, in the config's order */
     struct redis_pool *redis;        /* redis mode: servers, routing, clients */
@@ -41,6 +42,9 @@ struct worker {
     struct daemon *d;
     struct stShareStack_t *share;
     struct pool_rt *pools;
+    struct pool_conf *confs;         /* [npools]: this worker's copy of the pools' settings */
+    unsigned cfg_gen;                /* atomic: the configuration generation applied */
+    int shutdown_timeout;
     int conns;                       /* open client connections */
     uint64_t stop_deadline;          /* ms, once stopping */
     int stopping;
@@ -70,11 +74,14 @@ struct worker {
     uint64_t snap_at;                /* ms of the last publication */
     struct co_counters snap_co;
     struct pool_stats *snap_pools;       /* [npools] */
-    struct server_stats **snap_servers;  /* [npools][nservers] */
+    struct server_stats **snap_servers;  /* [npools][snap_nservers[i]] */
+    int *snap_nservers;
 };
 
 /* Copies the worker's counters as of its last publication (at most 100 ms
- * old): the runtime's, and per pool and server (arrays sized by the config). */
+ * old): the runtime's, and per pool and server (arrays sized by d->cfg,
+ * read under cfg_lock; a server list the worker has yet to take reads as
+ * zeros where it differs). */
 void worker_snapshot(struct worker *w, struct co_counters *co, struct pool_stats *pools,
                      struct server_stats **servers);
 

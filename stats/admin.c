@@ -102,7 +102,10 @@ static void answer(const char *req, const struct resp_request *r, struct rbuf *o
                     "BACKENDS, THREADS, QUIT)\r\n", cmd);
         return;
     }
+    /* the configuration stays put while the report reads it (reload takes this lock) */
+    pthread_mutex_lock(&admin.d->cfg_lock);
     if (report_gather(&rep, admin.d, admin.started_ms) != 0) {
+        pthread_mutex_unlock(&admin.d->cfg_lock);
         rbuf_printf(o, "-ERR out of memory\r\n");
         return;
     }
@@ -124,6 +127,7 @@ static void answer(const char *req, const struct resp_request *r, struct rbuf *o
     else
         err = report_metrics(&rep, &body);
     report_free(&rep);
+    pthread_mutex_unlock(&admin.d->cfg_lock);
     if (err == 0 && rbuf_reserve(o, resp_write_bulk_len(body.len)) == 0)
         o->len += resp_write_bulk(o->data + o->len, body.data, body.len);
     else
@@ -137,10 +141,13 @@ static int metrics_body(struct rbuf *out)
     struct report rep;
     int err;
 
-    if (report_gather(&rep, admin.d, admin.started_ms) != 0)
-        return -ENOMEM;
-    err = report_metrics(&rep, out);
-    report_free(&rep);
+    pthread_mutex_lock(&admin.d->cfg_lock);
+    err = report_gather(&rep, admin.d, admin.started_ms);
+    if (err == 0) {
+        err = report_metrics(&rep, out);
+        report_free(&rep);
+    }
+    pthread_mutex_unlock(&admin.d->cfg_lock);
     return err;
 }
 

@@ -1,0 +1,134 @@
+/* reload.c — SIGHUP: reads the configuration again and hands the workers what may change live. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "reload.h"
+
+/*
+ * Replaced configurations are kept until exit: a worker, or one of its
+ * coroutines parked in a connect, may still point into an older server
+ * list, and a reload is rare (a few KiB each).
+ */
+static struct config *retired;
+static int nretired;
+
+static void retire(struct config *c)
+{
+    struct config *r = realloc(retired, (size_t)(nretired + 1) * sizeof *r);
+
+    if (r == NULL) {
+        log_warn("reload: out of memory keeping the old configuration (a few KiB leak)");
+        return;
+    }
+    retired = r;
+    retired[nretired++] = *c;
+}
+
+void reload_free(void)
+{
+    for (int i = 0; i < nretired; i++)
+        config_free(&retired[i]);
+    free(retired);
+    retired = NULL;
+    nretired = 0;
+}
+
+static int same_servers(const struct pool_conf *a, const struct pool_conf *b)
+{
+    if (a->nservers != b->nservers)
+        return 0;
+    for (int i = 0; i < a->nservers; i++)
+        if (strcmp(a->servers[i].name, b->servers[i].name) != 0 || !addr_equal(&a->servers[i].addr, &b->servers[i].addr))
+            return 0;
+    return 1;
+}
+
+/* Logs a setting that changed but needs a restart; counts it. */
+#define NEEDS_RESTART(cond, ...)                                          \
+    do {                                                                  \
+        if (cond) {                                                       \
+            log_warn("reload: " __VA_ARGS__);                             \
+            restart++;                                                    \
+        }                                                                 \
+    } while (0)
+
+void reload(struct daemon *d, const char *file)
+{
+    struct config nc, *oc = &d->cfg;
+    char err[512];
+    int restart = 0, pools_kept = 1;
+
+    memset(&nc, 0, sizeof nc);
+    log_info("SIGHUP: reading %s again", file);
+    if (config_load(file, &nc, err, sizeof err) != 0) {
+        log_error("reload: %s; the running configuration stays", err);
+        return;
+    }
+    NEEDS_RESTART(nc.threads != oc->threads, "threads (%d -> %d) needs a restart", oc->threads, nc.threads);
+    NEEDS_RESTART(nc.pin_threads != oc->pin_threads, "pin_threads needs a restart");
+    NEEDS_RESTART(nc.shared_stacks != oc->shared_stacks || nc.stack_size != oc->stack_size,
+                  "coroutines.shared_stacks and stack_size need a restart");
+    NEEDS_RESTART(strcmp(nc.admin_socket, oc->admin_socket) != 0 || nc.admin_mode != oc->admin_mode
+                      || nc.admin_has_listen != oc->admin_has_listen
+                      || (nc.admin_has_listen && !addr_equal(&nc.admin_listen, &oc->admin_listen))
+                      || strcmp(nc.admin_password, oc->admin_password) != 0,
+                  "the admin settings need a restart");
+    NEEDS_RESTART(strcmp(nc.log_file, oc->log_file) != 0, "log_file needs a restart (SIGUSR1 reopens it)");
+    if (nc.npools != oc->npools) {
+        NEEDS_RESTART(1, "pools added or removed (%d -> %d) need a restart; no pool setting applied", oc->npools,
+                      nc.npools);
+        pools_kept = 0;
+    }
+    for (int i = 0; i < nc.npools && pools_kept; i++)
+        if (strcmp(nc.pools[i].name, oc->pools[i].name) != 0) {
+            NEEDS_RESTART(1, "pools renamed or reordered need a restart; no pool setting applied");
+            pools_kept = 0;
+        }
+    for (int i = 0; i < nc.npools && pools_kept; i++) {
+        struct pool_conf *n = &nc.pools[i], *o = &oc->pools[i];
+        if (n->mode != o->mode) {   /* nothing of this pool applies: keep it whole */
+            NEEDS_RESTART(1, "pool %s: mode needs a restart; its settings are not applied", o->name);
+            struct pool_conf t = *n;
+            *n = *o;
+            *o = t;   /* ownership swaps too: nc now holds what it frees later */
+            continue;
+        }
+        NEEDS_RESTART(!addr_equal(&n->listen, &o->listen), "pool %s: listen (%s -> %s) needs a restart", o->name,
+                      o->listen.text, n->listen.text);
+        n->listen = o->listen;
+        if (n->mode == MODE_REDIS) {
+            NEEDS_RESTART(n->server_connections != o->server_connections,
+                          "pool %s: server_connections needs a restart", o->name);
+            n->server_connections = o->server_connections;
+            if (!same_servers(n, o)) {
+                NEEDS_RESTART(1, "pool %s: adding, removing or moving servers of a redis pool needs a restart "
+                                 "(weights apply live)", o->name);
+                struct server_conf *ts = n->servers;
+                int tn = n->nservers;
+                n->servers = o->servers;
+                n->nservers = o->nservers;
+                o->servers = ts;
+                o->nservers = tn;
+            }
+        }
+    }
+
+    pthread_mutex_lock(&d->cfg_lock);
+    if (pools_kept) {   /* the new pools in, the old ones out to nc (retired below) */
+        struct pool_conf *t = oc->pools;
+        oc->pools = nc.pools;
+        nc.pools = t;
+    }
+    oc->log_level = nc.log_level;
+    oc->shutdown_timeout = nc.shutdown_timeout;
+    log_level_max = oc->log_level;   /* before the workers look: their lines follow it */
+    __atomic_add_fetch(&d->cfg_gen, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&d->cfg_lock);
+    retire(&nc);
+    if (restart)
+        log_warn("reload: applied; %d change(s) above wait for a restart", restart);
+    else
+        log_info("reload: applied");
+}

@@ -1,0 +1,19 @@
+/* reload.h — SIGHUP: the configuration read again, what can change live applied, the rest logged. */
+#ifndef COPROXY_RELOAD_H
+#define COPROXY_RELOAD_H
+
+#include "daemon.h"
+
+/* Reads file again.  A broken file changes nothing (its error is logged).
+ * Otherwise the log level, shutdown_timeout and every pool's timeouts,
+ * limits, passwords, balance, hash, distribution and server weights apply
+ * at each worker's next loop turn without touching open connections, as do
+ * tcp pools' server lists; what needs a restart (threads, stacks, admin,
+ * listen addresses, modes, pools added or removed, a redis pool's servers
+ * or server_connections) is logged and keeps its running value. */
+void reload(struct daemon *d, const char *file);
+
+/* Frees the configurations earlier reloads replaced (at exit). */
+void reload_free(void);
+
+#endif

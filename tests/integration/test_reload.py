@@ -1,0 +1,176 @@
+"""SIGHUP reloads the configuration while a load runs: live settings apply
+with no failed request, restart-only ones are logged and keep their value,
+a broken file changes nothing.  SIGUSR1 reopens the log file."""
+import json
+import os
+import signal
+import socket
+import threading
+import time
+
+from conftest import free_port, tcp_config
+from redis_util import RedisProc, Resp, redis_config
+
+
+def wait_log(d, text, timeout=15):
+    deadline = time.monotonic() + timeout
+    while text not in d.log():
+        assert time.monotonic() < deadline, f"no {text!r} in the log:\n{d.log()}"
+        time.sleep(0.05)
+
+
+def admin_stats(sock):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(sock)
+    s.sendall(b"STATS\r\n")
+    buf = b""
+    while b"\r\n" not in buf:
+        buf += s.recv(65536)
+    n = int(buf[1:buf.index(b"\r\n")])
+    body = buf[buf.index(b"\r\n") + 2:]
+    while len(body) < n:
+        body += s.recv(65536)
+    s.close()
+    return json.loads(body[:n])
+
+
+class Load(threading.Thread):
+    """Round trips until stopped, through fresh and long-lived connections;
+    every failure is kept."""
+
+    def __init__(self, fn):
+        super().__init__(daemon=True)
+        self.fn, self.ok, self.failures, self.halt = fn, 0, [], threading.Event()
+
+    def run(self):
+        deadline = time.monotonic() + 120            # bounded, whatever happens
+        while not self.halt.is_set() and time.monotonic() < deadline:
+            try:
+                self.fn()
+                self.ok += 1
+            except Exception as e:                    # noqa: BLE001 -- every failure is counted
+                self.failures.append(repr(e))
+
+    def stop(self):
+        self.halt.set()
+        self.join(30)
+
+
+def echo_round_trip(port, kept):
+    kept.sendall(b"ping\n")
+    assert kept.recv(100) == b"ping\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"fresh\n")
+        assert s.recv(100) == b"fresh\n"
+
+
+def test_tcp_reload_changes_servers_and_timeouts_under_load(daemon, echo_backend, tmp_path):
+    a, b = echo_backend(), echo_backend()
+    port = free_port()
+    sock = str(tmp_path / "admin.sock")
+    top = f'admin = {{ socket = "{sock}"; }};\n'
+    d = daemon(top + tcp_config(port, [f"127.0.0.1:{a}:1 a"], threads=2,
+                                       pool={"client_idle_timeout": 60000}), port)
+    kept = socket.create_connection(("127.0.0.1", port), timeout=10)
+    load = Load(lambda: echo_round_trip(port, kept))
+    load.start()
+    time.sleep(0.5)
+    d.conf.write_text(top + tcp_config(port, [f"127.0.0.1:{b}:1 b", f"127.0.0.1:{a}:1 a"], threads=2,
+                                       pool={"client_idle_timeout": 30000, "connect_timeout": 500}))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_log(d, "reload: applied")
+    time.sleep(1.0)                                   # the load goes on over the new list
+    load.stop()
+    assert load.failures == [] and load.ok > 20, (load.ok, load.failures[:3])
+    kept.sendall(b"still here\n")
+    assert kept.recv(100) == b"still here\n"         # a connection from before the reload
+    kept.close()
+    servers = {s["name"]: s for s in admin_stats(sock)["pools"][0]["servers"]}
+    assert list(servers) == ["b", "a"] and servers["b"]["requests"] > 0 and servers["a"]["requests"] > 0
+    assert "needs a restart" not in d.log()
+    assert d.stop() == 0
+
+
+def test_redis_reload_applies_weights_and_timeouts_under_load(daemon, tmp_path):
+    servers = [RedisProc(tmp_path) for _ in range(2)]
+    try:
+        port = free_port()
+        ports = [s.port for s in servers]
+        d = daemon(redis_config(port, ports, threads=2, server_timeout=2000), port)
+        c = Resp(port)
+        keys = [f"k{i}" for i in range(200)]
+        for k in keys:
+            assert c.call("SET", k, "v") == b"+OK"
+        n = [0]
+
+        def one():
+            k = keys[n[0] % len(keys)]
+            n[0] += 1
+            assert c.call("GET", k) in (b"v", None)   # a key may move: a miss, never an error
+        load = Load(one)
+        load.start()
+        time.sleep(0.5)
+        conf = redis_config(port, ports, threads=2, server_timeout=3000).replace('"info"', '"debug"')
+        d.conf.write_text(conf.replace(f"127.0.0.1:{ports[0]}:1 s0", f"127.0.0.1:{ports[0]}:5 s0"))
+        d.proc.send_signal(signal.SIGHUP)
+        wait_log(d, "reload: applied")
+        wait_log(d, "configuration generation 1 applied")   # log_level debug took effect too
+        time.sleep(0.5)
+        load.stop()
+        assert load.failures == [] and load.ok > 20, (load.ok, load.failures[:3])
+        # weight 5 against 1: most keys now live on s0
+        moved = sum(1 for k in keys if c.call("GET", k) is None)
+        assert 0 < moved < len(keys)
+        # a redis pool's server list is restart-only: logged, routing unchanged
+        d.conf.write_text(redis_config(port, ports[:1], threads=2))
+        d.proc.send_signal(signal.SIGHUP)
+        wait_log(d, "adding, removing or moving servers of a redis pool needs a restart")
+        assert c.call("SET", "after", "x") == b"+OK"
+        assert d.stop() == 0
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def test_broken_or_partly_live_config(daemon, echo_backend):
+    a = echo_backend()
+    port = free_port()
+    d = daemon(tcp_config(port, [f"127.0.0.1:{a}:1"], threads=1), port)
+    good = d.conf.read_text()
+    d.conf.write_text(good + "\nthis is not libconfig\n")
+    d.proc.send_signal(signal.SIGHUP)
+    wait_log(d, "the running configuration stays")
+    assert f"reload: {d.conf}:" in d.log()            # file and line named
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"ok\n")
+        assert s.recv(10) == b"ok\n"
+    other = free_port()
+    d.conf.write_text(tcp_config(other, [f"127.0.0.1:{a}:1"], threads=2, pool={"connect_timeout": 700}))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_log(d, "reload: applied; 2 change(s) above wait for a restart")
+    assert "threads (1 -> 2) needs a restart" in d.log() and f"listen (127.0.0.1:{port} -> " in d.log()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:   # still the old address
+        s.sendall(b"ok\n")
+        assert s.recv(10) == b"ok\n"
+    assert d.proc.poll() is None and d.stop() == 0
+
+
+def test_sigusr1_reopens_the_log_file(daemon, echo_backend, tmp_path):
+    a = echo_backend()
+    port = free_port()
+    logfile = tmp_path / "coproxy.file.log"
+    d = daemon(f'log_file = "{logfile}";\n' + tcp_config(port, [f"127.0.0.1:{a}:1"]), port)
+    deadline = time.monotonic() + 10
+    while "ready" not in (logfile.read_text() if logfile.exists() else ""):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.rename(logfile, str(logfile) + ".1")           # what logrotate does
+    d.proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while not logfile.exists() or "log file reopened" not in logfile.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert "ready" in open(str(logfile) + ".1").read() and "ready" not in logfile.read_text()
+    assert d.stop() == 0
+    assert "stopped" in logfile.read_text()
