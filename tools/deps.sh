@@ -6,4 +6,4 @@ install_deps() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
     fi
 }
-BUILD_DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev libjemalloc-dev"
+BUILD_DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev libjemalloc-dev libsystemd-dev systemd"

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 . tools/deps.sh
 install_deps $BUILD_DEPS valgrind clang gcc-aarch64-linux-gnu qemu-user python3-pytest \
-    python3-redis redis-server redis-tools nutcracker mandoc man-db
+    python3-redis redis-server redis-tools nutcracker mandoc man-db \
+    debhelper dpkg-dev lintian
 
 jobs=$(nproc 2>/dev/null || echo 2)
 ./bootstrap >/dev/null

@@ -37,3 +37,15 @@ def test_every_setting_is_documented():
     documented |= {w.lower() for h in re.findall(r"^\.SH (.*)$", page, re.M) for w in h.split()}   # groups: a section
     missing = {name for names in known for name in names} - documented
     assert not missing, f"settings missing from coproxy.conf(5): {sorted(missing)}"
+
+
+def test_every_runtime_function_is_documented():
+    api = set()
+    for header in ("co_routine.h", "costack.h"):
+        src = open(os.path.join(ROOT, "src", header)).read()
+        api |= set(re.findall(r"^CO_API [^(]*?\b(\w+)\(", src, re.M))
+    assert len(api) >= 35 and "co_create" in api and "co_fd_watch" in api, sorted(api)
+    page = open(os.path.join(MAN, "libcostack.3")).read()
+    documented = set(re.findall(r"^\.TP\n\.B (\w+)$", page, re.M))
+    assert not api - documented, f"missing from libcostack(3): {sorted(api - documented)}"
+    assert "shared" in page.lower() and "heap" in page      # the shared-stack pointer rule

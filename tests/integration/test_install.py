@@ -1,0 +1,102 @@
+"""Installation: `make install` into a DESTDIR puts every file where it
+belongs, and the systemd unit passes `systemd-analyze verify` with a
+security exposure of at most 1.2."""
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import BUILD
+
+UNIT_TARGET = 1.2
+
+
+@pytest.fixture(scope="module")
+def destdir(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("destdir")
+    r = subprocess.run(["make", "-C", BUILD, "-s", "install", f"DESTDIR={dest}"], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return dest
+
+
+def prefix_of(dest):
+    """The configured prefix (where coproxy went under DESTDIR)."""
+    found = [os.path.dirname(p) for p, _, files in os.walk(dest) if "coproxy" in files
+             and p.endswith("sbin")]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_install_tree(destdir):
+    prefix = prefix_of(str(destdir))
+    want = ["sbin/coproxy", "bin/coproxyctl", "etc/coproxy/coproxy.conf",
+            "include/costack/co_routine.h", "include/costack/costack.h",
+            "lib/pkgconfig/libcostack.pc", "share/man/man8/coproxy.8", "share/man/man5/coproxy.conf.5",
+            "share/man/man1/coproxyctl.1", "share/man/man3/libcostack.3",
+            "share/doc/coproxy/coproxy-privileged-ports.conf"]
+    for rel in want:
+        assert os.path.isfile(os.path.join(prefix, rel)), rel
+    libs = os.listdir(os.path.join(prefix, "lib"))
+    assert any(re.match(r"libcostack\.so\.\d+", f) for f in libs) and "libcostack.so" in libs
+    assert os.access(os.path.join(prefix, "sbin/coproxy"), os.X_OK)
+    units = [os.path.join(p, f) for p, _, files in os.walk(destdir) for f in files if f == "coproxy.service"]
+    assert len(units) == 1 and units[0].endswith("/systemd/system/coproxy.service"), units
+    unit = open(units[0]).read()
+    real_prefix = prefix[len(str(destdir)):]
+    assert f"ExecStart={real_prefix}/sbin/coproxy -c {real_prefix}/etc/coproxy/coproxy.conf" in unit
+    assert re.search(r"@[a-z]+@", unit) is None             # every placeholder filled in
+    # the installed sample configuration is valid as installed
+    r = subprocess.run([os.path.join(BUILD, "coproxy"), "-t", "-c", os.path.join(prefix, "etc/coproxy/coproxy.conf")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+def unit_in_destdir(destdir, tmp_path):
+    """The installed unit with its paths pointing into DESTDIR, so that
+    systemd-analyze finds the binaries and manual pages it names."""
+    prefix = prefix_of(str(destdir))
+    real_prefix = prefix[len(str(destdir)):]
+    unit = [os.path.join(p, f) for p, _, files in os.walk(destdir) for f in files if f == "coproxy.service"][0]
+    text = open(unit).read().replace(f"{real_prefix}/", f"{prefix}/")
+    out = tmp_path / "coproxy.service"
+    out.write_text(text)
+    return out, os.path.join(prefix, "share/man")
+
+
+def exposure(unit_dir, name="coproxy.service"):
+    r = subprocess.run(["systemd-analyze", "security", "--offline=true", str(unit_dir / name)],
+                       capture_output=True, text=True, timeout=120)
+    m = re.search(r"Overall exposure level for \S+: (\d+\.\d)", r.stdout)
+    assert m, r.stdout + r.stderr
+    return float(m.group(1))
+
+
+def test_unit_verifies_and_meets_the_security_target(destdir, tmp_path):
+    unit, manpath = unit_in_destdir(destdir, tmp_path)
+    r = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "MANPATH": manpath})
+    assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
+    assert exposure(tmp_path) <= UNIT_TARGET
+    text = unit.read_text()
+    for setting in ("Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "RuntimeDirectory=coproxy",
+                    "User=coproxy", "Restart=on-failure", "NoNewPrivileges=yes", "ProtectSystem=strict",
+                    "ProtectHome=yes", "PrivateTmp=yes", "PrivateDevices=yes", "MemoryDenyWriteExecute=yes",
+                    "LockPersonality=yes", "SystemCallFilter=@system-service", "RestrictAddressFamilies=",
+                    "ProtectKernelTunables=yes", "ProtectKernelModules=yes", "ProtectKernelLogs=yes"):
+        assert setting in text, setting
+    assert int(re.search(r"LimitNOFILE=(\d+)", text).group(1)) >= 65536
+
+
+def test_privileged_ports_drop_in(destdir, tmp_path):
+    """With the drop-in (low ports: CAP_NET_BIND_SERVICE, no private user
+    namespace) the unit still verifies; its exposure is what the drop-in says."""
+    unit, manpath = unit_in_destdir(destdir, tmp_path)
+    drop = os.path.join(prefix_of(str(destdir)), "share/doc/coproxy/coproxy-privileged-ports.conf")
+    merged = unit.read_text().replace("\n[Install]", open(drop).read().split("[Service]", 1)[1] + "\n[Install]")
+    (tmp_path / "low.service").write_text(merged)
+    assert "AmbientCapabilities=CAP_NET_BIND_SERVICE" in merged
+    said = float(re.search(r"rates the result (\d+\.\d)", open(drop).read()).group(1))
+    assert exposure(tmp_path, "low.service") == said
