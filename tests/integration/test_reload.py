@@ -5,10 +5,11 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 
-from conftest import free_port, tcp_config
+from conftest import COPROXY, free_port, tcp_config
 from redis_util import RedisProc, Resp, redis_config
 
 
@@ -133,26 +134,30 @@ def test_redis_reload_applies_weights_and_timeouts_under_load(daemon, tmp_path):
             s.stop()
 
 
-def test_broken_or_partly_live_config(daemon, echo_backend):
+def test_broken_or_partly_live_config_under_load(daemon, echo_backend):
     a = echo_backend()
     port = free_port()
     d = daemon(tcp_config(port, [f"127.0.0.1:{a}:1"], threads=1), port)
+    kept = socket.create_connection(("127.0.0.1", port), timeout=10)
+    load = Load(lambda: echo_round_trip(port, kept))
+    load.start()
     good = d.conf.read_text()
     d.conf.write_text(good + "\nthis is not libconfig\n")
     d.proc.send_signal(signal.SIGHUP)
     wait_log(d, "the running configuration stays")
     assert f"reload: {d.conf}:" in d.log()            # file and line named
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(b"ok\n")
-        assert s.recv(10) == b"ok\n"
     other = free_port()
     d.conf.write_text(tcp_config(other, [f"127.0.0.1:{a}:1"], threads=2, pool={"connect_timeout": 700}))
     d.proc.send_signal(signal.SIGHUP)
     wait_log(d, "reload: applied; 2 change(s) above wait for a restart")
+    time.sleep(0.5)
+    load.stop()
+    assert load.failures == [] and load.ok > 20, (load.ok, load.failures[:3])
     assert "threads (1 -> 2) needs a restart" in d.log() and f"listen (127.0.0.1:{port} -> " in d.log()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:   # still the old address
         s.sendall(b"ok\n")
         assert s.recv(10) == b"ok\n"
+    kept.close()
     assert d.proc.poll() is None and d.stop() == 0
 
 
@@ -174,3 +179,35 @@ def test_sigusr1_reopens_the_log_file(daemon, echo_backend, tmp_path):
     assert "ready" in open(str(logfile) + ".1").read() and "ready" not in logfile.read_text()
     assert d.stop() == 0
     assert "stopped" in logfile.read_text()
+
+
+def test_systemd_notify_ready_reloading_stopping(echo_backend, tmp_path):
+    """Type=notify: READY=1 once every worker listens, RELOADING=1 then
+    READY=1 around a reload, STOPPING=1 at SIGTERM (NOTIFY_SOCKET as systemd sets it)."""
+    a = echo_backend()
+    port = free_port()
+    conf = tmp_path / "c.conf"
+    conf.write_text(tcp_config(port, [f"127.0.0.1:{a}:1"], threads=2))
+    path = str(tmp_path / "notify.sock")
+    ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    ns.bind(path)
+    ns.settimeout(15)
+    proc = subprocess.Popen([COPROXY, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "NOTIFY_SOCKET": path})
+    try:
+        msg = ns.recv(4096).decode()
+        assert "READY=1" in msg and f"MAINPID={proc.pid}" in msg
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:   # listening by then
+            s.sendall(b"x\n")
+            assert s.recv(10) == b"x\n"
+        proc.send_signal(signal.SIGHUP)
+        assert "RELOADING=1" in ns.recv(4096).decode()
+        assert "READY=1" in ns.recv(4096).decode()
+        proc.send_signal(signal.SIGTERM)
+        assert "STOPPING=1" in ns.recv(4096).decode()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        ns.close()
