@@ -198,6 +198,10 @@ static void *reader_main(void *arg)
             start += (size_t)rp.pos;
             resp_reply_reset(&rp);
         }
+        if (bc->srv->retired && bc->head == NULL) {   /* the last reply a removed server owed */
+            backend_fail(w, bc, "removed from the configuration");
+            break;
+        }
         if (start > 0) {
             memmove(buf, buf + start, len - start);
             len -= start;
@@ -382,6 +386,12 @@ static void *writer_main(void *arg)
         backend_fail(w, bc, strerror(n < 0 ? errno : EPIPE));
     }
     return NULL;
+}
+
+void backend_retire(struct worker *w, struct backend_conn *bc)
+{
+    if (bc->head == NULL && bc->state != BC_DOWN)
+        backend_fail(w, bc, "removed from the configuration");
 }
 
 int backend_start(struct worker *w, struct backend_conn *bc, struct redis_server *s)

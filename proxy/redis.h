@@ -10,6 +10,7 @@
 #include "dist.h"
 #include "hashkit.h"
 #include "resp.h"
+#include "stats.h"
 
 struct worker;
 struct pool_rt;
@@ -74,7 +75,9 @@ struct redis_server {
     struct backend_conn *conns;      /* server_connections of them */
     int failures;                    /* in a row */
     uint64_t ejected_until;          /* ms; 0: in the distribution */
-    struct server_stats *stats;      /* the worker's counters for this server */
+    int retired;                     /* a reload removed it: its connections close once idle */
+    struct server_stats *stats;      /* = &own: the worker's counters for this server */
+    struct server_stats own;
 };
 
 /* Per worker, per redis pool: its servers and where keys go. */
@@ -82,7 +85,8 @@ struct redis_pool {
     struct worker *w;
     struct pool_rt *rt;
     const struct pool_conf *conf;
-    struct redis_server *servers;
+    struct redis_server **servers;   /* in the config's order; each allocated once and
+                                        kept while messages may point to it */
     int nservers;
     enum hash_kind hash;
     struct dist dist;
@@ -130,8 +134,11 @@ void redis_merge(struct msg *m);
 
 /* redis_pool.c */
 struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt);
-/* After a reload replaced the pool's settings (same servers, in the same
- * order): new weights, hash, distribution and limits take effect. */
+/* After a reload replaced the pool's settings: new weights, hash,
+ * distribution and limits take effect, and a new server list -- servers
+ * kept (same name and address) keep their connections and counters, new
+ * ones connect on first use, removed ones stop getting requests and close
+ * their connections once the requests they hold are answered. */
 void redis_pool_reconfigure(struct redis_pool *p);
 /* The server for a key (hash tag applied), or NULL if none is live. */
 struct redis_server *redis_pool_route(struct redis_pool *p, const char *key, size_t len);
@@ -151,6 +158,9 @@ int backend_start(struct worker *w, struct backend_conn *bc, struct redis_server
  */
 struct backend_conn *backend_pick(struct worker *w, struct redis_server *s, struct msg *m, uint64_t affinity);
 void backend_enqueue(struct backend_conn *bc, struct msg *m);
+/* A connection of a server a reload removed: closed now if it holds no
+ * request, else by its reader after the last reply. */
+void backend_retire(struct worker *w, struct backend_conn *bc);
 /* m, queued on its connection, got no reply within server_timeout: the
  * connection is dropped (as twemproxy does: everything behind m would wait
  * too) and reopened at once; its requests fail with "timeout". */

@@ -432,7 +432,7 @@ static void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, co
         }
         f->parent = m;
         f->refs = 1;
-        f->server = &p->servers[i];
+        f->server = p->servers[i];
         f->deadline = m->deadline;
         f->start_us = m->start_us;
         m->frags[m->nfrags++] = f;

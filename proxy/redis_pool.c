@@ -12,7 +12,7 @@ static void rebuild(struct redis_pool *p, uint64_t now)
 {
     p->next_rebuild = 0;
     for (int i = 0; i < p->nservers; i++) {
-        struct redis_server *s = &p->servers[i];
+        struct redis_server *s = p->servers[i];
         if (s->ejected_until != 0 && s->ejected_until <= now) {
             s->ejected_until = 0;
             s->stats->ejected = 0;
@@ -27,6 +27,28 @@ static void rebuild(struct redis_pool *p, uint64_t now)
     if (dist_build(&p->dist, (enum dist_kind)dist_parse(p->conf->distribution), p->dist_servers,
                    p->nservers) != 0)
         log_error("pool %s: out of memory rebuilding the distribution", p->conf->name);
+}
+
+/* A server of the pool, its connections' coroutines started (they connect on first use). */
+static struct redis_server *server_new(struct redis_pool *p, const struct server_conf *sc, int index)
+{
+    struct redis_server *s = calloc(1, sizeof *s);
+
+    if (s == NULL)
+        return NULL;
+    s->pool = p;
+    s->conf = sc;
+    s->index = index;
+    s->stats = &s->own;
+    s->conns = calloc((size_t)p->conf->server_connections, sizeof *s->conns);
+    if (s->conns == NULL) {
+        free(s);
+        return NULL;
+    }
+    for (int k = 0; k < p->conf->server_connections; k++)
+        if (backend_start(p->w, &s->conns[k], s) != 0)
+            return NULL;   /* out of memory: what started stays parked */
+    return s;
 }
 
 struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt)
@@ -50,19 +72,10 @@ struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt)
     if (p->servers == NULL || p->dist_servers == NULL)
         goto fail;
     for (int i = 0; i < pc->nservers; i++) {
-        struct redis_server *s = &p->servers[i];
-        s->pool = p;
-        s->conf = &pc->servers[i];
-        s->index = i;
-        s->stats = &rt->server_stats[i];
+        if ((p->servers[i] = server_new(p, &pc->servers[i], i)) == NULL)
+            goto fail;
         p->dist_servers[i] = (struct dist_server){ .name = pc->servers[i].dist_name,
                                                    .weight = pc->servers[i].weight, .live = 1 };
-        s->conns = calloc((size_t)pc->server_connections, sizeof *s->conns);
-        if (s->conns == NULL)
-            goto fail;
-        for (int k = 0; k < pc->server_connections; k++)
-            if (backend_start(w, &s->conns[k], s) != 0)
-                goto fail;
     }
     rebuild(p, worker_now_ms());
     if (p->dist.npoints == 0)
@@ -76,17 +89,61 @@ fail:
 void redis_pool_reconfigure(struct redis_pool *p)
 {
     const struct pool_conf *pc = p->conf;   /* the worker's copy, just replaced */
+    struct redis_server **servers = calloc((size_t)pc->nservers, sizeof *servers);
+    struct dist_server *ds = calloc((size_t)pc->nservers, sizeof *ds);
+    char *taken = calloc((size_t)p->nservers, 1);
+    int fresh = 0;
 
+    if (servers == NULL || ds == NULL || taken == NULL)
+        goto oom;
+    /* a server with the same name and address keeps its object: its
+     * connections, queued requests and counters */
+    for (int i = 0; i < pc->nservers; i++) {
+        for (int j = 0; j < p->nservers && servers[i] == NULL; j++)
+            if (!taken[j] && strcmp(p->servers[j]->conf->name, pc->servers[i].name) == 0
+                && addr_equal(&p->servers[j]->conf->addr, &pc->servers[i].addr)) {
+                servers[i] = p->servers[j];
+                taken[j] = 1;
+            }
+        if (servers[i] == NULL) {
+            if ((servers[i] = server_new(p, &pc->servers[i], i)) == NULL)
+                goto oom;   /* (servers made so far stay parked: out of memory anyway) */
+            fresh++;
+        }
+    }
+    for (int i = 0; i < pc->nservers; i++) {
+        servers[i]->conf = &pc->servers[i];
+        servers[i]->index = i;
+        ds[i] = (struct dist_server){ .name = pc->servers[i].dist_name, .weight = pc->servers[i].weight, .live = 1 };
+    }
+    for (int j = 0; j < p->nservers; j++) {   /* the ones not taken were removed */
+        struct redis_server *s = p->servers[j];
+        if (taken[j])
+            continue;
+        s->retired = 1;
+        for (int k = 0; k < p->conf->server_connections; k++)
+            backend_retire(p->w, &s->conns[k]);
+        log_info("pool %s: server %s (%s) removed by a reload", pc->name, s->conf->name, s->conf->addr.text);
+    }
+    if (fresh)
+        log_info("pool %s: %d server(s) added by a reload", pc->name, fresh);
+    free(taken);
+    free(p->servers);
+    free(p->dist_servers);
+    p->servers = servers;
+    p->dist_servers = ds;
+    p->nservers = pc->nservers;
     p->hash = (enum hash_kind)hash_parse(pc->hash);
     p->limits = (struct resp_limits){ .max_multibulk = pc->max_multibulk_length,
                                       .max_bulk = pc->max_bulk_length,
                                       .max_inline = pc->max_inline_length };
-    for (int i = 0; i < p->nservers; i++) {
-        p->servers[i].conf = &pc->servers[i];
-        p->dist_servers[i].name = pc->servers[i].dist_name;
-        p->dist_servers[i].weight = pc->servers[i].weight;
-    }
-    rebuild(p, worker_now_ms());   /* new weights, distribution or hash: keys move now */
+    rebuild(p, worker_now_ms());   /* new servers, weights, distribution or hash: keys move now */
+    return;
+oom:
+    log_error("pool %s: out of memory for the new server list; keeping the old one", pc->name);
+    free(servers);
+    free(ds);
+    free(taken);
 }
 
 struct redis_server *redis_pool_route(struct redis_pool *p, const char *key, size_t len)
@@ -99,7 +156,7 @@ struct redis_server *redis_pool_route(struct redis_pool *p, const char *key, siz
         rebuild(p, worker_now_ms());
     part = hash_tag_part(p->conf->hash_tag, key, len, &part_len);
     i = dist_pick(&p->dist, hash_key(p->hash, part, part_len));
-    return i < 0 ? NULL : &p->servers[i];
+    return i < 0 ? NULL : p->servers[i];
 }
 
 void redis_server_failed(struct redis_server *s)
@@ -125,7 +182,7 @@ void redis_pool_trim(struct redis_pool *p)
 {
     for (int i = 0; i < p->nservers; i++) {
         for (int k = 0; k < p->conf->server_connections; k++) {
-            struct backend_conn *bc = &p->servers[i].conns[k];
+            struct backend_conn *bc = &p->servers[i]->conns[k];
             if (bc->out.len == 0)
                 rbuf_free(&bc->out);
         }

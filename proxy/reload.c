@@ -35,16 +35,6 @@ void reload_free(void)
     nretired = 0;
 }
 
-static int same_servers(const struct pool_conf *a, const struct pool_conf *b)
-{
-    if (a->nservers != b->nservers)
-        return 0;
-    for (int i = 0; i < a->nservers; i++)
-        if (strcmp(a->servers[i].name, b->servers[i].name) != 0 || !addr_equal(&a->servers[i].addr, &b->servers[i].addr))
-            return 0;
-    return 1;
-}
-
 /* Logs a setting that changed but needs a restart; counts it. */
 #define NEEDS_RESTART(cond, ...)                                          \
     do {                                                                  \
@@ -102,16 +92,6 @@ void reload(struct daemon *d, const char *file)
             NEEDS_RESTART(n->server_connections != o->server_connections,
                           "pool %s: server_connections needs a restart", o->name);
             n->server_connections = o->server_connections;
-            if (!same_servers(n, o)) {
-                NEEDS_RESTART(1, "pool %s: adding, removing or moving servers of a redis pool needs a restart "
-                                 "(weights apply live)", o->name);
-                struct server_conf *ts = n->servers;
-                int tn = n->nservers;
-                n->servers = o->servers;
-                n->nservers = o->nservers;
-                o->servers = ts;
-                o->nservers = tn;
-            }
         }
     }
 

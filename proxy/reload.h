@@ -6,11 +6,11 @@
 
 /* Reads file again.  A broken file changes nothing (its error is logged).
  * Otherwise the log level, shutdown_timeout and every pool's timeouts,
- * limits, passwords, balance, hash, distribution and server weights apply
- * at each worker's next loop turn without touching open connections, as do
- * tcp pools' server lists; what needs a restart (threads, stacks, admin,
- * listen addresses, modes, pools added or removed, a redis pool's servers
- * or server_connections) is logged and keeps its running value. */
+ * limits, passwords, balance, hash, distribution, server lists and weights
+ * apply at each worker's next loop turn without touching open connections;
+ * what needs a restart (threads, stacks, admin, listen addresses, modes,
+ * pools added or removed, a redis pool's server_connections) is logged and
+ * keeps its running value. */
 void reload(struct daemon *d, const char *file);
 
 /* Frees the configurations earlier reloads replaced (at exit). */

@@ -278,6 +278,21 @@ static int same_servers(const struct pool_conf *a, const struct pool_conf *b)
     return 1;
 }
 
+/* The published copy of pool idx's server counters, resized to n (snap: a
+ * zeroed array of n, taken over). */
+static void snap_resize(struct worker *w, int idx, int n, struct server_stats *snap)
+{
+    if (w->snap_servers == NULL) {
+        free(snap);
+        return;
+    }
+    pthread_mutex_lock(&w->snap_lock);
+    free(w->snap_servers[idx]);
+    w->snap_servers[idx] = snap;
+    w->snap_nservers[idx] = n;
+    pthread_mutex_unlock(&w->snap_lock);
+}
+
 /* A tcp pool's new server list: the arrays indexed by server are rebuilt,
  * each kept server (same name and address) keeping its counters.
  * Connections open now stop counting in them (server_gen). */
@@ -309,15 +324,7 @@ static void tcp_new_servers(struct worker *w, struct pool_rt *p, const struct po
     p->active = active;
     p->server_stats = st;
     p->server_gen++;
-    if (w->snap_servers) {
-        pthread_mutex_lock(&w->snap_lock);
-        free(w->snap_servers[idx]);
-        w->snap_servers[idx] = snap;
-        w->snap_nservers[idx] = pc->nservers;
-        pthread_mutex_unlock(&w->snap_lock);
-    } else {
-        free(snap);
-    }
+    snap_resize(w, idx, pc->nservers, snap);
 }
 
 /* Takes the pools' settings main published on reload (main keeps every
@@ -334,10 +341,18 @@ static void worker_apply_config(struct worker *w)
         struct pool_rt *p = &w->pools[i];
         struct pool_conf old = *p->conf;
         *p->conf = d->cfg.pools[i];
-        if (p->redis)
-            redis_pool_reconfigure(p->redis);   /* main changed no server's identity */
-        else if (!same_servers(&old, p->conf))
+        if (p->redis) {
+            redis_pool_reconfigure(p->redis);
+            if (p->redis->nservers != w->snap_nservers[i]) {
+                struct server_stats *snap = calloc((size_t)p->redis->nservers, sizeof *snap);
+                if (snap != NULL)
+                    snap_resize(w, i, p->redis->nservers, snap);
+                else
+                    w->snap_nservers[i] = 0;   /* publish nothing for it rather than overrun */
+            }
+        } else if (!same_servers(&old, p->conf)) {
             tcp_new_servers(w, p, &old, i);
+        }
     }
     pthread_mutex_unlock(&d->cfg_lock);
     __atomic_store_n(&w->cfg_gen, gen, __ATOMIC_RELEASE);
@@ -366,9 +381,14 @@ static void worker_publish(struct worker *w, uint64_t now)
     pthread_mutex_lock(&w->snap_lock);
     w->snap_co = co_get_counters();
     for (int i = 0; i < np; i++) {
+        const struct redis_pool *rp = w->pools[i].redis;
         w->snap_pools[i] = w->pools[i].stats;
-        memcpy(w->snap_servers[i], w->pools[i].server_stats,
-               (size_t)w->snap_nservers[i] * sizeof *w->snap_servers[i]);
+        if (rp != NULL)   /* a redis server keeps its counters in itself */
+            for (int k = 0; k < w->snap_nservers[i] && k < rp->nservers; k++)
+                w->snap_servers[i][k] = *rp->servers[k]->stats;
+        else
+            memcpy(w->snap_servers[i], w->pools[i].server_stats,
+                   (size_t)w->snap_nservers[i] * sizeof *w->snap_servers[i]);
     }
     w->snap_at = now;
     pthread_mutex_unlock(&w->snap_lock);
