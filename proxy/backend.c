@@ -72,7 +72,7 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
         bc->fd = -1;
     }
     bc->gen++;
-    if (bc->state == BC_UP)
+    if (bc->state == BC_UP && !s->retired)
         log_warn("pool %s: server %s (%s): %s", s->pool->conf->name, s->conf->name,
                  s->conf->addr.text, why);
     set_state(bc, BC_DOWN);
@@ -94,7 +94,7 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
     }
     bc->tail = &bc->head;
     bc->inflight = 0;
-    if (had)
+    if (had && !s->retired)   /* a removed server's closing is no failure */
         redis_server_failed(s);
 }
 
@@ -316,6 +316,11 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
             bc->tail = link;
         bc->head = first;
         bc->inflight += (uint32_t)nint;
+    }
+    if (s->retired && bc->head == NULL) {   /* removed while it connected, and nothing to send */
+        close(fd);
+        set_state(bc, BC_DOWN);
+        return -1;
     }
     bc->fd = fd;
     set_state(bc, BC_UP);

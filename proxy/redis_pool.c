@@ -92,6 +92,7 @@ void redis_pool_reconfigure(struct redis_pool *p)
     struct redis_server **servers = calloc((size_t)pc->nservers, sizeof *servers);
     struct dist_server *ds = calloc((size_t)pc->nservers, sizeof *ds);
     char *taken = calloc((size_t)p->nservers, 1);
+    struct dist nd = { 0 };
     int fresh = 0;
 
     if (servers == NULL || ds == NULL || taken == NULL)
@@ -111,10 +112,15 @@ void redis_pool_reconfigure(struct redis_pool *p)
             fresh++;
         }
     }
+    for (int i = 0; i < pc->nservers; i++)
+        ds[i] = (struct dist_server){ .name = pc->servers[i].dist_name, .weight = pc->servers[i].weight,
+                                      .live = servers[i]->ejected_until == 0 };
+    /* the new distribution first: the old one's points index the old list */
+    if (dist_build(&nd, (enum dist_kind)dist_parse(pc->distribution), ds, pc->nservers) != 0)
+        goto oom;
     for (int i = 0; i < pc->nservers; i++) {
         servers[i]->conf = &pc->servers[i];
         servers[i]->index = i;
-        ds[i] = (struct dist_server){ .name = pc->servers[i].dist_name, .weight = pc->servers[i].weight, .live = 1 };
     }
     for (int j = 0; j < p->nservers; j++) {   /* the ones not taken were removed */
         struct redis_server *s = p->servers[j];
@@ -130,6 +136,8 @@ void redis_pool_reconfigure(struct redis_pool *p)
     free(taken);
     free(p->servers);
     free(p->dist_servers);
+    dist_free(&p->dist);
+    p->dist = nd;
     p->servers = servers;
     p->dist_servers = ds;
     p->nservers = pc->nservers;
@@ -137,7 +145,7 @@ void redis_pool_reconfigure(struct redis_pool *p)
     p->limits = (struct resp_limits){ .max_multibulk = pc->max_multibulk_length,
                                       .max_bulk = pc->max_bulk_length,
                                       .max_inline = pc->max_inline_length };
-    rebuild(p, worker_now_ms());   /* new servers, weights, distribution or hash: keys move now */
+    rebuild(p, worker_now_ms());   /* ejections due back; on failure nd stands, and fits */
     return;
 oom:
     log_error("pool %s: out of memory for the new server list; keeping the old one", pc->name);

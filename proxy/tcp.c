@@ -55,6 +55,7 @@ struct tcp_conn {
     int cfd, bfd;
     int server;                      /* index of the backend in use, -1 none */
     unsigned server_gen;             /* the pool's server list it indexes */
+    const struct server_conf *sc;    /* its server (kept by main across reloads) */
     unsigned peer_hash;              /* of the client's address, for balance = hash */
     uint8_t kicked;
     uint8_t out_of_fds;              /* no backend socket: the worker logged it */
@@ -166,13 +167,16 @@ static int connect_backend(struct tcp_conn *c)
             setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);   /* it bounded connect only */
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             c->bfd = fd;
-            c->server = s;
-            c->server_gen = gen;
-            if (c->p->server_gen == gen) {
+            c->sc = sc;
+            if (c->p->server_gen != gen)   /* a reload came during the connect */
+                s = worker_server_index(c->p, sc);
+            if (s >= 0) {
                 c->p->active[s]++;
                 c->p->server_stats[s].requests++;
                 c->p->server_stats[s].connections++;
             }
+            c->server_gen = c->p->server_gen;
+            c->server = s;
             return 0;
         }
         if (c->p->server_gen == gen)
@@ -419,9 +423,13 @@ void *tcp_conn_main(void *arg)
         close(c->bfd);
     if (c->cfd >= 0)
         close(c->cfd);
-    if (c->server >= 0 && c->server_gen == p->server_gen) {   /* else a reload reset the counts */
-        p->active[c->server]--;
-        p->server_stats[c->server].connections--;
+    if (c->server >= 0) {
+        /* after a reload, its server is found again by name (or is gone) */
+        int s = c->server_gen == p->server_gen ? c->server : worker_server_index(p, c->sc);
+        if (s >= 0) {
+            p->active[s]--;
+            p->server_stats[s].connections--;
+        }
     }
     if (p->conf->client_connections > 0)
         __atomic_sub_fetch(&p->shared->clients, 1, __ATOMIC_RELAXED);

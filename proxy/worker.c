@@ -278,63 +278,57 @@ static int same_servers(const struct pool_conf *a, const struct pool_conf *b)
     return 1;
 }
 
-/* The published copy of pool idx's server counters, resized to n (snap: a
- * zeroed array of n, taken over). */
-static void snap_resize(struct worker *w, int idx, int n, struct server_stats *snap)
+/* The server a tcp connection made before a reload used, in the pool's
+ * current list (same name and address), or -1. */
+int worker_server_index(const struct pool_rt *p, const struct server_conf *sc)
 {
-    if (w->snap_servers == NULL) {
-        free(snap);
-        return;
-    }
-    pthread_mutex_lock(&w->snap_lock);
-    free(w->snap_servers[idx]);
-    w->snap_servers[idx] = snap;
-    w->snap_nservers[idx] = n;
-    pthread_mutex_unlock(&w->snap_lock);
+    for (int i = 0; i < p->conf->nservers; i++)
+        if (strcmp(p->conf->servers[i].name, sc->name) == 0 && addr_equal(&p->conf->servers[i].addr, &sc->addr))
+            return i;
+    return -1;
 }
 
 /* A tcp pool's new server list: the arrays indexed by server are rebuilt,
- * each kept server (same name and address) keeping its counters.
- * Connections open now stop counting in them (server_gen). */
-static void tcp_new_servers(struct worker *w, struct pool_rt *p, const struct pool_conf *old, int idx)
+ * each kept server (same name and address) keeping its counters and its
+ * open connections' count (those connections find it again by name as
+ * they close). */
+static int tcp_new_servers(struct pool_rt *p, const struct pool_conf *old)
 {
     const struct pool_conf *pc = p->conf;
     int *active = calloc((size_t)pc->nservers, sizeof *active);
     struct server_stats *st = calloc((size_t)pc->nservers, sizeof *st);
-    struct server_stats *snap = calloc((size_t)pc->nservers, sizeof *snap);
 
-    if (active == NULL || st == NULL || snap == NULL) {
-        /* keep the old list rather than run with arrays that do not fit it */
-        log_error("pool %s: out of memory for the new server list; keeping the old one", pc->name);
+    if (active == NULL || st == NULL) {
         free(active);
         free(st);
-        free(snap);
-        *p->conf = *old;
-        return;
+        return -1;
     }
     for (int i = 0; i < pc->nservers; i++)
         for (int j = 0; j < old->nservers; j++)
             if (strcmp(pc->servers[i].name, old->servers[j].name) == 0
                 && addr_equal(&pc->servers[i].addr, &old->servers[j].addr)) {
                 st[i] = p->server_stats[j];
-                st[i].connections = st[i].connecting = 0;
+                active[i] = p->active[j];
+                st[i].connecting = 0;   /* a connect in progress counts where it started */
             }
     free(p->active);
     free(p->server_stats);
     p->active = active;
     p->server_stats = st;
     p->server_gen++;
-    snap_resize(w, idx, pc->nservers, snap);
+    return 0;
 }
 
 /* Takes the pools' settings main published on reload (main keeps every
- * server list a worker may still point to). */
+ * server list a worker may still point to).  Never waits: if the admin
+ * side holds the lock for a report, the next turn tries again. */
 static void worker_apply_config(struct worker *w)
 {
     struct daemon *d = w->d;
     unsigned gen;
 
-    pthread_mutex_lock(&d->cfg_lock);
+    if (pthread_mutex_trylock(&d->cfg_lock) != 0)
+        return;
     gen = d->cfg_gen;
     w->shutdown_timeout = d->cfg.shutdown_timeout;
     for (int i = 0; i < d->cfg.npools; i++) {
@@ -342,16 +336,12 @@ static void worker_apply_config(struct worker *w)
         struct pool_conf old = *p->conf;
         *p->conf = d->cfg.pools[i];
         if (p->redis) {
-            redis_pool_reconfigure(p->redis);
-            if (p->redis->nservers != w->snap_nservers[i]) {
-                struct server_stats *snap = calloc((size_t)p->redis->nservers, sizeof *snap);
-                if (snap != NULL)
-                    snap_resize(w, i, p->redis->nservers, snap);
-                else
-                    w->snap_nservers[i] = 0;   /* publish nothing for it rather than overrun */
-            }
-        } else if (!same_servers(&old, p->conf)) {
-            tcp_new_servers(w, p, &old, i);
+            redis_pool_reconfigure(p->redis);   /* keeps its servers if out of memory */
+            if (p->redis->nservers != p->conf->nservers)
+                *p->conf = old;
+        } else if (!same_servers(&old, p->conf) && tcp_new_servers(p, &old) != 0) {
+            log_error("pool %s: out of memory for the new server list; keeping the old one", p->conf->name);
+            *p->conf = old;
         }
     }
     pthread_mutex_unlock(&d->cfg_lock);
@@ -381,14 +371,22 @@ static void worker_publish(struct worker *w, uint64_t now)
     pthread_mutex_lock(&w->snap_lock);
     w->snap_co = co_get_counters();
     for (int i = 0; i < np; i++) {
-        const struct redis_pool *rp = w->pools[i].redis;
-        w->snap_pools[i] = w->pools[i].stats;
-        if (rp != NULL)   /* a redis server keeps its counters in itself */
-            for (int k = 0; k < w->snap_nservers[i] && k < rp->nservers; k++)
-                w->snap_servers[i][k] = *rp->servers[k]->stats;
-        else
-            memcpy(w->snap_servers[i], w->pools[i].server_stats,
-                   (size_t)w->snap_nservers[i] * sizeof *w->snap_servers[i]);
+        const struct pool_rt *p = &w->pools[i];
+        int n = p->conf->nservers;
+        w->snap_pools[i] = p->stats;
+        if (n != w->snap_nservers[i]) {   /* a reload changed the list */
+            struct server_stats *grown = realloc(w->snap_servers[i], (size_t)n * sizeof *grown);
+            if (grown == NULL) {
+                w->snap_nservers[i] = 0;   /* reads as zeros rather than overrun */
+                w->snap_conf[i] = NULL;
+                continue;
+            }
+            w->snap_servers[i] = grown;
+            w->snap_nservers[i] = n;
+        }
+        w->snap_conf[i] = p->conf->servers;   /* which servers, in which order */
+        for (int k = 0; k < n; k++)   /* a redis server keeps its counters in itself */
+            w->snap_servers[i][k] = p->redis ? *p->redis->servers[k]->stats : p->server_stats[k];
     }
     w->snap_at = now;
     pthread_mutex_unlock(&w->snap_lock);
@@ -400,16 +398,24 @@ void worker_snapshot(struct worker *w, struct co_counters *co, struct pool_stats
     pthread_mutex_lock(&w->snap_lock);
     *co = w->snap_co;
     for (int i = 0; i < w->d->cfg.npools; i++) {
-        int want = w->d->cfg.pools[i].nservers;
-        if (w->snap_pools) {
-            int n = w->snap_nservers[i] < want ? w->snap_nservers[i] : want;
-            pools[i] = w->snap_pools[i];
+        const struct pool_conf *pc = &w->d->cfg.pools[i];
+        const struct server_conf *have = w->snap_conf ? w->snap_conf[i] : NULL;
+        int n = w->snap_pools ? w->snap_nservers[i] : 0;
+        pools[i] = w->snap_pools ? w->snap_pools[i] : (struct pool_stats){ 0 };
+        memset(servers[i], 0, (size_t)pc->nservers * sizeof *servers[i]);
+        if (have == NULL)
+            continue;
+        if (have == pc->servers && n == pc->nservers) {   /* the same list: the usual case */
             memcpy(servers[i], w->snap_servers[i], (size_t)n * sizeof *servers[i]);
-            memset(servers[i] + n, 0, (size_t)(want - n) * sizeof *servers[i]);
-        } else {
-            memset(&pools[i], 0, sizeof pools[i]);
-            memset(servers[i], 0, (size_t)want * sizeof *servers[i]);
+            continue;
         }
+        /* a reload the worker has yet to take: its counters, matched by server */
+        for (int j = 0; j < pc->nservers; j++)
+            for (int k = 0; k < n; k++)
+                if (strcmp(have[k].name, pc->servers[j].name) == 0 && addr_equal(&have[k].addr, &pc->servers[j].addr)) {
+                    servers[i][j] = w->snap_servers[i][k];
+                    break;
+                }
     }
     pthread_mutex_unlock(&w->snap_lock);
 }
@@ -423,8 +429,10 @@ static int worker_tick(void *arg)
 
     while (w->ndead > 0)
         co_release(w->dead[--w->ndead]);
-    if (__atomic_load_n(&w->d->cfg_gen, __ATOMIC_ACQUIRE) != w->cfg_gen)
+    if (__atomic_load_n(&w->d->cfg_gen, __ATOMIC_ACQUIRE) != w->cfg_gen) {
         worker_apply_config(w);
+        w->snap_at = 0;   /* publish the new lists now */
+    }
     if (now - w->snap_at >= WORKER_PUBLISH_MS)
         worker_publish(w, now);
     if (w->activity != w->activity_seen) {
@@ -478,8 +486,10 @@ static void *worker_main(void *arg)
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         CPU_ZERO(&set);
         CPU_SET((int)(w->id % (ncpu > 0 ? ncpu : 1)), &set);
-        if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0)
-            log_warn("cannot pin to CPU %ld", w->id % (ncpu > 0 ? ncpu : 1));
+        int e = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+        if (e != 0)
+            log_warn("cannot pin to CPU %ld: %s%s", w->id % (ncpu > 0 ? ncpu : 1), strerror(e),
+                     e == EPERM ? " (under systemd, allow it: SystemCallFilter=sched_setaffinity)" : "");
     }
     w->share = co_alloc_sharestack(d->cfg.shared_stacks, d->cfg.stack_size);
     w->pools = calloc((size_t)d->cfg.npools, sizeof *w->pools);
@@ -518,19 +528,17 @@ static void *worker_main(void *arg)
         return NULL;
     }
     /* where the counters are published (a failure only costs the admin view) */
-    if ((w->snap_pools = calloc((size_t)d->cfg.npools, sizeof *w->snap_pools)) != NULL
-        && (w->snap_nservers = calloc((size_t)d->cfg.npools, sizeof *w->snap_nservers)) != NULL
+    if ((w->snap_nservers = calloc((size_t)d->cfg.npools, sizeof *w->snap_nservers)) != NULL
+        && (w->snap_conf = calloc((size_t)d->cfg.npools, sizeof *w->snap_conf)) != NULL
         && (w->snap_servers = calloc((size_t)d->cfg.npools, sizeof *w->snap_servers)) != NULL) {
+        int all = 1;
         for (int i = 0; i < d->cfg.npools; i++) {
             w->snap_nservers[i] = w->confs[i].nservers;
             w->snap_servers[i] = calloc((size_t)w->confs[i].nservers, sizeof *w->snap_servers[i]);
+            all &= w->snap_servers[i] != NULL;
         }
-    }
-    for (int i = 0; i < d->cfg.npools && w->snap_servers; i++) {
-        if (w->snap_servers[i] == NULL) {
-            free(w->snap_pools);
-            w->snap_pools = NULL;
-        }
+        if (all)   /* set last: publishing starts only with every array in place */
+            w->snap_pools = calloc((size_t)d->cfg.npools, sizeof *w->snap_pools);
     }
     for (int i = 0; i < d->cfg.npools; i++) {
         if (w->pools[i].listen_fd < 0)

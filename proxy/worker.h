@@ -76,6 +76,7 @@ struct worker {
     struct pool_stats *snap_pools;       /* [npools] */
     struct server_stats **snap_servers;  /* [npools][snap_nservers[i]] */
     int *snap_nservers;
+    const struct server_conf **snap_conf;   /* [npools]: the server list published */
 };
 
 /* Copies the worker's counters as of its last publication (at most 100 ms
@@ -107,6 +108,10 @@ int worker_pipe_get(struct worker *w, int p[2]);
 void worker_pipe_put(struct worker *w, int p[2], int empty);
 uint64_t worker_now_ms(void);
 uint64_t worker_now_us(void);
+
+/* The index in p's current server list of server sc (same name and
+ * address), or -1: for connections made before a reload. */
+int worker_server_index(const struct pool_rt *p, const struct server_conf *sc);
 
 /* tcp.c: one client connection, start to end (a coroutine's routine). */
 struct tcp_conn;

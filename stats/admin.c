@@ -31,8 +31,11 @@
 
 #define ADMIN_MAX_REQUEST 4096
 #define ADMIN_MAX_CLIENTS 64
+#define ADMIN_TCP_CLIENTS 48      /* the rest are kept for the Unix socket */
 #define ADMIN_IDLE_MS 300000      /* an authenticated client with nothing pending */
-#define ADMIN_PARTIAL_MS 10000    /* a half-sent request, or a client yet to authenticate */
+#define ADMIN_PARTIAL_MS 10000    /* a half-sent request */
+#define ADMIN_AUTH_MS 10000       /* from connect: to authenticate, or to send an HTTP head */
+#define ADMIN_AUTH_TRIES 3        /* wrong passwords before the connection is closed */
 
 struct admin_listener {
     int fd;
@@ -45,9 +48,10 @@ static struct {
     int running;
     struct admin_listener l[2];
     int nl;
-    int clients;
-    struct stCoRoutine_t *done[ADMIN_MAX_CLIENTS];   /* finished clients, released each turn */
+    int clients, tcp_clients;     /* slots held: from accept to release */
+    struct { struct stCoRoutine_t *co; int tcp; } done[ADMIN_MAX_CLIENTS];   /* finished, released each turn */
     int ndone;
+    struct stCoRoutine_t *resuming;   /* a client being resumed by its acceptor */
     uint64_t started_ms;
     char path[108];               /* the Unix socket we made, removed at exit if still ours */
     dev_t dev;
@@ -60,7 +64,8 @@ static int reply(int fd, struct rbuf *o)
 }
 
 /* The command in r (args into req): its reply appended to o. */
-static void answer(const char *req, const struct resp_request *r, struct rbuf *o, int *quit, int *authed)
+static void answer(const char *req, const struct resp_request *r, struct rbuf *o, int *quit, int *authed,
+                   int *tries)
 {
     const struct resp_arg *a = r->args;
     char cmd[16], section[32] = "";
@@ -86,10 +91,14 @@ static void answer(const char *req, const struct resp_request *r, struct rbuf *o
             rbuf_printf(o, "+OK\r\n"), *authed = 1;
         else
             rbuf_printf(o, "-WRONGPASS invalid password\r\n");
+        if (!*authed && ++*tries >= ADMIN_AUTH_TRIES)
+            *quit = 1;   /* guessing costs a new connection every few tries */
         return;
     }
     if (!*authed) {
         rbuf_printf(o, "-NOAUTH Authentication required.\r\n");
+        if (++*tries >= ADMIN_AUTH_TRIES)
+            *quit = 1;
         return;
     }
     if (strcasecmp(cmd, "PING") == 0) {
@@ -163,21 +172,31 @@ static void set_timeout(int fd, int opt, int ms)
 
 static void *admin_client(void *arg)
 {
-    int fd = (int)((intptr_t)arg >> 1), tcp = (int)((intptr_t)arg & 1), quit = 0, first = 1;
+    int fd = (int)((intptr_t)arg >> 1), tcp = (int)((intptr_t)arg & 1), quit = 0, first = 1, tries = 0;
     int authed = !tcp || admin.d->cfg.admin_password[0] == '\0', timeout = -1;
     struct resp_limits lim = { .max_multibulk = 8, .max_bulk = 256, .max_inline = ADMIN_MAX_REQUEST };
     struct resp_request r = { 0 };
     char buf[ADMIN_MAX_REQUEST + 1];   /* + 1: room for the HTTP side's terminating NUL */
     size_t len = 0;
+    /* an absolute limit, not a per-read one: a client trickling bytes
+     * cannot hold a slot without authenticating */
+    uint64_t auth_deadline = worker_now_ms() + ADMIN_AUTH_MS;
 
     co_enable_hook_sys();
     set_timeout(fd, SO_SNDTIMEO, ADMIN_PARTIAL_MS);   /* a client that does not read its replies */
     while (!quit) {
-        int want = len > 0 || !authed ? ADMIN_PARTIAL_MS : ADMIN_IDLE_MS;
+        int want = len > 0 ? ADMIN_PARTIAL_MS : ADMIN_IDLE_MS;
         ssize_t n;
         size_t off = 0;
         struct rbuf out = { 0 };
 
+        if (!authed || (first && tcp)) {
+            uint64_t now = worker_now_ms();
+            if (now >= auth_deadline)
+                break;
+            if ((int)(auth_deadline - now) < want)
+                want = (int)(auth_deadline - now);
+        }
         if (want != timeout)
             set_timeout(fd, SO_RCVTIMEO, timeout = want);
         n = recv(fd, buf + len, ADMIN_MAX_REQUEST - len, 0);   /* parks this client only */
@@ -189,7 +208,7 @@ static void *admin_client(void *arg)
             if (http < 0)
                 continue;
             if (http > 0) {
-                http_serve(fd, buf, len, sizeof buf, admin.d->cfg.admin_password, metrics_body);
+                http_serve(fd, buf, len, sizeof buf, admin.d->cfg.admin_password, auth_deadline, metrics_body);
                 break;
             }
         }
@@ -204,7 +223,7 @@ static void *admin_client(void *arg)
                 break;
             }
             if (r.argc > 0)
-                answer(buf + off, &r, &out, &quit, &authed);
+                answer(buf + off, &r, &out, &quit, &authed, &tries);
             off += r.size;
             resp_request_reset(&r);
             if (quit)
@@ -223,9 +242,21 @@ static void *admin_client(void *arg)
     }
     resp_request_free(&r);
     close(fd);
-    admin.clients--;
-    admin.done[admin.ndone++] = co_self();   /* at most one per client slot */
+    /* Released by whoever resumed it: its acceptor at once, or the loop's
+     * tick.  Its slot counts until then, so done[] never overflows. */
+    if (admin.resuming != co_self()) {
+        admin.done[admin.ndone].co = co_self();
+        admin.done[admin.ndone++].tcp = tcp;
+    }
     return NULL;
+}
+
+/* A client's slot, given back as its coroutine is released. */
+static void release_client(struct stCoRoutine_t *co, int tcp)
+{
+    co_release(co);
+    admin.clients--;
+    admin.tcp_clients -= tcp;
 }
 
 static void *admin_accept(void *arg)
@@ -243,7 +274,7 @@ static void *admin_accept(void *arg)
             usleep(100 * 1000);   /* out of fds: try again later, without spinning */
             continue;
         }
-        if (admin.clients >= ADMIN_MAX_CLIENTS
+        if (admin.clients >= ADMIN_MAX_CLIENTS || (l->tcp && admin.tcp_clients >= ADMIN_TCP_CLIENTS)
             || co_create(&co, NULL, admin_client, (void *)(intptr_t)((fd << 1) | l->tcp)) != 0) {
             static const char busy[] = "-ERR too many admin clients\r\n";
             (void)!send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -251,7 +282,12 @@ static void *admin_accept(void *arg)
             continue;
         }
         admin.clients++;
+        admin.tcp_clients += l->tcp;
+        admin.resuming = co;
         co_resume(co);
+        admin.resuming = NULL;
+        if (co_is_finished(co))   /* it ran to its end without waiting */
+            release_client(co, l->tcp);
     }
     return NULL;
 }
@@ -259,8 +295,10 @@ static void *admin_accept(void *arg)
 static int admin_tick(void *arg)
 {
     (void)arg;
-    while (admin.ndone > 0)   /* their stacks go back to the thread's cache */
-        co_release(admin.done[--admin.ndone]);
+    while (admin.ndone > 0) {   /* their stacks go back to the thread's cache */
+        admin.ndone--;
+        release_client(admin.done[admin.ndone].co, admin.done[admin.ndone].tcp);
+    }
     return __atomic_load_n(&admin.d->stop, __ATOMIC_RELAXED) != 0;
 }
 

@@ -4,8 +4,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include "admin_http.h"
+#include "worker.h"
 
 /*
  * Just enough HTTP/1.x for a scraper: one request per connection, its head
@@ -128,7 +130,7 @@ static void respond(int fd, int head_only, const char *status, const char *type,
         (void)!send(fd, body, len, MSG_NOSIGNAL);
 }
 
-void http_serve(int fd, char *buf, size_t len, size_t cap, const char *password,
+void http_serve(int fd, char *buf, size_t len, size_t cap, const char *password, uint64_t deadline_ms,
                 int (*metrics)(struct rbuf *out))
 {
     static const char text[] = "text/plain; charset=utf-8";
@@ -138,8 +140,7 @@ void http_serve(int fd, char *buf, size_t len, size_t cap, const char *password,
     const char *p, *q;
     struct rbuf body = { 0 };
 
-    /* The head is read whole first (the caller's receive timeout bounds a
-     * client that never finishes it). */
+    /* The head is read whole first, by deadline_ms. */
     for (;;) {
         buf[len] = '\0';
         if ((end = strstr(buf, "\r\n\r\n")) != NULL || (end = strstr(buf, "\n\n")) != NULL)
@@ -149,7 +150,14 @@ void http_serve(int fd, char *buf, size_t len, size_t cap, const char *password,
             respond(fd, 0, "431 Request Header Fields Too Large", text, "", msg, sizeof msg - 1);
             return;
         }
-        ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+        uint64_t now = worker_now_ms();
+        struct timeval tv;
+        ssize_t n;
+        if (now >= deadline_ms)
+            return;   /* the whole head within the deadline, however it trickles */
+        tv = (struct timeval){ (time_t)((deadline_ms - now) / 1000), (suseconds_t)((deadline_ms - now) % 1000) * 1000 };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        n = recv(fd, buf + len, cap - 1 - len, 0);
         if (n <= 0)
             return;
         len += (size_t)n;

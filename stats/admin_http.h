@@ -3,6 +3,7 @@
 #define COPROXY_ADMIN_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "redis.h"
 
@@ -12,9 +13,10 @@ int http_sniff(const char *buf, size_t len);
 
 /* Serves the one HTTP request whose first len bytes are in buf (cap bytes
  * of room): reads the rest of its head, checks the password (when not
- * empty), and answers GET /metrics with what metrics() appends.  The
+ * empty), and answers GET /metrics with what metrics() appends.  A head
+ * not complete by deadline_ms (worker_now_ms's clock) gets no answer.  The
  * caller closes fd. */
-void http_serve(int fd, char *buf, size_t len, size_t cap, const char *password,
+void http_serve(int fd, char *buf, size_t len, size_t cap, const char *password, uint64_t deadline_ms,
                 int (*metrics)(struct rbuf *out));
 
 /* given (len bytes) is the password (not empty), compared in constant time. */

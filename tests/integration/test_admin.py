@@ -369,13 +369,31 @@ def test_tcp_admin_port_refuses_a_wrong_password(setup):
     aport = free_port()
     port, sock, d = setup(admin_extra=f' listen = "127.0.0.1:{aport}"; password = "open sesame";')
     c = Resp(aport)
-    assert c.call("PING") == b"-NOAUTH Authentication required."
     assert c.call("STATS") == b"-NOAUTH Authentication required."
     assert c.call("AUTH", "sesame").startswith(b"-WRONGPASS")
-    assert c.call("PING") == b"-NOAUTH Authentication required."
     assert c.call("AUTH", "default", "open sesame") == b"+OK"   # Redis 6's two-argument form
     assert c.call("PING") == b"+PONG"
     c.close()
+    # three refusals close the connection: guessing costs reconnects
+    c = Resp(aport)
+    assert c.call("PING") == b"-NOAUTH Authentication required."
+    assert c.call("AUTH", "a").startswith(b"-WRONGPASS")
+    assert c.call("AUTH", "b").startswith(b"-WRONGPASS")
+    assert c.closed()
+    # a client that never authenticates is dropped after 10 s, however it trickles
+    t = socket.create_connection(("127.0.0.1", aport), timeout=60)
+    t0, gone = time.monotonic(), False
+    while not gone and time.monotonic() - t0 < 40:
+        try:
+            t.sendall(b"P")                       # a line that never ends, a byte a second
+            t.settimeout(1)
+            gone = t.recv(100) == b""
+        except socket.timeout:
+            pass
+        except OSError:                           # reset: closed too
+            gone = True
+    assert gone and 9 < time.monotonic() - t0 < 40
+    t.close()
     assert tcp_admin(aport, "INFO", "server", password="open sesame").startswith(b"# Server")
     # the Unix socket is guarded by its file mode, not the password
     assert admin(sock, "PING") == b"+PONG"
