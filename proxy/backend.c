@@ -72,7 +72,8 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
         bc->fd = -1;
     }
     bc->gen++;
-    if (bc->state == BC_UP && !s->retired)
+    bc->drops++;
+    if (bc->state == BC_UP && !s->retired && !bc->quiet)
         log_warn("pool %s: server %s (%s): %s", s->pool->conf->name, s->conf->name,
                  s->conf->addr.text, why);
     set_state(bc, BC_DOWN);
@@ -94,7 +95,7 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
     }
     bc->tail = &bc->head;
     bc->inflight = 0;
-    if (had && !s->retired)   /* a removed server's closing is no failure */
+    if (had && !s->retired && !bc->quiet)   /* closing a removed server's or a pin is no failure */
         redis_server_failed(s);
 }
 
@@ -123,7 +124,8 @@ static int complete_head(struct worker *w, struct backend_conn *bc, const char *
         if (!ok) {
             char why[96];
             int show = n > 2 ? (int)(n - 2) : 0;
-            snprintf(why, sizeof why, "connect-time AUTH/SELECT refused: %.*s", show > 60 ? 60 : show, p);
+            snprintf(why, sizeof why, "%s refused: %.*s", bc->pinned ? "a command coproxy sent for a client"
+                     : "connect-time AUTH/SELECT", show > 60 ? 60 : show, p);
             log_error("pool %s: server %s: %s", bc->srv->pool->conf->name, bc->srv->conf->name, why);
             backend_fail(w, bc, why);
             return -1;
@@ -391,6 +393,58 @@ static void *writer_main(void *arg)
         backend_fail(w, bc, strerror(n < 0 ? errno : EPIPE));
     }
     return NULL;
+}
+
+struct backend_conn *backend_pin(struct worker *w, struct redis_server *s)
+{
+    struct backend_conn *bc = s->pinned_free;
+
+    if (bc != NULL) {
+        s->pinned_free = bc->next_free;
+        bc->next_free = NULL;
+    } else {
+        if (s->npinned >= s->pool->conf->server_pinned_connections || (bc = calloc(1, sizeof *bc)) == NULL)
+            return NULL;
+        if (backend_start(w, bc, s) != 0) {
+            co_cond_free(bc->wake);
+            free(bc);
+            return NULL;
+        }
+        bc->pinned = 1;
+        s->npinned++;
+    }
+    s->stats->pinned++;
+    return bc;
+}
+
+void backend_unpin(struct worker *w, struct backend_conn *bc, int dirty)
+{
+    struct redis_server *s = bc->srv;
+
+    s->stats->pinned--;
+    if (dirty && bc->state != BC_DOWN) {
+        bc->quiet = 1;
+        backend_fail_ex(w, bc, "its client left with a transaction or a blocked command", 1);
+        bc->quiet = 0;
+    }
+    /* A clean one may still carry replies due (an EXEC): whoever takes it
+     * next queues behind them, in order. */
+    bc->next_free = s->pinned_free;
+    s->pinned_free = bc;
+}
+
+struct backend_conn *backend_pick_pinned(struct worker *w, struct backend_conn *bc, struct msg *m)
+{
+    struct redis_server *s = bc->srv;
+
+    m->server = s;
+    s->stats->requests++;
+    if (bc->state == BC_DOWN && bc->head == NULL && worker_now_ms() < bc->retry_at) {
+        s->pool->stats->errors_backend++;
+        msg_fail(w, m, "ERR coproxy: server %s is unavailable (%s); retrying", server_desc(s), bc->why);
+        return NULL;
+    }
+    return bc;
 }
 
 void backend_retire(struct worker *w, struct backend_conn *bc)

@@ -245,7 +245,7 @@ static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct
 {
     static const char *const known[] = { "name", "listen", "mode", "balance", "connect_timeout",
                                          "client_idle_timeout", "client_connections", "server_timeout",
-                                         "server_connections", "auto_eject_hosts", "server_failure_limit",
+                                         "server_connections", "server_pinned_connections", "auto_eject_hosts", "server_failure_limit",
                                          "server_retry_timeout", "distribution", "hash", "hash_tag",
                                          "servers", "preconnect", "redis_auth", "redis_db", "read_from",
                                          "password", "max_multibulk_length", "max_bulk_length",
@@ -289,6 +289,7 @@ static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct
     out->client_connections = get_int(c, p, prefix, "client_connections", 0, 0, 100000000);
     out->server_timeout = get_int(c, p, prefix, "server_timeout", 400, 1, 3600000);
     out->server_connections = get_int(c, p, prefix, "server_connections", 1, 1, 1024);
+    out->server_pinned_connections = get_int(c, p, prefix, "server_pinned_connections", 64, 0, 65536);
     out->auto_eject_hosts = get_bool(c, p, prefix, "auto_eject_hosts", 0);
     out->server_failure_limit = get_int(c, p, prefix, "server_failure_limit", 2, 1, 1000000);
     out->server_retry_timeout = get_int(c, p, prefix, "server_retry_timeout", 30000, 1, 86400000);

@@ -30,6 +30,8 @@ struct pool_conf {
     int client_connections;          /* 0 = unlimited */
     int server_timeout;              /* ms */
     int server_connections;
+    int server_pinned_connections;   /* redis: per worker and server, for transactions and
+                                        blocking commands; 0: those are refused */
     int auto_eject_hosts;
     int server_failure_limit;
     int server_retry_timeout;        /* ms */

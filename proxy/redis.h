@@ -65,6 +65,8 @@ struct msg {
     uint8_t merge;                   /* enum merge_kind */
     uint8_t internal;                /* AUTH/SELECT sent on connect: checked, not forwarded */
     uint8_t quit;                    /* close the client after this reply */
+    uint8_t blocking;                /* a blocking command: watch the client while it waits */
+    uint8_t unpin;                   /* its reply written, the client's blocking pin may go */
 };
 
 /* Per worker, per server. */
@@ -76,6 +78,8 @@ struct redis_server {
     int failures;                    /* in a row */
     uint64_t ejected_until;          /* ms; 0: in the distribution */
     int retired;                     /* a reload removed it: its connections close once idle */
+    struct backend_conn *pinned_free;   /* pinned connections no client holds */
+    int npinned;                     /* pinned connections made (held or free) */
     struct server_stats *stats;      /* = &own: the worker's counters for this server */
     struct server_stats own;
 };
@@ -114,6 +118,10 @@ struct backend_conn {
     struct stCoRoutine_t *writer;
     uint64_t retry_at;               /* ms: reconnecting waits until then */
     int backoff_ms;
+    uint32_t drops;                  /* +1 per failure: a pinned client's server-side state is gone */
+    uint8_t pinned;                  /* a client's own (transactions, blocking), not shared */
+    uint8_t quiet;                   /* closing it is no server failure */
+    struct backend_conn *next_free;  /* pinned: in the server's free list */
     char why[96];                    /* the last failure, for error replies */
 };
 
@@ -158,6 +166,15 @@ int backend_start(struct worker *w, struct backend_conn *bc, struct redis_server
  */
 struct backend_conn *backend_pick(struct worker *w, struct redis_server *s, struct msg *m, uint64_t affinity);
 void backend_enqueue(struct backend_conn *bc, struct msg *m);
+/* A connection of s for one client alone (NULL when
+ * server_pinned_connections are all held, or out of memory). */
+struct backend_conn *backend_pin(struct worker *w, struct redis_server *s);
+/* The client is done with it.  dirty: the server may still hold state for
+ * it (a transaction, a WATCH, a blocked command): the connection is closed
+ * (quietly) and reconnects on its next use. */
+void backend_unpin(struct worker *w, struct backend_conn *bc, int dirty);
+/* As backend_pick, for the client's pinned connection. */
+struct backend_conn *backend_pick_pinned(struct worker *w, struct backend_conn *bc, struct msg *m);
 /* A connection of a server a reload removed: closed now if it holds no
  * request, else by its reader after the last reply. */
 void backend_retire(struct worker *w, struct backend_conn *bc);

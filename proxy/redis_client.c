@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,17 @@ struct redis_client {
     uint8_t started;
     uint8_t hup;                         /* the peer's FIN or an error was signalled: read to
                                             EOF, a short read no longer means drained */
+    uint8_t gone;                        /* it closed while a blocking command waited */
+    uint8_t hup_watch;                   /* a watch for that is armed on fd */
+    /* a connection of its own (issue: transactions, blocking commands) */
+    struct backend_conn *pin;
+    uint32_t pin_drops;                  /* pin->drops when its server-side state began */
+    uint32_t pin_holds;                  /* blocking commands in flight on the pin */
+    uint8_t watching;                    /* WATCH sent on the pin */
+    uint8_t multi;                       /* inside MULTI */
+    uint8_t multi_abort;                 /* EXEC answers EXECABORT */
+    struct rbuf deferred;                /* MULTI before any key: the queued requests' bytes */
+    uint32_t ndeferred;
 };
 
 static uint64_t next_client_id(struct worker *w)
@@ -245,6 +257,15 @@ static int append_request(struct rbuf *b, const char *req, const struct resp_req
     return 0;
 }
 
+/* The connection for a request to s: the client's own when s is its server
+ * (its requests stay in order behind a WATCH or a blocked command). */
+static struct backend_conn *conn_for(struct redis_client *c, struct redis_server *s, struct msg *m)
+{
+    if (c->pin != NULL && c->pin->srv == s)
+        return backend_pick_pinned(c->w, c->pin, m);
+    return backend_pick(c->w, s, m, client_seq(c));
+}
+
 static void set_deadline(struct redis_client *c, struct msg *m)
 {
     m->deadline = c->batch_us / 1000 + (uint64_t)c->pool->conf->server_timeout;
@@ -261,7 +282,7 @@ static void send_whole(struct redis_client *c, struct msg *m, struct redis_serve
         msg_fail(c->w, m, "ERR coproxy: no server available in pool %s", c->pool->conf->name);
         return;
     }
-    if ((bc = backend_pick(c->w, s, m, client_seq(c))) == NULL)
+    if ((bc = conn_for(c, s, m)) == NULL)
         return;
     mark = bc->out.len;
     if (append_request(&bc->out, req, r) != 0) {
@@ -378,7 +399,7 @@ static void route_split(struct redis_client *c, const struct redis_cmd *cmd, con
     m->frags_left = m->nfrags;
     for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
         struct msg *f = m->frags[i];
-        struct backend_conn *bc = backend_pick(c->w, f->server, f, client_seq(c));
+        struct backend_conn *bc = conn_for(c, f->server, f);
         size_t mark;
         int err;
         if (bc == NULL)
@@ -440,7 +461,7 @@ static void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, co
     m->frags_left = m->nfrags;
     for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
         struct msg *f = m->frags[i];
-        struct backend_conn *bc = backend_pick(c->w, f->server, f, client_seq(c));
+        struct backend_conn *bc = conn_for(c, f->server, f);
         size_t mark;
         if (bc == NULL)
             continue;
@@ -452,6 +473,364 @@ static void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, co
         }
         backend_enqueue(bc, f);
     }
+}
+
+/* ---- a connection of its own: transactions and blocking commands ---------- */
+
+/*
+ * WATCH, or the first key after MULTI, pins the client to one server: it
+ * takes a connection of that server's pinned pool and sends its requests
+ * for that server there until EXEC, DISCARD or UNWATCH.  A blocking
+ * command takes one until its reply.  Keys elsewhere are refused (in a
+ * transaction, the transaction aborts, as Redis aborts on a queueing
+ * error).  A client that leaves while the server holds state for it
+ * closes the connection, so no WATCH, MULTI or blocked command outlives it.
+ */
+
+/* The one server of the request's keys: 0 with *out (NULL: no keys), or -1
+ * after the error reply. */
+static int keys_server(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                       const struct resp_request *r, struct redis_server **out)
+{
+    uint32_t stack_keys[16], *keys = r->argc <= 16 ? stack_keys : malloc(r->argc * sizeof *keys);
+    const char *err = NULL;
+    char name[40];
+    int n, rc = 0;
+
+    *out = NULL;
+    if (keys == NULL) {
+        reply_error(c, "ERR coproxy: out of memory");
+        return -1;
+    }
+    n = cmd->first == 0 && cmd->numkeys_at == 0 ? 0 : redis_cmd_keys(cmd, req, r->args, r->argc, keys, &err);
+    if (n < 0) {
+        reply_error(c, "%s", err);
+        rc = -1;
+    } else if (n == 0 && cmd->route == ROUTE_KEYS && r->argc > 1) {   /* EVAL with no keys */
+        *out = redis_pool_route(c->pool, req + r->args[1].off, r->args[1].len);
+    }
+    for (int i = 0; i < n && rc == 0; i++) {
+        struct redis_server *k = redis_pool_route(c->pool, req + r->args[keys[i]].off, r->args[keys[i]].len);
+        if (i > 0 && k != *out) {
+            reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
+                        "(a hash tag such as {user1} keeps keys together)", lower(cmd->name, name));
+            rc = -1;
+        }
+        *out = k;
+    }
+    if (keys != stack_keys)
+        free(keys);
+    return rc;
+}
+
+static int pin_lost(const struct redis_client *c)
+{
+    return c->pin != NULL && c->pin->drops != c->pin_drops;
+}
+
+/* Takes a connection of s for the client; -1 after the error reply. */
+static int take_pin(struct redis_client *c, struct redis_server *s)
+{
+    if (s == NULL) {
+        reply_error(c, "ERR coproxy: no server available in pool %s", c->pool->conf->name);
+        return -1;
+    }
+    if ((c->pin = backend_pin(c->w, s)) == NULL) {
+        c->pool->stats->errors_refused++;
+        if (c->pool->conf->server_pinned_connections == 0)
+            reply_error(c, "ERR coproxy: transactions and blocking commands are off in pool %s "
+                        "(server_pinned_connections = 0)", c->pool->conf->name);
+        else
+            reply_error(c, "ERR coproxy: all %d pinned connections to server %s are in use "
+                        "(server_pinned_connections); try again later",
+                        c->pool->conf->server_pinned_connections, s->conf->name);
+        return -1;
+    }
+    c->pin_drops = c->pin->drops;
+    return 0;
+}
+
+static void release_pin(struct redis_client *c, int dirty)
+{
+    if (c->pin == NULL)
+        return;
+    backend_unpin(c->w, c->pin, dirty);
+    c->pin = NULL;
+    c->watching = 0;
+    c->pin_holds = 0;
+}
+
+/* Sends count whole requests (bytes[0..n)) on bc whose replies nobody
+ * wants but must be '+' (MULTI's +OK, +QUEUED): the transaction's opening. */
+static int send_internal(struct redis_client *c, struct backend_conn *bc, const char *bytes, size_t n,
+                         uint32_t count)
+{
+    if (rbuf_append(&bc->out, bytes, n) != 0)
+        return -1;
+    for (uint32_t i = 0; i < count; i++) {
+        struct msg *m = msg_get(c->w);
+        if (m == NULL)
+            return -1;   /* the connection would be out of step: the caller drops it */
+        m->internal = 1;
+        m->server = bc->srv;
+        backend_enqueue(bc, m);   /* its only holder: the connection */
+    }
+    return 0;
+}
+
+/* The request, as the client's, on its pinned connection. */
+static struct msg *send_pinned(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    struct msg *m = queue_msg(c);
+    struct backend_conn *bc;
+    size_t mark;
+
+    if (m == NULL)
+        return NULL;
+    set_deadline(c, m);
+    if ((bc = backend_pick_pinned(c->w, c->pin, m)) == NULL)
+        return m;
+    mark = bc->out.len;
+    if (append_request(&bc->out, req, r) != 0) {
+        bc->out.len = mark;
+        msg_fail(c->w, m, "ERR coproxy: out of memory");
+        return m;
+    }
+    backend_enqueue(bc, m);
+    return m;
+}
+
+/* The client's state on its pin has ended: the pin goes back, unless a
+ * blocking command still waits on it (then when that is answered). */
+static void unpin_when_idle(struct redis_client *c)
+{
+    c->watching = 0;
+    if (c->pin != NULL && c->pin_holds == 0)
+        release_pin(c, 0);
+}
+
+static void abort_multi(struct redis_client *c)
+{
+    c->multi_abort = 1;
+}
+
+/* The transaction's server is known now: pin it and open the transaction
+ * there with what was queued before.  -1 after the error reply. */
+static int open_multi_on(struct redis_client *c, struct redis_server *s)
+{
+    static const char multi[] = "*1\r\n$5\r\nMULTI\r\n";
+
+    if (take_pin(c, s) != 0)
+        return -1;
+    if (send_internal(c, c->pin, multi, sizeof multi - 1, 1) != 0
+        || send_internal(c, c->pin, c->deferred.data, c->deferred.len, c->ndeferred) != 0) {
+        release_pin(c, 1);
+        reply_error(c, "ERR coproxy: out of memory");
+        return -1;
+    }
+    rbuf_free(&c->deferred);
+    c->ndeferred = 0;
+    return 0;
+}
+
+/* A request inside MULTI: queued on the transaction's server. */
+static void queue_in_multi(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                           const struct resp_request *r)
+{
+    struct redis_server *s = NULL;
+    char name[40];
+
+    switch (cmd->route) {
+    case ROUTE_KEYS:
+    case ROUTE_SPLIT_MGET:
+    case ROUTE_SPLIT_SUM:
+    case ROUTE_SPLIT_MSET:
+    case ROUTE_BLOCKING:   /* inside MULTI it does not block */
+        if (keys_server(c, cmd, req, r, &s) != 0) {
+            abort_multi(c);
+            return;
+        }
+        break;
+    case ROUTE_LOCAL:
+        if (strcmp(cmd->name, "QUIT") == 0) {
+            reply_str(c, "+OK\r\n");
+            c->closing = 1;
+            return;
+        }
+        if (strcmp(cmd->name, "PING") == 0 || strcmp(cmd->name, "ECHO") == 0)
+            break;   /* any server answers it: the transaction's */
+        /* fall through */
+    default:
+        c->pool->stats->errors_refused++;
+        reply_error(c, "ERR coproxy: '%s' cannot be queued in a transaction", lower(cmd->name, name));
+        abort_multi(c);
+        return;
+    }
+    if (c->pin == NULL && s == NULL) {   /* no key yet: queued here until one says where */
+        if (append_request(&c->deferred, req, r) != 0) {
+            reply_error(c, "ERR coproxy: out of memory");
+            abort_multi(c);
+            return;
+        }
+        c->ndeferred++;
+        reply_str(c, "+QUEUED\r\n");
+        return;
+    }
+    if (c->pin == NULL && open_multi_on(c, s) != 0) {
+        abort_multi(c);
+        return;
+    }
+    if (s != NULL && s != c->pin->srv) {
+        reply_error(c, "ERR coproxy: the keys of '%s' are on server %s, this transaction's on server %s "
+                    "(a hash tag such as {user1} keeps keys together)", lower(cmd->name, name), s->conf->name,
+                    c->pin->srv->conf->name);
+        abort_multi(c);
+        return;
+    }
+    if (pin_lost(c)) {
+        reply_error(c, "ERR coproxy: the connection holding this transaction was lost");
+        abort_multi(c);
+        return;
+    }
+    send_pinned(c, req, r);
+}
+
+static void txn_command(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                        const struct resp_request *r)
+{
+    const char *name = cmd->name;
+    struct redis_server *s;
+
+    if (strcmp(name, "MULTI") == 0) {
+        if (c->multi) {
+            reply_error(c, "ERR MULTI calls can not be nested");
+            return;
+        }
+        c->multi = 1;
+        c->multi_abort = 0;
+        if (c->pin != NULL && !pin_lost(c)) {
+            send_pinned(c, req, r);   /* pinned already (WATCH, a blocking command): opened there */
+        } else if (c->pin != NULL) {
+            reply_str(c, "+OK\r\n");
+            abort_multi(c);   /* its WATCH is gone: EXEC cannot be right */
+        } else {
+            reply_str(c, "+OK\r\n");   /* opened on the server at the first key */
+        }
+    } else if (strcmp(name, "EXEC") == 0 || strcmp(name, "DISCARD") == 0) {
+        int exec = name[0] == 'E';
+        if (!c->multi) {
+            reply_error(c, exec ? "ERR EXEC without MULTI" : "ERR DISCARD without MULTI");
+            return;
+        }
+        c->multi = 0;
+        if (c->pin == NULL || (c->pin->drops == c->pin_drops && !(exec && c->multi_abort))) {
+            if (c->pin == NULL && exec && !c->multi_abort) {
+                /* nothing named a key: any server runs it, the same one each time */
+                s = redis_pool_route(c->pool, "", 0);
+                if (open_multi_on(c, s) != 0) {
+                    rbuf_free(&c->deferred);
+                    c->ndeferred = 0;
+                    return;   /* the error is EXEC's reply */
+                }
+            }
+            if (c->pin != NULL)
+                send_pinned(c, req, r);
+            else if (exec)
+                reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
+            else
+                reply_str(c, "+OK\r\n");
+            unpin_when_idle(c);   /* EXEC and DISCARD end the WATCH too */
+        } else {
+            /* aborted, or its connection was lost: nothing runs */
+            static const char discard[] = "*1\r\n$7\r\nDISCARD\r\n";
+            int lost = pin_lost(c);
+            if (exec)
+                reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
+            else
+                reply_str(c, "+OK\r\n");
+            /* the server's MULTI (if it got one) is discarded behind what it queued */
+            if (c->pin != NULL && (lost || send_internal(c, c->pin, discard, sizeof discard - 1, 1) != 0))
+                release_pin(c, 1);
+            else
+                unpin_when_idle(c);
+        }
+        rbuf_free(&c->deferred);
+        c->ndeferred = 0;
+        c->multi_abort = 0;
+    } else if (strcmp(name, "WATCH") == 0) {
+        if (c->multi) {
+            reply_error(c, "ERR WATCH inside MULTI is not allowed");
+            return;
+        }
+        if (keys_server(c, cmd, req, r, &s) != 0)
+            return;
+        if (c->pin != NULL && c->pin->srv != s) {
+            reply_error(c, "ERR coproxy: the keys of 'watch' are on server %s, this client's watched keys "
+                        "(or its blocked command) on server %s", s ? s->conf->name : "?", c->pin->srv->conf->name);
+            return;
+        }
+        if (c->pin != NULL && pin_lost(c)) {
+            reply_error(c, "ERR coproxy: the connection holding this client's WATCH was lost; UNWATCH and "
+                        "start again");
+            return;
+        }
+        if (c->pin == NULL && take_pin(c, s) != 0)
+            return;
+        c->watching = 1;
+        send_pinned(c, req, r);
+    } else {   /* UNWATCH */
+        if (c->multi) {   /* queued like any command */
+            queue_in_multi(c, &(struct redis_cmd){ .name = "PING", .route = ROUTE_LOCAL }, req, r);
+            return;
+        }
+        if (c->pin != NULL && c->watching) {
+            if (!pin_lost(c))
+                send_pinned(c, req, r);
+            else
+                reply_str(c, "+OK\r\n");
+            if (pin_lost(c))
+                release_pin(c, 1);
+            else
+                unpin_when_idle(c);
+        } else {
+            reply_str(c, "+OK\r\n");
+        }
+    }
+}
+
+/* BLPOP and kin: the command's own timeout, on a connection of its own. */
+static void route_blocking(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                           const struct resp_request *r)
+{
+    struct redis_server *s;
+    const struct resp_arg *t;
+    char num[40], *end, name[40];
+    double secs;
+    struct msg *m;
+
+    if (keys_server(c, cmd, req, r, &s) != 0)
+        return;
+    if (c->pin != NULL && c->pin->srv != s) {
+        reply_error(c, "ERR coproxy: the keys of '%s' are on server %s, this client's watched keys (or its "
+                    "other blocked command) on server %s", lower(cmd->name, name), s ? s->conf->name : "?",
+                    c->pin->srv->conf->name);
+        return;
+    }
+    if (c->pin == NULL && take_pin(c, s) != 0)
+        return;
+    if ((m = send_pinned(c, req, r)) == NULL)
+        return;
+    /* the timeout: BLMPOP/BZMPOP's first argument, the others' last */
+    t = &r->args[cmd->numkeys_at > 0 ? 1 : r->argc - 1];
+    snprintf(num, sizeof num, "%.*s", (int)(t->len < 39 ? t->len : 39), req + t->off);
+    secs = strtod(num, &end);
+    if (t->len == 0 || *end != '\0' || !(secs > 0) || secs > 1e7)
+        m->deadline = UINT64_MAX;   /* 0 blocks for ever; a bad one, the server refuses at once */
+    else
+        m->deadline = c->batch_us / 1000 + (uint64_t)(secs * 1000) + (uint64_t)c->pool->conf->server_timeout;
+    m->blocking = 1;
+    m->unpin = 1;
+    c->pin_holds++;
 }
 
 /* ---- commands answered here ------------------------------------------------ */
@@ -629,6 +1008,8 @@ static void handle_request(struct redis_client *c, const char *req, const struct
     if (cmd == NULL) {
         c->pool->stats->errors_refused++;
         reply_error(c, "ERR unsupported command '%s'", printable(req + a0->off, a0->len, name));
+        if (c->multi)
+            abort_multi(c);
         return;
     }
     if (!c->authed && !(cmd->flags & CMD_NOAUTH)) {
@@ -637,9 +1018,21 @@ static void handle_request(struct redis_client *c, const char *req, const struct
     }
     if (!redis_cmd_arity_ok(cmd, r->argc)) {
         reply_error(c, "ERR wrong number of arguments for '%s' command", lower(cmd->name, name));
+        if (c->multi)
+            abort_multi(c);
+        return;
+    }
+    if (c->multi && cmd->route != ROUTE_TXN) {
+        queue_in_multi(c, cmd, req, r);
         return;
     }
     switch (cmd->route) {
+    case ROUTE_TXN:
+        txn_command(c, cmd, req, r);
+        break;
+    case ROUTE_BLOCKING:
+        route_blocking(c, cmd, req, r);
+        break;
     case ROUTE_KEYS:
         route_keys(c, cmd, req, r);
         break;
@@ -722,6 +1115,27 @@ static void time_out_head(struct redis_client *c)
              s ? s->conf->name : "?", s ? s->conf->addr.text : "?", c->pool->conf->server_timeout);
 }
 
+/* The client's socket changed while a blocking command waited: gone, or
+ * just more requests (pipelined after it: they wait their turn). */
+static void client_hup(int fd, short revents, void *arg)
+{
+    struct redis_client *c = arg;
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    c->hup_watch = 0;
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        || (revents & (POLLHUP | POLLERR | POLLNVAL))) {
+        c->gone = 1;
+        if (c->waiting) {
+            c->waiting = 0;
+            co_cond_signal(c->cond);
+        }
+    } else if (co_fd_watch(fd, POLLRDHUP, client_hup, c) == 0) {
+        c->hup_watch = 1;
+    }
+}
+
 /* Writes replies in request order as they complete, until the queue is empty.
  * 0, or -1 if the client cannot be written to. */
 static __attribute__((noinline)) int flush_replies(struct redis_client *c)
@@ -744,10 +1158,17 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
             }
             if (c->cond == NULL && (c->cond = co_cond_alloc()) == NULL)
                 return -1;
+            /* a blocked command may wait for ever: notice the client leaving meanwhile */
+            if (m->blocking && !c->hup_watch && co_fd_watch(c->fd, POLLRDHUP, client_hup, c) == 0)
+                c->hup_watch = 1;
             c->waiting = 1;
-            r = co_cond_timedwait(c->cond, (int)(m->deadline - now));
+            r = co_cond_timedwait(c->cond, m->deadline - now > INT32_MAX ? -1 : (int)(m->deadline - now));
             c->waiting = 0;
-            if (r != 0 && r != -ETIMEDOUT)
+            if (c->hup_watch) {
+                co_fd_unwatch(c->fd);
+                c->hup_watch = 0;
+            }
+            if (c->gone || (r != 0 && r != -ETIMEDOUT))
                 return -1;
             continue;
         }
@@ -770,6 +1191,8 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
         while (n-- > 0) {
             m = c->head;
             stats_latency_add(&c->pool->stats->latency, now_us - m->start_us);
+            if (m->unpin && c->pin_holds > 0 && --c->pin_holds == 0 && !c->watching && !c->multi)
+                release_pin(c, pin_lost(c));   /* its blocking command is answered */
             c->head = m->cnext;
             c->nqueued--;
             m->cnext = NULL;
@@ -901,6 +1324,10 @@ static void client_close(struct redis_client *c)
         msg_abandon(w, m);
         msg_unref(w, m);
     }
+    /* the server may hold a WATCH, a MULTI or a blocked command for it: that connection goes */
+    if (c->pin != NULL)
+        release_pin(c, c->multi || c->watching || c->pin->inflight > 0 || pin_lost(c));
+    rbuf_free(&c->deferred);
     c->in_off = c->in.len = 0;
     release_input(c);
     free(c->req.args);

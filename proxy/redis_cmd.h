@@ -21,7 +21,11 @@ enum cmd_route {
     ROUTE_LOCAL,        /* answered by coproxy itself (PING, ECHO, AUTH, SELECT, ...) */
     ROUTE_REFUSED,      /* understood, but cannot be made correct across servers:
                            refused with `reason` (SCAN, RANDOMKEY, INFO) */
-    ROUTE_UNSUPPORTED   /* -ERR unsupported command '<name>' (MULTI, BLPOP, SUBSCRIBE...) */
+    ROUTE_TXN,          /* MULTI, EXEC, DISCARD, WATCH, UNWATCH: on a connection pinned to
+                           the client, all keys on one server */
+    ROUTE_BLOCKING,     /* BLPOP and kin: on a pinned connection, keys on one server, no
+                           server_timeout while the command's own timeout runs */
+    ROUTE_UNSUPPORTED   /* -ERR unsupported command '<name>' (SUBSCRIBE, MONITOR...) */
 };
 
 #define CMD_NOAUTH 0x01  /* allowed before the client has authenticated */

@@ -129,6 +129,8 @@ void redis_pool_reconfigure(struct redis_pool *p)
         s->retired = 1;
         for (int k = 0; k < p->conf->server_connections; k++)
             backend_retire(p->w, &s->conns[k]);
+        for (struct backend_conn *bc = s->pinned_free; bc; bc = bc->next_free)
+            backend_retire(p->w, bc);   /* (a held one closes when its client lets go) */
         log_info("pool %s: server %s (%s) removed by a reload", pc->name, s->conf->name, s->conf->addr.text);
     }
     if (fresh)

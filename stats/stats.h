@@ -33,7 +33,8 @@
     X(ejections,          COUNTER, "times taken out of the distribution")              \
     X(ejected,            GAUGE,   "1 while out of the distribution")                  \
     X(connections,        GAUGE,   "connections open to it")                           \
-    X(connecting,         GAUGE,   "connects in progress")
+    X(connecting,         GAUGE,   "connects in progress")                             \
+    X(pinned,             GAUGE,   "connections pinned to a client (transaction, blocking command)")
 
 #define STATS_FIELD(name, type, help) uint64_t name;
 

@@ -299,8 +299,8 @@ def test_inline_commands_and_local_commands(proxy):
     assert c.closed()
 
 
-@pytest.mark.parametrize("cmd", [["MULTI"], ["BLPOP", "k", "0"], ["SUBSCRIBE", "ch"], ["MONITOR"],
-                                 ["CONFIG", "GET", "maxmemory"], ["SHUTDOWN"], ["WATCH", "k"],
+@pytest.mark.parametrize("cmd", [["SUBSCRIBE", "ch"], ["MONITOR"],
+                                 ["CONFIG", "GET", "maxmemory"], ["SHUTDOWN"], ["XREAD", "STREAMS", "s", "0"],
                                  ["NOSUCHCOMMAND", "x"]])
 def test_unsupported_commands_get_an_error_and_the_connection_stays(proxy, cmd):
     s = proxy(1)

@@ -147,10 +147,10 @@ static void test_table_is_well_formed(void)
         else
             CHECK(c->first > 0 && c->step > 0 && (c->last < 0 || c->last >= c->first));
         if (c->numkeys_at > 0)
-            CHECK(c->route == ROUTE_KEYS && c->numkeys_at > c->first);
+            CHECK((c->route == ROUTE_KEYS || c->route == ROUTE_BLOCKING) && c->numkeys_at > c->first);
         /* commands that carry keys to servers have keys */
         if (c->route == ROUTE_KEYS || c->route == ROUTE_SPLIT_MGET || c->route == ROUTE_SPLIT_SUM ||
-            c->route == ROUTE_SPLIT_MSET)
+            c->route == ROUTE_SPLIT_MSET || c->route == ROUTE_BLOCKING)
             CHECK(c->first > 0 || c->numkeys_at > 0);
         if (c->route == ROUTE_SPLIT_MSET)
             CHECK(c->step == 2 && c->last == -1);
@@ -187,8 +187,9 @@ static void test_routes(void)
     check_route("FLUSHDB FLUSHALL SCRIPT", ROUTE_FANOUT_OK);
     check_route("SCAN RANDOMKEY INFO", ROUTE_REFUSED);
     check_route("PING ECHO QUIT SELECT AUTH HELLO COMMAND CLIENT", ROUTE_LOCAL);
-    check_route("MOVE XREAD XREADGROUP MULTI EXEC DISCARD WATCH UNWATCH BLPOP BRPOP BRPOPLPUSH "
-                "BLMOVE BLMPOP BZPOPMIN BZPOPMAX BZMPOP SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE "
+    check_route("MULTI EXEC DISCARD WATCH UNWATCH", ROUTE_TXN);
+    check_route("BLPOP BRPOP BRPOPLPUSH BLMOVE BLMPOP BZPOPMIN BZPOPMAX BZMPOP", ROUTE_BLOCKING);
+    check_route("MOVE XREAD XREADGROUP SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE "
                 "PUNSUBSCRIBE PUBLISH PUBSUB SSUBSCRIBE MONITOR CONFIG SHUTDOWN SAVE BGSAVE "
                 "BGREWRITEAOF SLAVEOF REPLICAOF SYNC PSYNC DEBUG SLOWLOG CLUSTER READONLY "
                 "READWRITE WAIT MIGRATE SWAPDB LATENCY MEMORY MODULE ACL FUNCTION FCALL "

@@ -1,0 +1,180 @@
+"""Redis mode beyond twemproxy: transactions and blocking commands on
+connections pinned to a client, through redis-py as a user drives them,
+against 1 and 3 real redis-servers."""
+import json
+import socket
+import threading
+import time
+
+import pytest
+import redis
+
+from redis_util import Resp, probe
+from test_redis import Setup, backends, proxy  # noqa: F401 -- the fixtures
+
+
+def keys_on(s, server, n=1, prefix="k"):
+    """n keys that live on backend `server`."""
+    cands = [f"{prefix}{i}".encode() for i in range(400)]
+    found = [k.decode() for k, w in zip(cands, probe(cands, s.ports)) if w == server]
+    assert len(found) >= n
+    return found[:n]
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_transaction_with_watch_succeeds_and_fails_under_a_concurrent_writer(proxy, n):
+    s = proxy(n, hash_tag="{}")
+    r, other = s.client(), s.client()
+    r.set("{acct}balance", 100)
+    with r.pipeline() as p:                        # WATCH, read, MULTI, write, EXEC
+        p.watch("{acct}balance")
+        v = int(p.get("{acct}balance"))
+        p.multi()
+        p.set("{acct}balance", v - 30)
+        p.incr("{acct}ops")
+        assert p.execute() == [True, 1]
+    assert r.get("{acct}balance") == b"70"
+    with r.pipeline() as p:
+        p.watch("{acct}balance")
+        v = int(p.get("{acct}balance"))
+        other.set("{acct}balance", 5)              # a concurrent writer
+        p.multi()
+        p.set("{acct}balance", v - 30)
+        with pytest.raises(redis.WatchError):
+            p.execute()
+    assert r.get("{acct}balance") == b"5"          # the transaction did not run
+    p = r.pipeline()                               # MULTI/EXEC without WATCH
+    p.incr("{acct}ops")
+    p.get("{acct}ops")
+    p.ping()
+    assert p.execute() == [2, b"2", True]
+    raw = Resp(s.port)                             # Redis's exact replies
+    assert raw.call("MULTI") == b"+OK"
+    assert raw.call("PING") == b"+QUEUED"           # no key yet: queued by the proxy
+    assert raw.call("SET", "{acct}x", "1") == b"+QUEUED"
+    assert raw.call("EXEC") == [b"+PONG", b"+OK"]
+    assert raw.call("MULTI") == b"+OK"
+    assert raw.call("SET", "{acct}x", "2") == b"+QUEUED"
+    assert raw.call("DISCARD") == b"+OK"
+    assert raw.call("GET", "{acct}x") == b"1"
+    assert raw.call("EXEC").startswith(b"-ERR EXEC without MULTI")
+    assert raw.call("DISCARD").startswith(b"-ERR DISCARD without MULTI")
+    assert raw.call("MULTI") == b"+OK"
+    assert raw.call("MULTI").startswith(b"-ERR MULTI calls can not be nested")
+    assert raw.call("PING") == b"+QUEUED"
+    assert raw.call("EXEC") == [b"+PONG"]           # keyless: runs on one server
+    assert raw.call("UNWATCH") == b"+OK"
+
+
+def test_cross_server_transaction_is_refused_and_nothing_runs(proxy):
+    s = proxy(3)
+    a, b = keys_on(s, 0)[0], keys_on(s, 1)[0]
+    r = s.client()
+    p = r.pipeline()
+    p.set(a, "1")
+    p.set(b, "2")
+    with pytest.raises(redis.ResponseError, match="are on server s1, this transaction's on server s0"):
+        p.execute()                                # (redis-py names the command that aborted it)
+    assert r.exists(a) == 0 and r.exists(b) == 0
+    raw = Resp(s.port)
+    assert raw.call("MULTI") == b"+OK"
+    assert raw.call("SET", a, "1") == b"+QUEUED"
+    err = raw.call("SET", b, "2")
+    assert err.startswith(b"-ERR coproxy: the keys of 'set' are on server s1, this transaction's on server s0")
+    assert raw.call("EXEC") == b"-EXECABORT Transaction discarded because of previous errors."
+    assert raw.call("GET", a) is None
+    assert raw.call("MULTI") == b"+OK"              # an unknown command aborts it too, as in Redis
+    assert raw.call("NOSUCH").startswith(b"-ERR unsupported command")
+    assert raw.call("EXEC").startswith(b"-EXECABORT")
+    assert raw.call("WATCH", a, b).startswith(b"-ERR coproxy: the keys of 'watch' are on different servers")
+    assert raw.call("PING") == b"+PONG"             # the connection stays usable
+
+
+def test_blpop_is_woken_by_another_client_and_times_out(proxy):
+    s = proxy(3, hash_tag="{}")
+    r = s.client()
+    got = {}
+
+    def waiter():
+        got["v"] = s.client().blpop(["jobs"], timeout=20)
+    t = threading.Thread(target=waiter)
+    t.start()
+    time.sleep(0.5)
+    r.lpush("jobs", "job-1")
+    t.join(30)
+    assert got["v"] == (b"jobs", b"job-1")
+    t0 = time.monotonic()
+    assert r.blpop(["jobs"], timeout=1) is None    # its own timeout, not server_timeout
+    assert time.monotonic() - t0 >= 0.9
+    # the others: BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP
+    r.rpush("{q}a", "x", "y")
+    assert r.brpop(["{q}a"], timeout=1) == (b"{q}a", b"y")
+    assert r.blmove("{q}a", "{q}b", timeout=1, src="LEFT", dest="RIGHT") == b"x"
+    assert r.brpoplpush("{q}b", "{q}a", timeout=1) == b"x"
+    assert r.execute_command("BLMPOP", 1, 1, "{q}a", "LEFT") == [b"{q}a", [b"x"]]
+    r.zadd("{z}s", {"m1": 1, "m2": 2, "m3": 3})
+    assert r.bzpopmin("{z}s", timeout=1) == (b"{z}s", b"m1", 1.0)
+    assert r.bzpopmax("{z}s", timeout=1) == (b"{z}s", b"m3", 3.0)
+    assert r.execute_command("BZMPOP", 1, 1, "{z}s", "MIN") == [b"{z}s", [[b"m2", b"2"]]]
+    # a blocking command longer than server_timeout (2 s here) is not cut short
+    t0 = time.monotonic()
+    assert r.blpop(["nothing"], timeout=3) is None
+    assert time.monotonic() - t0 >= 2.9
+
+
+def admin_pinned(sock):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(sock)
+    s.sendall(b"STATS\r\n")
+    buf = b""
+    while b"\r\n" not in buf or len(buf) < buf.index(b"\r\n") + 2 + int(buf[1:buf.index(b"\r\n")]):
+        buf += s.recv(65536)
+    s.close()
+    doc = json.loads(buf[buf.index(b"\r\n") + 2:])
+    return sum(sv["pinned"] for sv in doc["pools"][0]["servers"])
+
+
+def blocked_clients(s, i):
+    return int(s.direct(i).info("clients")["blocked_clients"])
+
+
+def test_client_killed_while_blocked_leaves_no_pinned_connection(daemon, backends, tmp_path):
+    from conftest import free_port
+    from redis_util import redis_config
+    bs = backends(1)
+    port = free_port()
+    sock = str(tmp_path / "admin.sock")
+    d = daemon(f'admin = {{ socket = "{sock}"; }};\n' + redis_config(port, [bs[0].port]), port=port)
+    s = Setup(port, bs)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    raw.sendall(b"*3\r\n$5\r\nBLPOP\r\n$5\r\nempty\r\n$1\r\n0\r\n")   # blocks for ever
+    deadline = time.monotonic() + 10
+    while blocked_clients(s, 0) != 1 or admin_pinned(sock) != 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    raw.close()                                    # the client dies while blocked
+    deadline = time.monotonic() + 10
+    while blocked_clients(s, 0) != 0 or admin_pinned(sock) != 0:
+        assert time.monotonic() < deadline, (blocked_clients(s, 0), admin_pinned(sock))
+        time.sleep(0.05)
+    r = s.client()
+    r.lpush("empty", "v")                          # nobody steals it: the blocked pop is gone
+    assert r.lrange("empty", 0, -1) == [b"v"]
+    assert d.proc.poll() is None
+
+
+def test_pinned_connection_cap(proxy):
+    s = proxy(1, server_pinned_connections=2)
+    holders = [s.client().pipeline() for _ in range(2)]
+    for h in holders:
+        h.watch("{cap}k")                          # each holds a pinned connection
+    t0 = time.monotonic()
+    with pytest.raises(redis.ResponseError, match="all 2 pinned connections to server s0 are in use"):
+        s.client().blpop(["{cap}q"], timeout=5)
+    assert time.monotonic() - t0 < 3               # an error at once, not a hang
+    holders[0].reset()                             # UNWATCH: its connection goes back
+    assert s.client().blpop(["{cap}q"], timeout=1) is None   # one is free again
+    s0 = proxy(1, server_pinned_connections=0)
+    with pytest.raises(redis.ResponseError, match="server_pinned_connections = 0"):
+        s0.client().blpop(["q"], timeout=1)
