@@ -427,6 +427,73 @@ out:
 }
 
 /* DBSIZE, KEYS, FLUSHDB, FLUSHALL, SCRIPT LOAD/FLUSH: the request to every server. */
+/* To one server, the same one every time (the one the empty key maps to). */
+static void route_one(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    struct msg *m = queue_msg(c);
+
+    if (m == NULL)
+        return;
+    set_deadline(c, m);
+    send_whole(c, m, redis_pool_route(c->pool, "", 0), req, r);
+}
+
+/* SCAN: the client's cursor says which server and where in it (see merge_scan). */
+static void route_scan(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    struct redis_pool *p = c->pool;
+    const struct resp_arg *a = &r->args[1];
+    struct backend_conn *bc;
+    struct msg *m, *f;
+    char num[24], *end;
+    unsigned long long cursor;
+    size_t mark;
+    int i;
+
+    snprintf(num, sizeof num, "%.*s", (int)(a->len < 23 ? a->len : 23), req + a->off);
+    cursor = strtoull(num, &end, 10);
+    if (a->len == 0 || a->len > 20 || *end != '\0' || num[0] == '-') {
+        reply_error(c, "ERR invalid cursor");
+        return;
+    }
+    i = (int)(cursor % (unsigned long long)p->nservers);
+    if ((m = queue_msg(c)) == NULL)
+        return;
+    set_deadline(c, m);
+    m->merge = MERGE_SCAN;
+    m->scan_server = (uint32_t)i;
+    m->scan_nservers = (uint32_t)p->nservers;
+    if ((m->frags = calloc(1, sizeof *m->frags)) == NULL || (f = msg_get(c->w)) == NULL) {
+        msg_fail(c->w, m, "ERR coproxy: out of memory");
+        return;
+    }
+    f->parent = m;
+    f->refs = 1;
+    f->server = p->servers[i];
+    f->deadline = m->deadline;
+    f->start_us = m->start_us;
+    m->frags[m->nfrags++] = f;
+    m->frags_left = 1;
+    if ((bc = conn_for(c, f->server, f)) == NULL)
+        return;
+    /* the same request with the server's own cursor */
+    mark = bc->out.len;
+    snprintf(num, sizeof num, "%llu", cursor / (unsigned long long)p->nservers);
+    if (append_header(&bc->out, '*', r->argc) != 0 || append_bulk(&bc->out, "SCAN", 4) != 0
+        || append_bulk(&bc->out, num, strlen(num)) != 0) {
+        bc->out.len = mark;
+        msg_fail(c->w, f, "ERR coproxy: out of memory");
+        return;
+    }
+    for (uint32_t k = 2; k < r->argc; k++)
+        if (append_bulk(&bc->out, req + r->args[k].off, r->args[k].len) != 0) {
+            bc->out.len = mark;
+            msg_fail(c->w, f, "ERR coproxy: out of memory");
+            return;
+        }
+    backend_enqueue(bc, f);
+}
+
 static void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
                          const struct resp_request *r)
 {
@@ -437,10 +504,26 @@ static void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, co
         reply_error(c, "ERR coproxy: only SCRIPT LOAD and SCRIPT FLUSH are supported (they go to every server)");
         return;
     }
+    if (strcmp(cmd->name, "FUNCTION") == 0) {
+        const struct resp_arg *sub = &r->args[1];
+        if (arg_is(req, sub, "LIST") || arg_is(req, sub, "DUMP")) {   /* every server has the same */
+            route_one(c, req, r);
+            return;
+        }
+        if (!arg_is(req, sub, "LOAD") && !arg_is(req, sub, "DELETE") && !arg_is(req, sub, "FLUSH")
+            && !arg_is(req, sub, "RESTORE")) {
+            reply_error(c, "ERR coproxy: FUNCTION LOAD, DELETE, FLUSH and RESTORE go to every server, LIST and "
+                        "DUMP to one; ask a server directly for the others");
+            return;
+        }
+    }
     if ((m = queue_msg(c)) == NULL)
         return;
     set_deadline(c, m);
-    m->merge = cmd->route == ROUTE_FANOUT_SUM ? MERGE_SUM : cmd->route == ROUTE_FANOUT_CONCAT ? MERGE_CONCAT : MERGE_OK;
+    m->merge = cmd->route == ROUTE_FANOUT_SUM      ? MERGE_SUM
+               : cmd->route == ROUTE_FANOUT_CONCAT ? MERGE_CONCAT
+               : cmd->route == ROUTE_FANOUT_RANDOM ? MERGE_RANDOM
+                                                   : MERGE_OK;
     if ((m->frags = calloc((size_t)p->nservers, sizeof *m->frags)) == NULL) {
         msg_fail(c->w, m, "ERR coproxy: out of memory");
         return;
@@ -1044,7 +1127,14 @@ static void handle_request(struct redis_client *c, const char *req, const struct
     case ROUTE_FANOUT_SUM:
     case ROUTE_FANOUT_CONCAT:
     case ROUTE_FANOUT_OK:
+    case ROUTE_FANOUT_RANDOM:
         route_fanout(c, cmd, req, r);
+        break;
+    case ROUTE_SCAN:
+        route_scan(c, req, r);
+        break;
+    case ROUTE_ONE:
+        route_one(c, req, r);
         break;
     case ROUTE_LOCAL:
         local_command(c, cmd, req, r);

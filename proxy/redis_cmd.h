@@ -18,9 +18,12 @@ enum cmd_route {
     ROUTE_FANOUT_CONCAT,/* KEYS: to every server, arrays concatenated */
     ROUTE_FANOUT_OK,    /* FLUSHDB, FLUSHALL, SCRIPT LOAD/FLUSH: to every server, +OK (or
                            the first reply when all agree) unless one fails */
+    ROUTE_FANOUT_RANDOM,/* RANDOMKEY: to every server, one of the keys they name at random */
+    ROUTE_SCAN,         /* SCAN: one server at a time, the server's index in the cursor */
+    ROUTE_ONE,          /* TIME, LASTSAVE: to one server, always the same */
     ROUTE_LOCAL,        /* answered by coproxy itself (PING, ECHO, AUTH, SELECT, ...) */
     ROUTE_REFUSED,      /* understood, but cannot be made correct across servers:
-                           refused with `reason` (SCAN, RANDOMKEY, INFO) */
+                           refused with `reason` (INFO) */
     ROUTE_TXN,          /* MULTI, EXEC, DISCARD, WATCH, UNWATCH: on a connection pinned to
                            the client, all keys on one server */
     ROUTE_BLOCKING,     /* BLPOP and kin: on a pinned connection, keys on one server, no

@@ -147,6 +147,67 @@ oom:
     set_error(m, "ERR coproxy: out of memory merging replies");
 }
 
+/* RANDOMKEY: one of the keys the servers named, at random (nil if none). */
+static void merge_random(struct msg *m)
+{
+    uint32_t named = 0, pick;
+
+    for (uint32_t i = 0; i < m->nfrags; i++)
+        named += m->frags[i]->reply.data[0] == '$' && m->frags[i]->reply.data[1] != '-';
+    if (named == 0) {
+        set_reply(m, "$-1\r\n", 5);
+        return;
+    }
+    pick = (uint32_t)random() % named;
+    for (uint32_t i = 0; i < m->nfrags; i++) {
+        const struct rbuf *r = &m->frags[i]->reply;
+        if (r->data[0] == '$' && r->data[1] != '-' && pick-- == 0) {
+            set_reply(m, r->data, r->len);
+            return;
+        }
+    }
+}
+
+/*
+ * SCAN: the server's reply, with the client's cursor in place of the
+ * server's: server cursor * nservers + server index, or the next server's
+ * index once this one is done (0 after the last), so that one cursor walks
+ * every server in turn.
+ */
+static void merge_scan(struct msg *m)
+{
+    const struct rbuf *r = &m->frags[0]->reply;
+    uint64_t n = m->scan_nservers, i = m->scan_server, sc, cursor;
+    int64_t count, blen;
+    size_t hl, bl;
+    char num[24], *end;
+
+    if (resp_header_int(r->data, r->len, &count, &hl) != 0 || r->data[0] != '*' || count != 2
+        || resp_header_int(r->data + hl, r->len - hl, &blen, &bl) != 0 || r->data[hl] != '$'
+        || blen <= 0 || blen > 20 || hl + bl + (size_t)blen + 2 > r->len) {
+        set_error(m, "ERR coproxy: unexpected SCAN reply from a server");
+        return;
+    }
+    snprintf(num, sizeof num, "%.*s", (int)blen, r->data + hl + bl);
+    sc = strtoull(num, &end, 10);
+    if (*end != '\0') {
+        set_error(m, "ERR coproxy: unexpected SCAN cursor from a server");
+        return;
+    }
+    if (sc == 0)
+        cursor = i + 1 < n ? i + 1 : 0;
+    else if (sc > (UINT64_MAX - i) / n) {
+        set_error(m, "ERR coproxy: a server's SCAN cursor is too large to carry the server's index");
+        return;
+    } else
+        cursor = sc * n + i;
+    m->reply.len = 0;
+    snprintf(num, sizeof num, "%llu", (unsigned long long)cursor);
+    if (rbuf_printf(&m->reply, "*2\r\n$%zu\r\n%s\r\n", strlen(num), num) != 0
+        || rbuf_append(&m->reply, r->data + hl + bl + (size_t)blen + 2, r->len - (hl + bl + (size_t)blen + 2)) != 0)
+        m->reply.len = 0;
+}
+
 void redis_merge(struct msg *m)
 {
     const struct rbuf *err = first_error(m);
@@ -164,6 +225,12 @@ void redis_merge(struct msg *m)
         break;
     case MERGE_CONCAT:
         merge_concat(m);
+        break;
+    case MERGE_RANDOM:
+        merge_random(m);
+        break;
+    case MERGE_SCAN:
+        merge_scan(m);
         break;
     default:
         merge_ok(m);

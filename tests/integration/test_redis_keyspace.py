@@ -1,0 +1,68 @@
+"""Redis mode: keyspace and server commands across servers -- SCAN with a
+cursor that walks every server, RANDOMKEY, TIME, LASTSAVE, FUNCTION/FCALL."""
+import pytest
+import redis
+
+from redis_util import Resp, probe
+from test_redis import Setup, backends, proxy  # noqa: F401 -- the fixtures
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_scan_visits_every_key_once(proxy, n):
+    s = proxy(n)
+    r = s.client()
+    keys = [f"key:{i}" for i in range(10000)]
+    for i in range(0, len(keys), 500):
+        r.mset({k: "v" for k in keys[i:i + 500]})
+    seen = []
+    cursor, calls = 0, 0
+    while True:
+        cursor, batch = r.scan(cursor=cursor, count=500)
+        seen.extend(k.decode() for k in batch)
+        calls += 1
+        assert calls < 1000
+        if cursor == 0:
+            break
+    assert len(seen) == len(keys) and set(seen) == set(keys)      # each exactly once
+    assert sorted(r.scan_iter(match="key:99*", count=1000)) == sorted(k.encode() for k in keys
+                                                                       if k.startswith("key:99"))
+    if n == 3:   # the cursor names the server: every server was visited
+        where = probe([k.encode() for k in keys], s.ports)
+        assert set(where) == {0, 1, 2}
+    assert Resp(s.port).call("SCAN", "notanumber").startswith(b"-ERR invalid cursor")
+
+
+def test_randomkey_time_lastsave(proxy):
+    s = proxy(3)
+    r = s.client()
+    assert r.randomkey() is None                                  # every server empty
+    r.set("only", "1")
+    assert r.randomkey() == b"only"                               # whichever server has it
+    for i in range(20):
+        r.set(f"rk{i}", i)
+    assert r.exists(r.randomkey().decode()) == 1
+    secs, usecs = r.time()
+    assert secs > 1_700_000_000 and 0 <= usecs < 1_000_000
+    assert r.lastsave() is not None
+
+
+def test_functions_loaded_everywhere_and_called_by_key(proxy):
+    s = proxy(3)
+    r = s.client()
+    lib = ("#!lua name=mylib\n"
+           "redis.register_function('getset2', function(keys, args) "
+           "local old = redis.call('GET', keys[1]); redis.call('SET', keys[1], args[1]); return old end)")
+    assert r.function_load(lib) == b"mylib"                       # every server agreed
+    for i in range(3):                                            # on every server
+        assert s.direct(i).function_list()[0][:2] == [b"library_name", b"mylib"]
+    cands = [f"fn:{i}" for i in range(2000)]
+    where = probe([k.encode() for k in cands], s.ports)
+    keys = \
+        [next(k for k, w in zip(cands, where) if w == srv) for srv in range(3)]
+    for k in keys:
+        assert r.fcall("getset2", 1, k, "new") is None
+        assert r.fcall("getset2", 1, k, "newer") == b"new"
+    assert set(probe([k.encode() for k in keys], s.ports)) == {0, 1, 2}   # called on every server
+    assert r.function_list()[0][:2] == [b"library_name", b"mylib"]   # from one server
+    assert r.function_delete("mylib") in (True, b"OK")
+    assert all(s.direct(i).function_list() == [] for i in range(3))
