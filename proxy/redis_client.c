@@ -881,21 +881,17 @@ static void txn_command(struct redis_client *c, const struct redis_cmd *cmd, con
     }
 }
 
-/* BLPOP and kin: the command's own timeout, on a connection of its own. */
-static void route_blocking(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
-                           const struct resp_request *r)
+/* A blocking request for server s whose own timeout is `ms` (<= 0: none):
+ * on the client's pinned connection, without server_timeout meanwhile. */
+static void send_blocking(struct redis_client *c, const char *cmdname, struct redis_server *s, double ms,
+                          const char *req, const struct resp_request *r)
 {
-    struct redis_server *s;
-    const struct resp_arg *t;
-    char num[40], *end, name[40];
-    double secs;
+    char name[40];
     struct msg *m;
 
-    if (keys_server(c, cmd, req, r, &s) != 0)
-        return;
     if (c->pin != NULL && c->pin->srv != s) {
         reply_error(c, "ERR coproxy: the keys of '%s' are on server %s, this client's watched keys (or its "
-                    "other blocked command) on server %s", lower(cmd->name, name), s ? s->conf->name : "?",
+                    "other blocked command) on server %s", lower(cmdname, name), s ? s->conf->name : "?",
                     c->pin->srv->conf->name);
         return;
     }
@@ -903,17 +899,79 @@ static void route_blocking(struct redis_client *c, const struct redis_cmd *cmd, 
         return;
     if ((m = send_pinned(c, req, r)) == NULL)
         return;
-    /* the timeout: BLMPOP/BZMPOP's first argument, the others' last */
-    t = &r->args[cmd->numkeys_at > 0 ? 1 : r->argc - 1];
-    snprintf(num, sizeof num, "%.*s", (int)(t->len < 39 ? t->len : 39), req + t->off);
-    secs = strtod(num, &end);
-    if (t->len == 0 || *end != '\0' || !(secs > 0) || secs > 1e7)
+    if (!(ms > 0) || ms > 1e10)
         m->deadline = UINT64_MAX;   /* 0 blocks for ever; a bad one, the server refuses at once */
     else
-        m->deadline = c->batch_us / 1000 + (uint64_t)(secs * 1000) + (uint64_t)c->pool->conf->server_timeout;
+        m->deadline = c->batch_us / 1000 + (uint64_t)ms + (uint64_t)c->pool->conf->server_timeout;
     m->blocking = 1;
     m->unpin = 1;
     c->pin_holds++;
+}
+
+static double arg_number(const char *req, const struct resp_arg *a)
+{
+    char num[40], *end;
+    double v;
+
+    snprintf(num, sizeof num, "%.*s", (int)(a->len < 39 ? a->len : 39), req + a->off);
+    v = strtod(num, &end);
+    return a->len == 0 || *end != '\0' ? -1 : v;
+}
+
+/* BLPOP and kin: the command's own timeout, in seconds (BLMPOP/BZMPOP's
+ * first argument, the others' last). */
+static void route_blocking(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                           const struct resp_request *r)
+{
+    struct redis_server *s;
+
+    if (keys_server(c, cmd, req, r, &s) != 0)
+        return;
+    send_blocking(c, cmd->name, s, 1000 * arg_number(req, &r->args[cmd->numkeys_at > 0 ? 1 : r->argc - 1]), req, r);
+}
+
+/* XREAD, XREADGROUP: the keys are the first half of what follows STREAMS;
+ * BLOCK ms makes it a blocking command. */
+static void route_xread(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                        const struct resp_request *r)
+{
+    uint32_t streams = 0, block = 0, nkeys;
+    struct redis_server *s = NULL;
+    char name[40];
+    struct msg *m;
+
+    for (uint32_t i = 1; i < r->argc && streams == 0; i++) {
+        if (arg_is(req, &r->args[i], "STREAMS"))
+            streams = i;
+        else if (arg_is(req, &r->args[i], "BLOCK") && i + 1 < r->argc)
+            block = ++i;
+        else if ((arg_is(req, &r->args[i], "COUNT") || arg_is(req, &r->args[i], "GROUP")) && i + 1 < r->argc)
+            i += arg_is(req, &r->args[i], "GROUP") ? 2 : 1;
+    }
+    nkeys = streams ? (r->argc - streams - 1) / 2 : 0;
+    if (streams == 0 || nkeys == 0 || (r->argc - streams - 1) % 2 != 0) {
+        reply_error(c, "ERR Unbalanced '%s' list of streams: for each stream key an ID or '$' must be specified.",
+                    lower(cmd->name, name));
+        return;
+    }
+    for (uint32_t k = 0; k < nkeys; k++) {
+        const struct resp_arg *a = &r->args[streams + 1 + k];
+        struct redis_server *ks = redis_pool_route(c->pool, req + a->off, a->len);
+        if (k > 0 && ks != s) {
+            reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
+                        "(a hash tag such as {user1} keeps keys together)", lower(cmd->name, name));
+            return;
+        }
+        s = ks;
+    }
+    if (block != 0 && !c->multi) {
+        send_blocking(c, cmd->name, s, arg_number(req, &r->args[block]), req, r);
+        return;
+    }
+    if ((m = queue_msg(c)) != NULL) {
+        set_deadline(c, m);
+        send_whole(c, m, s, req, r);
+    }
 }
 
 /* ---- commands answered here ------------------------------------------------ */
@@ -1115,6 +1173,9 @@ static void handle_request(struct redis_client *c, const char *req, const struct
         break;
     case ROUTE_BLOCKING:
         route_blocking(c, cmd, req, r);
+        break;
+    case ROUTE_XREAD:
+        route_xread(c, cmd, req, r);
         break;
     case ROUTE_KEYS:
         route_keys(c, cmd, req, r);

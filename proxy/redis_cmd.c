@@ -250,6 +250,9 @@ static const struct cmd_def cmd_table[] = {
     CMD("FUNCTION",                -2, FANOUT_OK,     CMD_WRITE,              0,  0,  0),
     CMD_NK("FCALL",                -3, KEYS,          CMD_WRITE,              0,  2, NK_EVAL, NULL),
     CMD_NK("FCALL_RO",             -3, KEYS,          0,                      0,  2, NK_EVAL, NULL),
+    CMD_REFUSED("WAIT",            3,
+                "WAIT counts the replicas that saw one connection's writes, and coproxy carries many "
+                "clients over each connection"),
     CMD_REFUSED("INFO",           -1,
                 "INFO describes one server; ask each server directly"),
     /* answered by coproxy */
@@ -275,10 +278,10 @@ static const struct cmd_def cmd_table[] = {
     CMD("BZPOPMIN",                -3, BLOCKING,      CMD_WRITE,              1, -2,  1),
     CMD("BZPOPMAX",                -3, BLOCKING,      CMD_WRITE,              1, -2,  1),
     CMD_NK("BZMPOP",               -5, BLOCKING,      CMD_WRITE,              0,  2, NK_MPOP, NULL),
+    CMD("XREAD",                   -4, XREAD,         0,                      0,  0,  0),
+    CMD("XREADGROUP",              -7, XREAD,         CMD_WRITE,              0,  0,  0),
     /* unsupported */
     CMD("MOVE",                     3, UNSUPPORTED,   CMD_WRITE,              1,  1,  1),
-    CMD("XREAD",                   -4, UNSUPPORTED,   0,                      0,  0,  0),
-    CMD("XREADGROUP",              -7, UNSUPPORTED,   CMD_WRITE,              0,  0,  0),
     CMD("SUBSCRIBE",               -2, UNSUPPORTED,   0,                      0,  0,  0),
     CMD("UNSUBSCRIBE",             -1, UNSUPPORTED,   0,                      0,  0,  0),
     CMD("PSUBSCRIBE",              -2, UNSUPPORTED,   0,                      0,  0,  0),
@@ -303,7 +306,6 @@ static const struct cmd_def cmd_table[] = {
     CMD("CLUSTER",                 -2, UNSUPPORTED,   0,                      0,  0,  0),
     CMD("READONLY",                 1, UNSUPPORTED,   0,                      0,  0,  0),
     CMD("READWRITE",                1, UNSUPPORTED,   0,                      0,  0,  0),
-    CMD("WAIT",                     3, UNSUPPORTED,   0,                      0,  0,  0),
     CMD("MIGRATE",                 -6, UNSUPPORTED,   CMD_WRITE,              3,  3,  1),
     CMD("SWAPDB",                   3, UNSUPPORTED,   CMD_WRITE,              0,  0,  0),
     CMD("LATENCY",                 -2, UNSUPPORTED,   0,                      0,  0,  0),

@@ -28,6 +28,8 @@ enum cmd_route {
                            the client, all keys on one server */
     ROUTE_BLOCKING,     /* BLPOP and kin: on a pinned connection, keys on one server, no
                            server_timeout while the command's own timeout runs */
+    ROUTE_XREAD,        /* XREAD, XREADGROUP: keys after STREAMS on one server; with BLOCK,
+                           as ROUTE_BLOCKING */
     ROUTE_UNSUPPORTED   /* -ERR unsupported command '<name>' (SUBSCRIBE, MONITOR...) */
 };
 

@@ -300,7 +300,7 @@ def test_inline_commands_and_local_commands(proxy):
 
 
 @pytest.mark.parametrize("cmd", [["SUBSCRIBE", "ch"], ["MONITOR"],
-                                 ["CONFIG", "GET", "maxmemory"], ["SHUTDOWN"], ["XREAD", "STREAMS", "s", "0"],
+                                 ["CONFIG", "GET", "maxmemory"], ["SHUTDOWN"], ["PUBSUB", "CHANNELS"],
                                  ["NOSUCHCOMMAND", "x"]])
 def test_unsupported_commands_get_an_error_and_the_connection_stays(proxy, cmd):
     s = proxy(1)

@@ -178,3 +178,29 @@ def test_pinned_connection_cap(proxy):
     s0 = proxy(1, server_pinned_connections=0)
     with pytest.raises(redis.ResponseError, match="server_pinned_connections = 0"):
         s0.client().blpop(["q"], timeout=1)
+
+
+def test_xread_and_xreadgroup_with_and_without_block(proxy):
+    s = proxy(3, hash_tag="{}")
+    r = s.client()
+    r.xadd("{st}a", {"f": "1"}, id="1-0")
+    assert r.xread({"{st}a": "0"}) == [[b"{st}a", [(b"1-0", {b"f": b"1"})]]]
+    got = {}
+
+    def waiter():
+        got["v"] = s.client().xread({"{st}a": "$"}, block=20000)
+    t = threading.Thread(target=waiter)
+    t.start()
+    time.sleep(0.5)
+    r.xadd("{st}a", {"f": "2"}, id="2-0")
+    t.join(30)
+    assert got["v"] == [[b"{st}a", [(b"2-0", {b"f": b"2"})]]]
+    t0 = time.monotonic()
+    assert r.xread({"{st}a": "$"}, block=500) in ([], None)          # times out by its BLOCK
+    assert time.monotonic() - t0 >= 0.45
+    r.xgroup_create("{st}a", "g", id="0")
+    assert r.xreadgroup("g", "c1", {"{st}a": ">"}, count=1) == [[b"{st}a", [(b"1-0", {b"f": b"1"})]]]
+    assert r.xreadgroup("g", "c1", {"{st}a": ">"}, block=100) == [[b"{st}a", [(b"2-0", {b"f": b"2"})]]]
+    a, b = keys_on(s, 0)[0], keys_on(s, 1)[0]                         # two streams on different servers
+    with pytest.raises(redis.ResponseError, match="different servers"):
+        r.xread({a: "0", b: "0"})
