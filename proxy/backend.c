@@ -280,9 +280,9 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
             goto oom;
         nint++;
     }
-    if (pc->redis_db != 0) {
+    if (pc->redis_db != 0 || bc->db >= 0) {
         char db[16];
-        snprintf(db, sizeof db, "%d", pc->redis_db);
+        snprintf(db, sizeof db, "%d", bc->db >= 0 ? bc->db : pc->redis_db);
         if (rbuf_printf(&pro, "*2\r\n$6\r\nSELECT\r\n$%zu\r\n%s\r\n", strlen(db), db) != 0)
             goto oom;
         nint++;
@@ -433,6 +433,29 @@ void backend_unpin(struct worker *w, struct backend_conn *bc, int dirty)
     s->pinned_free = bc;
 }
 
+struct backend_conn *backend_pick_db(struct worker *w, struct redis_server *s, struct msg *m, int db)
+{
+    struct backend_conn *bc;
+
+    if (s->db_conns == NULL && (s->db_conns = calloc((size_t)s->pool->conf->databases, sizeof *s->db_conns)) == NULL)
+        goto oom;
+    if ((bc = s->db_conns[db]) == NULL) {
+        if ((bc = calloc(1, sizeof *bc)) == NULL)
+            goto oom;
+        if (backend_start(w, bc, s) != 0) {
+            free(bc);
+            goto oom;
+        }
+        bc->db = db;   /* before its first connect */
+        s->db_conns[db] = bc;
+    }
+    return backend_pick_pinned(w, bc, m);
+oom:
+    m->server = s;
+    msg_fail(w, m, "ERR coproxy: out of memory");
+    return NULL;
+}
+
 struct backend_conn *backend_pick_pinned(struct worker *w, struct backend_conn *bc, struct msg *m)
 {
     struct redis_server *s = bc->srv;
@@ -459,6 +482,7 @@ int backend_start(struct worker *w, struct backend_conn *bc, struct redis_server
 
     bc->srv = s;
     bc->fd = -1;
+    bc->db = -1;   /* the pool's redis_db; a caller wanting another sets it after */
     bc->tail = &bc->head;
     bc->backoff_ms = BACKOFF_MIN_MS;
     bc->wake = co_cond_alloc();

@@ -30,6 +30,7 @@ struct pool_conf {
     int client_connections;          /* 0 = unlimited */
     int server_timeout;              /* ms */
     int server_connections;
+    int databases;                   /* redis: SELECT takes 0 .. databases-1 */
     int server_pinned_connections;   /* redis: per worker and server, for transactions and
                                         blocking commands; 0: those are refused */
     int auto_eject_hosts;

@@ -80,6 +80,8 @@ struct redis_server {
     uint64_t ejected_until;          /* ms; 0: in the distribution */
     int retired;                     /* a reload removed it: its connections close once idle */
     struct backend_conn *pinned_free;   /* pinned connections no client holds */
+    struct backend_conn **db_conns;  /* [databases]: shared connections for a SELECTed
+                                        database, made on first use */
     int npinned;                     /* pinned connections made (held or free) */
     struct server_stats *stats;      /* = &own: the worker's counters for this server */
     struct server_stats own;
@@ -121,6 +123,7 @@ struct backend_conn {
     int backoff_ms;
     uint32_t drops;                  /* +1 per failure: a pinned client's server-side state is gone */
     uint8_t pinned;                  /* a client's own (transactions, blocking), not shared */
+    int db;                          /* the database it SELECTs on connect; -1: redis_db */
     uint8_t quiet;                   /* closing it is no server failure */
     struct backend_conn *next_free;  /* pinned: in the server's free list */
     char why[96];                    /* the last failure, for error replies */
@@ -174,6 +177,9 @@ struct backend_conn *backend_pin(struct worker *w, struct redis_server *s);
  * it (a transaction, a WATCH, a blocked command): the connection is closed
  * (quietly) and reconnects on its next use. */
 void backend_unpin(struct worker *w, struct backend_conn *bc, int dirty);
+/* As backend_pick, for a client that SELECTed database db (not redis_db):
+ * a connection of s that has selected it. */
+struct backend_conn *backend_pick_db(struct worker *w, struct redis_server *s, struct msg *m, int db);
 /* As backend_pick, for the client's pinned connection. */
 struct backend_conn *backend_pick_pinned(struct worker *w, struct backend_conn *bc, struct msg *m);
 /* A connection of a server a reload removed: closed now if it holds no

@@ -71,6 +71,8 @@ struct redis_client {
     uint8_t multi_abort;                 /* EXEC answers EXECABORT */
     struct rbuf deferred;                /* MULTI before any key: the queued requests' bytes */
     uint32_t ndeferred;
+    int db;                              /* SELECTed database; -1: the pool's redis_db */
+    uint8_t pin_selected;                /* a SELECT went on the pin: restore it when done */
 };
 
 static uint64_t next_client_id(struct worker *w)
@@ -98,6 +100,7 @@ struct redis_client *redis_client_new(struct worker *w, struct pool_rt *p, int f
     c->tail = &c->head;
     c->id = next_client_id(w);
     c->authed = c->pool->conf->password[0] == '\0';
+    c->db = -1;
     return c;
 }
 
@@ -263,6 +266,8 @@ static struct backend_conn *conn_for(struct redis_client *c, struct redis_server
 {
     if (c->pin != NULL && c->pin->srv == s)
         return backend_pick_pinned(c->w, c->pin, m);
+    if (c->db >= 0)
+        return backend_pick_db(c->w, s, m, c->db);
     return backend_pick(c->w, s, m, client_seq(c));
 }
 
@@ -611,6 +616,9 @@ static int pin_lost(const struct redis_client *c)
     return c->pin != NULL && c->pin->drops != c->pin_drops;
 }
 
+static int select_on_pin(struct redis_client *c, int db);
+static void release_pin(struct redis_client *c, int dirty);
+
 /* Takes a connection of s for the client; -1 after the error reply. */
 static int take_pin(struct redis_client *c, struct redis_server *s)
 {
@@ -630,6 +638,11 @@ static int take_pin(struct redis_client *c, struct redis_server *s)
         return -1;
     }
     c->pin_drops = c->pin->drops;
+    if (c->db >= 0 && select_on_pin(c, c->db) != 0) {
+        release_pin(c, 1);
+        reply_error(c, "ERR coproxy: out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -637,6 +650,10 @@ static void release_pin(struct redis_client *c, int dirty)
 {
     if (c->pin == NULL)
         return;
+    /* a free pin is on the pool's database: the next client expects it */
+    if (!dirty && c->pin_selected && select_on_pin(c, c->pool->conf->redis_db) != 0)
+        dirty = 1;
+    c->pin_selected = 0;
     backend_unpin(c->w, c->pin, dirty);
     c->pin = NULL;
     c->watching = 0;
@@ -659,6 +676,16 @@ static int send_internal(struct redis_client *c, struct backend_conn *bc, const 
         backend_enqueue(bc, m);   /* its only holder: the connection */
     }
     return 0;
+}
+
+/* SELECT db on the pin, its +OK checked and dropped. */
+static int select_on_pin(struct redis_client *c, int db)
+{
+    char req[64];
+    int n = snprintf(req, sizeof req, "*2\r\n$6\r\nSELECT\r\n$%d\r\n%d\r\n", snprintf(NULL, 0, "%d", db), db);
+
+    c->pin_selected = 1;
+    return send_internal(c, c->pin, req, (size_t)n, 1);
 }
 
 /* The request, as the client's, on its pinned connection. */
@@ -1110,12 +1137,20 @@ static void local_command(struct redis_client *c, const struct redis_cmd *cmd, c
         long v;
         snprintf(num, sizeof num, "%.*s", (int)(a->len < 23 ? a->len : 23), req + a->off);
         v = strtol(num, &end, 10);
-        if (a->len == 0 || a->len > 20 || *end != '\0')
+        if (a->len == 0 || a->len > 20 || *end != '\0') {
             reply_error(c, "ERR value is not an integer or out of range");
-        else if (v != 0)
-            reply_error(c, "ERR coproxy: only database 0 can be selected (redis_db picks the servers' database)");
-        else
-            reply_str(c, "+OK\r\n");
+        } else if (v < 0 || v >= c->pool->conf->databases) {
+            reply_error(c, "ERR DB index is out of range");
+        } else {
+            /* the servers' database v: shared connections that selected it, or the pin */
+            c->db = v == c->pool->conf->redis_db ? -1 : (int)v;
+            if (c->pin != NULL) {
+                c->pin_selected = 1;
+                send_pinned(c, req, r);
+            } else {
+                reply_str(c, "+OK\r\n");
+            }
+        }
     } else if (strcmp(name, "AUTH") == 0) {
         if (c->pool->conf->password[0] == '\0')
             reply_error(c, "ERR AUTH <password> called without any password configured for the default user. "

@@ -158,8 +158,8 @@ def test_fanout_commands(proxy):
     assert r.evalsha(sha, 1, "fan:1") == 7
     assert r.flushdb()
     assert r.dbsize() == 0
-    with pytest.raises(redis.ResponseError, match="SCAN"):
-        r.scan()
+    with pytest.raises(redis.ResponseError, match="INFO describes one server"):
+        r.info()
 
 
 def test_errors_from_backends_reach_the_client_unchanged(proxy):
@@ -288,7 +288,7 @@ def test_inline_commands_and_local_commands(proxy):
     assert c.call("ECHO", "hi") == b"hi"
     assert c.call("PING", "x") == b"x"
     assert c.call("SELECT", "0") == b"+OK"
-    assert c.call("SELECT", "1").startswith(b"-ERR")
+    assert c.call("SELECT", "99").startswith(b"-ERR DB index is out of range")
     assert c.call("COMMAND", "COUNT") > 150
     assert c.call("CLIENT", "SETNAME", "me") == b"+OK"
     assert c.call("CLIENT", "GETNAME") == b"me"

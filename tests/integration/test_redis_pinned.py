@@ -204,3 +204,35 @@ def test_xread_and_xreadgroup_with_and_without_block(proxy):
     a, b = keys_on(s, 0)[0], keys_on(s, 1)[0]                         # two streams on different servers
     with pytest.raises(redis.ResponseError, match="different servers"):
         r.xread({a: "0", b: "0"})
+
+
+def test_select_isolates_databases(proxy):
+    s = proxy(3, hash_tag="{}", server_pinned_connections=1)
+    r0, r3 = s.client(), s.client(db=3)             # redis-py sends SELECT 3 on connect
+    keys = [f"sel{i}" for i in range(30)]
+    for k in keys:
+        r0.set(k, "db0")
+        r3.set(k, "db3")
+    assert [r0.get(k) for k in keys] == [b"db0"] * 30
+    assert [r3.get(k) for k in keys] == [b"db3"] * 30
+    for i in range(3):                              # on the servers: the same split
+        d3 = redis.Redis(host="127.0.0.1", port=s.ports[i], db=3)
+        d0 = s.direct(i)
+        assert d3.dbsize() == d0.dbsize()
+    assert sum(redis.Redis(host="127.0.0.1", port=p, db=3).dbsize() for p in s.ports) == 30
+    # a transaction and a blocking pop in db 3 use the one pinned connection in turn ...
+    p = r3.pipeline()
+    p.incr("{t}n")
+    p.incr("{t}n")
+    assert p.execute() == [1, 2]
+    r3.rpush("{t}q", "x")
+    assert r3.blpop(["{t}q"], timeout=1) == (b"{t}q", b"x")
+    # ... and hand it back on the pool's database: db 0 sees no db 3 key through it
+    p = r0.pipeline()
+    p.get("{t}n")
+    assert p.execute() == [None]
+    assert r3.get("{t}n") == b"2"
+    raw = Resp(s.port)
+    assert raw.call("SELECT", "16").startswith(b"-ERR DB index is out of range")
+    assert raw.call("SELECT", "x").startswith(b"-ERR value is not an integer")
+    assert raw.call("SELECT", "15") == b"+OK"
