@@ -315,6 +315,12 @@ static void *admin_main(void *arg)
         co_resume(acceptor);
     }
     co_eventloop(co_get_epoll_ct(), admin_tick, NULL);
+    /* closed here: the acceptors parked on them belong to this thread's loop,
+     * which goes with the thread */
+    for (int i = 0; i < admin.nl; i++) {
+        close(admin.l[i].fd);
+        admin.l[i].fd = -1;
+    }
     return NULL;
 }
 
@@ -409,7 +415,8 @@ static void close_listeners(void)
     struct stat st;
 
     for (int i = 0; i < admin.nl; i++)
-        close(admin.l[i].fd);
+        if (admin.l[i].fd >= 0)
+            close(admin.l[i].fd);
     admin.nl = 0;
     /* Removed only if it is still the socket we made (not a later daemon's). */
     if (admin.path[0] && stat(admin.path, &st) == 0 && st.st_dev == admin.dev && st.st_ino == admin.ino)

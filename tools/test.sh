@@ -47,5 +47,10 @@ echo "== gcc build, make check"
 check build
 tail -n 12 build/check.out
 
+echo "== integration tests against the AddressSanitizer build (leak checks off: the daemon frees little at exit)"
+ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 COPROXY_BUILD="$PWD/build-asan" /usr/bin/python3 -m pytest \
+    -p no:cacheprovider -q --ignore=tests/integration/test_package.py --ignore=tests/integration/test_install.py \
+    tests/integration
+
 echo "== integration tests (pytest: the real daemon on loopback)"
 COPROXY_BUILD="$PWD/build" exec /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/integration
