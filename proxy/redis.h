@@ -45,7 +45,7 @@ int rbuf_append(struct rbuf *b, const void *p, size_t n);
 int rbuf_printf(struct rbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void rbuf_free(struct rbuf *b);
 
-enum merge_kind { MERGE_NONE, MERGE_MGET, MERGE_SUM, MERGE_OK, MERGE_CONCAT, MERGE_RANDOM, MERGE_SCAN };
+enum merge_kind { MERGE_NONE, MERGE_MGET, MERGE_SUM, MERGE_OK, MERGE_CONCAT, MERGE_RANDOM, MERGE_SCAN, MERGE_INFO };
 
 struct msg {
     struct msg *cnext;               /* next in the client's queue */
@@ -61,6 +61,7 @@ struct msg {
     uint64_t start_us;               /* when it was parsed (0: internal) */
     uint32_t nfrags, frags_left, nkeys;
     uint32_t scan_server, scan_nservers;   /* SCAN: which server, of how many */
+    uint8_t info_want;               /* INFO: 1 server section, 2 keyspace */
     uint8_t refs;
     uint8_t done;
     uint8_t merge;                   /* enum merge_kind */

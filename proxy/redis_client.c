@@ -443,6 +443,72 @@ static void route_one(struct redis_client *c, const char *req, const struct resp
     send_whole(c, m, redis_pool_route(c->pool, "", 0), req, r);
 }
 
+/* INFO: coproxy's server section (with the first server's redis_version)
+ * and the keyspace summed over the servers; other sections are the
+ * servers' own: ask them directly. */
+static void route_info(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    static const char ask[] = "*3\r\n$4\r\nINFO\r\n$6\r\nserver\r\n$8\r\nkeyspace\r\n";
+    struct redis_pool *p = c->pool;
+    uint8_t want = r->argc == 1 ? 3 : 0;
+    struct msg *m;
+
+    for (uint32_t i = 1; i < r->argc; i++) {
+        const struct resp_arg *a = &r->args[i];
+        if (arg_is(req, a, "default") || arg_is(req, a, "all") || arg_is(req, a, "everything"))
+            want |= 3;
+        else if (arg_is(req, a, "server"))
+            want |= 1;
+        else if (arg_is(req, a, "keyspace"))
+            want |= 2;
+    }
+    if (want == 0) {
+        reply_str(c, "$0\r\n\r\n");   /* as Redis for sections it does not have */
+        return;
+    }
+    if ((m = queue_msg(c)) == NULL)
+        return;
+    set_deadline(c, m);
+    m->merge = MERGE_INFO;
+    m->info_want = want;
+    if ((want & 1)
+        && rbuf_printf(&m->reply, "# Server\r\ncoproxy_version:%s\r\nproxy_mode:redis\r\npool:%s\r\n"
+                       "servers:%d\r\nworkers:%d\r\nprocess_id:%d\r\n", COPROXY_VERSION, p->conf->name,
+                       p->nservers, c->w->d->cfg.threads, (int)getpid()) != 0) {
+        msg_fail(c->w, m, "ERR coproxy: out of memory");
+        return;
+    }
+    if ((m->frags = calloc((size_t)p->nservers, sizeof *m->frags)) == NULL) {
+        msg_fail(c->w, m, "ERR coproxy: out of memory");
+        return;
+    }
+    for (int i = 0; i < p->nservers; i++) {
+        struct msg *f = msg_get(c->w);
+        if (f == NULL) {
+            msg_fail(c->w, m, "ERR coproxy: out of memory");
+            return;
+        }
+        f->parent = m;
+        f->refs = 1;
+        f->server = p->servers[i];
+        f->deadline = m->deadline;
+        f->start_us = m->start_us;
+        m->frags[m->nfrags++] = f;
+    }
+    m->frags_left = m->nfrags;
+    for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
+        struct msg *f = m->frags[i];
+        struct backend_conn *bc = conn_for(c, f->server, f);
+        if (bc == NULL)
+            continue;
+        if (rbuf_append(&bc->out, ask, sizeof ask - 1) != 0) {
+            msg_fail(c->w, f, "ERR coproxy: out of memory");
+            continue;
+        }
+        backend_enqueue(bc, f);
+    }
+}
+
 /* SCAN: the client's cursor says which server and where in it (see merge_scan). */
 static void route_scan(struct redis_client *c, const char *req, const struct resp_request *r)
 {
@@ -1231,6 +1297,9 @@ static void handle_request(struct redis_client *c, const char *req, const struct
         break;
     case ROUTE_ONE:
         route_one(c, req, r);
+        break;
+    case ROUTE_INFO:
+        route_info(c, req, r);
         break;
     case ROUTE_LOCAL:
         local_command(c, cmd, req, r);

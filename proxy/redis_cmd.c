@@ -242,7 +242,7 @@ static const struct cmd_def cmd_table[] = {
     CMD("KEYS",                     2, FANOUT_CONCAT, 0,                      0,  0,  0),
     CMD("FLUSHDB",                 -1, FANOUT_OK,     CMD_WRITE,              0,  0,  0),
     CMD("FLUSHALL",                -1, FANOUT_OK,     CMD_WRITE,              0,  0,  0),
-    /* refused */
+    /* across servers in their own ways */
     CMD("SCAN",                    -2, SCAN,          0,                      0,  0,  0),
     CMD("RANDOMKEY",                1, FANOUT_RANDOM, 0,                      0,  0,  0),
     CMD("TIME",                     1, ONE,           0,                      0,  0,  0),
@@ -250,11 +250,11 @@ static const struct cmd_def cmd_table[] = {
     CMD("FUNCTION",                -2, FANOUT_OK,     CMD_WRITE,              0,  0,  0),
     CMD_NK("FCALL",                -3, KEYS,          CMD_WRITE,              0,  2, NK_EVAL, NULL),
     CMD_NK("FCALL_RO",             -3, KEYS,          0,                      0,  2, NK_EVAL, NULL),
+    CMD("INFO",                    -1, INFO,          0,                      0,  0,  0),
+    /* refused */
     CMD_REFUSED("WAIT",            3,
                 "WAIT counts the replicas that saw one connection's writes, and coproxy carries many "
                 "clients over each connection"),
-    CMD_REFUSED("INFO",           -1,
-                "INFO describes one server; ask each server directly"),
     /* answered by coproxy */
     CMD("PING",                    -1, LOCAL,         CMD_NOAUTH,             0,  0,  0),
     CMD("ECHO",                     2, LOCAL,         0,                      0,  0,  0),

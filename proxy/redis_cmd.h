@@ -21,9 +21,10 @@ enum cmd_route {
     ROUTE_FANOUT_RANDOM,/* RANDOMKEY: to every server, one of the keys they name at random */
     ROUTE_SCAN,         /* SCAN: one server at a time, the server's index in the cursor */
     ROUTE_ONE,          /* TIME, LASTSAVE: to one server, always the same */
+    ROUTE_INFO,         /* INFO: coproxy's own sections, the servers' keyspaces summed */
     ROUTE_LOCAL,        /* answered by coproxy itself (PING, ECHO, AUTH, SELECT, ...) */
     ROUTE_REFUSED,      /* understood, but cannot be made correct across servers:
-                           refused with `reason` (INFO) */
+                           refused with `reason` (WAIT) */
     ROUTE_TXN,          /* MULTI, EXEC, DISCARD, WATCH, UNWATCH: on a connection pinned to
                            the client, all keys on one server */
     ROUTE_BLOCKING,     /* BLPOP and kin: on a pinned connection, keys on one server, no

@@ -1,4 +1,5 @@
 /* redis_merge.c — one reply for a request split over servers, from its fragments' replies. */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,63 @@ static void merge_scan(struct msg *m)
         m->reply.len = 0;
 }
 
+/*
+ * INFO: coproxy's sections are in m->reply already (text); the servers'
+ * "dbN:keys=K,expires=E,avg_ttl=T" lines are summed per database under
+ * # Keyspace, and the whole becomes one bulk string.
+ */
+#define INFO_MAX_DBS 1024
+static void merge_info(struct msg *m)
+{
+    struct { unsigned long long keys, expires; } *db = calloc(INFO_MAX_DBS, sizeof *db);
+    struct rbuf text = { 0 };
+    int err;
+
+    if (db == NULL) {
+        set_error(m, "ERR coproxy: out of memory merging INFO");
+        return;
+    }
+    for (uint32_t i = 0; i < m->nfrags; i++) {
+        const struct rbuf *r = &m->frags[i]->reply;
+        int64_t blen;
+        size_t hl;
+        if (resp_header_int(r->data, r->len, &blen, &hl) != 0 || r->data[0] != '$' || blen < 0
+            || hl + (size_t)blen > r->len)
+            continue;
+        for (const char *p = r->data + hl, *end = p + blen; p < end;) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            unsigned n;
+            unsigned long long k, e;
+            if (sscanf(p, "db%u:keys=%llu,expires=%llu", &n, &k, &e) == 3 && n < INFO_MAX_DBS) {
+                db[n].keys += k;
+                db[n].expires += e;
+            }
+            p = nl ? nl + 1 : end;
+        }
+    }
+    err = rbuf_append(&text, m->reply.data, m->reply.len);
+    if (!err && (m->info_want & 1)) {   /* the first server's version: clients check it */
+        const struct rbuf *r = &m->frags[0]->reply;
+        const char *v = memmem(r->data, r->len, "redis_version:", 14);
+        const char *e = v ? memchr(v, '\r', (size_t)(r->data + r->len - v)) : NULL;
+        if (v && e)
+            err = rbuf_append(&text, v, (size_t)(e - v));
+        err = err ? err : rbuf_printf(&text, "%s\r\n", v && e ? "" : "redis_version:unknown");
+        err = err ? err : rbuf_append(&text, "\r\n", 2);
+    }
+    if (!err && (m->info_want & 2))
+        err = rbuf_printf(&text, "# Keyspace\r\n");
+    for (int n = 0; n < INFO_MAX_DBS && !err && (m->info_want & 2); n++)
+        if (db[n].keys > 0)
+            err = rbuf_printf(&text, "db%d:keys=%llu,expires=%llu,avg_ttl=0\r\n", n, db[n].keys, db[n].expires);
+    m->reply.len = 0;
+    if (err || rbuf_printf(&m->reply, "$%zu\r\n", text.len) != 0 || rbuf_append(&m->reply, text.data, text.len) != 0
+        || rbuf_append(&m->reply, "\r\n", 2) != 0)
+        set_error(m, "ERR coproxy: out of memory merging INFO");
+    rbuf_free(&text);
+    free(db);
+}
+
 void redis_merge(struct msg *m)
 {
     const struct rbuf *err = first_error(m);
@@ -231,6 +289,9 @@ void redis_merge(struct msg *m)
         break;
     case MERGE_SCAN:
         merge_scan(m);
+        break;
+    case MERGE_INFO:
+        merge_info(m);
         break;
     default:
         merge_ok(m);

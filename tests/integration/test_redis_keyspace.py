@@ -66,3 +66,17 @@ def test_functions_loaded_everywhere_and_called_by_key(proxy):
     assert r.function_list()[0][:2] == [b"library_name", b"mylib"]   # from one server
     assert r.function_delete("mylib") in (True, b"OK")
     assert all(s.direct(i).function_list() == [] for i in range(3))
+
+
+def test_info_has_the_proxy_and_the_summed_keyspace(proxy):
+    s = proxy(3)
+    r = s.client()
+    for i in range(50):
+        r.set(f"i{i}", i)
+    r.expire("i1", 1000)
+    info = r.info()
+    assert info["proxy_mode"] == "redis" and info["servers"] == 3 and "coproxy_version" in info
+    assert info["redis_version"] == s.direct(0).info("server")["redis_version"]   # what clients check
+    assert info["db0"]["keys"] == 50 and info["db0"]["expires"] == 1
+    assert r.info("keyspace") == {"db0": {"keys": 50, "expires": 1, "avg_ttl": 0}}
+    assert r.info("memory") == {}                                 # a server's own: ask it

@@ -185,7 +185,8 @@ static void test_routes(void)
     check_route("DBSIZE", ROUTE_FANOUT_SUM);
     check_route("KEYS", ROUTE_FANOUT_CONCAT);
     check_route("FLUSHDB FLUSHALL SCRIPT", ROUTE_FANOUT_OK);
-    check_route("INFO WAIT", ROUTE_REFUSED);
+    check_route("WAIT", ROUTE_REFUSED);
+    check_route("INFO", ROUTE_INFO);
     check_route("XREAD XREADGROUP", ROUTE_XREAD);
     check_route("SCAN", ROUTE_SCAN);
     check_route("RANDOMKEY", ROUTE_FANOUT_RANDOM);
@@ -208,7 +209,7 @@ static void test_routes(void)
     CHECK(lookup("SET")->flags & CMD_WRITE);
     CHECK(lookup("ZUNIONSTORE")->flags & CMD_WRITE);
     CHECK(!(lookup("GET")->flags & CMD_WRITE));
-    CHECK(strstr(lookup("SCAN")->reason, "cursor") != NULL);
+    CHECK(strstr(lookup("WAIT")->reason, "replicas") != NULL);
 }
 
 static void test_arity(void)
