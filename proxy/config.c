@@ -247,7 +247,7 @@ static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct
                                          "client_idle_timeout", "client_connections", "server_timeout",
                                          "server_connections", "server_pinned_connections", "auto_eject_hosts", "server_failure_limit",
                                          "server_retry_timeout", "distribution", "hash", "hash_tag",
-                                         "servers", "preconnect", "redis_auth", "redis_db", "databases", "read_from",
+                                         "servers", "preconnect", "redis_auth", "redis_db", "databases", "allow_flush", "read_from",
                                          "password", "max_multibulk_length", "max_bulk_length",
                                          "max_inline_length", NULL };
     char prefix[64], path[128], err[200];
@@ -306,6 +306,7 @@ static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct
     get_text(c, p, prefix, "password", out->password, sizeof out->password);
     out->redis_db = get_int(c, p, prefix, "redis_db", 0, 0, 1000000);
     out->databases = get_int(c, p, prefix, "databases", 16, 1, 1000000);
+    out->allow_flush = get_bool(c, p, prefix, "allow_flush", 1);
     if (!c->failed && out->redis_db >= out->databases) {
         snprintf(path, sizeof path, "%sredis_db", prefix);
         fail(c, config_setting_get_member(p, "redis_db"), path, "%d is not below databases (%d)", out->redis_db,

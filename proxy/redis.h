@@ -69,6 +69,7 @@ struct msg {
     uint8_t quit;                    /* close the client after this reply */
     uint8_t blocking;                /* a blocking command: watch the client while it waits */
     uint8_t unpin;                   /* its reply written, the client's blocking pin may go */
+    uint8_t silent;                  /* CLIENT REPLY OFF/SKIP: not written to the client */
 };
 
 /* Per worker, per server. */

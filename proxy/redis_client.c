@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -73,6 +74,9 @@ struct redis_client {
     uint32_t ndeferred;
     int db;                              /* SELECTed database; -1: the pool's redis_db */
     uint8_t pin_selected;                /* a SELECT went on the pin: restore it when done */
+    uint8_t reply_off;                   /* CLIENT REPLY OFF: replies are not written */
+    uint8_t reply_skip;                  /* CLIENT REPLY SKIP: the next one is not */
+    const char *last_cmd;                /* for CLIENT INFO/LIST */
 };
 
 static uint64_t next_client_id(struct worker *w)
@@ -142,6 +146,9 @@ static struct msg *queue_msg(struct redis_client *c)
     m->client = c;
     m->refs = 1;
     m->start_us = c->batch_us;
+    m->silent = c->reply_off || c->reply_skip > 0;   /* CLIENT REPLY OFF / SKIP */
+    if (c->reply_skip > 0)
+        c->reply_skip--;
     *c->tail = m;
     c->tail = &m->cnext;
     c->nqueued++;
@@ -573,6 +580,11 @@ static void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, co
 
     if (strcmp(cmd->name, "SCRIPT") == 0 && !arg_is(req, &r->args[1], "LOAD") && !arg_is(req, &r->args[1], "FLUSH")) {
         reply_error(c, "ERR coproxy: only SCRIPT LOAD and SCRIPT FLUSH are supported (they go to every server)");
+        return;
+    }
+    if (!p->conf->allow_flush && (strcmp(cmd->name, "FLUSHDB") == 0 || strcmp(cmd->name, "FLUSHALL") == 0)) {
+        c->pool->stats->errors_refused++;
+        reply_error(c, "ERR coproxy: %s is turned off in pool %s (allow_flush = false)", cmd->name, p->conf->name);
         return;
     }
     if (strcmp(cmd->name, "FUNCTION") == 0) {
@@ -1136,6 +1148,31 @@ static void cmd_hello(struct redis_client *c, const char *req, const struct resp
     m->done = 1;
 }
 
+/* One CLIENT LIST line about client o. */
+static int client_line(const struct redis_client *o, struct rbuf *out)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[64] = "?", name[40];
+    int port = 0;
+
+    if (getpeername(o->fd, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET) {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        } else {
+            snprintf(host, sizeof host, "unix");
+        }
+    }
+    return rbuf_printf(out, "id=%llu addr=%s:%d fd=%d name=%s db=%d multi=%d watch=%d worker=%d cmd=%s\n",
+                       (unsigned long long)o->id, host, port, o->fd, o->name ? o->name : "",
+                       o->db >= 0 ? o->db : o->pool->conf->redis_db, o->multi ? (int)o->ndeferred : -1,
+                       o->watching, o->w->id, o->last_cmd ? lower(o->last_cmd, name) : "NULL");
+}
+
 static void cmd_client(struct redis_client *c, const char *req, const struct resp_request *r)
 {
     const struct resp_arg *sub = &r->args[1];
@@ -1164,6 +1201,36 @@ static void cmd_client(struct redis_client *c, const char *req, const struct res
         reply_int(c, (int64_t)c->id);
     } else if (arg_is(req, sub, "SETINFO") && r->argc == 4) {
         reply_str(c, "+OK\r\n");
+    } else if (arg_is(req, sub, "NO-EVICT") && r->argc == 3) {
+        reply_str(c, "+OK\r\n");   /* the proxy holds no data to evict */
+    } else if (arg_is(req, sub, "REPLY") && r->argc == 3) {
+        const struct resp_arg *a = &r->args[2];
+        if (arg_is(req, a, "ON")) {
+            c->reply_off = 0;
+            c->reply_skip = 0;
+            reply_str(c, "+OK\r\n");
+        } else if (arg_is(req, a, "OFF") || arg_is(req, a, "SKIP")) {
+            if (arg_is(req, a, "OFF"))
+                c->reply_off = 1;
+            else
+                c->reply_skip = 2;   /* this command's reply and the next one's */
+            reply_str(c, "+OK\r\n");   /* not written: OFF and SKIP are silent */
+        } else {
+            reply_error(c, "ERR syntax error");
+        }
+    } else if ((arg_is(req, sub, "INFO") && r->argc == 2) || (arg_is(req, sub, "LIST") && r->argc == 2)) {
+        struct rbuf line = { 0 };
+        int err = 0;
+        if (arg_is(req, sub, "INFO"))
+            err = client_line(c, &line);
+        else   /* this worker's clients: each worker serves its own (worker= says which) */
+            for (struct redis_client *o = c->pool->clients; o && !err; o = o->next)
+                err = client_line(o, &line);
+        if (err)
+            reply_error(c, "ERR coproxy: out of memory");
+        else
+            reply_bulk(c, line.data ? line.data : "", line.len);
+        rbuf_free(&line);
     } else {
         char name[72];
         reply_error(c, "ERR unsupported command 'CLIENT %s'", printable(req + sub->off, sub->len, name));
@@ -1258,6 +1325,7 @@ static void handle_request(struct redis_client *c, const char *req, const struct
         reply_error(c, "NOAUTH Authentication required.");
         return;
     }
+    c->last_cmd = cmd->name;
     if (!redis_cmd_arity_ok(cmd, r->argc)) {
         reply_error(c, "ERR wrong number of arguments for '%s' command", lower(cmd->name, name));
         if (c->multi)
@@ -1403,7 +1471,7 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
         struct msg *m = c->head;
         size_t total = 0;
         uint64_t now_us;
-        int n = 0, r;
+        int n = 0, niov = 0, r;
 
         if (!m->done) {
             uint64_t now = worker_now_ms();
@@ -1428,18 +1496,20 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
             continue;
         }
         for (m = c->head; m != NULL && m->done && n < IOV_BATCH; m = m->cnext, n++) {
+            if (m->silent)
+                continue;
             if (m->reply.len > 0) {
-                iov[n].iov_base = m->reply.data;
-                iov[n].iov_len = m->reply.len;
+                iov[niov].iov_base = m->reply.data;
+                iov[niov].iov_len = m->reply.len;
             } else {
-                iov[n].iov_base = (void *)oom;
-                iov[n].iov_len = sizeof oom - 1;
+                iov[niov].iov_base = (void *)oom;
+                iov[niov].iov_len = sizeof oom - 1;
             }
-            total += iov[n].iov_len;
+            total += iov[niov++].iov_len;
         }
-        mh.msg_iovlen = (size_t)n;
+        mh.msg_iovlen = (size_t)niov;
         /* blocking (hooked): all of it, or the client is gone */
-        if (c->kicked || sendmsg(c->fd, &mh, MSG_NOSIGNAL) != (ssize_t)total)
+        if (c->kicked || (niov > 0 && sendmsg(c->fd, &mh, MSG_NOSIGNAL) != (ssize_t)total))
             return -1;
         c->pool->stats->bytes_out += total;
         now_us = worker_now_us();

@@ -80,3 +80,34 @@ def test_info_has_the_proxy_and_the_summed_keyspace(proxy):
     assert info["db0"]["keys"] == 50 and info["db0"]["expires"] == 1
     assert r.info("keyspace") == {"db0": {"keys": 50, "expires": 1, "avg_ttl": 0}}
     assert r.info("memory") == {}                                 # a server's own: ask it
+
+
+def test_client_subcommands_about_the_proxys_own_clients(proxy):
+    s = proxy(1)
+    c = Resp(s.port)
+    assert c.call("CLIENT", "SETNAME", "worker-7") == b"+OK"
+    info = c.call("CLIENT", "INFO").decode()
+    assert "name=worker-7" in info and "db=0" in info and "cmd=client" in info and info.startswith("id=")
+    other = Resp(s.port)
+    other.call("PING")
+    listing = c.call("CLIENT", "LIST").decode().splitlines()
+    assert len(listing) == 2 and any("name=worker-7" in line for line in listing)
+    assert c.call("CLIENT", "NO-EVICT", "on") == b"+OK"
+    # REPLY OFF: nothing comes back until REPLY ON; SKIP: the next reply is skipped
+    c.send(b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$3\r\nOFF\r\n*3\r\n$3\r\nSET\r\n$2\r\nro\r\n$1\r\n1\r\n")
+    c.send(b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$2\r\nON\r\n")
+    assert c.reply() == b"+OK"                        # REPLY ON's own reply, the first one written
+    assert c.call("GET", "ro") == b"1"                # the silent SET ran
+    c.send(b"*3\r\n$6\r\nCLIENT\r\n$5\r\nREPLY\r\n$4\r\nSKIP\r\n*2\r\n$3\r\nGET\r\n$2\r\nro\r\n")
+    assert c.call("PING") == b"+PONG"                 # SKIP and GET were not answered
+
+
+def test_flush_can_be_turned_off(proxy):
+    s = proxy(3, allow_flush=False)
+    r = s.client()
+    r.set("keep", "1")
+    with pytest.raises(redis.ResponseError, match="allow_flush = false"):
+        r.flushdb()
+    with pytest.raises(redis.ResponseError, match="allow_flush = false"):
+        r.flushall()
+    assert r.get("keep") == b"1"
