@@ -395,6 +395,21 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* m goes on bc unless bc's server is down and backing off: then m fails now. */
+static struct backend_conn *checked_conn(struct worker *w, struct backend_conn *bc, struct msg *m)
+{
+    struct redis_server *s = bc->srv;
+
+    m->server = s;
+    s->stats->requests++;
+    if (bc->state == BC_DOWN && bc->head == NULL && worker_now_ms() < bc->retry_at) {
+        s->pool->stats->errors_backend++;
+        msg_fail(w, m, "ERR coproxy: server %s is unavailable (%s); retrying", server_desc(s), bc->why);
+        return NULL;
+    }
+    return bc;
+}
+
 struct backend_conn *backend_pin(struct worker *w, struct redis_server *s)
 {
     struct backend_conn *bc = s->pinned_free;
@@ -458,16 +473,7 @@ oom:
 
 struct backend_conn *backend_pick_pinned(struct worker *w, struct backend_conn *bc, struct msg *m)
 {
-    struct redis_server *s = bc->srv;
-
-    m->server = s;
-    s->stats->requests++;
-    if (bc->state == BC_DOWN && bc->head == NULL && worker_now_ms() < bc->retry_at) {
-        s->pool->stats->errors_backend++;
-        msg_fail(w, m, "ERR coproxy: server %s is unavailable (%s); retrying", server_desc(s), bc->why);
-        return NULL;
-    }
-    return bc;
+    return checked_conn(w, bc, m);
 }
 
 void backend_retire(struct worker *w, struct backend_conn *bc)
@@ -494,16 +500,7 @@ int backend_start(struct worker *w, struct backend_conn *bc, struct redis_server
 
 struct backend_conn *backend_pick(struct worker *w, struct redis_server *s, struct msg *m, uint64_t affinity)
 {
-    struct backend_conn *bc = &s->conns[affinity % (uint64_t)s->pool->conf->server_connections];
-
-    m->server = s;
-    s->stats->requests++;
-    if (bc->state == BC_DOWN && bc->head == NULL && worker_now_ms() < bc->retry_at) {
-        s->pool->stats->errors_backend++;
-        msg_fail(w, m, "ERR coproxy: server %s is unavailable (%s); retrying", server_desc(s), bc->why);
-        return NULL;
-    }
-    return bc;
+    return checked_conn(w, &s->conns[affinity % (uint64_t)s->pool->conf->server_connections], m);
 }
 
 void backend_enqueue(struct backend_conn *bc, struct msg *m)

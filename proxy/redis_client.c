@@ -439,6 +439,55 @@ out:
 }
 
 /* DBSIZE, KEYS, FLUSHDB, FLUSHALL, SCRIPT LOAD/FLUSH: the request to every server. */
+/* A fragment of m (its frags array sized already) for server s; NULL if out of memory. */
+static struct msg *add_frag(struct redis_client *c, struct msg *m, struct redis_server *s)
+{
+    struct msg *f = msg_get(c->w);
+
+    if (f == NULL)
+        return NULL;
+    f->parent = m;
+    f->refs = 1;
+    f->server = s;
+    f->deadline = m->deadline;
+    f->start_us = m->start_us;
+    m->frags[m->nfrags++] = f;
+    return f;
+}
+
+/* m to every server, as fragments merged into m: bytes[0..n) when given,
+ * else the client's request as it came. */
+static void send_everywhere(struct redis_client *c, struct msg *m, const char *bytes, size_t n, const char *req,
+                            const struct resp_request *r)
+{
+    struct redis_pool *p = c->pool;
+
+    if ((m->frags = calloc((size_t)p->nservers, sizeof *m->frags)) == NULL) {
+        msg_fail(c->w, m, "ERR coproxy: out of memory");
+        return;
+    }
+    for (int i = 0; i < p->nservers; i++)
+        if (add_frag(c, m, p->servers[i]) == NULL) {
+            msg_fail(c->w, m, "ERR coproxy: out of memory");
+            return;
+        }
+    m->frags_left = m->nfrags;
+    for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
+        struct msg *f = m->frags[i];
+        struct backend_conn *bc = conn_for(c, f->server, f);
+        size_t mark;
+        if (bc == NULL)
+            continue;
+        mark = bc->out.len;
+        if ((bytes ? rbuf_append(&bc->out, bytes, n) : append_request(&bc->out, req, r)) != 0) {
+            bc->out.len = mark;
+            msg_fail(c->w, f, "ERR coproxy: out of memory");
+            continue;
+        }
+        backend_enqueue(bc, f);
+    }
+}
+
 /* To one server, the same one every time (the one the empty key maps to). */
 static void route_one(struct redis_client *c, const char *req, const struct resp_request *r)
 {
@@ -485,35 +534,7 @@ static void route_info(struct redis_client *c, const char *req, const struct res
         msg_fail(c->w, m, "ERR coproxy: out of memory");
         return;
     }
-    if ((m->frags = calloc((size_t)p->nservers, sizeof *m->frags)) == NULL) {
-        msg_fail(c->w, m, "ERR coproxy: out of memory");
-        return;
-    }
-    for (int i = 0; i < p->nservers; i++) {
-        struct msg *f = msg_get(c->w);
-        if (f == NULL) {
-            msg_fail(c->w, m, "ERR coproxy: out of memory");
-            return;
-        }
-        f->parent = m;
-        f->refs = 1;
-        f->server = p->servers[i];
-        f->deadline = m->deadline;
-        f->start_us = m->start_us;
-        m->frags[m->nfrags++] = f;
-    }
-    m->frags_left = m->nfrags;
-    for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
-        struct msg *f = m->frags[i];
-        struct backend_conn *bc = conn_for(c, f->server, f);
-        if (bc == NULL)
-            continue;
-        if (rbuf_append(&bc->out, ask, sizeof ask - 1) != 0) {
-            msg_fail(c->w, f, "ERR coproxy: out of memory");
-            continue;
-        }
-        backend_enqueue(bc, f);
-    }
+    send_everywhere(c, m, ask, sizeof ask - 1, NULL, NULL);
 }
 
 /* SCAN: the client's cursor says which server and where in it (see merge_scan). */
@@ -541,16 +562,10 @@ static void route_scan(struct redis_client *c, const char *req, const struct res
     m->merge = MERGE_SCAN;
     m->scan_server = (uint32_t)i;
     m->scan_nservers = (uint32_t)p->nservers;
-    if ((m->frags = calloc(1, sizeof *m->frags)) == NULL || (f = msg_get(c->w)) == NULL) {
+    if ((m->frags = calloc(1, sizeof *m->frags)) == NULL || (f = add_frag(c, m, p->servers[i])) == NULL) {
         msg_fail(c->w, m, "ERR coproxy: out of memory");
         return;
     }
-    f->parent = m;
-    f->refs = 1;
-    f->server = p->servers[i];
-    f->deadline = m->deadline;
-    f->start_us = m->start_us;
-    m->frags[m->nfrags++] = f;
     m->frags_left = 1;
     if ((bc = conn_for(c, f->server, f)) == NULL)
         return;
@@ -607,38 +622,7 @@ static void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, co
                : cmd->route == ROUTE_FANOUT_CONCAT ? MERGE_CONCAT
                : cmd->route == ROUTE_FANOUT_RANDOM ? MERGE_RANDOM
                                                    : MERGE_OK;
-    if ((m->frags = calloc((size_t)p->nservers, sizeof *m->frags)) == NULL) {
-        msg_fail(c->w, m, "ERR coproxy: out of memory");
-        return;
-    }
-    for (int i = 0; i < p->nservers; i++) {
-        struct msg *f = msg_get(c->w);
-        if (f == NULL) {
-            msg_fail(c->w, m, "ERR coproxy: out of memory");
-            return;
-        }
-        f->parent = m;
-        f->refs = 1;
-        f->server = p->servers[i];
-        f->deadline = m->deadline;
-        f->start_us = m->start_us;
-        m->frags[m->nfrags++] = f;
-    }
-    m->frags_left = m->nfrags;
-    for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
-        struct msg *f = m->frags[i];
-        struct backend_conn *bc = conn_for(c, f->server, f);
-        size_t mark;
-        if (bc == NULL)
-            continue;
-        mark = bc->out.len;
-        if (append_request(&bc->out, req, r) != 0) {
-            bc->out.len = mark;
-            msg_fail(c->w, f, "ERR coproxy: out of memory");
-            continue;
-        }
-        backend_enqueue(bc, f);
-    }
+    send_everywhere(c, m, NULL, 0, req, r);
 }
 
 /* ---- a connection of its own: transactions and blocking commands ---------- */
