@@ -9,6 +9,7 @@
 #include "config.h"
 #include "dist.h"
 #include "hashkit.h"
+#include "rbuf.h"
 #include "resp.h"
 #include "stats.h"
 
@@ -33,17 +34,6 @@ struct redis_server;
  * holds it: refs counts the client's queue, the backend's queue and, for a
  * fragment, its parent.
  */
-
-/* A growable byte buffer. */
-struct rbuf {
-    char *data;
-    size_t len, cap;
-};
-
-int rbuf_reserve(struct rbuf *b, size_t more);   /* 0 or -ENOMEM */
-int rbuf_append(struct rbuf *b, const void *p, size_t n);
-int rbuf_printf(struct rbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void rbuf_free(struct rbuf *b);
 
 enum merge_kind { MERGE_NONE, MERGE_MGET, MERGE_SUM, MERGE_OK, MERGE_CONCAT, MERGE_RANDOM, MERGE_SCAN, MERGE_INFO };
 

@@ -1,4 +1,4 @@
-/* redis_msg.c — requests in flight: byte buffers, the per-worker message cache, completion. */
+/* redis_msg.c — requests in flight: the per-worker message cache, completion. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,56 +11,6 @@
 /* A reply buffer up to this size stays with its message when it is recycled. */
 #define MSG_KEEP_REPLY 1024
 #define MSG_CACHE 1024
-
-int rbuf_reserve(struct rbuf *b, size_t more)
-{
-    size_t want = b->len + more, cap;
-    char *grown;
-
-    if (want <= b->cap)
-        return 0;
-    cap = b->cap ? b->cap : 64;
-    while (cap < want)
-        cap = cap < ((size_t)1 << 62) ? cap * 2 : want;
-    if ((grown = realloc(b->data, cap)) == NULL)
-        return -ENOMEM;
-    b->data = grown;
-    b->cap = cap;
-    return 0;
-}
-
-int rbuf_append(struct rbuf *b, const void *p, size_t n)
-{
-    if (rbuf_reserve(b, n) != 0)
-        return -ENOMEM;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return 0;
-}
-
-int rbuf_printf(struct rbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || rbuf_reserve(b, (size_t)n + 1) != 0)
-        return -ENOMEM;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
-}
-
-void rbuf_free(struct rbuf *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
 
 struct msg *msg_get(struct worker *w)
 {

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "redis.h"
+#include "rbuf.h"
 
 /* Does a connection's first len bytes start an HTTP request (GET or HEAD)?
  * 1 yes, 0 no, -1 too few bytes to tell. */

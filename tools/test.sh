@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 . tools/deps.sh
 install_deps $BUILD_DEPS valgrind clang gcc-aarch64-linux-gnu qemu-user python3-pytest \
     python3-redis redis-server redis-tools nutcracker mandoc man-db \
-    debhelper dpkg-dev lintian
+    debhelper dpkg-dev lintian libclang-rt-14-dev libfuzzer-14-dev
 
 jobs=$(nproc 2>/dev/null || echo 2)
 ./bootstrap >/dev/null
@@ -32,6 +32,9 @@ check() {  # check DIR MAKE-ARGS...: make check quietly; on failure show the log
 echo "== clang build (warnings are errors)"
 build build-clang CC=clang CXX=clang++ --without-libsystemd   # the notify fallback compiles too
 check build-clang
+
+echo "== fuzzing: RESP requests, RESP replies, the config loader, the admin side (libFuzzer, ASan + UBSan, 60 s each)"
+make -s -C build-clang fuzz FUZZ_TIME="${FUZZ_TIME:-60}"
 
 echo "== AddressSanitizer + LeakSanitizer"
 build build-asan --enable-asan
