@@ -26,6 +26,8 @@ int rbuf_reserve(struct rbuf *b, size_t more)
 
 int rbuf_append(struct rbuf *b, const void *p, size_t n)
 {
+    if (n == 0)
+        return 0;   /* (memcpy may not be given a null pointer, even for nothing) */
     if (rbuf_reserve(b, n) != 0)
         return -ENOMEM;
     memcpy(b->data + b->len, p, n);

@@ -36,7 +36,7 @@ check build-clang
 echo "== fuzzing: RESP requests, RESP replies, the config loader, the admin side (libFuzzer, ASan + UBSan, 60 s each)"
 make -s -C build-clang fuzz FUZZ_TIME="${FUZZ_TIME:-60}"
 
-echo "== AddressSanitizer + LeakSanitizer"
+echo "== AddressSanitizer + LeakSanitizer + UndefinedBehaviorSanitizer"
 build build-asan --enable-asan
 check build-asan
 
@@ -50,7 +50,7 @@ echo "== gcc build, make check"
 check build
 tail -n 12 build/check.out
 
-echo "== integration tests against the AddressSanitizer build (leak checks off: the daemon frees little at exit)"
+echo "== integration tests against the ASan + UBSan build (leak checks off: the daemon frees little at exit)"
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 COPROXY_BUILD="$PWD/build-asan" /usr/bin/python3 -m pytest \
     -p no:cacheprovider -q --ignore=tests/integration/test_package.py --ignore=tests/integration/test_install.py \
     tests/integration
