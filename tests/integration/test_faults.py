@@ -1,0 +1,86 @@
+"""Faults under a steady multi-client load, judged by the no-loss checker
+(noloss.py): a server killed with SIGKILL and restarted, a server stopped
+with SIGSTOP past server_timeout and continued.  The daemon stays up, no
+reply is ever another request's, every acknowledged write survives, and
+the daemon's memory comes back after the load."""
+import os
+import signal
+import time
+
+import redis
+
+from conftest import free_port
+from noloss import Checker
+from redis_util import RedisProc, redis_config
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def durable_servers(tmp_path, n):
+    """Servers that keep every acknowledged write across a SIGKILL (AOF, fsync always)."""
+    out = []
+    for i in range(n):
+        d = tmp_path / f"r{i}"
+        d.mkdir()
+        out.append(RedisProc(tmp_path, extra=["--dir", str(d), "--appendonly", "yes", "--appendfsync", "always"]))
+    return out
+
+
+def run_fault(daemon, tmp_path, fault):
+    servers = durable_servers(tmp_path, 2)
+    try:
+        port = free_port()
+        d = daemon(redis_config(port, [s.port for s in servers], threads=2, server_timeout=1000,
+                                hash_tag="{}"), port=port)
+        time.sleep(1.5)                                            # settled: the baseline RSS
+        before = rss_kb(d.proc.pid)
+        check = Checker(port, nclients=6)
+        check.start()
+        time.sleep(1.0)
+        fault(servers)
+        time.sleep(2.0)                                            # the load goes on after it
+        check.stop()
+
+        def direct(key):                                           # read where the key lives
+            for s in servers:
+                v = redis.Redis(host="127.0.0.1", port=s.port, socket_timeout=10).get(key)
+                if v is not None:
+                    return v
+            return None
+        check.verify(direct)
+        summary = check.summary()
+        print(fault.__name__, summary)
+        assert d.proc.poll() is None, "the daemon died"
+        assert summary["mismatched"] == 0 and summary["lost"] == 0, summary
+        assert summary["acked"] > 100 and summary["errors"] > 0, summary   # the fault was felt, and survived
+        deadline = time.monotonic() + 20                           # memory goes back once idle
+        while rss_kb(d.proc.pid) > before * 1.10:
+            assert time.monotonic() < deadline, (before, rss_kb(d.proc.pid))
+            time.sleep(0.5)
+        assert d.stop() == 0
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def test_server_killed_and_restarted_under_load(daemon, tmp_path):
+    def kill_and_restart(servers):
+        servers[0].proc.send_signal(signal.SIGKILL)
+        servers[0].proc.wait()
+        time.sleep(1.0)
+        servers[0].start()                                         # same port, same AOF
+    run_fault(daemon, tmp_path, kill_and_restart)
+
+
+def test_server_stopped_past_server_timeout_under_load(daemon, tmp_path):
+    def stop_and_continue(servers):
+        servers[1].proc.send_signal(signal.SIGSTOP)
+        time.sleep(2.5)                                            # server_timeout is 1 s
+        servers[1].proc.send_signal(signal.SIGCONT)
+    run_fault(daemon, tmp_path, stop_and_continue)
