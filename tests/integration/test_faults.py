@@ -84,3 +84,66 @@ def test_server_stopped_past_server_timeout_under_load(daemon, tmp_path):
         time.sleep(2.5)                                            # server_timeout is 1 s
         servers[1].proc.send_signal(signal.SIGCONT)
     run_fault(daemon, tmp_path, stop_and_continue)
+
+
+def test_misbehaving_clients_harm_nobody(daemon, tmp_path):
+    """While the checker's clients run: 200 clients send half a request and
+    stall, others vanish mid-request or reset mid-reply, one pipelines
+    100,000 requests without reading, one stores and reads a 100 MB value.
+    Nobody else sees a wrong reply, and the memory comes back."""
+    import socket
+    import struct
+    servers = [RedisProc(tmp_path) for _ in range(2)]
+    try:
+        port = free_port()
+        d = daemon(redis_config(port, [s.port for s in servers], threads=2, hash_tag="{}"), port=port)
+        time.sleep(1.5)
+        before = rss_kb(d.proc.pid)
+        check = Checker(port, nclients=4)
+        check.start()
+        stalled = []
+        for i in range(200):                                       # slowloris
+            c = socket.create_connection(("127.0.0.1", port), timeout=10)
+            c.sendall(b"*3\r\n$3\r\nSET\r\n$5\r\nslow" + str(i % 10).encode())
+            stalled.append(c)
+        for i in range(50):                                        # gone mid-request / reset mid-reply
+            c = socket.create_connection(("127.0.0.1", port), timeout=10)
+            if i % 2:
+                c.sendall(b"*2\r\n$3\r\nGET\r\n$10\r\nhalf")
+            else:
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                c.sendall(b"*1\r\n$4\r\nPING\r\n" * 1000)
+            c.close()
+        flood = socket.create_connection(("127.0.0.1", port), timeout=10)   # never reads
+        flood.setblocking(False)
+        req, sent = b"*2\r\n$3\r\nGET\r\n$5\r\nflood\r\n" * 1000, 0
+        deadline = time.monotonic() + 20
+        while sent < 100_000 and time.monotonic() < deadline:
+            try:
+                flood.send(req)
+                sent += 1000
+            except BlockingIOError:                                # the proxy stopped reading: bounded
+                time.sleep(0.05)
+        big = os.urandom(100 * 1024 * 1024)
+        r = redis.Redis(host="127.0.0.1", port=port, socket_timeout=120)
+        assert r.set("{big}v", big) and r.get("{big}v") == big
+        assert r.delete("{big}v") == 1
+        time.sleep(1.0)
+        check.stop()
+        summary = check.summary()
+        print(summary)
+        assert summary["mismatched"] == 0 and summary["lost"] == 0 and summary["errors"] == 0, summary
+        assert summary["acked"] > 100, summary
+        for c in stalled:
+            c.close()
+        flood.close()
+        del big
+        assert d.proc.poll() is None
+        deadline = time.monotonic() + 30                           # the 100 MB and the flood's memory go back
+        while rss_kb(d.proc.pid) > before * 1.10:
+            assert time.monotonic() < deadline, (before, rss_kb(d.proc.pid))
+            time.sleep(0.5)
+        assert d.stop() == 0
+    finally:
+        for s in servers:
+            s.stop()
