@@ -147,3 +147,65 @@ def test_misbehaving_clients_harm_nobody(daemon, tmp_path):
     finally:
         for s in servers:
             s.stop()
+
+
+def test_fd_exhaustion_and_recovery(tmp_path):
+    """coproxy started with 256 fds: 400 clients run it out; it says so and
+    pauses accepting, the checker's clients (connected before) are served
+    throughout, and once the extra clients leave new ones are accepted again."""
+    import resource
+    import socket
+    import subprocess
+    from conftest import COPROXY, wait_port
+    servers = [RedisProc(tmp_path) for _ in range(2)]
+    port = free_port()
+    conf = tmp_path / "c.conf"
+    conf.write_text(redis_config(port, [s.port for s in servers], threads=1, hash_tag="{}"))
+    log = tmp_path / "coproxy.log"
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+    proc = subprocess.Popen([COPROXY, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=open(log, "wb"),
+                            preexec_fn=cap)
+    extra = []
+    try:
+        wait_port(port)
+        check = Checker(port, nclients=4)
+        check.start()
+        time.sleep(0.5)
+        for _ in range(400):                                       # more than the daemon can hold
+            try:
+                c = socket.create_connection(("127.0.0.1", port), timeout=2)
+                extra.append(c)
+            except OSError:
+                break
+        deadline = time.monotonic() + 15
+        while "out of file descriptors" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.1)
+        time.sleep(1.0)                                            # the checker's clients go on meanwhile
+        for c in extra:
+            c.close()
+        extra.clear()
+        deadline = time.monotonic() + 15                           # recovered: a new client is served
+        while True:
+            try:
+                r = redis.Redis(host="127.0.0.1", port=port, socket_timeout=2)
+                if r.ping():
+                    break
+            except redis.RedisError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        check.stop()
+        summary = check.summary()
+        print(summary)
+        assert summary["mismatched"] == 0 and summary["lost"] == 0 and summary["acked"] > 100, summary
+        assert proc.poll() is None
+    finally:
+        for c in extra:
+            c.close()
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
+        for s in servers:
+            s.stop()
