@@ -16,8 +16,9 @@ LOST = object()                                                    # no reply: t
 
 
 class Client(threading.Thread):
-    def __init__(self, port, name, nkeys=8, seed=0):
+    def __init__(self, port, name, nkeys=8, seed=0, limit_s=120):
         super().__init__(daemon=True)
+        self.limit_s = limit_s
         self.port, self.name = port, name
         self.rng = random.Random(seed)
         self.keys = [f"{{{name}-{i}}}v" for i in range(nkeys)]       # a hash tag per key: any server
@@ -94,7 +95,7 @@ class Client(threading.Thread):
         return True
 
     def run(self):
-        deadline = time.monotonic() + 120                          # bounded, whatever happens
+        deadline = time.monotonic() + self.limit_s                 # bounded, whatever happens
         conn = Resp(self.port, timeout=30)
         while not self.halt.is_set() and time.monotonic() < deadline:
             if not self.one(conn):
@@ -115,8 +116,8 @@ class Client(threading.Thread):
 
 
 class Checker:
-    def __init__(self, port, nclients=6):
-        self.clients = [Client(port, f"c{i}", seed=i) for i in range(nclients)]
+    def __init__(self, port, nclients=6, limit_s=120):
+        self.clients = [Client(port, f"c{i}", seed=i, limit_s=limit_s) for i in range(nclients)]
 
     def start(self):
         for c in self.clients:
