@@ -209,3 +209,33 @@ def test_fd_exhaustion_and_recovery(tmp_path):
             proc.wait(timeout=30)
         for s in servers:
             s.stop()
+
+
+def test_reloads_under_load(daemon, tmp_path):
+    """SIGHUP five times while the checker's clients run (timeouts and the
+    log level change; the server list does not, so no key moves)."""
+    servers = [RedisProc(tmp_path) for _ in range(2)]
+    try:
+        port = free_port()
+        ports = [s.port for s in servers]
+        d = daemon(redis_config(port, ports, threads=2, hash_tag="{}"), port=port)
+        check = Checker(port, nclients=4)
+        check.start()
+        for i in range(5):
+            time.sleep(0.4)
+            d.conf.write_text(redis_config(port, ports, threads=2, hash_tag="{}", server_timeout=1000 + 500 * i,
+                                           client_idle_timeout=60000 + i))
+            d.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        while d.log().count("reload: applied") < 5:
+            assert time.monotonic() < deadline, d.log()
+            time.sleep(0.1)
+        time.sleep(0.5)
+        check.stop()
+        summary = check.summary()
+        print(summary)
+        assert summary["mismatched"] == 0 and summary["lost"] == 0 and summary["errors"] == 0, summary
+        assert d.proc.poll() is None and d.stop() == 0
+    finally:
+        for s in servers:
+            s.stop()
