@@ -22,6 +22,15 @@ def rss_kb(pid):
     raise AssertionError("no VmRSS")
 
 
+def rss_back(pid, before, case, timeout=30):
+    """The daemon's RSS returns to within 10% of before once the load ends."""
+    deadline = time.monotonic() + timeout
+    while rss_kb(pid) > before * 1.10:
+        assert time.monotonic() < deadline, (case, before, rss_kb(pid))
+        time.sleep(0.5)
+    print(f"{case}: RSS before {before} KiB, after {rss_kb(pid)} KiB")
+
+
 def durable_servers(tmp_path, n):
     """Servers that keep every acknowledged write across a SIGKILL (AOF, fsync always)."""
     out = []
@@ -59,10 +68,7 @@ def run_fault(daemon, tmp_path, fault):
         assert d.proc.poll() is None, "the daemon died"
         assert summary["mismatched"] == 0 and summary["lost"] == 0, summary
         assert summary["acked"] > 100 and summary["errors"] > 0, summary   # the fault was felt, and survived
-        deadline = time.monotonic() + 20                           # memory goes back once idle
-        while rss_kb(d.proc.pid) > before * 1.10:
-            assert time.monotonic() < deadline, (before, rss_kb(d.proc.pid))
-            time.sleep(0.5)
+        rss_back(d.proc.pid, before, fault.__name__)
         assert d.stop() == 0
     finally:
         for s in servers:
@@ -139,10 +145,7 @@ def test_misbehaving_clients_harm_nobody(daemon, tmp_path):
         flood.close()
         del big
         assert d.proc.poll() is None
-        deadline = time.monotonic() + 30                           # the 100 MB and the flood's memory go back
-        while rss_kb(d.proc.pid) > before * 1.10:
-            assert time.monotonic() < deadline, (before, rss_kb(d.proc.pid))
-            time.sleep(0.5)
+        rss_back(d.proc.pid, before, "misbehaving clients")   # the 100 MB and the flood's memory too
         assert d.stop() == 0
     finally:
         for s in servers:
@@ -170,6 +173,8 @@ def test_fd_exhaustion_and_recovery(tmp_path):
     extra = []
     try:
         wait_port(port)
+        time.sleep(1.5)
+        before = rss_kb(proc.pid)
         check = Checker(port, nclients=4)
         check.start()
         time.sleep(0.5)
@@ -200,6 +205,7 @@ def test_fd_exhaustion_and_recovery(tmp_path):
         summary = check.summary()
         print(summary)
         assert summary["mismatched"] == 0 and summary["lost"] == 0 and summary["acked"] > 100, summary
+        rss_back(proc.pid, before, "fd exhaustion")
         assert proc.poll() is None
     finally:
         for c in extra:
@@ -219,6 +225,8 @@ def test_reloads_under_load(daemon, tmp_path):
         port = free_port()
         ports = [s.port for s in servers]
         d = daemon(redis_config(port, ports, threads=2, hash_tag="{}"), port=port)
+        time.sleep(1.5)
+        before = rss_kb(d.proc.pid)
         check = Checker(port, nclients=4)
         check.start()
         for i in range(5):
@@ -235,6 +243,7 @@ def test_reloads_under_load(daemon, tmp_path):
         summary = check.summary()
         print(summary)
         assert summary["mismatched"] == 0 and summary["lost"] == 0 and summary["errors"] == 0, summary
+        rss_back(d.proc.pid, before, "reloads")
         assert d.proc.poll() is None and d.stop() == 0
     finally:
         for s in servers:
