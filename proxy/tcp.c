@@ -81,20 +81,25 @@ static unsigned hash_peer(const struct sockaddr *peer, unsigned len)
     return h;
 }
 
-struct tcp_conn *tcp_conn_new(struct worker *w, struct pool_rt *p, int fd,
-                              const struct sockaddr *peer, unsigned peer_len)
-{
-    struct tcp_conn *c = calloc(1, sizeof *c);
+/* The connection's state, then its idle timer: both in its coroutine's one allocation. */
+#define TCP_CONN_SIZE ((sizeof(struct tcp_conn) + 15) & ~(size_t)15)
 
-    if (c == NULL)
-        return NULL;
+int tcp_conn_start(struct worker *w, struct pool_rt *p, int fd, const struct sockaddr *peer, unsigned peer_len,
+                   const struct stCoRoutineAttr_t *attr, struct stCoRoutine_t **co)
+{
+    struct tcp_conn *c;
+    void *mem;
+
+    if (co_create_with(co, attr, tcp_conn_main, TCP_CONN_SIZE + co_timer_size(), &mem) != 0)
+        return -1;
+    c = mem;   /* zeroed */
     c->w = w;
     c->p = p;
     c->cfd = fd;
     c->bfd = -1;
     c->server = -1;
     c->peer_hash = hash_peer(peer, peer_len);
-    return c;
+    return 0;
 }
 
 /* The first backend to try, by the pool's balance. */
@@ -405,7 +410,7 @@ void *tcp_conn_main(void *arg)
     co_enable_hook_sys();
     setsockopt(c->cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (p->conf->client_idle_timeout > 0) {
-        c->idle = co_timer_new(on_idle, c);
+        c->idle = co_timer_init((char *)c + TCP_CONN_SIZE, on_idle, c);
         touch(c);
     }
     if (connect_backend(c) != 0) {
@@ -418,7 +423,8 @@ void *tcp_conn_main(void *arg)
         p->stats.client_kicked++;
         log_debug("pool %s: client idle for %d ms, closed", p->conf->name, p->conf->client_idle_timeout);
     }
-    co_timer_free(c->idle);
+    if (c->idle != NULL)
+        co_timer_cancel(c->idle);   /* its memory goes with the coroutine's */
     if (c->bfd >= 0)
         close(c->bfd);
     if (c->cfd >= 0)
@@ -435,7 +441,6 @@ void *tcp_conn_main(void *arg)
         __atomic_sub_fetch(&p->shared->clients, 1, __ATOMIC_RELAXED);
     w->conns--;
     p->stats.client_connections--;
-    free(c);
-    worker_retire(w, co_self());   /* released by the worker once finished */
+    worker_retire(w, co_self());   /* released by the worker once finished, c with it */
     return NULL;
 }

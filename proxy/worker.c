@@ -166,9 +166,8 @@ static void *accept_main(void *arg)
         socklen_t len = sizeof peer;
         struct stCoRoutineAttr_t attr = { .stack_size = 0, .share_stack = w->share };
         struct stCoRoutine_t *co;
-        void *conn;
-        void *(*main_fn)(void *);
-        int fd;
+        void *conn = NULL;
+        int fd, ok;
 
         while (!w->stopping && worker_now_ms() < w->fd_pressure_until)
             usleep(FD_PRESSURE_PAUSE_MS * 1000);   /* parks this coroutine only */
@@ -195,12 +194,11 @@ static void *accept_main(void *arg)
         p->stats.client_accepted++;
         if (p->conf->mode == MODE_REDIS) {
             conn = redis_client_new(w, p, fd);
-            main_fn = redis_client_main;
+            ok = conn != NULL && co_create(&co, &attr, redis_client_main, conn) == 0;
         } else {
-            conn = tcp_conn_new(w, p, fd, (struct sockaddr *)&peer, len);
-            main_fn = tcp_conn_main;
+            ok = tcp_conn_start(w, p, fd, (struct sockaddr *)&peer, len, &attr, &co) == 0;
         }
-        if (conn == NULL || co_create(&co, &attr, main_fn, conn) != 0) {
+        if (!ok) {
             log_error("pool %s: out of memory for a new client", p->conf->name);
             free(conn);
             if (p->conf->client_connections > 0)

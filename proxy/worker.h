@@ -114,9 +114,10 @@ uint64_t worker_now_us(void);
 int worker_server_index(const struct pool_rt *p, const struct server_conf *sc);
 
 /* tcp.c: one client connection, start to end (a coroutine's routine). */
-struct tcp_conn;
 void *tcp_conn_main(void *arg);
-struct tcp_conn *tcp_conn_new(struct worker *w, struct pool_rt *p, int fd,
-                              const struct sockaddr *peer, unsigned peer_len);
+/* A client's coroutine, its state in the same allocation (one per
+ * connection): 0, or -1 when out of memory. */
+int tcp_conn_start(struct worker *w, struct pool_rt *p, int fd, const struct sockaddr *peer, unsigned peer_len,
+                   const struct stCoRoutineAttr_t *attr, struct stCoRoutine_t **co);
 
 #endif

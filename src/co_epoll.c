@@ -195,18 +195,35 @@ static void on_timer(struct tw_timer *t, void *arg)
     co_wait_wake(arg, w);
 }
 
-struct co_timer *co_timer_new(void (*fn)(void *), void *arg)
+size_t co_timer_size(void)
+{
+    return sizeof(struct co_timer);
+}
+
+struct co_timer *co_timer_init(void *mem, void (*fn)(void *), void *arg)
 {
     struct co_env *env = co_env_get();
     struct stCoEpoll_t *loop = env ? co_loop_get(env) : NULL;
-    struct co_timer *t;
+    struct co_timer *t = mem;
 
-    if (loop == NULL || (t = calloc(1, sizeof *t)) == NULL)
+    if (loop == NULL || t == NULL)
         return NULL;
+    memset(t, 0, sizeof *t);
     t->t.tag = TIMER_TAG_USER;
     t->loop = loop;
     t->fn = fn;
     t->arg = arg;
+    return t;
+}
+
+struct co_timer *co_timer_new(void (*fn)(void *), void *arg)
+{
+    struct co_timer *t = malloc(sizeof *t);
+
+    if (t != NULL && co_timer_init(t, fn, arg) == NULL) {
+        free(t);
+        t = NULL;
+    }
     return t;
 }
 

@@ -240,8 +240,15 @@ static void shared_start_over(struct stCoRoutine_t *co)
     co->ctx.sp = (void *)(uintptr_t)coctx_fpstate();
 }
 
-int co_create(struct stCoRoutine_t **out, const struct stCoRoutineAttr_t *attr,
-              void *(*routine)(void *), void *arg)
+/* The caller's bytes of co_create_with sit after the record and its inline save area. */
+#define CO_DATA_ALIGN 16
+static size_t data_offset(uint32_t inline_cap)
+{
+    return (sizeof(struct stCoRoutine_t) + inline_cap + CO_DATA_ALIGN - 1) & ~(size_t)(CO_DATA_ALIGN - 1);
+}
+
+static int create(struct stCoRoutine_t **out, const struct stCoRoutineAttr_t *attr, void *(*routine)(void *),
+                  void *arg, size_t extra, void **data)
 {
     struct co_env *env = co_env_tls;
     struct stShareStack_t *share = attr ? attr->share_stack : NULL;
@@ -255,9 +262,17 @@ int co_create(struct stCoRoutine_t **out, const struct stCoRoutineAttr_t *attr,
     if (share != NULL && CO_UNLIKELY(env->scratch_top == NULL) && co_shared_env_init(env) != 0)
         return -ENOMEM;
     inline_cap = share ? share->save_hint : 0;
-    co = malloc(sizeof *co + inline_cap);   /* every field is set below: no memset */
-    if (co == NULL)
-        return -ENOMEM;
+    if (data == NULL) {
+        co = malloc(sizeof *co + inline_cap);   /* every field is set below: no memset */
+        if (co == NULL)
+            return -ENOMEM;
+    } else {
+        if (extra > ((size_t)1 << 30) || (co = malloc(data_offset(inline_cap) + extra)) == NULL)
+            return -ENOMEM;
+        *data = (char *)co + data_offset(inline_cap);
+        memset(*data, 0, extra);
+        arg = *data;
+    }
     /* Field by field: a compound literal compiles to rep stos, slow to start. */
     co->gate = (uintptr_t)env;
     co->resumer = NULL;
@@ -301,6 +316,20 @@ int co_create(struct stCoRoutine_t **out, const struct stCoRoutineAttr_t *attr,
         env->counters.peak_live = env->counters.live;
     *out = co;
     return 0;
+}
+
+int co_create(struct stCoRoutine_t **out, const struct stCoRoutineAttr_t *attr,
+              void *(*routine)(void *), void *arg)
+{
+    return create(out, attr, routine, arg, 0, NULL);
+}
+
+int co_create_with(struct stCoRoutine_t **out, const struct stCoRoutineAttr_t *attr,
+                   void *(*routine)(void *), size_t extra, void **data)
+{
+    if (data == NULL)
+        return -EINVAL;
+    return create(out, attr, routine, NULL, extra, data);
 }
 
 static void check_not_running(const char *op, struct stCoRoutine_t *co)

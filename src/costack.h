@@ -40,6 +40,16 @@ struct co_counters {
 #undef CO_COUNTER_FIELD
 };
 
+/*
+ * co_create with the caller's state in the same allocation: extra bytes
+ * (zeroed, 16-byte aligned) placed after the coroutine's record; *data
+ * points to them, and the routine gets them as its argument.  They live
+ * until co_release -- one allocation per connection, say, instead of a
+ * record and a state apart.  0, or -ENOMEM / -EINVAL as co_create.
+ */
+CO_API int co_create_with(struct stCoRoutine_t **co, const struct stCoRoutineAttr_t *attr,
+                          void *(*routine)(void *), size_t extra, void **data);
+
 /* A copy of the calling thread's counters (all zero before its first coroutine). */
 CO_API struct co_counters co_get_counters(void);
 
@@ -102,6 +112,11 @@ CO_API void co_fd_unwatch(int fd);
  */
 struct co_timer;
 CO_API struct co_timer *co_timer_new(void (*fn)(void *), void *arg);
+/* A timer in memory the caller owns (co_timer_size() bytes, pointer
+ * aligned: inside its own state, say): as co_timer_new otherwise, but never
+ * co_timer_free'd -- co_timer_cancel it before the memory goes. */
+CO_API size_t co_timer_size(void);
+CO_API struct co_timer *co_timer_init(void *mem, void (*fn)(void *), void *arg);
 CO_API void co_timer_arm(struct co_timer *t, int64_t ms_from_now);
 CO_API void co_timer_cancel(struct co_timer *t);
 CO_API void co_timer_free(struct co_timer *t);

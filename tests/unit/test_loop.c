@@ -257,6 +257,30 @@ static void test_co_timer(void)
     co_timer_free(c);
 }
 
+/* co_timer_init: a timer in the caller's memory fires like any, and a
+ * cancelled one leaves nothing behind when that memory goes. */
+static void test_co_timer_in_callers_memory(void)
+{
+    char *mem = malloc(2 * co_timer_size());
+    struct co_timer *a, *b;
+
+    CHECK(mem != NULL && co_timer_size() >= sizeof(void *));
+    a = co_timer_init(mem, record, (void *)0);
+    b = co_timer_init(mem + co_timer_size(), record, (void *)1);
+    CHECK(a == (struct co_timer *)(void *)mem && b != NULL);
+    fired_at[0] = fired_at[1] = 0;
+    timer_t0 = now_ms();
+    co_timer_arm(a, 20);
+    co_timer_arm(b, 10);
+    co_timer_cancel(b);
+    active = 1;
+    co_eventloop(co_get_epoll_ct(), until_done, NULL);
+    CHECK(fired_at[0] >= 20 && fired_at[0] < 1000);
+    CHECK_EQ(fired_at[1], 0);
+    co_timer_cancel(a);
+    free(mem);   /* no co_timer_free: the memory is ours */
+}
+
 /* A loop callback ends the loop even when nothing else happens. */
 static int calls;
 static int three_calls(void *arg)
@@ -279,6 +303,7 @@ int main(void)
     RUN(test_cond);
     RUN(test_sleep_while_others_run);
     RUN(test_co_timer);
+    RUN(test_co_timer_in_callers_memory);
     RUN(test_loop_callback_runs_when_idle);
     return 0;
 }
