@@ -21,8 +21,6 @@ sys.path = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 os.environ.setdefault("COPROXY_BUILD", os.path.join(HERE, "..", "build"))
 
-import redis  # noqa: E402
-
 from conftest import free_port, wait_port  # noqa: E402
 from noloss import Checker  # noqa: E402
 from redis_util import RedisProc, redis_config  # noqa: E402

@@ -6,7 +6,6 @@ on the servers afterwards.  Each client owns its keys, so what a reply may
 be is known exactly: the set of values the key may hold grows only when a
 write's outcome is unknown (it failed with an error or timed out)."""
 import random
-import socket
 import threading
 import time
 

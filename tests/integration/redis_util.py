@@ -1,5 +1,6 @@
 """Helpers for the redis-mode tests: redis-server processes that can be stopped
 and restarted on their port, a coproxy redis-pool config, and raw RESP I/O."""
+import json
 import os
 import socket
 import subprocess
@@ -134,3 +135,25 @@ def encode(*args):
         a = a if isinstance(a, bytes) else str(a).encode()
         out.append(b"$%d\r\n%s\r\n" % (len(a), a))
     return b"".join(out)
+
+
+def rss_kb(pid):
+    """A process's resident memory, from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def admin_stats(sock):
+    """The STATS document from the admin socket at sock."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(sock)
+    try:
+        c = Resp.__new__(Resp)
+        c.sock, c.buf = s, b""
+        return json.loads(c.call("STATS"))
+    finally:
+        s.close()

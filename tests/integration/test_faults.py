@@ -11,15 +11,7 @@ import redis
 
 from conftest import free_port
 from noloss import Checker
-from redis_util import RedisProc, redis_config
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
+from redis_util import RedisProc, redis_config, rss_kb
 
 
 def rss_back(pid, before, case, timeout=30):

@@ -3,7 +3,6 @@ belongs, and the systemd unit passes `systemd-analyze verify` with a
 security exposure of at most 1.2."""
 import os
 import re
-import shutil
 import subprocess
 
 import pytest

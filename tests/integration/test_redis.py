@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from conftest import free_port
-from redis_util import RedisProc, Resp, encode, probe, redis_config
+from redis_util import RedisProc, Resp, encode, probe, redis_config, rss_kb
 
 
 class Setup:
@@ -232,14 +232,6 @@ def test_values_of_0_bytes_1_mb_and_100_mb(proxy):
     for _ in range(2):
         assert len(r.get("v100")) == 100 << 20
     assert rss_kb(s.daemon.proc.pid) < rss + 3 * (100 << 10)
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 MALFORMED = [

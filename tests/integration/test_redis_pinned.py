@@ -1,7 +1,6 @@
 """Redis mode beyond twemproxy: transactions and blocking commands on
 connections pinned to a client, through redis-py as a user drives them,
 against 1 and 3 real redis-servers."""
-import json
 import socket
 import threading
 import time
@@ -9,7 +8,7 @@ import time
 import pytest
 import redis
 
-from redis_util import Resp, probe
+from redis_util import Resp, admin_stats, probe
 from test_redis import Setup, backends, proxy  # noqa: F401 -- the fixtures
 
 
@@ -123,16 +122,7 @@ def test_blpop_is_woken_by_another_client_and_times_out(proxy):
 
 
 def admin_pinned(sock):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(sock)
-    s.sendall(b"STATS\r\n")
-    buf = b""
-    while b"\r\n" not in buf or len(buf) < buf.index(b"\r\n") + 2 + int(buf[1:buf.index(b"\r\n")]):
-        buf += s.recv(65536)
-    s.close()
-    doc = json.loads(buf[buf.index(b"\r\n") + 2:])
-    return sum(sv["pinned"] for sv in doc["pools"][0]["servers"])
+    return sum(sv["pinned"] for sv in admin_stats(sock)["pools"][0]["servers"])
 
 
 def blocked_clients(s, i):

@@ -1,7 +1,6 @@
 """SIGHUP reloads the configuration while a load runs: live settings apply
 with no failed request, restart-only ones are logged and keep their value,
 a broken file changes nothing.  SIGUSR1 reopens the log file."""
-import json
 import os
 import signal
 import socket
@@ -10,7 +9,7 @@ import threading
 import time
 
 from conftest import COPROXY, free_port, tcp_config
-from redis_util import RedisProc, Resp, redis_config
+from redis_util import RedisProc, Resp, admin_stats, redis_config
 
 
 def wait_log(d, text, timeout=15):
@@ -18,22 +17,6 @@ def wait_log(d, text, timeout=15):
     while text not in d.log():
         assert time.monotonic() < deadline, f"no {text!r} in the log:\n{d.log()}"
         time.sleep(0.05)
-
-
-def admin_stats(sock):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(sock)
-    s.sendall(b"STATS\r\n")
-    buf = b""
-    while b"\r\n" not in buf:
-        buf += s.recv(65536)
-    n = int(buf[1:buf.index(b"\r\n")])
-    body = buf[buf.index(b"\r\n") + 2:]
-    while len(body) < n:
-        body += s.recv(65536)
-    s.close()
-    return json.loads(body[:n])
 
 
 class Load(threading.Thread):
