@@ -14,10 +14,15 @@ from noloss import Checker
 from redis_util import RedisProc, redis_config, rss_kb
 
 
+# Under AddressSanitizer freed memory waits in its quarantine and jemalloc
+# is not in use: memory coming back is judged in the plain build's run.
+SANITIZED = "asan" in os.environ.get("COPROXY_BUILD", "")
+
+
 def rss_back(pid, before, case, timeout=30):
     """The daemon's RSS returns to within 10% of before once the load ends."""
     deadline = time.monotonic() + timeout
-    while rss_kb(pid) > before * 1.10:
+    while rss_kb(pid) > before * 1.10 and not SANITIZED:
         assert time.monotonic() < deadline, (case, before, rss_kb(pid))
         time.sleep(0.5)
     print(f"{case}: RSS before {before} KiB, after {rss_kb(pid)} KiB")
