@@ -513,3 +513,8 @@ void config_free(struct config *cfg)
     cfg->pools = NULL;
     cfg->npools = 0;
 }
+
+int server_same(const struct server_conf *a, const struct server_conf *b)
+{
+    return strcmp(a->name, b->name) == 0 && addr_equal(&a->addr, &b->addr);
+}

@@ -78,4 +78,8 @@ struct config {
 int config_load(const char *file, struct config *cfg, char *err, size_t errlen);
 void config_free(struct config *cfg);
 
+/* The same server across two configurations: same name and same address
+ * (a reload keeps its connections and counters). */
+int server_same(const struct server_conf *a, const struct server_conf *b);
+
 #endif

@@ -29,6 +29,17 @@ static void rebuild(struct redis_pool *p, uint64_t now)
         log_error("pool %s: out of memory rebuilding the distribution", p->conf->name);
 }
 
+/* The pool's hash and request limits, from its settings (at start and on reload). */
+static void take_settings(struct redis_pool *p)
+{
+    const struct pool_conf *pc = p->conf;
+
+    p->hash = (enum hash_kind)hash_parse(pc->hash);
+    p->limits = (struct resp_limits){ .max_multibulk = pc->max_multibulk_length,
+                                      .max_bulk = pc->max_bulk_length,
+                                      .max_inline = pc->max_inline_length };
+}
+
 /* A server of the pool, its connections' coroutines started (they connect on first use). */
 static struct redis_server *server_new(struct redis_pool *p, const struct server_conf *sc, int index)
 {
@@ -63,10 +74,7 @@ struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt)
     p->conf = pc;
     p->nservers = pc->nservers;
     p->stats = &rt->stats;
-    p->hash = (enum hash_kind)hash_parse(pc->hash);
-    p->limits = (struct resp_limits){ .max_multibulk = pc->max_multibulk_length,
-                                      .max_bulk = pc->max_bulk_length,
-                                      .max_inline = pc->max_inline_length };
+    take_settings(p);
     p->servers = calloc((size_t)pc->nservers, sizeof *p->servers);
     p->dist_servers = calloc((size_t)pc->nservers, sizeof *p->dist_servers);
     if (p->servers == NULL || p->dist_servers == NULL)
@@ -101,8 +109,7 @@ void redis_pool_reconfigure(struct redis_pool *p)
      * connections, queued requests and counters */
     for (int i = 0; i < pc->nservers; i++) {
         for (int j = 0; j < p->nservers && servers[i] == NULL; j++)
-            if (!taken[j] && strcmp(p->servers[j]->conf->name, pc->servers[i].name) == 0
-                && addr_equal(&p->servers[j]->conf->addr, &pc->servers[i].addr)) {
+            if (!taken[j] && server_same(p->servers[j]->conf, &pc->servers[i])) {
                 servers[i] = p->servers[j];
                 taken[j] = 1;
             }
@@ -143,10 +150,7 @@ void redis_pool_reconfigure(struct redis_pool *p)
     p->servers = servers;
     p->dist_servers = ds;
     p->nservers = pc->nservers;
-    p->hash = (enum hash_kind)hash_parse(pc->hash);
-    p->limits = (struct resp_limits){ .max_multibulk = pc->max_multibulk_length,
-                                      .max_bulk = pc->max_bulk_length,
-                                      .max_inline = pc->max_inline_length };
+    take_settings(p);
     rebuild(p, worker_now_ms());   /* ejections due back; on failure nd stands, and fits */
     return;
 oom:

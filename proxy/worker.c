@@ -271,7 +271,7 @@ static int same_servers(const struct pool_conf *a, const struct pool_conf *b)
     if (a->nservers != b->nservers)
         return 0;
     for (int i = 0; i < a->nservers; i++)
-        if (strcmp(a->servers[i].name, b->servers[i].name) != 0 || !addr_equal(&a->servers[i].addr, &b->servers[i].addr))
+        if (!server_same(&a->servers[i], &b->servers[i]))
             return 0;
     return 1;
 }
@@ -281,7 +281,7 @@ static int same_servers(const struct pool_conf *a, const struct pool_conf *b)
 int worker_server_index(const struct pool_rt *p, const struct server_conf *sc)
 {
     for (int i = 0; i < p->conf->nservers; i++)
-        if (strcmp(p->conf->servers[i].name, sc->name) == 0 && addr_equal(&p->conf->servers[i].addr, &sc->addr))
+        if (server_same(&p->conf->servers[i], sc))
             return i;
     return -1;
 }
@@ -303,8 +303,7 @@ static int tcp_new_servers(struct pool_rt *p, const struct pool_conf *old)
     }
     for (int i = 0; i < pc->nservers; i++)
         for (int j = 0; j < old->nservers; j++)
-            if (strcmp(pc->servers[i].name, old->servers[j].name) == 0
-                && addr_equal(&pc->servers[i].addr, &old->servers[j].addr)) {
+            if (server_same(&pc->servers[i], &old->servers[j])) {
                 st[i] = p->server_stats[j];
                 active[i] = p->active[j];
                 st[i].connecting = 0;   /* a connect in progress counts where it started */
@@ -410,7 +409,7 @@ void worker_snapshot(struct worker *w, struct co_counters *co, struct pool_stats
         /* a reload the worker has yet to take: its counters, matched by server */
         for (int j = 0; j < pc->nservers; j++)
             for (int k = 0; k < n; k++)
-                if (strcmp(have[k].name, pc->servers[j].name) == 0 && addr_equal(&have[k].addr, &pc->servers[j].addr)) {
+                if (server_same(&have[k], &pc->servers[j])) {
                     servers[i][j] = w->snap_servers[i][k];
                     break;
                 }
