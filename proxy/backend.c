@@ -95,8 +95,20 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
     }
     bc->tail = &bc->head;
     bc->inflight = 0;
+    if (bc->subscriber != NULL)
+        redis_pubsub_lost(bc);
     if (had && !s->retired && !bc->quiet)   /* closing a removed server's or a pin is no failure */
         redis_server_failed(s);
+}
+
+/* A subscriber's connection sends pushes between replies; Redis writes
+ * them in this one form (RESP2). */
+static int is_pubsub_message(const char *p, size_t n)
+{
+    static const char msg[] = "*3\r\n$7\r\nmessage\r\n", pmsg[] = "*4\r\n$8\r\npmessage\r\n";
+
+    return (n > sizeof msg - 1 && memcmp(p, msg, sizeof msg - 1) == 0)
+           || (n > sizeof pmsg - 1 && memcmp(p, pmsg, sizeof pmsg - 1) == 0);
 }
 
 struct reader_arg {
@@ -119,7 +131,7 @@ static int complete_head(struct worker *w, struct backend_conn *bc, const char *
     if (m->start_us != 0)
         stats_latency_add(&bc->srv->stats->latency, now_us - m->start_us);
     if (m->internal) {
-        int ok = n > 0 && p[0] == '+' && m->reply.len == 0;
+        int ok = n > 0 && (p[0] == '+' || p[0] == ':') && m->reply.len == 0;   /* OK, QUEUED; PUBLISH's count */
         msg_unref(w, m);
         if (!ok) {
             char why[96];
@@ -182,7 +194,7 @@ static void *reader_main(void *arg)
         now_us = worker_now_us();   /* one clock read for the replies of this read */
         while (start < len) {
             int r;
-            if (bc->head == NULL) {
+            if (bc->head == NULL && bc->subscriber == NULL) {
                 backend_fail(w, bc, "sent a reply nobody asked for");
                 goto out;
             }
@@ -195,10 +207,20 @@ static void *reader_main(void *arg)
                 backend_fail(w, bc, why);
                 goto out;
             }
-            if (complete_head(w, bc, buf + start, (size_t)rp.pos, now_us) != 0)
+            if (bc->subscriber != NULL && is_pubsub_message(buf + start, (size_t)rp.pos)) {
+                redis_pubsub_message(w, bc, buf + start, (size_t)rp.pos);
+            } else if (bc->head == NULL) {
+                backend_fail(w, bc, "sent a reply nobody asked for");
                 goto out;
+            } else if (complete_head(w, bc, buf + start, (size_t)rp.pos, now_us) != 0) {
+                goto out;
+            } else if (bc->subscriber != NULL && bc->head == NULL) {
+                redis_pubsub_idle(w, bc);
+            }
             start += (size_t)rp.pos;
             resp_reply_reset(&rp);
+            if (bc->gen != gen)
+                goto out;   /* the subscriber let it go, closed */
         }
         if (bc->srv->retired && bc->head == NULL) {   /* the last reply a removed server owed */
             backend_fail(w, bc, "removed from the configuration");
@@ -213,7 +235,7 @@ static void *reader_main(void *arg)
              * the message, so a 100 MB value needs no 100 MB read buffer */
             size_t k = (size_t)rp.pos;
             struct msg *m = bc->head;
-            if (k > 0) {
+            if (k > 0 && bc->subscriber == NULL) {
                 if (!m->done && (m->client != NULL || m->parent != NULL)
                     && rbuf_append(&m->reply, buf, k) != 0) {
                     backend_fail(w, bc, "out of memory for a reply");

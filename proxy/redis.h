@@ -35,7 +35,10 @@ struct redis_server;
  * fragment, its parent.
  */
 
-enum merge_kind { MERGE_NONE, MERGE_MGET, MERGE_SUM, MERGE_OK, MERGE_CONCAT, MERGE_RANDOM, MERGE_SCAN, MERGE_INFO };
+enum merge_kind { MERGE_NONE, MERGE_MGET, MERGE_SUM, MERGE_OK, MERGE_CONCAT, MERGE_RANDOM, MERGE_SCAN, MERGE_INFO,
+                  MERGE_MAX,      /* PUBSUB NUMPAT: the largest integer */
+                  MERGE_MIN,      /* WAIT: the smallest */
+                  MERGE_KEEP };   /* (P)(UN)SUBSCRIBE: the reply made here, once every server acknowledged */
 
 struct msg {
     struct msg *cnext;               /* next in the client's queue */
@@ -56,10 +59,13 @@ struct msg {
     uint8_t done;
     uint8_t merge;                   /* enum merge_kind */
     uint8_t internal;                /* AUTH/SELECT sent on connect: checked, not forwarded */
-    uint8_t quit;                    /* close the client after this reply */
     uint8_t blocking;                /* a blocking command: watch the client while it waits */
     uint8_t unpin;                   /* its reply written, the client's blocking pin may go */
     uint8_t silent;                  /* CLIENT REPLY OFF/SKIP: not written to the client */
+    uint8_t quit;                    /* close the client once this reply is written */
+    uint8_t push;                    /* a pub/sub message pushed to a subscriber */
+    uint8_t wait;                    /* WAIT: 1 until the client's earlier replies are in, 2 sent */
+    uint32_t wait_ms;                /* WAIT: its timeout (0: none) */
 };
 
 /* Per worker, per server. */
@@ -118,6 +124,7 @@ struct backend_conn {
     int db;                          /* the database it SELECTs on connect; -1: redis_db */
     uint8_t quiet;                   /* closing it is no server failure */
     struct backend_conn *next_free;  /* pinned: in the server's free list */
+    struct redis_client *subscriber; /* pinned by a subscribed client: pushed messages go to it */
     char why[96];                    /* the last failure, for error replies */
 };
 
@@ -181,6 +188,14 @@ void backend_retire(struct worker *w, struct backend_conn *bc);
  * connection is dropped (as twemproxy does: everything behind m would wait
  * too) and reopened at once; its requests fail with "timeout". */
 void backend_timed_out(struct worker *w, struct msg *m);
+
+/* redis_pubsub.c: what a subscriber's connection hands back */
+/* A message (p[0..n), as the server sent it) for bc's subscriber. */
+void redis_pubsub_message(struct worker *w, struct backend_conn *bc, const char *p, size_t n);
+/* bc has answered everything sent on it: the subscriber may give it back. */
+void redis_pubsub_idle(struct worker *w, struct backend_conn *bc);
+/* bc was lost: its subscriber's subscriptions there are gone. */
+void redis_pubsub_lost(struct backend_conn *bc);
 
 /* redis_client.c: one client connection, start to end (a coroutine's routine) */
 void *redis_client_main(void *arg);

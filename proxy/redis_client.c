@@ -18,6 +18,7 @@
 #include "costack.h"
 #include "log.h"
 #include "redis.h"
+#include "redis_client.h"
 #include "redis_cmd.h"
 #include "worker.h"
 
@@ -37,47 +38,6 @@
  * makes a new one when it speaks again.  Idle, it costs its state and the
  * watch, not a parked coroutine's saved frames. */
 #define CLIENT_SHED_MS 1000
-
-struct redis_client {
-    struct worker *w;
-    struct redis_pool *pool;
-    struct redis_client *prev, *next;    /* the pool's open clients */
-    struct co_timer *idle;
-    struct stCoCond_t *cond;             /* waits for the head's reply (made on first use) */
-    struct rbuf in;                      /* input; [in_off, in.len) not parsed yet */
-    size_t in_off;
-    struct resp_request req;
-    struct msg *head, **tail;            /* requests in order, until their replies are written */
-    uint32_t nqueued;
-    uint64_t batch_us;                   /* when the requests being parsed arrived */
-    int fd;
-    char *name;                          /* CLIENT SETNAME */
-    uint64_t id;
-    uint8_t authed;
-    uint8_t waiting;                     /* parked on cond for the head */
-    uint8_t partial;                     /* the buffer ends inside a request */
-    uint8_t closing;                     /* QUIT or a protocol error: close once answered */
-    uint8_t kicked;
-    uint8_t started;
-    uint8_t hup;                         /* the peer's FIN or an error was signalled: read to
-                                            EOF, a short read no longer means drained */
-    uint8_t gone;                        /* it closed while a blocking command waited */
-    uint8_t hup_watch;                   /* a watch for that is armed on fd */
-    /* a connection of its own (issue: transactions, blocking commands) */
-    struct backend_conn *pin;
-    uint32_t pin_drops;                  /* pin->drops when its server-side state began */
-    uint32_t pin_holds;                  /* blocking commands in flight on the pin */
-    uint8_t watching;                    /* WATCH sent on the pin */
-    uint8_t multi;                       /* inside MULTI */
-    uint8_t multi_abort;                 /* EXEC answers EXECABORT */
-    struct rbuf deferred;                /* MULTI before any key: the queued requests' bytes */
-    uint32_t ndeferred;
-    int db;                              /* SELECTed database; -1: the pool's redis_db */
-    uint8_t pin_selected;                /* a SELECT went on the pin: restore it when done */
-    uint8_t reply_off;                   /* CLIENT REPLY OFF: replies are not written */
-    uint8_t reply_skip;                  /* CLIENT REPLY SKIP: the next one is not */
-    const char *last_cmd;                /* for CLIENT INFO/LIST */
-};
 
 static uint64_t next_client_id(struct worker *w)
 {
@@ -116,6 +76,14 @@ void redis_client_notify(struct redis_client *c, struct msg *m)
     }
 }
 
+void client_wake_up(struct redis_client *c)
+{
+    if (c->waiting || c->sub_waiting) {
+        c->waiting = c->sub_waiting = 0;
+        co_cond_signal(c->cond);
+    }
+}
+
 void redis_pool_stop_clients(struct redis_pool *p)
 {
     /* a client ends when its reads end: in-flight requests are still answered */
@@ -135,7 +103,7 @@ static void on_idle(void *arg)
 
 /* A new message at the tail of the client's queue (NULL: out of memory, the
  * client is closed). */
-static struct msg *queue_msg(struct redis_client *c)
+struct msg *client_queue_msg(struct redis_client *c)
 {
     struct msg *m = msg_get(c->w);
 
@@ -156,9 +124,9 @@ static struct msg *queue_msg(struct redis_client *c)
 }
 
 /* A reply made here: appended to the queue already done. */
-static void reply_raw(struct redis_client *c, const char *p, size_t n)
+void client_reply_raw(struct redis_client *c, const char *p, size_t n)
 {
-    struct msg *m = queue_msg(c);
+    struct msg *m = client_queue_msg(c);
 
     if (m == NULL)
         return;
@@ -168,15 +136,14 @@ static void reply_raw(struct redis_client *c, const char *p, size_t n)
     c->pool->stats->local_replies++;
 }
 
-static void reply_str(struct redis_client *c, const char *s)
+void client_reply_str(struct redis_client *c, const char *s)
 {
-    reply_raw(c, s, strlen(s));
+    client_reply_raw(c, s, strlen(s));
 }
 
-static void reply_error(struct redis_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void reply_error(struct redis_client *c, const char *fmt, ...)
+void client_reply_error(struct redis_client *c, const char *fmt, ...)
 {
-    struct msg *m = queue_msg(c);
+    struct msg *m = client_queue_msg(c);
     char text[512];
     va_list ap;
 
@@ -193,7 +160,7 @@ static void reply_error(struct redis_client *c, const char *fmt, ...)
 
 static void reply_bulk(struct redis_client *c, const char *s, size_t n)
 {
-    struct msg *m = queue_msg(c);
+    struct msg *m = client_queue_msg(c);
 
     if (m == NULL)
         return;
@@ -207,7 +174,7 @@ static void reply_int(struct redis_client *c, int64_t v)
 {
     char out[RESP_INT_MAX_LEN];
 
-    reply_raw(c, out, resp_write_int(out, ':', v));
+    client_reply_raw(c, out, resp_write_int(out, ':', v));
 }
 
 /* A command name fit for an error message: printable, at most 64 bytes. */
@@ -221,7 +188,7 @@ static const char *printable(const char *s, size_t n, char out[72])
     return out;
 }
 
-static const char *lower(const char *s, char out[40])
+const char *redis_lower_name(const char *s, char out[40])
 {
     size_t i;
 
@@ -233,12 +200,12 @@ static const char *lower(const char *s, char out[40])
 
 /* ---- routing -------------------------------------------------------------- */
 
-static int arg_is(const char *req, const struct resp_arg *a, const char *word)
+int redis_arg_is(const char *req, const struct resp_arg *a, const char *word)
 {
     return a->len == strlen(word) && strncasecmp(req + a->off, word, a->len) == 0;
 }
 
-static int append_bulk(struct rbuf *b, const char *p, size_t n)
+int redis_append_bulk(struct rbuf *b, const char *p, size_t n)
 {
     if (rbuf_reserve(b, resp_write_bulk_len(n)) != 0)
         return -ENOMEM;
@@ -246,7 +213,7 @@ static int append_bulk(struct rbuf *b, const char *p, size_t n)
     return 0;
 }
 
-static int append_header(struct rbuf *b, char type, int64_t n)
+int redis_append_header(struct rbuf *b, char type, int64_t n)
 {
     if (rbuf_reserve(b, RESP_INT_MAX_LEN) != 0)
         return -ENOMEM;
@@ -259,10 +226,10 @@ static int append_request(struct rbuf *b, const char *req, const struct resp_req
 {
     if (!r->inline_cmd)
         return rbuf_append(b, req, r->size);
-    if (append_header(b, '*', r->argc) != 0)
+    if (redis_append_header(b, '*', r->argc) != 0)
         return -ENOMEM;
     for (uint32_t i = 0; i < r->argc; i++)
-        if (append_bulk(b, req + r->args[i].off, r->args[i].len) != 0)
+        if (redis_append_bulk(b, req + r->args[i].off, r->args[i].len) != 0)
             return -ENOMEM;
     return 0;
 }
@@ -271,6 +238,8 @@ static int append_request(struct rbuf *b, const char *req, const struct resp_req
  * (its requests stay in order behind a WATCH or a blocked command). */
 static struct backend_conn *conn_for(struct redis_client *c, struct redis_server *s, struct msg *m)
 {
+    if (c->writing)   /* for WAIT */
+        c->wrote |= s->index < 64 ? (uint64_t)1 << s->index : ~(uint64_t)0;
     if (c->pin != NULL && c->pin->srv == s)
         return backend_pick_pinned(c->w, c->pin, m);
     if (c->db >= 0)
@@ -278,7 +247,7 @@ static struct backend_conn *conn_for(struct redis_client *c, struct redis_server
     return backend_pick(c->w, s, m, client_seq(c));
 }
 
-static void set_deadline(struct redis_client *c, struct msg *m)
+void client_set_deadline(struct redis_client *c, struct msg *m)
 {
     m->deadline = c->batch_us / 1000 + (uint64_t)c->pool->conf->server_timeout;
 }
@@ -316,12 +285,12 @@ static void route_keys(struct redis_client *c, const struct redis_cmd *cmd, cons
     int n;
 
     if (keys == NULL) {
-        reply_error(c, "ERR coproxy: out of memory");
+        client_reply_error(c, "ERR coproxy: out of memory");
         return;
     }
     n = redis_cmd_keys(cmd, req, r->args, r->argc, keys, &err);
     if (n < 0) {
-        reply_error(c, "%s", err);
+        client_reply_error(c, "%s", err);
         goto out;
     }
     if (n == 0) {
@@ -332,14 +301,14 @@ static void route_keys(struct redis_client *c, const struct redis_cmd *cmd, cons
         struct redis_server *k = redis_pool_route(c->pool, req + r->args[keys[i]].off, r->args[keys[i]].len);
         if (i > 0 && k != s) {
             char name[40];
-            reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
-                        "(a hash tag such as {user1} keeps keys together)", lower(cmd->name, name));
+            client_reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
+                        "(a hash tag such as {user1} keeps keys together)", redis_lower_name(cmd->name, name));
             goto out;
         }
         s = k;
     }
-    if ((m = queue_msg(c)) != NULL) {
-        set_deadline(c, m);
+    if ((m = client_queue_msg(c)) != NULL) {
+        client_set_deadline(c, m);
         send_whole(c, m, s, req, r);
     }
 out:
@@ -362,11 +331,11 @@ static void route_split(struct redis_client *c, const struct redis_cmd *cmd, con
     struct msg *m, **frag_of = calloc((size_t)p->nservers, sizeof *frag_of);
     uint32_t nfrags = 0;
 
-    if (where == NULL || count == NULL || frag_of == NULL || (m = queue_msg(c)) == NULL) {
-        reply_error(c, "ERR coproxy: out of memory");
+    if (where == NULL || count == NULL || frag_of == NULL || (m = client_queue_msg(c)) == NULL) {
+        client_reply_error(c, "ERR coproxy: out of memory");
         goto out;
     }
-    set_deadline(c, m);
+    client_set_deadline(c, m);
     for (uint32_t k = 0; k < nkeys; k++) {
         const struct resp_arg *a = &r->args[1 + k * (uint32_t)step];
         where[k] = redis_pool_route(p, req + a->off, a->len);
@@ -417,13 +386,13 @@ static void route_split(struct redis_client *c, const struct redis_cmd *cmd, con
         if (bc == NULL)
             continue;
         mark = bc->out.len;
-        err = append_header(&bc->out, '*', 1 + (int64_t)f->nkeys * step);
-        err = err ? err : append_bulk(&bc->out, req + r->args[0].off, r->args[0].len);
+        err = redis_append_header(&bc->out, '*', 1 + (int64_t)f->nkeys * step);
+        err = err ? err : redis_append_bulk(&bc->out, req + r->args[0].off, r->args[0].len);
         for (uint32_t k = 0; k < f->nkeys && err == 0; k++) {
             uint32_t at = 1 + f->keypos[k] * (uint32_t)step;
-            err = append_bulk(&bc->out, req + r->args[at].off, r->args[at].len);
+            err = redis_append_bulk(&bc->out, req + r->args[at].off, r->args[at].len);
             if (step == 2 && err == 0)
-                err = append_bulk(&bc->out, req + r->args[at + 1].off, r->args[at + 1].len);
+                err = redis_append_bulk(&bc->out, req + r->args[at + 1].off, r->args[at + 1].len);
         }
         if (err != 0) {
             bc->out.len = mark;
@@ -440,7 +409,10 @@ out:
 
 /* DBSIZE, KEYS, FLUSHDB, FLUSHALL, SCRIPT LOAD/FLUSH: the request to every server. */
 /* A fragment of m (its frags array sized already) for server s; NULL if out of memory. */
-static struct msg *add_frag(struct redis_client *c, struct msg *m, struct redis_server *s)
+static void send_everywhere(struct redis_client *c, struct msg *m, const char *bytes, size_t n, const char *req,
+                            const struct resp_request *r);
+
+struct msg *client_add_frag(struct redis_client *c, struct msg *m, struct redis_server *s)
 {
     struct msg *f = msg_get(c->w);
 
@@ -455,6 +427,27 @@ static struct msg *add_frag(struct redis_client *c, struct msg *m, struct redis_
     return f;
 }
 
+void client_send_frag(struct redis_client *c, struct msg *f, const char *bytes, size_t n)
+{
+    struct backend_conn *bc = conn_for(c, f->server, f);
+    size_t mark;
+
+    if (bc == NULL)
+        return;
+    mark = bc->out.len;
+    if (rbuf_append(&bc->out, bytes, n) != 0) {
+        bc->out.len = mark;
+        msg_fail(c->w, f, "ERR coproxy: out of memory");
+        return;
+    }
+    backend_enqueue(bc, f);
+}
+
+void client_send_everywhere(struct redis_client *c, struct msg *m, const char *req, const struct resp_request *r)
+{
+    send_everywhere(c, m, NULL, 0, req, r);
+}
+
 /* m to every server, as fragments merged into m: bytes[0..n) when given,
  * else the client's request as it came. */
 static void send_everywhere(struct redis_client *c, struct msg *m, const char *bytes, size_t n, const char *req,
@@ -467,7 +460,7 @@ static void send_everywhere(struct redis_client *c, struct msg *m, const char *b
         return;
     }
     for (int i = 0; i < p->nservers; i++)
-        if (add_frag(c, m, p->servers[i]) == NULL) {
+        if (client_add_frag(c, m, p->servers[i]) == NULL) {
             msg_fail(c->w, m, "ERR coproxy: out of memory");
             return;
         }
@@ -491,11 +484,11 @@ static void send_everywhere(struct redis_client *c, struct msg *m, const char *b
 /* To one server, the same one every time (the one the empty key maps to). */
 static void route_one(struct redis_client *c, const char *req, const struct resp_request *r)
 {
-    struct msg *m = queue_msg(c);
+    struct msg *m = client_queue_msg(c);
 
     if (m == NULL)
         return;
-    set_deadline(c, m);
+    client_set_deadline(c, m);
     send_whole(c, m, redis_pool_route(c->pool, "", 0), req, r);
 }
 
@@ -511,20 +504,20 @@ static void route_info(struct redis_client *c, const char *req, const struct res
 
     for (uint32_t i = 1; i < r->argc; i++) {
         const struct resp_arg *a = &r->args[i];
-        if (arg_is(req, a, "default") || arg_is(req, a, "all") || arg_is(req, a, "everything"))
+        if (redis_arg_is(req, a, "default") || redis_arg_is(req, a, "all") || redis_arg_is(req, a, "everything"))
             want |= 3;
-        else if (arg_is(req, a, "server"))
+        else if (redis_arg_is(req, a, "server"))
             want |= 1;
-        else if (arg_is(req, a, "keyspace"))
+        else if (redis_arg_is(req, a, "keyspace"))
             want |= 2;
     }
     if (want == 0) {
-        reply_str(c, "$0\r\n\r\n");   /* as Redis for sections it does not have */
+        client_reply_str(c, "$0\r\n\r\n");   /* as Redis for sections it does not have */
         return;
     }
-    if ((m = queue_msg(c)) == NULL)
+    if ((m = client_queue_msg(c)) == NULL)
         return;
-    set_deadline(c, m);
+    client_set_deadline(c, m);
     m->merge = MERGE_INFO;
     m->info_want = want;
     if ((want & 1)
@@ -552,17 +545,17 @@ static void route_scan(struct redis_client *c, const char *req, const struct res
     snprintf(num, sizeof num, "%.*s", (int)(a->len < 23 ? a->len : 23), req + a->off);
     cursor = strtoull(num, &end, 10);
     if (a->len == 0 || a->len > 20 || *end != '\0' || num[0] == '-') {
-        reply_error(c, "ERR invalid cursor");
+        client_reply_error(c, "ERR invalid cursor");
         return;
     }
     i = (int)(cursor % (unsigned long long)p->nservers);
-    if ((m = queue_msg(c)) == NULL)
+    if ((m = client_queue_msg(c)) == NULL)
         return;
-    set_deadline(c, m);
+    client_set_deadline(c, m);
     m->merge = MERGE_SCAN;
     m->scan_server = (uint32_t)i;
     m->scan_nservers = (uint32_t)p->nservers;
-    if ((m->frags = calloc(1, sizeof *m->frags)) == NULL || (f = add_frag(c, m, p->servers[i])) == NULL) {
+    if ((m->frags = calloc(1, sizeof *m->frags)) == NULL || (f = client_add_frag(c, m, p->servers[i])) == NULL) {
         msg_fail(c->w, m, "ERR coproxy: out of memory");
         return;
     }
@@ -572,14 +565,14 @@ static void route_scan(struct redis_client *c, const char *req, const struct res
     /* the same request with the server's own cursor */
     mark = bc->out.len;
     snprintf(num, sizeof num, "%llu", cursor / (unsigned long long)p->nservers);
-    if (append_header(&bc->out, '*', r->argc) != 0 || append_bulk(&bc->out, "SCAN", 4) != 0
-        || append_bulk(&bc->out, num, strlen(num)) != 0) {
+    if (redis_append_header(&bc->out, '*', r->argc) != 0 || redis_append_bulk(&bc->out, "SCAN", 4) != 0
+        || redis_append_bulk(&bc->out, num, strlen(num)) != 0) {
         bc->out.len = mark;
         msg_fail(c->w, f, "ERR coproxy: out of memory");
         return;
     }
     for (uint32_t k = 2; k < r->argc; k++)
-        if (append_bulk(&bc->out, req + r->args[k].off, r->args[k].len) != 0) {
+        if (redis_append_bulk(&bc->out, req + r->args[k].off, r->args[k].len) != 0) {
             bc->out.len = mark;
             msg_fail(c->w, f, "ERR coproxy: out of memory");
             return;
@@ -593,31 +586,31 @@ static void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, co
     struct redis_pool *p = c->pool;
     struct msg *m;
 
-    if (strcmp(cmd->name, "SCRIPT") == 0 && !arg_is(req, &r->args[1], "LOAD") && !arg_is(req, &r->args[1], "FLUSH")) {
-        reply_error(c, "ERR coproxy: only SCRIPT LOAD and SCRIPT FLUSH are supported (they go to every server)");
+    if (strcmp(cmd->name, "SCRIPT") == 0 && !redis_arg_is(req, &r->args[1], "LOAD") && !redis_arg_is(req, &r->args[1], "FLUSH")) {
+        client_reply_error(c, "ERR coproxy: only SCRIPT LOAD and SCRIPT FLUSH are supported (they go to every server)");
         return;
     }
     if (!p->conf->allow_flush && (strcmp(cmd->name, "FLUSHDB") == 0 || strcmp(cmd->name, "FLUSHALL") == 0)) {
         c->pool->stats->errors_refused++;
-        reply_error(c, "ERR coproxy: %s is turned off in pool %s (allow_flush = false)", cmd->name, p->conf->name);
+        client_reply_error(c, "ERR coproxy: %s is turned off in pool %s (allow_flush = false)", cmd->name, p->conf->name);
         return;
     }
     if (strcmp(cmd->name, "FUNCTION") == 0) {
         const struct resp_arg *sub = &r->args[1];
-        if (arg_is(req, sub, "LIST") || arg_is(req, sub, "DUMP")) {   /* every server has the same */
+        if (redis_arg_is(req, sub, "LIST") || redis_arg_is(req, sub, "DUMP")) {   /* every server has the same */
             route_one(c, req, r);
             return;
         }
-        if (!arg_is(req, sub, "LOAD") && !arg_is(req, sub, "DELETE") && !arg_is(req, sub, "FLUSH")
-            && !arg_is(req, sub, "RESTORE")) {
-            reply_error(c, "ERR coproxy: FUNCTION LOAD, DELETE, FLUSH and RESTORE go to every server, LIST and "
+        if (!redis_arg_is(req, sub, "LOAD") && !redis_arg_is(req, sub, "DELETE") && !redis_arg_is(req, sub, "FLUSH")
+            && !redis_arg_is(req, sub, "RESTORE")) {
+            client_reply_error(c, "ERR coproxy: FUNCTION LOAD, DELETE, FLUSH and RESTORE go to every server, LIST and "
                         "DUMP to one; ask a server directly for the others");
             return;
         }
     }
-    if ((m = queue_msg(c)) == NULL)
+    if ((m = client_queue_msg(c)) == NULL)
         return;
-    set_deadline(c, m);
+    client_set_deadline(c, m);
     m->merge = cmd->route == ROUTE_FANOUT_SUM      ? MERGE_SUM
                : cmd->route == ROUTE_FANOUT_CONCAT ? MERGE_CONCAT
                : cmd->route == ROUTE_FANOUT_RANDOM ? MERGE_RANDOM
@@ -649,12 +642,12 @@ static int keys_server(struct redis_client *c, const struct redis_cmd *cmd, cons
 
     *out = NULL;
     if (keys == NULL) {
-        reply_error(c, "ERR coproxy: out of memory");
+        client_reply_error(c, "ERR coproxy: out of memory");
         return -1;
     }
     n = cmd->first == 0 && cmd->numkeys_at == 0 ? 0 : redis_cmd_keys(cmd, req, r->args, r->argc, keys, &err);
     if (n < 0) {
-        reply_error(c, "%s", err);
+        client_reply_error(c, "%s", err);
         rc = -1;
     } else if (n == 0 && cmd->route == ROUTE_KEYS && r->argc > 1) {   /* EVAL with no keys */
         *out = redis_pool_route(c->pool, req + r->args[1].off, r->args[1].len);
@@ -662,8 +655,8 @@ static int keys_server(struct redis_client *c, const struct redis_cmd *cmd, cons
     for (int i = 0; i < n && rc == 0; i++) {
         struct redis_server *k = redis_pool_route(c->pool, req + r->args[keys[i]].off, r->args[keys[i]].len);
         if (i > 0 && k != *out) {
-            reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
-                        "(a hash tag such as {user1} keeps keys together)", lower(cmd->name, name));
+            client_reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
+                        "(a hash tag such as {user1} keeps keys together)", redis_lower_name(cmd->name, name));
             rc = -1;
         }
         *out = k;
@@ -685,16 +678,16 @@ static void release_pin(struct redis_client *c, int dirty);
 static int take_pin(struct redis_client *c, struct redis_server *s)
 {
     if (s == NULL) {
-        reply_error(c, "ERR coproxy: no server available in pool %s", c->pool->conf->name);
+        client_reply_error(c, "ERR coproxy: no server available in pool %s", c->pool->conf->name);
         return -1;
     }
     if ((c->pin = backend_pin(c->w, s)) == NULL) {
         c->pool->stats->errors_refused++;
         if (c->pool->conf->server_pinned_connections == 0)
-            reply_error(c, "ERR coproxy: transactions and blocking commands are off in pool %s "
+            client_reply_error(c, "ERR coproxy: transactions and blocking commands are off in pool %s "
                         "(server_pinned_connections = 0)", c->pool->conf->name);
         else
-            reply_error(c, "ERR coproxy: all %d pinned connections to server %s are in use "
+            client_reply_error(c, "ERR coproxy: all %d pinned connections to server %s are in use "
                         "(server_pinned_connections); try again later",
                         c->pool->conf->server_pinned_connections, s->conf->name);
         return -1;
@@ -702,7 +695,7 @@ static int take_pin(struct redis_client *c, struct redis_server *s)
     c->pin_drops = c->pin->drops;
     if (c->db >= 0 && select_on_pin(c, c->db) != 0) {
         release_pin(c, 1);
-        reply_error(c, "ERR coproxy: out of memory");
+        client_reply_error(c, "ERR coproxy: out of memory");
         return -1;
     }
     return 0;
@@ -753,13 +746,15 @@ static int select_on_pin(struct redis_client *c, int db)
 /* The request, as the client's, on its pinned connection. */
 static struct msg *send_pinned(struct redis_client *c, const char *req, const struct resp_request *r)
 {
-    struct msg *m = queue_msg(c);
+    struct msg *m = client_queue_msg(c);
     struct backend_conn *bc;
     size_t mark;
 
     if (m == NULL)
         return NULL;
-    set_deadline(c, m);
+    client_set_deadline(c, m);
+    if (c->writing)   /* for WAIT */
+        c->wrote |= c->pin->srv->index < 64 ? (uint64_t)1 << c->pin->srv->index : ~(uint64_t)0;
     if ((bc = backend_pick_pinned(c->w, c->pin, m)) == NULL)
         return m;
     mark = bc->out.len;
@@ -797,7 +792,7 @@ static int open_multi_on(struct redis_client *c, struct redis_server *s)
     if (send_internal(c, c->pin, multi, sizeof multi - 1, 1) != 0
         || send_internal(c, c->pin, c->deferred.data, c->deferred.len, c->ndeferred) != 0) {
         release_pin(c, 1);
-        reply_error(c, "ERR coproxy: out of memory");
+        client_reply_error(c, "ERR coproxy: out of memory");
         return -1;
     }
     rbuf_free(&c->deferred);
@@ -825,7 +820,7 @@ static void queue_in_multi(struct redis_client *c, const struct redis_cmd *cmd, 
         break;
     case ROUTE_LOCAL:
         if (strcmp(cmd->name, "QUIT") == 0) {
-            reply_str(c, "+OK\r\n");
+            client_reply_str(c, "+OK\r\n");
             c->closing = 1;
             return;
         }
@@ -834,18 +829,18 @@ static void queue_in_multi(struct redis_client *c, const struct redis_cmd *cmd, 
         /* fall through */
     default:
         c->pool->stats->errors_refused++;
-        reply_error(c, "ERR coproxy: '%s' cannot be queued in a transaction", lower(cmd->name, name));
+        client_reply_error(c, "ERR coproxy: '%s' cannot be queued in a transaction", redis_lower_name(cmd->name, name));
         abort_multi(c);
         return;
     }
     if (c->pin == NULL && s == NULL) {   /* no key yet: queued here until one says where */
         if (append_request(&c->deferred, req, r) != 0) {
-            reply_error(c, "ERR coproxy: out of memory");
+            client_reply_error(c, "ERR coproxy: out of memory");
             abort_multi(c);
             return;
         }
         c->ndeferred++;
-        reply_str(c, "+QUEUED\r\n");
+        client_reply_str(c, "+QUEUED\r\n");
         return;
     }
     if (c->pin == NULL && open_multi_on(c, s) != 0) {
@@ -853,14 +848,14 @@ static void queue_in_multi(struct redis_client *c, const struct redis_cmd *cmd, 
         return;
     }
     if (s != NULL && s != c->pin->srv) {
-        reply_error(c, "ERR coproxy: the keys of '%s' are on server %s, this transaction's on server %s "
-                    "(a hash tag such as {user1} keeps keys together)", lower(cmd->name, name), s->conf->name,
+        client_reply_error(c, "ERR coproxy: the keys of '%s' are on server %s, this transaction's on server %s "
+                    "(a hash tag such as {user1} keeps keys together)", redis_lower_name(cmd->name, name), s->conf->name,
                     c->pin->srv->conf->name);
         abort_multi(c);
         return;
     }
     if (pin_lost(c)) {
-        reply_error(c, "ERR coproxy: the connection holding this transaction was lost");
+        client_reply_error(c, "ERR coproxy: the connection holding this transaction was lost");
         abort_multi(c);
         return;
     }
@@ -875,7 +870,7 @@ static void txn_command(struct redis_client *c, const struct redis_cmd *cmd, con
 
     if (strcmp(name, "MULTI") == 0) {
         if (c->multi) {
-            reply_error(c, "ERR MULTI calls can not be nested");
+            client_reply_error(c, "ERR MULTI calls can not be nested");
             return;
         }
         c->multi = 1;
@@ -883,15 +878,15 @@ static void txn_command(struct redis_client *c, const struct redis_cmd *cmd, con
         if (c->pin != NULL && !pin_lost(c)) {
             send_pinned(c, req, r);   /* pinned already (WATCH, a blocking command): opened there */
         } else if (c->pin != NULL) {
-            reply_str(c, "+OK\r\n");
+            client_reply_str(c, "+OK\r\n");
             abort_multi(c);   /* its WATCH is gone: EXEC cannot be right */
         } else {
-            reply_str(c, "+OK\r\n");   /* opened on the server at the first key */
+            client_reply_str(c, "+OK\r\n");   /* opened on the server at the first key */
         }
     } else if (strcmp(name, "EXEC") == 0 || strcmp(name, "DISCARD") == 0) {
         int exec = name[0] == 'E';
         if (!c->multi) {
-            reply_error(c, exec ? "ERR EXEC without MULTI" : "ERR DISCARD without MULTI");
+            client_reply_error(c, exec ? "ERR EXEC without MULTI" : "ERR DISCARD without MULTI");
             return;
         }
         c->multi = 0;
@@ -908,18 +903,18 @@ static void txn_command(struct redis_client *c, const struct redis_cmd *cmd, con
             if (c->pin != NULL)
                 send_pinned(c, req, r);
             else if (exec)
-                reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
+                client_reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
             else
-                reply_str(c, "+OK\r\n");
+                client_reply_str(c, "+OK\r\n");
             unpin_when_idle(c);   /* EXEC and DISCARD end the WATCH too */
         } else {
             /* aborted, or its connection was lost: nothing runs */
             static const char discard[] = "*1\r\n$7\r\nDISCARD\r\n";
             int lost = pin_lost(c);
             if (exec)
-                reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
+                client_reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
             else
-                reply_str(c, "+OK\r\n");
+                client_reply_str(c, "+OK\r\n");
             /* the server's MULTI (if it got one) is discarded behind what it queued */
             if (c->pin != NULL && (lost || send_internal(c, c->pin, discard, sizeof discard - 1, 1) != 0))
                 release_pin(c, 1);
@@ -931,18 +926,18 @@ static void txn_command(struct redis_client *c, const struct redis_cmd *cmd, con
         c->multi_abort = 0;
     } else if (strcmp(name, "WATCH") == 0) {
         if (c->multi) {
-            reply_error(c, "ERR WATCH inside MULTI is not allowed");
+            client_reply_error(c, "ERR WATCH inside MULTI is not allowed");
             return;
         }
         if (keys_server(c, cmd, req, r, &s) != 0)
             return;
         if (c->pin != NULL && c->pin->srv != s) {
-            reply_error(c, "ERR coproxy: the keys of 'watch' are on server %s, this client's watched keys "
+            client_reply_error(c, "ERR coproxy: the keys of 'watch' are on server %s, this client's watched keys "
                         "(or its blocked command) on server %s", s ? s->conf->name : "?", c->pin->srv->conf->name);
             return;
         }
         if (c->pin != NULL && pin_lost(c)) {
-            reply_error(c, "ERR coproxy: the connection holding this client's WATCH was lost; UNWATCH and "
+            client_reply_error(c, "ERR coproxy: the connection holding this client's WATCH was lost; UNWATCH and "
                         "start again");
             return;
         }
@@ -959,13 +954,13 @@ static void txn_command(struct redis_client *c, const struct redis_cmd *cmd, con
             if (!pin_lost(c))
                 send_pinned(c, req, r);
             else
-                reply_str(c, "+OK\r\n");
+                client_reply_str(c, "+OK\r\n");
             if (pin_lost(c))
                 release_pin(c, 1);
             else
                 unpin_when_idle(c);
         } else {
-            reply_str(c, "+OK\r\n");
+            client_reply_str(c, "+OK\r\n");
         }
     }
 }
@@ -979,8 +974,8 @@ static void send_blocking(struct redis_client *c, const char *cmdname, struct re
     struct msg *m;
 
     if (c->pin != NULL && c->pin->srv != s) {
-        reply_error(c, "ERR coproxy: the keys of '%s' are on server %s, this client's watched keys (or its "
-                    "other blocked command) on server %s", lower(cmdname, name), s ? s->conf->name : "?",
+        client_reply_error(c, "ERR coproxy: the keys of '%s' are on server %s, this client's watched keys (or its "
+                    "other blocked command) on server %s", redis_lower_name(cmdname, name), s ? s->conf->name : "?",
                     c->pin->srv->conf->name);
         return;
     }
@@ -1030,25 +1025,25 @@ static void route_xread(struct redis_client *c, const struct redis_cmd *cmd, con
     struct msg *m;
 
     for (uint32_t i = 1; i < r->argc && streams == 0; i++) {
-        if (arg_is(req, &r->args[i], "STREAMS"))
+        if (redis_arg_is(req, &r->args[i], "STREAMS"))
             streams = i;
-        else if (arg_is(req, &r->args[i], "BLOCK") && i + 1 < r->argc)
+        else if (redis_arg_is(req, &r->args[i], "BLOCK") && i + 1 < r->argc)
             block = ++i;
-        else if ((arg_is(req, &r->args[i], "COUNT") || arg_is(req, &r->args[i], "GROUP")) && i + 1 < r->argc)
-            i += arg_is(req, &r->args[i], "GROUP") ? 2 : 1;
+        else if ((redis_arg_is(req, &r->args[i], "COUNT") || redis_arg_is(req, &r->args[i], "GROUP")) && i + 1 < r->argc)
+            i += redis_arg_is(req, &r->args[i], "GROUP") ? 2 : 1;
     }
     nkeys = streams ? (r->argc - streams - 1) / 2 : 0;
     if (streams == 0 || nkeys == 0 || (r->argc - streams - 1) % 2 != 0) {
-        reply_error(c, "ERR Unbalanced '%s' list of streams: for each stream key an ID or '$' must be specified.",
-                    lower(cmd->name, name));
+        client_reply_error(c, "ERR Unbalanced '%s' list of streams: for each stream key an ID or '$' must be specified.",
+                    redis_lower_name(cmd->name, name));
         return;
     }
     for (uint32_t k = 0; k < nkeys; k++) {
         const struct resp_arg *a = &r->args[streams + 1 + k];
         struct redis_server *ks = redis_pool_route(c->pool, req + a->off, a->len);
         if (k > 0 && ks != s) {
-            reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
-                        "(a hash tag such as {user1} keeps keys together)", lower(cmd->name, name));
+            client_reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
+                        "(a hash tag such as {user1} keeps keys together)", redis_lower_name(cmd->name, name));
             return;
         }
         s = ks;
@@ -1057,8 +1052,8 @@ static void route_xread(struct redis_client *c, const struct redis_cmd *cmd, con
         send_blocking(c, cmd->name, s, arg_number(req, &r->args[block]), req, r);
         return;
     }
-    if ((m = queue_msg(c)) != NULL) {
-        set_deadline(c, m);
+    if ((m = client_queue_msg(c)) != NULL) {
+        client_set_deadline(c, m);
         send_whole(c, m, s, req, r);
     }
 }
@@ -1072,7 +1067,7 @@ static int check_password(struct redis_client *c, const char *req, const struct 
     size_t n = strlen(want);
     unsigned diff = pass->len != n;
 
-    if (user && !arg_is(req, user, "default"))
+    if (user && !redis_arg_is(req, user, "default"))
         diff = 1;
     for (size_t i = 0; i < pass->len && i < n; i++)
         diff |= (unsigned)(req[pass->off + i] ^ want[i]);
@@ -1092,37 +1087,37 @@ static void cmd_hello(struct redis_client *c, const char *req, const struct resp
 
     if (r->argc >= 2) {
         const struct resp_arg *a = &r->args[1];
-        if (!arg_is(req, a, "2")) {
-            if (arg_is(req, a, "3"))
-                reply_error(c, "NOPROTO this proxy speaks RESP2 only (HELLO 2)");
+        if (!redis_arg_is(req, a, "2")) {
+            if (redis_arg_is(req, a, "3"))
+                client_reply_error(c, "NOPROTO this proxy speaks RESP2 only (HELLO 2)");
             else
-                reply_error(c, "NOPROTO unsupported protocol version");
+                client_reply_error(c, "NOPROTO unsupported protocol version");
             return;
         }
         i = 2;
     }
     for (; i < r->argc; i++) {
-        if (arg_is(req, &r->args[i], "AUTH") && i + 2 < r->argc) {
+        if (redis_arg_is(req, &r->args[i], "AUTH") && i + 2 < r->argc) {
             if (c->pool->conf->password[0] == '\0' || check_password(c, req, &r->args[i + 1], &r->args[i + 2]) != 0) {
-                reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+                client_reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
                 return;
             }
             i += 2;
-        } else if (arg_is(req, &r->args[i], "SETNAME") && i + 1 < r->argc) {
+        } else if (redis_arg_is(req, &r->args[i], "SETNAME") && i + 1 < r->argc) {
             i++;
         } else {
             char name[72];
-            reply_error(c, "ERR Syntax error in HELLO option '%s'",
+            client_reply_error(c, "ERR Syntax error in HELLO option '%s'",
                         printable(req + r->args[i].off, r->args[i].len, name));
             return;
         }
     }
     if (!c->authed) {
-        reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+        client_reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
                     "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client");
         return;
     }
-    if ((m = queue_msg(c)) == NULL)
+    if ((m = client_queue_msg(c)) == NULL)
         return;
     snprintf(ver, sizeof ver, "%s", COPROXY_VERSION);
     rbuf_printf(&m->reply, "*14\r\n$6\r\nserver\r\n$7\r\ncoproxy\r\n$7\r\nversion\r\n$%zu\r\n%s\r\n"
@@ -1151,84 +1146,105 @@ static int client_line(const struct redis_client *o, struct rbuf *out)
             snprintf(host, sizeof host, "unix");
         }
     }
-    return rbuf_printf(out, "id=%llu addr=%s:%d fd=%d name=%s db=%d multi=%d watch=%d worker=%d cmd=%s\n",
-                       (unsigned long long)o->id, host, port, o->fd, o->name ? o->name : "",
-                       o->db >= 0 ? o->db : o->pool->conf->redis_db, o->multi ? (int)o->ndeferred : -1,
-                       o->watching, o->w->id, o->last_cmd ? lower(o->last_cmd, name) : "NULL");
+    return rbuf_printf(out, "id=%llu addr=%s:%d fd=%d name=%s db=%d sub=%u psub=%u multi=%d watch=%d worker=%d "
+                       "cmd=%s\n", (unsigned long long)o->id, host, port, o->fd, o->name ? o->name : "",
+                       o->db >= 0 ? o->db : o->pool->conf->redis_db, pubsub_channels(o), pubsub_patterns(o),
+                       o->multi ? (int)o->ndeferred : -1, o->watching, o->w->id,
+                       o->last_cmd ? redis_lower_name(o->last_cmd, name) : "NULL");
 }
 
 static void cmd_client(struct redis_client *c, const char *req, const struct resp_request *r)
 {
     const struct resp_arg *sub = &r->args[1];
 
-    if (arg_is(req, sub, "SETNAME") && r->argc == 3) {
+    if (redis_arg_is(req, sub, "SETNAME") && r->argc == 3) {
         const struct resp_arg *a = &r->args[2];
         for (uint32_t i = 0; i < a->len; i++) {
             if (req[a->off + i] <= ' ' || req[a->off + i] > '~') {
-                reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
+                client_reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
                 return;
             }
         }
         free(c->name);
         c->name = NULL;
         if (a->len > 0 && (c->name = strndup(req + a->off, a->len)) == NULL) {
-            reply_error(c, "ERR coproxy: out of memory");
+            client_reply_error(c, "ERR coproxy: out of memory");
             return;
         }
-        reply_str(c, "+OK\r\n");
-    } else if (arg_is(req, sub, "GETNAME") && r->argc == 2) {
+        client_reply_str(c, "+OK\r\n");
+    } else if (redis_arg_is(req, sub, "GETNAME") && r->argc == 2) {
         if (c->name)
             reply_bulk(c, c->name, strlen(c->name));
         else
-            reply_str(c, "$-1\r\n");
-    } else if (arg_is(req, sub, "ID") && r->argc == 2) {
+            client_reply_str(c, "$-1\r\n");
+    } else if (redis_arg_is(req, sub, "ID") && r->argc == 2) {
         reply_int(c, (int64_t)c->id);
-    } else if (arg_is(req, sub, "SETINFO") && r->argc == 4) {
-        reply_str(c, "+OK\r\n");
-    } else if (arg_is(req, sub, "NO-EVICT") && r->argc == 3) {
-        reply_str(c, "+OK\r\n");   /* the proxy holds no data to evict */
-    } else if (arg_is(req, sub, "REPLY") && r->argc == 3) {
+    } else if (redis_arg_is(req, sub, "SETINFO") && r->argc == 4) {
+        client_reply_str(c, "+OK\r\n");
+    } else if (redis_arg_is(req, sub, "NO-EVICT") && r->argc == 3) {
+        client_reply_str(c, "+OK\r\n");   /* the proxy holds no data to evict */
+    } else if (redis_arg_is(req, sub, "REPLY") && r->argc == 3) {
         const struct resp_arg *a = &r->args[2];
-        if (arg_is(req, a, "ON")) {
+        if (redis_arg_is(req, a, "ON")) {
             c->reply_off = 0;
             c->reply_skip = 0;
-            reply_str(c, "+OK\r\n");
-        } else if (arg_is(req, a, "OFF") || arg_is(req, a, "SKIP")) {
-            if (arg_is(req, a, "OFF"))
+            client_reply_str(c, "+OK\r\n");
+        } else if (redis_arg_is(req, a, "OFF") || redis_arg_is(req, a, "SKIP")) {
+            if (redis_arg_is(req, a, "OFF"))
                 c->reply_off = 1;
             else
                 c->reply_skip = 2;   /* this command's reply and the next one's */
-            reply_str(c, "+OK\r\n");   /* not written: OFF and SKIP are silent */
+            client_reply_str(c, "+OK\r\n");   /* not written: OFF and SKIP are silent */
         } else {
-            reply_error(c, "ERR syntax error");
+            client_reply_error(c, "ERR syntax error");
         }
-    } else if ((arg_is(req, sub, "INFO") && r->argc == 2) || (arg_is(req, sub, "LIST") && r->argc == 2)) {
+    } else if ((redis_arg_is(req, sub, "INFO") && r->argc == 2) || (redis_arg_is(req, sub, "LIST") && r->argc == 2)) {
         struct rbuf line = { 0 };
         int err = 0;
-        if (arg_is(req, sub, "INFO"))
+        if (redis_arg_is(req, sub, "INFO"))
             err = client_line(c, &line);
         else   /* this worker's clients: each worker serves its own (worker= says which) */
             for (struct redis_client *o = c->pool->clients; o && !err; o = o->next)
                 err = client_line(o, &line);
         if (err)
-            reply_error(c, "ERR coproxy: out of memory");
+            client_reply_error(c, "ERR coproxy: out of memory");
         else
             reply_bulk(c, line.data ? line.data : "", line.len);
         rbuf_free(&line);
     } else {
         char name[72];
-        reply_error(c, "ERR unsupported command 'CLIENT %s'", printable(req + sub->off, sub->len, name));
+        client_reply_error(c, "ERR unsupported command 'CLIENT %s'", printable(req + sub->off, sub->len, name));
     }
 }
 
 static void cmd_command(struct redis_client *c, const char *req, const struct resp_request *r)
 {
-    if (r->argc == 2 && arg_is(req, &r->args[1], "COUNT"))
+    if (r->argc == 2 && redis_arg_is(req, &r->args[1], "COUNT"))
         reply_int(c, redis_cmd_count());
-    else if (r->argc >= 2 && arg_is(req, &r->args[1], "DOCS"))
-        reply_str(c, "*0\r\n");   /* redis-cli asks for hints: none */
+    else if (r->argc >= 2 && redis_arg_is(req, &r->args[1], "DOCS"))
+        client_reply_str(c, "*0\r\n");   /* redis-cli asks for hints: none */
     else
-        reply_error(c, "ERR coproxy: only COMMAND COUNT and COMMAND DOCS are supported");
+        client_reply_error(c, "ERR coproxy: only COMMAND COUNT and COMMAND DOCS are supported");
+}
+
+/* RESET: the client's state as a new connection's (subscriptions, a
+ * transaction, WATCH, SELECT, CLIENT REPLY, its name; AUTH again if a
+ * password is set). */
+static void client_reset(struct redis_client *c)
+{
+    pubsub_release(c);
+    if (c->pin != NULL)
+        release_pin(c, c->multi || c->watching || c->pin_holds > 0 || pin_lost(c));
+    c->multi = c->multi_abort = 0;
+    rbuf_free(&c->deferred);
+    c->ndeferred = 0;
+    c->db = -1;
+    c->reply_off = c->reply_skip = 0;
+    free(c->name);
+    c->name = NULL;
+    c->authed = c->pool->conf->password[0] == '\0';
+    if (c->idle != NULL)
+        co_timer_arm(c->idle, c->pool->conf->client_idle_timeout);
 }
 
 static void local_command(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
@@ -1237,17 +1253,29 @@ static void local_command(struct redis_client *c, const struct redis_cmd *cmd, c
     const char *name = cmd->name;
 
     if (strcmp(name, "PING") == 0) {
-        if (r->argc == 1)
-            reply_str(c, "+PONG\r\n");
+        if (r->argc <= 2 && c->ps != NULL && pubsub_count(c) > 0) {   /* subscribed: as a push */
+            struct rbuf b = { 0 };
+            const char *arg = r->argc == 2 ? req + r->args[1].off : "";
+            if (redis_append_header(&b, '*', 2) != 0 || redis_append_bulk(&b, "pong", 4) != 0
+                || redis_append_bulk(&b, arg, r->argc == 2 ? r->args[1].len : 0) != 0)
+                client_reply_error(c, "ERR coproxy: out of memory");
+            else
+                client_reply_raw(c, b.data, b.len);
+            rbuf_free(&b);
+        } else if (r->argc == 1)
+            client_reply_str(c, "+PONG\r\n");
         else if (r->argc == 2)
             reply_bulk(c, req + r->args[1].off, r->args[1].len);
         else
-            reply_error(c, "ERR wrong number of arguments for 'ping' command");
+            client_reply_error(c, "ERR wrong number of arguments for 'ping' command");
     } else if (strcmp(name, "ECHO") == 0) {
         reply_bulk(c, req + r->args[1].off, r->args[1].len);
     } else if (strcmp(name, "QUIT") == 0) {
-        reply_str(c, "+OK\r\n");
+        client_reply_str(c, "+OK\r\n");
         c->closing = 1;
+    } else if (strcmp(name, "RESET") == 0) {
+        client_reset(c);
+        client_reply_str(c, "+RESET\r\n");
     } else if (strcmp(name, "SELECT") == 0) {
         const struct resp_arg *a = &r->args[1];
         char *end, num[24];
@@ -1255,9 +1283,9 @@ static void local_command(struct redis_client *c, const struct redis_cmd *cmd, c
         snprintf(num, sizeof num, "%.*s", (int)(a->len < 23 ? a->len : 23), req + a->off);
         v = strtol(num, &end, 10);
         if (a->len == 0 || a->len > 20 || *end != '\0') {
-            reply_error(c, "ERR value is not an integer or out of range");
+            client_reply_error(c, "ERR value is not an integer or out of range");
         } else if (v < 0 || v >= c->pool->conf->databases) {
-            reply_error(c, "ERR DB index is out of range");
+            client_reply_error(c, "ERR DB index is out of range");
         } else {
             /* the servers' database v: shared connections that selected it, or the pin */
             c->db = v == c->pool->conf->redis_db ? -1 : (int)v;
@@ -1265,19 +1293,19 @@ static void local_command(struct redis_client *c, const struct redis_cmd *cmd, c
                 c->pin_selected = 1;
                 send_pinned(c, req, r);
             } else {
-                reply_str(c, "+OK\r\n");
+                client_reply_str(c, "+OK\r\n");
             }
         }
     } else if (strcmp(name, "AUTH") == 0) {
         if (c->pool->conf->password[0] == '\0')
-            reply_error(c, "ERR AUTH <password> called without any password configured for the default user. "
+            client_reply_error(c, "ERR AUTH <password> called without any password configured for the default user. "
                         "Are you sure your configuration is correct?");
         else if (r->argc > 3)
-            reply_error(c, "ERR syntax error");
+            client_reply_error(c, "ERR syntax error");
         else if (check_password(c, req, r->argc == 3 ? &r->args[1] : NULL, &r->args[r->argc - 1]) != 0)
-            reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+            client_reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
         else
-            reply_str(c, "+OK\r\n");
+            client_reply_str(c, "+OK\r\n");
     } else if (strcmp(name, "HELLO") == 0) {
         cmd_hello(c, req, r);
     } else if (strcmp(name, "CLIENT") == 0) {
@@ -1286,7 +1314,7 @@ static void local_command(struct redis_client *c, const struct redis_cmd *cmd, c
         cmd_command(c, req, r);
     } else {
         char lname[40];
-        reply_error(c, "ERR unsupported command '%s'", lower(name, lname));
+        client_reply_error(c, "ERR unsupported command '%s'", redis_lower_name(name, lname));
     }
 }
 
@@ -1300,20 +1328,26 @@ static void handle_request(struct redis_client *c, const char *req, const struct
     c->pool->stats->requests++;
     if (cmd == NULL) {
         c->pool->stats->errors_refused++;
-        reply_error(c, "ERR unsupported command '%s'", printable(req + a0->off, a0->len, name));
+        client_reply_error(c, "ERR unsupported command '%s'", printable(req + a0->off, a0->len, name));
         if (c->multi)
             abort_multi(c);
         return;
     }
     if (!c->authed && !(cmd->flags & CMD_NOAUTH)) {
-        reply_error(c, "NOAUTH Authentication required.");
+        client_reply_error(c, "NOAUTH Authentication required.");
         return;
     }
     c->last_cmd = cmd->name;
+    c->writing = (cmd->flags & (CMD_WRITE | CMD_MAY_WRITE)) != 0;
     if (!redis_cmd_arity_ok(cmd, r->argc)) {
-        reply_error(c, "ERR wrong number of arguments for '%s' command", lower(cmd->name, name));
+        client_reply_error(c, "ERR wrong number of arguments for '%s' command", redis_lower_name(cmd->name, name));
         if (c->multi)
             abort_multi(c);
+        return;
+    }
+    if (c->ps != NULL && !(cmd->flags & CMD_SUBSCRIBED) && pubsub_count(c) > 0) {
+        client_reply_error(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+                           "are allowed in this context", redis_lower_name(cmd->name, name));
         return;
     }
     if (c->multi && cmd->route != ROUTE_TXN) {
@@ -1356,13 +1390,22 @@ static void handle_request(struct redis_client *c, const char *req, const struct
     case ROUTE_LOCAL:
         local_command(c, cmd, req, r);
         break;
+    case ROUTE_PUBSUB:
+        pubsub_command(c, cmd, req, r);
+        break;
+    case ROUTE_PUBSUB_INFO:
+        pubsub_introspect(c, req, r);
+        break;
+    case ROUTE_WAIT:
+        wait_command(c, req, r);
+        break;
     case ROUTE_REFUSED:
         c->pool->stats->errors_refused++;
-        reply_error(c, "ERR coproxy: %s", cmd->reason ? cmd->reason : "command refused");
+        client_reply_error(c, "ERR coproxy: %s", cmd->reason ? cmd->reason : "command refused");
         break;
     default:
         c->pool->stats->errors_refused++;
-        reply_error(c, "ERR unsupported command '%s'", printable(req + a0->off, a0->len, name));
+        client_reply_error(c, "ERR unsupported command '%s'", printable(req + a0->off, a0->len, name));
         break;
     }
 }
@@ -1385,7 +1428,7 @@ static __attribute__((noinline)) void process_input(struct redis_client *c)
         }
         if (r == RESP_ERROR) {
             c->pool->stats->errors_protocol++;
-            reply_error(c, "ERR Protocol error: %s", c->req.error ? c->req.error : "malformed request");
+            client_reply_error(c, "ERR Protocol error: %s", c->req.error ? c->req.error : "malformed request");
             log_debug("pool %s: protocol error from client %d: %s", c->pool->conf->name, c->fd,
                       c->req.error ? c->req.error : "?");
             c->closing = 1;
@@ -1457,6 +1500,10 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
         uint64_t now_us;
         int n = 0, niov = 0, r;
 
+        if (m->wait == 1 && !m->done) {   /* a WAIT goes out once all before it is answered */
+            wait_dispatch(c, m);
+            continue;
+        }
         if (!m->done) {
             uint64_t now = worker_now_ms();
             if (now >= m->deadline) {
@@ -1499,7 +1546,14 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
         now_us = worker_now_us();
         while (n-- > 0) {
             m = c->head;
-            stats_latency_add(&c->pool->stats->latency, now_us - m->start_us);
+            if (m->push)
+                c->push_bytes -= m->reply.len;
+            else
+                stats_latency_add(&c->pool->stats->latency, now_us - m->start_us);
+            if (m->quit)
+                c->closing = 1;
+            if (m->wait)
+                wait_release(c, 0);
             if (m->unpin && c->pin_holds > 0 && --c->pin_holds == 0 && !c->watching && !c->multi)
                 release_pin(c, pin_lost(c));   /* its blocking command is answered */
             c->head = m->cnext;
@@ -1556,7 +1610,7 @@ static __attribute__((noinline)) int read_input(struct redis_client *c, int *rea
         c->pool->stats->bytes_in += (uint64_t)n;
         c->partial = 0;
         *ready = (size_t)n == room || c->hup;   /* a short read drained the socket */
-        if (c->idle)
+        if (c->idle && (c->ps == NULL || pubsub_count(c) == 0))   /* subscribers are not idle */
             co_timer_arm(c->idle, c->pool->conf->client_idle_timeout);
         return 1;
     }
@@ -1568,6 +1622,36 @@ static __attribute__((noinline)) int read_input(struct redis_client *c, int *rea
 }
 
 enum { CLIENT_DONE, CLIENT_SHED };
+
+/* A subscriber's socket is readable (or closed). */
+static void subscriber_input(int fd, short revents, void *arg)
+{
+    struct redis_client *c = arg;
+
+    (void)fd;
+    c->input_ready = 1;
+    if (revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+        c->hup = 1;
+    client_wake_up(c);
+}
+
+/* Subscribed, messages come unasked: waits for input or for one. 0, or -1. */
+static __attribute__((noinline)) int subscriber_wait(struct redis_client *c)
+{
+    int r;
+
+    if (c->cond == NULL && (c->cond = co_cond_alloc()) == NULL)
+        return -1;
+    c->input_ready = 0;
+    if (co_fd_watch(c->fd, POLLIN | POLLRDHUP, subscriber_input, c) != 0)
+        return -1;
+    c->sub_waiting = 1;
+    r = co_cond_timedwait(c->cond, -1);
+    c->sub_waiting = 0;
+    if (!c->input_ready)
+        co_fd_unwatch(c->fd);
+    return r == 0 || r == -ETIMEDOUT ? 0 : -1;
+}
 
 /* The loop an idle client parks in: the steps it calls are not inlined, so
  * their locals (an iovec array, ...) are not part of the parked frames that
@@ -1589,7 +1673,18 @@ static int client_serve(struct redis_client *c)
             continue;
         }
         release_input(c);
-        if (!ready) {
+        if (!ready && c->ps != NULL && pubsub_count(c) > 0) {
+            if (c->head != NULL) {   /* messages came */
+                if (flush_replies(c) != 0 || c->closing)
+                    return CLIENT_DONE;
+                continue;
+            }
+            if (c->closing || c->kicked || subscriber_wait(c) != 0)
+                return CLIENT_DONE;
+            ready = c->input_ready;
+            if (!ready)
+                continue;
+        } else if (!ready) {
             struct pollfd p = { .fd = c->fd, .events = POLLIN | POLLRDHUP };
             int idle = c->in.data == NULL && c->head == NULL;
             int n = co_poll_edge(&p, 1, idle ? CLIENT_SHED_MS : -1);
@@ -1633,6 +1728,8 @@ static void client_close(struct redis_client *c)
         msg_abandon(w, m);
         msg_unref(w, m);
     }
+    pubsub_release(c);
+    wait_release(c, 1);
     /* the server may hold a WATCH, a MULTI or a blocked command for it: that connection goes */
     if (c->pin != NULL)
         release_pin(c, c->multi || c->watching || c->pin->inflight > 0 || pin_lost(c));

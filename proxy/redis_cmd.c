@@ -232,8 +232,8 @@ static const struct cmd_def cmd_table[] = {
     CMD("RENAMENX",                 3, KEYS,          CMD_WRITE,              1,  2,  1),
     CMD("COPY",                    -3, KEYS,          CMD_WRITE,              1,  2,  1),
     /* scripting */
-    CMD_NK("EVAL",                 -3, KEYS,          0,                      0,  2, NK_EVAL, NULL),
-    CMD_NK("EVALSHA",              -3, KEYS,          0,                      0,  2, NK_EVAL, NULL),
+    CMD_NK("EVAL",                 -3, KEYS,          CMD_MAY_WRITE,          0,  2, NK_EVAL, NULL),
+    CMD_NK("EVALSHA",              -3, KEYS,          CMD_MAY_WRITE,          0,  2, NK_EVAL, NULL),
     CMD_NK("EVAL_RO",              -3, KEYS,          0,                      0,  2, NK_EVAL, NULL),
     CMD_NK("EVALSHA_RO",           -3, KEYS,          0,                      0,  2, NK_EVAL, NULL),
     CMD("SCRIPT",                  -2, FANOUT_OK,     0,                      0,  0,  0),
@@ -251,14 +251,13 @@ static const struct cmd_def cmd_table[] = {
     CMD_NK("FCALL",                -3, KEYS,          CMD_WRITE,              0,  2, NK_EVAL, NULL),
     CMD_NK("FCALL_RO",             -3, KEYS,          0,                      0,  2, NK_EVAL, NULL),
     CMD("INFO",                    -1, INFO,          0,                      0,  0,  0),
-    /* refused */
-    CMD_REFUSED("WAIT",            3,
-                "WAIT counts the replicas that saw one connection's writes, and coproxy carries many "
-                "clients over each connection"),
+    /* the replicas that saw the client's writes */
+    CMD("WAIT",                     3, WAIT,          0,                      0,  0,  0),
     /* answered by coproxy */
-    CMD("PING",                    -1, LOCAL,         CMD_NOAUTH,             0,  0,  0),
+    CMD("PING",                    -1, LOCAL,         CMD_NOAUTH | CMD_SUBSCRIBED, 0, 0, 0),
     CMD("ECHO",                     2, LOCAL,         0,                      0,  0,  0),
-    CMD("QUIT",                    -1, LOCAL,         CMD_NOAUTH,             0,  0,  0),
+    CMD("QUIT",                    -1, LOCAL,         CMD_NOAUTH | CMD_SUBSCRIBED, 0, 0, 0),
+    CMD("RESET",                    1, LOCAL,         CMD_NOAUTH | CMD_SUBSCRIBED, 0, 0, 0),
     CMD("SELECT",                   2, LOCAL,         0,                      0,  0,  0),
     CMD("AUTH",                    -2, LOCAL,         CMD_NOAUTH,             0,  0,  0),
     CMD("HELLO",                   -1, LOCAL,         CMD_NOAUTH,             0,  0,  0),
@@ -280,14 +279,15 @@ static const struct cmd_def cmd_table[] = {
     CMD_NK("BZMPOP",               -5, BLOCKING,      CMD_WRITE,              0,  2, NK_MPOP, NULL),
     CMD("XREAD",                   -4, XREAD,         0,                      0,  0,  0),
     CMD("XREADGROUP",              -7, XREAD,         CMD_WRITE,              0,  0,  0),
+    /* pub/sub: a channel lives on the server its name maps to, as a key */
+    CMD("PUBLISH",                  3, KEYS,          0,                      1,  1,  1),
+    CMD("SUBSCRIBE",               -2, PUBSUB,        CMD_SUBSCRIBED,         0,  0,  0),
+    CMD("UNSUBSCRIBE",             -1, PUBSUB,        CMD_SUBSCRIBED,         0,  0,  0),
+    CMD("PSUBSCRIBE",              -2, PUBSUB,        CMD_SUBSCRIBED,         0,  0,  0),
+    CMD("PUNSUBSCRIBE",            -1, PUBSUB,        CMD_SUBSCRIBED,         0,  0,  0),
+    CMD("PUBSUB",                  -2, PUBSUB_INFO,   0,                      0,  0,  0),
     /* unsupported */
     CMD("MOVE",                     3, UNSUPPORTED,   CMD_WRITE,              1,  1,  1),
-    CMD("SUBSCRIBE",               -2, UNSUPPORTED,   0,                      0,  0,  0),
-    CMD("UNSUBSCRIBE",             -1, UNSUPPORTED,   0,                      0,  0,  0),
-    CMD("PSUBSCRIBE",              -2, UNSUPPORTED,   0,                      0,  0,  0),
-    CMD("PUNSUBSCRIBE",            -1, UNSUPPORTED,   0,                      0,  0,  0),
-    CMD("PUBLISH",                  3, UNSUPPORTED,   0,                      0,  0,  0),
-    CMD("PUBSUB",                  -2, UNSUPPORTED,   0,                      0,  0,  0),
     CMD("SSUBSCRIBE",              -2, UNSUPPORTED,   0,                      1, -1,  1),
     CMD("SUNSUBSCRIBE",            -1, UNSUPPORTED,   0,                      1, -1,  1),
     CMD("SPUBLISH",                 3, UNSUPPORTED,   0,                      1,  1,  1),
@@ -314,7 +314,6 @@ static const struct cmd_def cmd_table[] = {
     CMD("ACL",                     -2, UNSUPPORTED,   0,                      0,  0,  0),
     CMD("ROLE",                     1, UNSUPPORTED,   0,                      0,  0,  0),
     CMD("FAILOVER",                -1, UNSUPPORTED,   0,                      0,  0,  0),
-    CMD("RESET",                    1, UNSUPPORTED,   0,                      0,  0,  0),
 };
 
 #define CMD_COUNT ((int)(sizeof cmd_table / sizeof cmd_table[0]))

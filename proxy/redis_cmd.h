@@ -31,11 +31,17 @@ enum cmd_route {
                            server_timeout while the command's own timeout runs */
     ROUTE_XREAD,        /* XREAD, XREADGROUP: keys after STREAMS on one server; with BLOCK,
                            as ROUTE_BLOCKING */
-    ROUTE_UNSUPPORTED   /* -ERR unsupported command '<name>' (SUBSCRIBE, MONITOR...) */
+    ROUTE_PUBSUB,       /* (P)SUBSCRIBE, (P)UNSUBSCRIBE: on connections of the client's own
+                           (redis_pubsub.c) */
+    ROUTE_PUBSUB_INFO,  /* PUBSUB CHANNELS/NUMSUB/NUMPAT: asked of the servers, merged */
+    ROUTE_WAIT,         /* WAIT: on connections of the client's own (redis_wait.c) */
+    ROUTE_UNSUPPORTED   /* -ERR unsupported command '<name>' (MONITOR, SSUBSCRIBE...) */
 };
 
 #define CMD_NOAUTH 0x01  /* allowed before the client has authenticated */
 #define CMD_WRITE  0x02  /* changes data */
+#define CMD_SUBSCRIBED 0x04  /* allowed in subscribed mode */
+#define CMD_MAY_WRITE  0x08  /* a script: may write (WAIT counts it) */
 
 struct redis_cmd {
     const char *name;   /* upper case, as Redis lists it */

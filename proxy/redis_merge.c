@@ -82,7 +82,8 @@ out:
     free(slot);
 }
 
-/* DEL, UNLINK, EXISTS, TOUCH, DBSIZE: the sum of the integers. */
+/* DEL, UNLINK, EXISTS, TOUCH, DBSIZE: the sum of the integers (PUBSUB NUMPAT: the largest,
+ * WAIT: the smallest). */
 static void merge_sum(struct msg *m)
 {
     char out[RESP_INT_MAX_LEN];
@@ -96,7 +97,12 @@ static void merge_sum(struct msg *m)
             set_error(m, "ERR coproxy: unexpected reply from a server (expected an integer)");
             return;
         }
-        sum += v;
+        if (m->merge == MERGE_MAX)
+            sum = i == 0 || v > sum ? v : sum;
+        else if (m->merge == MERGE_MIN)
+            sum = i == 0 || v < sum ? v : sum;
+        else
+            sum += v;
     }
     set_reply(m, out, resp_write_int(out, ':', sum));
 }
@@ -272,6 +278,8 @@ void redis_merge(struct msg *m)
 
     if (err != NULL) {   /* one part failed: the client sees that error */
         set_reply(m, err->data, err->len);
+        /* a subscription half made: the client goes, its library subscribes again */
+        m->quit = m->merge == MERGE_KEEP;
         return;
     }
     switch (m->merge) {
@@ -279,6 +287,8 @@ void redis_merge(struct msg *m)
         merge_mget(m);
         break;
     case MERGE_SUM:
+    case MERGE_MAX:
+    case MERGE_MIN:
         merge_sum(m);
         break;
     case MERGE_CONCAT:
@@ -292,6 +302,8 @@ void redis_merge(struct msg *m)
         break;
     case MERGE_INFO:
         merge_info(m);
+        break;
+    case MERGE_KEEP:
         break;
     default:
         merge_ok(m);

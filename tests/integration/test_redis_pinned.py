@@ -226,3 +226,44 @@ def test_select_isolates_databases(proxy):
     assert raw.call("SELECT", "16").startswith(b"-ERR DB index is out of range")
     assert raw.call("SELECT", "x").startswith(b"-ERR value is not an integer")
     assert raw.call("SELECT", "15") == b"+OK"
+
+
+def test_wait_counts_the_replicas_of_the_servers_the_client_wrote_to(daemon, backends, tmp_path):
+    from conftest import free_port
+    from redis_util import RedisProc, redis_config
+    bs = backends(2)                               # s0 has a replica, s1 none
+    rdir = tmp_path / "replica"
+    rdir.mkdir()
+    replica = RedisProc(rdir, extra=("--replicaof", "127.0.0.1", str(bs[0].port)))
+    try:
+        port = free_port()
+        daemon(redis_config(port, [b.port for b in bs]), port=port)
+        s = Setup(port, bs)
+        rep = redis.Redis(host="127.0.0.1", port=replica.port, socket_timeout=30)
+        deadline = time.monotonic() + 30
+        while rep.info("replication").get("master_link_status") != "up":
+            assert time.monotonic() < deadline, "the replica did not sync"
+            time.sleep(0.1)
+        on0, on1 = keys_on(s, 0)[0], keys_on(s, 1)[0]
+        r = s.client()
+        for i in range(20):
+            r.set(on0, f"v{i}")
+            assert r.execute_command("WAIT", 1, 10000) == 1   # s0's replica has the write
+            assert rep.get(on0) == f"v{i}".encode()           # ... really
+        p = r.pipeline(transaction=False)           # WAIT right behind the write, one batch
+        p.set(on0, "piped")
+        p.execute_command("WAIT", 1, 10000)
+        assert p.execute() == [True, 1]
+        assert rep.get(on0) == b"piped"
+        r.set(on1, "x")                             # s1 has no replica: the smallest count
+        t0 = time.monotonic()
+        assert r.execute_command("WAIT", 1, 300) == 0
+        assert time.monotonic() - t0 >= 0.25        # it waited its own timeout
+        assert r.execute_command("WAIT", 0, 0) == 0   # no writes since: every server, at once
+        with pytest.raises(redis.ResponseError, match="timeout is negative"):
+            r.execute_command("WAIT", 1, -1)
+        with pytest.raises(redis.ResponseError, match="not an integer"):
+            r.execute_command("WAIT", "x", 0)
+        assert r.get(on0) == b"piped"               # the shared connections are in step
+    finally:
+        replica.stop()

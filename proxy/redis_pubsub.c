@@ -1,0 +1,519 @@
+/* redis_pubsub.c — redis mode: SUBSCRIBE and kin, on connections of the subscriber's own. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "costack.h"
+#include "log.h"
+#include "redis_client.h"
+#include "worker.h"
+
+/*
+ * A subscribed client holds a pinned connection to each server it listens
+ * on: a channel's server (the channel name routes as a key, so PUBLISH of
+ * that channel meets it there), and every server for a pattern.  Each such
+ * connection is in Redis's subscribed mode for this one client, so what the
+ * servers count (PUBLISH's receivers, PUBSUB NUMSUB) stays exact.
+ *
+ * Messages pass on as the server wrote them.  Confirmations are made here
+ * with the client's own count over all its servers, and written once every
+ * server concerned has acknowledged, so a PUBLISH after the client saw the
+ * confirmation reaches it.  A message that arrives on a connection before
+ * the acknowledgement of something sent earlier on it is written before
+ * that reply, as one server would order them.  When one of these
+ * connections is lost its subscriptions are gone: the client is closed, and
+ * its library reconnects and subscribes again.
+ */
+
+/* A subscriber that stops reading is closed once this much waits for it
+ * (Redis's client-output-buffer-limit for pubsub clients, hard limit). */
+#define PUBSUB_OUTPUT_LIMIT ((size_t)32 << 20)
+
+struct sub_pin {
+    struct redis_server *srv;
+    struct backend_conn *bc;         /* NULL: given back */
+    uint32_t nchannels;              /* the client's channels on srv */
+};
+
+struct sub_name {
+    char *name;
+    uint32_t len;
+    uint32_t pin;                    /* a channel's connection: index in pins */
+};
+
+struct sub_names {
+    struct sub_name *v;
+    uint32_t n, cap;
+};
+
+struct redis_pubsub {
+    struct sub_pin *pins;
+    uint32_t npins, cap_pins;
+    struct sub_names channels, patterns;
+};
+
+uint32_t pubsub_channels(const struct redis_client *c)
+{
+    return c->ps ? c->ps->channels.n : 0;
+}
+
+uint32_t pubsub_patterns(const struct redis_client *c)
+{
+    return c->ps ? c->ps->patterns.n : 0;
+}
+
+uint32_t pubsub_count(const struct redis_client *c)
+{
+    return pubsub_channels(c) + pubsub_patterns(c);
+}
+
+static int find_name(const struct sub_names *s, const char *p, size_t len)
+{
+    for (uint32_t i = 0; i < s->n; i++)
+        if (s->v[i].len == len && memcmp(s->v[i].name, p, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int add_name(struct sub_names *s, const char *p, size_t len, uint32_t pin)
+{
+    char *copy;
+
+    if (s->n == s->cap) {
+        uint32_t cap = s->cap ? s->cap * 2 : 4;
+        struct sub_name *v = realloc(s->v, cap * sizeof *v);
+        if (v == NULL)
+            return -1;
+        s->v = v;
+        s->cap = cap;
+    }
+    if ((copy = malloc(len + 1)) == NULL)
+        return -1;
+    memcpy(copy, p, len);
+    copy[len] = '\0';
+    s->v[s->n++] = (struct sub_name){ copy, (uint32_t)len, pin };
+    return 0;
+}
+
+/* Removes entry i, keeping the order (UNSUBSCRIBE with no argument answers in it). */
+static void remove_name(struct sub_names *s, uint32_t i)
+{
+    free(s->v[i].name);
+    memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof *s->v);
+    s->n--;
+}
+
+/* The client's connection to srv, taken from the server's pinned pool on
+ * first use; NULL after m failed with the reason. */
+static struct sub_pin *pin_for(struct redis_client *c, struct redis_server *srv, struct msg *m)
+{
+    struct redis_pubsub *ps = c->ps;
+    struct sub_pin *pin = NULL;
+
+    for (uint32_t i = 0; i < ps->npins && pin == NULL; i++)
+        if (ps->pins[i].srv == srv)
+            pin = &ps->pins[i];
+    if (pin == NULL) {
+        if (ps->npins == ps->cap_pins) {
+            uint32_t cap = ps->cap_pins ? ps->cap_pins * 2 : 2;
+            struct sub_pin *v = realloc(ps->pins, cap * sizeof *v);
+            if (v == NULL) {
+                msg_fail(c->w, m, "ERR coproxy: out of memory");
+                return NULL;
+            }
+            ps->pins = v;
+            ps->cap_pins = cap;
+        }
+        pin = &ps->pins[ps->npins++];
+        *pin = (struct sub_pin){ .srv = srv };
+    }
+    if (pin->bc == NULL) {
+        if ((pin->bc = backend_pin(c->w, srv)) == NULL) {
+            c->pool->stats->errors_refused++;
+            if (c->pool->conf->server_pinned_connections == 0)
+                msg_fail(c->w, m, "ERR coproxy: pub/sub is off in pool %s (server_pinned_connections = 0)",
+                         c->pool->conf->name);
+            else
+                msg_fail(c->w, m, "ERR coproxy: all %d pinned connections to server %s are in use "
+                         "(server_pinned_connections); try again later",
+                         c->pool->conf->server_pinned_connections, srv->conf->name);
+            return NULL;
+        }
+        pin->bc->subscriber = c;
+    }
+    return pin;
+}
+
+/* A connection the client no longer listens on goes back to the pool: clean
+ * once the server has acknowledged everything (it left subscribed mode),
+ * closed otherwise. */
+static void give_back(struct redis_client *c, struct sub_pin *pin, int force)
+{
+    struct backend_conn *bc = pin->bc;
+    int subscribed = pin->nchannels > 0 || c->ps->patterns.n > 0;
+
+    if (bc == NULL || (!force && (subscribed || bc->head != NULL)))
+        return;   /* still listening, or when its last acknowledgement comes (redis_pubsub_idle) */
+    bc->subscriber = NULL;
+    pin->bc = NULL;
+    backend_unpin(c->w, bc, subscribed || bc->head != NULL);
+}
+
+/* ["<kind>", name, count] as Redis confirms a (un)subscription (name NULL: nil). */
+static int make_confirmation(struct rbuf *b, const char *kind, const char *name, size_t len, uint32_t count)
+{
+    char num[RESP_INT_MAX_LEN];
+
+    if (redis_append_header(b, '*', 3) != 0 || redis_append_bulk(b, kind, strlen(kind)) != 0)
+        return -1;
+    if (name == NULL ? rbuf_append(b, "$-1\r\n", 5) != 0 : redis_append_bulk(b, name, len) != 0)
+        return -1;
+    return rbuf_append(b, num, resp_write_int(num, ':', count));
+}
+
+/* A confirmation written at once (nothing to ask a server). */
+static void confirm_now(struct redis_client *c, const char *kind, const char *name, size_t len)
+{
+    struct rbuf b = { 0 };
+
+    if (make_confirmation(&b, kind, name, len, pubsub_count(c)) != 0)
+        client_reply_error(c, "ERR coproxy: out of memory");
+    else
+        client_reply_raw(c, b.data, b.len);
+    rbuf_free(&b);
+}
+
+/*
+ * m waits for `cmd name` on the pins (all of them held, or just `only`):
+ * one fragment per connection, acknowledged in order with what was sent
+ * there before.  m's reply is made already (MERGE_KEEP).
+ */
+static void send_to_pins(struct redis_client *c, struct msg *m, const char *cmd, const char *name, size_t len,
+                         struct sub_pin *only)
+{
+    struct redis_pubsub *ps = c->ps;
+    uint32_t n = 0;
+
+    m->merge = MERGE_KEEP;
+    for (uint32_t i = 0; i < ps->npins; i++)
+        n += ps->pins[i].bc != NULL && (only == NULL || only == &ps->pins[i]);
+    if (n == 0) {
+        msg_finish(c->w, m);
+        return;
+    }
+    if ((m->frags = calloc(n, sizeof *m->frags)) == NULL) {
+        msg_fail(c->w, m, "ERR coproxy: out of memory");
+        return;
+    }
+    for (uint32_t i = 0; i < ps->npins; i++)
+        if (ps->pins[i].bc != NULL && (only == NULL || only == &ps->pins[i])
+            && client_add_frag(c, m, ps->pins[i].srv) == NULL) {
+            msg_fail(c->w, m, "ERR coproxy: out of memory");
+            return;
+        }
+    m->frags_left = m->nfrags;
+    for (uint32_t i = 0, k = 0; i < ps->npins && k < m->nfrags && m->nfrags > 0; i++) {
+        struct backend_conn *bc = ps->pins[i].bc;
+        struct msg *f;
+        size_t mark;
+        if (bc == NULL || (only != NULL && only != &ps->pins[i]))
+            continue;
+        f = m->frags[k++];
+        if ((bc = backend_pick_pinned(c->w, bc, f)) == NULL)
+            continue;
+        mark = bc->out.len;
+        if (redis_append_header(&bc->out, '*', 2) != 0 || redis_append_bulk(&bc->out, cmd, strlen(cmd)) != 0
+            || redis_append_bulk(&bc->out, name, len) != 0) {
+            bc->out.len = mark;
+            msg_fail(c->w, f, "ERR coproxy: out of memory");
+            continue;
+        }
+        f->deadline = m->deadline;
+        backend_enqueue(bc, f);
+    }
+}
+
+/* A new message for the client with its reply made: the confirmation with `count`. */
+static struct msg *confirmation_msg(struct redis_client *c, const char *kind, const char *name, size_t len,
+                                    uint32_t count)
+{
+    struct msg *m = client_queue_msg(c);
+
+    if (m == NULL)
+        return NULL;
+    client_set_deadline(c, m);
+    if (make_confirmation(&m->reply, kind, name, len, count) != 0) {
+        msg_fail(c->w, m, "ERR coproxy: out of memory");
+        return NULL;
+    }
+    return m;
+}
+
+static void subscribe(struct redis_client *c, const char *ch, size_t len)
+{
+    struct redis_server *s = redis_pool_route(c->pool, ch, len);
+    struct sub_pin *pin;
+    struct msg *m;
+
+    if (find_name(&c->ps->channels, ch, len) >= 0) {
+        confirm_now(c, "subscribe", ch, len);
+        return;
+    }
+    if (s == NULL) {
+        client_reply_error(c, "ERR coproxy: no server available in pool %s", c->pool->conf->name);
+        return;
+    }
+    if ((m = client_queue_msg(c)) == NULL)
+        return;
+    client_set_deadline(c, m);
+    if ((pin = pin_for(c, s, m)) == NULL)
+        return;
+    if (add_name(&c->ps->channels, ch, len, (uint32_t)(pin - c->ps->pins)) != 0) {
+        msg_fail(c->w, m, "ERR coproxy: out of memory");
+        give_back(c, pin, 0);
+        return;
+    }
+    pin->nchannels++;
+    if (make_confirmation(&m->reply, "subscribe", ch, len, pubsub_count(c)) != 0) {
+        msg_fail(c->w, m, "ERR coproxy: out of memory");
+        return;
+    }
+    send_to_pins(c, m, "SUBSCRIBE", ch, len, pin);
+}
+
+static void psubscribe(struct redis_client *c, const char *pat, size_t len)
+{
+    struct redis_pool *p = c->pool;
+    struct msg *m;
+
+    if (find_name(&c->ps->patterns, pat, len) >= 0) {
+        confirm_now(c, "psubscribe", pat, len);
+        return;
+    }
+    if ((m = client_queue_msg(c)) == NULL)
+        return;
+    client_set_deadline(c, m);
+    /* a pattern matches channels of every server */
+    for (int i = 0; i < p->nservers; i++) {
+        if (p->servers[i]->retired || pin_for(c, p->servers[i], m) != NULL)
+            continue;
+        for (uint32_t k = 0; k < c->ps->npins; k++)
+            give_back(c, &c->ps->pins[k], 0);
+        return;
+    }
+    if (add_name(&c->ps->patterns, pat, len, 0) != 0
+        || make_confirmation(&m->reply, "psubscribe", pat, len, pubsub_count(c)) != 0) {
+        msg_fail(c->w, m, "ERR coproxy: out of memory");
+        return;
+    }
+    send_to_pins(c, m, "PSUBSCRIBE", pat, len, NULL);
+}
+
+static void unsubscribe(struct redis_client *c, const char *ch, size_t len)
+{
+    int i = find_name(&c->ps->channels, ch, len);
+    struct sub_pin *pin;
+    struct msg *m;
+
+    if (i < 0) {
+        confirm_now(c, "unsubscribe", ch, len);
+        return;
+    }
+    pin = &c->ps->pins[c->ps->channels.v[i].pin];
+    pin->nchannels--;
+    /* ch may point into the entry: the reply and the request are made first */
+    if ((m = confirmation_msg(c, "unsubscribe", ch, len, pubsub_count(c) - 1)) != NULL)
+        send_to_pins(c, m, "UNSUBSCRIBE", ch, len, pin);
+    remove_name(&c->ps->channels, (uint32_t)i);
+}
+
+static void punsubscribe(struct redis_client *c, const char *pat, size_t len)
+{
+    int i = find_name(&c->ps->patterns, pat, len);
+    struct msg *m;
+
+    if (i < 0) {
+        confirm_now(c, "punsubscribe", pat, len);
+        return;
+    }
+    if ((m = confirmation_msg(c, "punsubscribe", pat, len, pubsub_count(c) - 1)) != NULL)
+        send_to_pins(c, m, "PUNSUBSCRIBE", pat, len, NULL);
+    remove_name(&c->ps->patterns, (uint32_t)i);
+}
+
+void pubsub_command(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                    const struct resp_request *r)
+{
+    int pattern = cmd->name[0] == 'P' || cmd->name[1] == 'P';   /* PSUBSCRIBE, PUNSUBSCRIBE */
+    int sub = cmd->name[pattern] == 'S';
+    uint32_t before = pubsub_count(c);
+    struct sub_names *names;
+
+    if (c->ps == NULL && (c->ps = calloc(1, sizeof *c->ps)) == NULL) {
+        client_reply_error(c, "ERR coproxy: out of memory");
+        return;
+    }
+    names = pattern ? &c->ps->patterns : &c->ps->channels;
+    if (!sub && r->argc == 1) {   /* from everything */
+        if (names->n == 0)
+            confirm_now(c, pattern ? "punsubscribe" : "unsubscribe", NULL, 0);
+        while (names->n > 0) {
+            const struct sub_name *e = &names->v[0];
+            if (pattern)
+                punsubscribe(c, e->name, e->len);
+            else
+                unsubscribe(c, e->name, e->len);
+        }
+    }
+    for (uint32_t i = 1; i < r->argc; i++) {
+        const char *name = req + r->args[i].off;
+        size_t len = r->args[i].len;
+        if (sub)
+            (pattern ? psubscribe : subscribe)(c, name, len);
+        else
+            (pattern ? punsubscribe : unsubscribe)(c, name, len);
+    }
+    /* Redis's idle timeout spares subscribers: so does client_idle_timeout */
+    if (c->idle != NULL && before == 0 && pubsub_count(c) > 0)
+        co_timer_cancel(c->idle);
+    else if (c->idle != NULL && before > 0 && pubsub_count(c) == 0)
+        co_timer_arm(c->idle, c->pool->conf->client_idle_timeout);
+    for (uint32_t i = 0; i < c->ps->npins; i++)
+        give_back(c, &c->ps->pins[i], 0);
+}
+
+void pubsub_introspect(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    const struct resp_arg *sub = &r->args[1];
+    struct redis_pool *p = c->pool;
+    struct msg *m;
+
+    if (redis_arg_is(req, sub, "NUMSUB") && r->argc == 2) {
+        client_reply_str(c, "*0\r\n");
+        return;
+    }
+    if (!(redis_arg_is(req, sub, "CHANNELS") && r->argc <= 3) && !(redis_arg_is(req, sub, "NUMPAT") && r->argc == 2)
+        && !redis_arg_is(req, sub, "NUMSUB")) {
+        client_reply_error(c, "ERR coproxy: only PUBSUB CHANNELS [pattern], NUMSUB and NUMPAT are supported");
+        return;
+    }
+    if ((m = client_queue_msg(c)) == NULL)
+        return;
+    client_set_deadline(c, m);
+    if (!redis_arg_is(req, sub, "NUMSUB")) {
+        /* a channel lives on one server: the lists add up; every server
+         * holds the patterns subscribed through coproxy: the most is right */
+        m->merge = redis_arg_is(req, sub, "CHANNELS") ? MERGE_CONCAT : MERGE_MAX;
+        client_send_everywhere(c, m, req, r);
+        return;
+    }
+    /* NUMSUB: each channel asked of its server, the pairs in the client's order */
+    m->merge = MERGE_CONCAT;
+    if ((m->frags = calloc(r->argc - 2, sizeof *m->frags)) == NULL) {
+        msg_fail(c->w, m, "ERR coproxy: out of memory");
+        return;
+    }
+    for (uint32_t i = 2; i < r->argc; i++) {
+        const struct resp_arg *a = &r->args[i];
+        struct redis_server *s = redis_pool_route(p, req + a->off, a->len);
+        if (s == NULL || client_add_frag(c, m, s) == NULL) {
+            msg_fail(c->w, m, s == NULL ? "ERR coproxy: no server available" : "ERR coproxy: out of memory");
+            return;
+        }
+    }
+    m->frags_left = m->nfrags;
+    for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
+        const struct resp_arg *a = &r->args[i + 2];
+        struct rbuf b = { 0 };
+        if (redis_append_header(&b, '*', 3) != 0 || redis_append_bulk(&b, "PUBSUB", 6) != 0
+            || redis_append_bulk(&b, "NUMSUB", 6) != 0 || redis_append_bulk(&b, req + a->off, a->len) != 0)
+            msg_fail(c->w, m->frags[i], "ERR coproxy: out of memory");
+        else
+            client_send_frag(c, m->frags[i], b.data, b.len);
+        rbuf_free(&b);
+    }
+}
+
+void pubsub_release(struct redis_client *c)
+{
+    struct redis_pubsub *ps = c->ps;
+
+    if (ps == NULL)
+        return;
+    for (uint32_t i = 0; i < ps->npins; i++)
+        give_back(c, &ps->pins[i], 1);   /* closed where the server still holds subscriptions */
+    for (uint32_t i = 0; i < ps->channels.n; i++)
+        free(ps->channels.v[i].name);
+    for (uint32_t i = 0; i < ps->patterns.n; i++)
+        free(ps->patterns.v[i].name);
+    free(ps->channels.v);
+    free(ps->patterns.v);
+    free(ps->pins);
+    free(ps);
+    c->ps = NULL;
+}
+
+/* ---- what the connections hand back ------------------------------------------- */
+
+void redis_pubsub_message(struct worker *w, struct backend_conn *bc, const char *p, size_t n)
+{
+    struct redis_client *c = bc->subscriber;
+    struct msg *m, *before = NULL, **link;
+
+    if (c->closing)
+        return;
+    if (c->push_bytes + n > PUBSUB_OUTPUT_LIMIT) {
+        log_warn("pool %s: a subscriber (client id %llu) fell %zu MiB of messages behind: closed",
+                 c->pool->conf->name, (unsigned long long)c->id, PUBSUB_OUTPUT_LIMIT >> 20);
+        c->closing = 1;
+        shutdown(c->fd, SHUT_RDWR);   /* wakes it wherever it waits */
+        client_wake_up(c);
+        return;
+    }
+    if ((m = msg_get(w)) == NULL || rbuf_append(&m->reply, p, n) != 0) {
+        if (m != NULL)
+            msg_unref(w, m);
+        log_error("pool %s: out of memory for a message to a subscriber: dropped", c->pool->conf->name);
+        return;
+    }
+    m->client = c;
+    m->refs = 1;
+    m->done = 1;
+    m->push = 1;
+    c->push_bytes += n;
+    /* before the first reply still owed on this connection: sent later, it comes later */
+    for (struct msg *f = bc->head; f != NULL && before == NULL; f = f->bnext)
+        if (f->parent != NULL && f->parent->client == c)
+            before = f->parent;
+    for (link = &c->head; *link != NULL && *link != before; link = &(*link)->cnext)
+        ;
+    m->cnext = *link;
+    *link = m;
+    if (m->cnext == NULL)
+        c->tail = &m->cnext;
+    c->nqueued++;
+    if (link == &c->head || c->sub_waiting)
+        client_wake_up(c);
+}
+
+void redis_pubsub_idle(struct worker *w, struct backend_conn *bc)
+{
+    struct redis_client *c = bc->subscriber;
+
+    (void)w;
+    for (uint32_t i = 0; c->ps != NULL && i < c->ps->npins; i++)
+        if (c->ps->pins[i].bc == bc)
+            give_back(c, &c->ps->pins[i], 0);
+}
+
+void redis_pubsub_lost(struct backend_conn *bc)
+{
+    struct redis_client *c = bc->subscriber;
+
+    log_debug("pool %s: a subscriber's connection to server %s was lost: closing the client",
+              c->pool->conf->name, bc->srv->conf->name);
+    c->closing = 1;
+    client_wake_up(c);
+}
