@@ -38,6 +38,7 @@ struct redis_server;
 enum merge_kind { MERGE_NONE, MERGE_MGET, MERGE_SUM, MERGE_OK, MERGE_CONCAT, MERGE_RANDOM, MERGE_SCAN, MERGE_INFO,
                   MERGE_MAX,      /* PUBSUB NUMPAT: the largest integer */
                   MERGE_MIN,      /* WAIT: the smallest */
+                  MERGE_ALL,      /* SCRIPT EXISTS: 1 where every server says 1 */
                   MERGE_KEEP };   /* (P)(UN)SUBSCRIBE: the reply made here, once every server acknowledged */
 
 struct msg {
@@ -201,6 +202,8 @@ void redis_pubsub_lost(struct backend_conn *bc);
 void *redis_client_main(void *arg);
 struct redis_client *redis_client_new(struct worker *w, struct pool_rt *p, int fd);
 void redis_client_notify(struct redis_client *c, struct msg *m);
+/* Appends a CLIENT LIST line for each of the pool's clients. 0, or -1 (out of memory). */
+int redis_pool_client_list(struct redis_pool *p, struct rbuf *out);
 /* Shutdown: wakes every idle client of the pool so it ends. */
 void redis_pool_stop_clients(struct redis_pool *p);
 

@@ -586,8 +586,11 @@ static void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, co
     struct redis_pool *p = c->pool;
     struct msg *m;
 
-    if (strcmp(cmd->name, "SCRIPT") == 0 && !redis_arg_is(req, &r->args[1], "LOAD") && !redis_arg_is(req, &r->args[1], "FLUSH")) {
-        client_reply_error(c, "ERR coproxy: only SCRIPT LOAD and SCRIPT FLUSH are supported (they go to every server)");
+    int exists = strcmp(cmd->name, "SCRIPT") == 0 && redis_arg_is(req, &r->args[1], "EXISTS");
+
+    if (strcmp(cmd->name, "SCRIPT") == 0 && !redis_arg_is(req, &r->args[1], "LOAD") && !redis_arg_is(req, &r->args[1], "FLUSH")
+        && !exists) {
+        client_reply_error(c, "ERR coproxy: only SCRIPT LOAD, EXISTS and FLUSH are supported (they go to every server)");
         return;
     }
     if (!p->conf->allow_flush && (strcmp(cmd->name, "FLUSHDB") == 0 || strcmp(cmd->name, "FLUSHALL") == 0)) {
@@ -614,6 +617,7 @@ static void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, co
     m->merge = cmd->route == ROUTE_FANOUT_SUM      ? MERGE_SUM
                : cmd->route == ROUTE_FANOUT_CONCAT ? MERGE_CONCAT
                : cmd->route == ROUTE_FANOUT_RANDOM ? MERGE_RANDOM
+               : exists                            ? MERGE_ALL
                                                    : MERGE_OK;
     send_everywhere(c, m, NULL, 0, req, r);
 }
@@ -1153,6 +1157,14 @@ static int client_line(const struct redis_client *o, struct rbuf *out)
                        o->last_cmd ? redis_lower_name(o->last_cmd, name) : "NULL");
 }
 
+int redis_pool_client_list(struct redis_pool *p, struct rbuf *out)
+{
+    for (struct redis_client *o = p->clients; o != NULL; o = o->next)
+        if (client_line(o, out) != 0)
+            return -1;
+    return 0;
+}
+
 static void cmd_client(struct redis_client *c, const char *req, const struct resp_request *r)
 {
     const struct resp_arg *sub = &r->args[1];
@@ -1203,9 +1215,9 @@ static void cmd_client(struct redis_client *c, const char *req, const struct res
         int err = 0;
         if (redis_arg_is(req, sub, "INFO"))
             err = client_line(c, &line);
-        else   /* this worker's clients: each worker serves its own (worker= says which) */
-            for (struct redis_client *o = c->pool->clients; o && !err; o = o->next)
-                err = client_line(o, &line);
+        else   /* this worker's clients, then the others' (worker= says which) */
+            err = redis_pool_client_list(c->pool, &line) != 0
+                  || worker_client_lists(c->w, (int)(c->pool->rt - c->w->pools), &line) != 0;
         if (err)
             client_reply_error(c, "ERR coproxy: out of memory");
         else

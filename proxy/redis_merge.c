@@ -154,6 +154,46 @@ oom:
     set_error(m, "ERR coproxy: out of memory merging replies");
 }
 
+/* SCRIPT EXISTS: arrays of 0/1, one per script; 1 where every server has it. */
+static void merge_all(struct msg *m)
+{
+    int64_t n0 = -1, *all = NULL;
+    char num[RESP_INT_MAX_LEN];
+
+    for (uint32_t i = 0; i < m->nfrags; i++) {
+        const struct rbuf *r = &m->frags[i]->reply;
+        int64_t n, v;
+        size_t off;
+        if (resp_header_int(r->data, r->len, &n, &off) != 0 || r->data[0] != '*' || n < 0 || (i > 0 && n != n0))
+            goto bad;
+        if (i == 0 && (all = calloc((size_t)n + 1, sizeof *all)) == NULL)
+            goto oom;
+        n0 = n;
+        for (int64_t k = 0; k < n; k++) {
+            size_t hl;
+            if (resp_header_int(r->data + off, r->len - off, &v, &hl) != 0 || r->data[off] != ':')
+                goto bad;
+            all[k] = i == 0 ? v != 0 : all[k] && v != 0;
+            off += hl;
+        }
+    }
+    m->reply.len = 0;
+    if (rbuf_append(&m->reply, num, resp_write_int(num, '*', n0)) != 0)
+        goto oom;
+    for (int64_t k = 0; k < n0; k++)
+        if (rbuf_append(&m->reply, all[k] ? ":1\r\n" : ":0\r\n", 4) != 0)
+            goto oom;
+    free(all);
+    return;
+bad:
+    free(all);
+    set_error(m, "ERR coproxy: unexpected SCRIPT EXISTS reply from a server");
+    return;
+oom:
+    free(all);
+    set_error(m, "ERR coproxy: out of memory merging replies");
+}
+
 /* RANDOMKEY: one of the keys the servers named, at random (nil if none). */
 static void merge_random(struct msg *m)
 {
@@ -304,6 +344,9 @@ void redis_merge(struct msg *m)
         merge_info(m);
         break;
     case MERGE_KEEP:
+        break;
+    case MERGE_ALL:
+        merge_all(m);
         break;
     default:
         merge_ok(m);

@@ -354,6 +354,58 @@ int worker_all_applied(struct daemon *d, unsigned gen)
     return 1;
 }
 
+/* Another worker asked for this one's CLIENT LIST lines. */
+static void worker_list_clients(struct worker *w)
+{
+    pthread_mutex_lock(&w->snap_lock);
+    if (w->list_out == NULL)
+        w->list_out = calloc((size_t)w->d->cfg.npools, sizeof *w->list_out);
+    for (int i = 0; w->list_out != NULL && i < w->d->cfg.npools; i++) {
+        w->list_out[i].len = 0;
+        if (w->pools[i].redis != NULL && redis_pool_client_list(w->pools[i].redis, &w->list_out[i]) != 0)
+            w->list_out[i].len = 0;
+    }
+    w->list_done = w->list_req;
+    pthread_mutex_unlock(&w->snap_lock);
+}
+
+int worker_client_lists(struct worker *self, int pool, struct rbuf *out)
+{
+    struct daemon *d = self->d;
+    unsigned *want = calloc((size_t)d->cfg.threads, sizeof *want);
+    uint64_t deadline = worker_now_ms() + 2000;
+    int rc = 0;
+
+    if (want == NULL)
+        return -1;
+    for (int i = 0; i < d->cfg.threads; i++) {
+        struct worker *o = &d->workers[i];
+        if (o == self)
+            continue;
+        pthread_mutex_lock(&o->snap_lock);
+        want[i] = o->list_req + 1;
+        __atomic_store_n(&o->list_req, want[i], __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&o->snap_lock);
+    }
+    for (int i = 0; i < d->cfg.threads && rc == 0; i++) {
+        struct worker *o = &d->workers[i];
+        for (int answered = o == self; !answered;) {
+            pthread_mutex_lock(&o->snap_lock);
+            if ((int)(o->list_done - want[i]) >= 0) {
+                answered = 1;
+                if (o->list_out != NULL)
+                    rc = rbuf_append(out, o->list_out[pool].data, o->list_out[pool].len);
+            }
+            pthread_mutex_unlock(&o->snap_lock);
+            if (answered || worker_now_ms() >= deadline)
+                break;
+            usleep(5 * 1000);   /* hooked: parks this coroutine only */
+        }
+    }
+    free(want);
+    return rc;
+}
+
 #define WORKER_TRIM_IDLE_MS 1000
 #define WORKER_PUBLISH_MS 100
 
@@ -432,6 +484,8 @@ static int worker_tick(void *arg)
     }
     if (now - w->snap_at >= WORKER_PUBLISH_MS)
         worker_publish(w, now);
+    if (__atomic_load_n(&w->list_req, __ATOMIC_ACQUIRE) != w->list_done)
+        worker_list_clients(w);
     if (w->activity != w->activity_seen) {
         w->activity_seen = w->activity;
         w->idle_since = now;
@@ -563,6 +617,12 @@ static void *worker_main(void *arg)
     while (w->nargvs > 0)
         free(w->argvs[--w->nargvs]);
     msg_cache_free(w);
+    pthread_mutex_lock(&w->snap_lock);
+    for (int i = 0; w->list_out != NULL && i < d->cfg.npools; i++)
+        rbuf_free(&w->list_out[i]);
+    free(w->list_out);
+    w->list_out = NULL;
+    pthread_mutex_unlock(&w->snap_lock);
     return NULL;
 }
 

@@ -7,6 +7,7 @@
 #include "co_routine.h"
 #include "costack.h"
 #include "daemon.h"
+#include "rbuf.h"
 #include "resp.h"
 #include "stats.h"
 
@@ -77,6 +78,10 @@ struct worker {
     struct server_stats **snap_servers;  /* [npools][snap_nservers[i]] */
     int *snap_nservers;
     const struct server_conf **snap_conf;   /* [npools]: the server list published */
+    /* CLIENT LIST asked on another worker: it bumps list_req, this worker
+     * writes its redis clients' lines (per pool) at its next turn */
+    unsigned list_req, list_done;    /* under snap_lock (list_req read atomically too) */
+    struct rbuf *list_out;           /* [npools], under snap_lock */
 };
 
 /* Copies the worker's counters as of its last publication (at most 100 ms
@@ -85,6 +90,11 @@ struct worker {
  * zeros where it differs). */
 void worker_snapshot(struct worker *w, struct co_counters *co, struct pool_stats *pools,
                      struct server_stats **servers);
+
+/* Appends the CLIENT LIST lines of pool `pool`'s clients on every worker
+ * but `self` (asked of them; one that does not answer within 2 s is left
+ * out).  Parks the calling coroutine meanwhile.  0, or -1 (out of memory). */
+int worker_client_lists(struct worker *self, int pool, struct rbuf *out);
 
 /* A redis client's input buffer, and its argument array, from the worker's caches. */
 char *worker_ibuf_get(struct worker *w, size_t *cap);

@@ -156,6 +156,8 @@ def test_fanout_commands(proxy):
     for i in range(3):
         assert s.direct(i).script_exists(sha) == [True]
     assert r.evalsha(sha, 1, "fan:1") == 7
+    only0 = s.direct(0).script_load("return 8")       # on one server only
+    assert r.script_exists(sha, only0, "0" * 40) == [True, False, False]   # 1 where every server has it
     assert r.flushdb()
     assert r.dbsize() == 0
     assert r.execute_command("WAIT", 0, 0) == 0     # no replicas (tests in test_redis_pinned.py)

@@ -102,6 +102,27 @@ def test_client_subcommands_about_the_proxys_own_clients(proxy):
     assert c.call("PING") == b"+PONG"                 # SKIP and GET were not answered
 
 
+def test_client_list_shows_the_clients_of_every_worker(proxy):
+    s = proxy(1, threads=2)
+    conns = []
+    for i in range(20):                               # the kernel spreads them over both workers
+        c = Resp(s.port)
+        assert c.call("CLIENT", "SETNAME", f"c{i}") == b"+OK"
+        conns.append(c)
+    sub = Resp(s.port)
+    assert sub.call("SUBSCRIBE", "news") == [b"subscribe", b"news", 1]
+    for asker in (conns[0], conns[-1]):
+        listing = asker.call("CLIENT", "LIST").decode().splitlines()
+        names = {f.split("=", 1)[1] for line in listing for f in line.split() if f.startswith("name=")}
+        assert names >= {f"c{i}" for i in range(20)}, listing
+        assert len(listing) == 21
+        workers = {f for line in listing for f in line.split() if f.startswith("worker=")}
+        assert workers == {"worker=0", "worker=1"}, listing
+        assert sum("sub=1 psub=0" in line for line in listing) == 1   # the subscriber
+    for c in conns + [sub]:
+        c.close()
+
+
 def test_flush_can_be_turned_off(proxy):
     s = proxy(3, allow_flush=False)
     r = s.client()
