@@ -111,6 +111,16 @@ static int is_pubsub_message(const char *p, size_t n)
            || (n > sizeof pmsg - 1 && memcmp(p, pmsg, sizeof pmsg - 1) == 0);
 }
 
+/* Can a reply on bc be a push?  Only once what was owed before the
+ * subscriber took it (a previous holder's EXEC) is answered: the head is
+ * none, or the subscriber's own (un)subscribe. */
+static int is_subscribed(const struct backend_conn *bc)
+{
+    const struct msg *h = bc->head;
+
+    return bc->subscriber != NULL && (h == NULL || (h->parent != NULL && h->parent->client == bc->subscriber));
+}
+
 struct reader_arg {
     struct worker *w;
     struct backend_conn *bc;
@@ -207,7 +217,7 @@ static void *reader_main(void *arg)
                 backend_fail(w, bc, why);
                 goto out;
             }
-            if (bc->subscriber != NULL && is_pubsub_message(buf + start, (size_t)rp.pos)) {
+            if (is_subscribed(bc) && is_pubsub_message(buf + start, (size_t)rp.pos)) {
                 redis_pubsub_message(w, bc, buf + start, (size_t)rp.pos);
             } else if (bc->head == NULL) {
                 backend_fail(w, bc, "sent a reply nobody asked for");
@@ -459,7 +469,8 @@ void backend_unpin(struct worker *w, struct backend_conn *bc, int dirty)
     struct redis_server *s = bc->srv;
 
     s->stats->pinned--;
-    if (dirty && bc->state != BC_DOWN) {
+    /* (one still connecting has its requests queued: they must not go out either) */
+    if (dirty && (bc->state != BC_DOWN || bc->head != NULL || bc->out.len > bc->out_off)) {
         bc->quiet = 1;
         backend_fail_ex(w, bc, "its client left with a transaction or a blocked command", 1);
         bc->quiet = 0;

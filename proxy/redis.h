@@ -67,6 +67,8 @@ struct msg {
     uint8_t push;                    /* a pub/sub message pushed to a subscriber */
     uint8_t wait;                    /* WAIT: 1 until the client's earlier replies are in, 2 sent */
     uint32_t wait_ms;                /* WAIT: its timeout (0: none) */
+    uint64_t wait_servers;           /* WAIT: the servers written to before it (bit: index) */
+    uint8_t reset;                   /* RESET: carried out when it reaches the queue's head */
 };
 
 /* Per worker, per server. */

@@ -1286,8 +1286,13 @@ static void local_command(struct redis_client *c, const struct redis_cmd *cmd, c
         client_reply_str(c, "+OK\r\n");
         c->closing = 1;
     } else if (strcmp(name, "RESET") == 0) {
-        client_reset(c);
-        client_reply_str(c, "+RESET\r\n");
+        /* carried out when what came before it is answered (a SUBSCRIBE's
+         * acknowledgement, an EXEC), and what follows it sees its effect */
+        struct msg *m = client_queue_msg(c);
+        if (m != NULL) {
+            m->reset = 1;
+            c->reset_pending = 1;
+        }
     } else if (strcmp(name, "SELECT") == 0) {
         const struct resp_arg *a = &r->args[1];
         char *end, num[24];
@@ -1362,7 +1367,7 @@ static void handle_request(struct redis_client *c, const char *req, const struct
                            "are allowed in this context", redis_lower_name(cmd->name, name));
         return;
     }
-    if (c->multi && cmd->route != ROUTE_TXN) {
+    if (c->multi && cmd->route != ROUTE_TXN && strcmp(cmd->name, "RESET") != 0) {   /* RESET runs at once */
         queue_in_multi(c, cmd, req, r);
         return;
     }
@@ -1427,7 +1432,7 @@ static __attribute__((noinline)) void process_input(struct redis_client *c)
 {
     c->w->activity++;
     c->batch_us = worker_now_us();   /* one clock read for the batch: deadlines, latency */
-    while (c->in_off < c->in.len && !c->closing && c->nqueued < CLIENT_MAX_QUEUED) {
+    while (c->in_off < c->in.len && !c->closing && !c->reset_pending && c->nqueued < CLIENT_MAX_QUEUED) {
         char *req = c->in.data + c->in_off;
         int r;
 
@@ -1454,6 +1459,8 @@ static __attribute__((noinline)) void process_input(struct redis_client *c)
 }
 
 /* ---- replies ------------------------------------------------------------------ */
+
+static void client_reset(struct redis_client *c);
 
 /*
  * The head is overdue: the connections it waits on are dropped, which fails
@@ -1514,6 +1521,14 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
 
         if (m->wait == 1 && !m->done) {   /* a WAIT goes out once all before it is answered */
             wait_dispatch(c, m);
+            continue;
+        }
+        if (m->reset && !m->done) {
+            client_reset(c);
+            c->reset_pending = 0;
+            if (rbuf_append(&m->reply, "+RESET\r\n", 8) != 0)
+                m->reply.len = 0;
+            m->done = 1;
             continue;
         }
         if (!m->done) {

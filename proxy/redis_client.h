@@ -55,6 +55,8 @@ struct redis_client {
     size_t push_bytes;                   /* messages queued for it, not yet written */
     uint8_t sub_waiting;                 /* subscribed and idle: parked on cond for input or a message */
     uint8_t input_ready;                 /* its socket became readable meanwhile */
+    uint8_t reset_pending;               /* a RESET waits for what came before it: parsing
+                                            stops until it is carried out */
     /* WAIT (redis_wait.c) */
     uint8_t writing;                     /* the request being routed may write */
     uint64_t wrote;                      /* servers (bit: index; all bits: 64 and more) written to

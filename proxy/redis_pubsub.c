@@ -35,6 +35,8 @@ struct sub_pin {
     struct redis_server *srv;
     struct backend_conn *bc;         /* NULL: given back */
     uint32_t nchannels;              /* the client's channels on srv */
+    uint8_t dirty;                   /* something meant for the server did not go (out of
+                                        memory): its subscriptions are not known */
 };
 
 struct sub_name {
@@ -152,13 +154,25 @@ static struct sub_pin *pin_for(struct redis_client *c, struct redis_server *srv,
 static void give_back(struct redis_client *c, struct sub_pin *pin, int force)
 {
     struct backend_conn *bc = pin->bc;
-    int subscribed = pin->nchannels > 0 || c->ps->patterns.n > 0;
+    int subscribed = pin->nchannels > 0 || c->ps->patterns.n > 0 || pin->dirty;
 
     if (bc == NULL || (!force && (subscribed || bc->head != NULL)))
         return;   /* still listening, or when its last acknowledgement comes (redis_pubsub_idle) */
     bc->subscriber = NULL;
     pin->bc = NULL;
+    pin->dirty = 0;
     backend_unpin(c->w, bc, subscribed || bc->head != NULL);
+}
+
+/* Out of memory half-way through a (un)subscription: what the servers hold
+ * for the client is no longer known, so the client goes, and its
+ * connections are closed rather than given back. */
+static void lost_track(struct redis_client *c)
+{
+    for (uint32_t i = 0; i < c->ps->npins; i++)
+        c->ps->pins[i].dirty = 1;
+    c->closing = 1;
+    client_wake_up(c);
 }
 
 /* ["<kind>", name, count] as Redis confirms a (un)subscription (name NULL: nil). */
@@ -205,12 +219,14 @@ static void send_to_pins(struct redis_client *c, struct msg *m, const char *cmd,
     }
     if ((m->frags = calloc(n, sizeof *m->frags)) == NULL) {
         msg_fail(c->w, m, "ERR coproxy: out of memory");
+        lost_track(c);
         return;
     }
     for (uint32_t i = 0; i < ps->npins; i++)
         if (ps->pins[i].bc != NULL && (only == NULL || only == &ps->pins[i])
             && client_add_frag(c, m, ps->pins[i].srv) == NULL) {
             msg_fail(c->w, m, "ERR coproxy: out of memory");
+            lost_track(c);
             return;
         }
     m->frags_left = m->nfrags;
@@ -228,6 +244,7 @@ static void send_to_pins(struct redis_client *c, struct msg *m, const char *cmd,
             || redis_append_bulk(&bc->out, name, len) != 0) {
             bc->out.len = mark;
             msg_fail(c->w, f, "ERR coproxy: out of memory");
+            lost_track(c);
             continue;
         }
         f->deadline = m->deadline;
@@ -278,6 +295,7 @@ static void subscribe(struct redis_client *c, const char *ch, size_t len)
     pin->nchannels++;
     if (make_confirmation(&m->reply, "subscribe", ch, len, pubsub_count(c)) != 0) {
         msg_fail(c->w, m, "ERR coproxy: out of memory");
+        lost_track(c);
         return;
     }
     send_to_pins(c, m, "SUBSCRIBE", ch, len, pin);
@@ -306,6 +324,7 @@ static void psubscribe(struct redis_client *c, const char *pat, size_t len)
     if (add_name(&c->ps->patterns, pat, len, 0) != 0
         || make_confirmation(&m->reply, "psubscribe", pat, len, pubsub_count(c)) != 0) {
         msg_fail(c->w, m, "ERR coproxy: out of memory");
+        lost_track(c);
         return;
     }
     send_to_pins(c, m, "PSUBSCRIBE", pat, len, NULL);
@@ -326,6 +345,8 @@ static void unsubscribe(struct redis_client *c, const char *ch, size_t len)
     /* ch may point into the entry: the reply and the request are made first */
     if ((m = confirmation_msg(c, "unsubscribe", ch, len, pubsub_count(c) - 1)) != NULL)
         send_to_pins(c, m, "UNSUBSCRIBE", ch, len, pin);
+    else
+        lost_track(c);
     remove_name(&c->ps->channels, (uint32_t)i);
 }
 
@@ -340,6 +361,8 @@ static void punsubscribe(struct redis_client *c, const char *pat, size_t len)
     }
     if ((m = confirmation_msg(c, "punsubscribe", pat, len, pubsub_count(c) - 1)) != NULL)
         send_to_pins(c, m, "PUNSUBSCRIBE", pat, len, NULL);
+    else
+        lost_track(c);
     remove_name(&c->ps->patterns, (uint32_t)i);
 }
 
@@ -474,7 +497,7 @@ void redis_pubsub_message(struct worker *w, struct backend_conn *bc, const char 
     }
     if ((m = msg_get(w)) == NULL || rbuf_append(&m->reply, p, n) != 0) {
         if (m != NULL)
-            msg_unref(w, m);
+            msg_unref(w, (m->refs = 1, m));
         log_error("pool %s: out of memory for a message to a subscriber: dropped", c->pool->conf->name);
         return;
     }
@@ -487,8 +510,10 @@ void redis_pubsub_message(struct worker *w, struct backend_conn *bc, const char 
     for (struct msg *f = bc->head; f != NULL && before == NULL; f = f->bnext)
         if (f->parent != NULL && f->parent->client == c)
             before = f->parent;
-    for (link = &c->head; *link != NULL && *link != before; link = &(*link)->cnext)
-        ;
+    link = c->tail;
+    if (before != NULL)
+        for (link = &c->head; *link != NULL && *link != before; link = &(*link)->cnext)
+            ;
     m->cnext = *link;
     *link = m;
     if (m->cnext == NULL)

@@ -58,6 +58,8 @@ void wait_command(struct redis_client *c, const char *req, const struct resp_req
         return;
     }
     m->wait_ms = timeout > UINT32_MAX ? UINT32_MAX : (uint32_t)timeout;
+    m->wait_servers = c->wrote;   /* writes parsed after it are the next WAIT's */
+    c->wrote = 0;
 }
 
 static int take_pins(struct redis_client *c, uint32_t n)
@@ -85,13 +87,14 @@ void wait_dispatch(struct redis_client *c, struct msg *m)
     struct redis_pool *p = c->pool;
     struct rbuf wait = m->reply;
     uint32_t n = 0;
-    int all = c->wrote == 0;
+    uint64_t wrote = m->wait_servers;
+    int all = wrote == 0;
 
     _Static_assert(sizeof WAIT_CHANNEL - 1 == 16, "the PUBLISH above spells the channel's length");
     m->reply = (struct rbuf){ 0 };
     m->wait = 2;   /* out */
     for (int i = 0; i < p->nservers; i++)
-        n += !p->servers[i]->retired && (all || i >= 64 || (c->wrote >> i & 1));
+        n += !p->servers[i]->retired && (all || i >= 64 || (wrote >> i & 1));
     if (n == 0 || take_pins(c, n) != 0 || (m->frags = calloc(n, sizeof *m->frags)) == NULL) {
         msg_fail(c->w, m, n == 0 ? "ERR coproxy: no server available in pool %s" : "ERR coproxy: out of memory%s",
                  n == 0 ? p->conf->name : "");
@@ -100,7 +103,7 @@ void wait_dispatch(struct redis_client *c, struct msg *m)
     for (int i = 0; i < p->nservers; i++) {
         struct redis_server *s = p->servers[i];
         struct backend_conn *bc;
-        if (s->retired || !(all || i >= 64 || (c->wrote >> i & 1)))
+        if (s->retired || !(all || i >= 64 || (wrote >> i & 1)))
             continue;
         if ((bc = backend_pin(c->w, s)) == NULL) {
             p->stats->errors_refused++;
@@ -130,7 +133,7 @@ void wait_dispatch(struct redis_client *c, struct msg *m)
             struct msg *pm = msg_get(c->w);
             if (pm == NULL || rbuf_append(&bc->out, publish, sizeof publish - 1) != 0) {
                 if (pm != NULL)
-                    msg_unref(c->w, pm);
+                    msg_unref(c->w, (pm->refs = 1, pm));
                 bc->out.len = mark;
                 msg_fail(c->w, f, "ERR coproxy: out of memory");
                 continue;
@@ -145,7 +148,6 @@ void wait_dispatch(struct redis_client *c, struct msg *m)
         }
         backend_enqueue(bc, f);
     }
-    c->wrote = 0;
 out:
     rbuf_free(&wait);
 }

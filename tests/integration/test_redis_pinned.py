@@ -255,6 +255,13 @@ def test_wait_counts_the_replicas_of_the_servers_the_client_wrote_to(daemon, bac
         p.execute_command("WAIT", 1, 10000)
         assert p.execute() == [True, 1]
         assert rep.get(on0) == b"piped"
+        p = r.pipeline(transaction=False)           # two WAITs in one batch: each covers its writes
+        p.set(on0, "first")
+        p.execute_command("WAIT", 1, 10000)
+        p.set(on0, "second")
+        p.execute_command("WAIT", 1, 10000)
+        assert p.execute() == [True, 1, True, 1]
+        assert rep.get(on0) == b"second"
         r.set(on1, "x")                             # s1 has no replica: the smallest count
         t0 = time.monotonic()
         assert r.execute_command("WAIT", 1, 300) == 0
@@ -264,6 +271,6 @@ def test_wait_counts_the_replicas_of_the_servers_the_client_wrote_to(daemon, bac
             r.execute_command("WAIT", 1, -1)
         with pytest.raises(redis.ResponseError, match="not an integer"):
             r.execute_command("WAIT", "x", 0)
-        assert r.get(on0) == b"piped"               # the shared connections are in step
+        assert r.get(on0) == b"second"              # the shared connections are in step
     finally:
         replica.stop()

@@ -124,6 +124,11 @@ def session(port, publish_port):
     send("RESET")                                  # leaves subscribed mode
     out.append(p.call("PUBLISH", "c", "after reset"))
     send("PING")
+    # pipelined: RESET waits for the SUBSCRIBE before it, and what follows sees it
+    c.send(encode("SUBSCRIBE", "d") + encode("RESET") + encode("PING") + encode("GET", "k"))
+    out.extend(c.reply() for _ in range(4))
+    c.send(encode("MULTI") + encode("SET", "k", "v") + encode("RESET") + encode("EXEC") + encode("GET", "k"))
+    out.extend(c.reply() for _ in range(5))          # RESET inside MULTI runs at once
     c.close()
     p.close()
     return out
@@ -138,7 +143,9 @@ def test_replies_are_exactly_those_of_redis(proxy, backends, n):
     assert got == want
     assert got[0] == [b"subscribe", b"a", 1]       # the session did what it says
     assert [b"message", b"a", b"one"] in got and [b"pmessage", b"h?llo", b"hello", b"two"] in got
-    assert got[-2] == 0 and got[-1] == b"+PONG"
+    assert got[-11:-9] == [0, b"+PONG"]
+    assert got[-9:] == [[b"subscribe", b"d", 1], b"+RESET", b"+PONG", None,
+                        b"+OK", b"+QUEUED", b"+RESET", b"-ERR EXEC without MULTI", None]
 
 
 def admin_pinned(sock):
@@ -227,3 +234,50 @@ def test_a_subscriber_that_does_not_read_is_cut_off_and_others_go_on(proxy):
     assert pub.publish("feed", "x") == 1           # only the good one is left
     slow.close()
     good.close()
+
+
+def test_a_subscriber_gone_at_once_leaves_its_connection_clean_for_the_next_client(proxy):
+    s = proxy(1, server_pinned_connections=1)      # every client gets the same pinned connection
+    for i in range(5):
+        raw = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        raw.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$1\r\nx\r\n" if i % 2 == 0 else b"*3\r\n$4\r\nWAIT\r\n$1\r\n1\r\n$1\r\n0\r\n")
+        raw.close()                                # gone before the server answered
+        r = s.client()
+        deadline = time.monotonic() + 10
+        while True:                                # once the proxy saw it go, its connection is free
+            try:
+                with r.pipeline() as p:            # the next holder of the pinned connection
+                    p.watch("k")
+                    assert p.get("k") == (None if i == 0 else str(i - 1).encode())
+                    p.multi()
+                    p.set("k", i)
+                    assert p.execute() == [True]
+                break
+            except redis.ResponseError as e:
+                assert "in use" in str(e) and time.monotonic() < deadline, e
+                time.sleep(0.05)
+        assert r.publish("x", "m") == 0            # nobody is left subscribed
+    raw = Resp(s.port)
+    raw.send(encode("SUBSCRIBE", "y") + encode("RESET"))
+    assert raw.reply() == [b"subscribe", b"y", 1] and raw.reply() == b"+RESET"
+    assert raw.call("SET", "after", "1") == b"+OK"  # out of subscribed mode, connection open
+    assert s.client().publish("y", "m") == 0
+
+
+def test_a_reply_still_due_on_a_reused_connection_is_not_taken_for_a_message(proxy):
+    import threading
+    s = proxy(1, server_pinned_connections=1)
+    s.client().set("k", "message")                 # an EXEC reply that looks like a push
+    sleeper = threading.Thread(target=lambda: s.direct(0).execute_command("DEBUG", "SLEEP", "0.5"))
+    sleeper.start()
+    time.sleep(0.1)                                # the server is asleep: replies are due
+    c1, c2 = Resp(s.port), Resp(s.port)
+    c1.send(encode("MULTI") + encode("GET", "k") + encode("GET", "k") + encode("GET", "k") + encode("EXEC"))
+    time.sleep(0.1)                                # EXEC sent: its connection goes back, reply due
+    c2.send(encode("SUBSCRIBE", "zz"))             # the next holder of that connection
+    assert [c1.reply() for _ in range(5)] == [b"+OK", b"+QUEUED", b"+QUEUED", b"+QUEUED",
+                                              [b"message", b"message", b"message"]]
+    assert c2.reply() == [b"subscribe", b"zz", 1]
+    assert s.client().publish("zz", "hi") == 1
+    assert c2.reply() == [b"message", b"zz", b"hi"]
+    sleeper.join()
