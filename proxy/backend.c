@@ -83,11 +83,15 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
         bc->retry_at = worker_now_ms() + (uint64_t)bc->backoff_ms;
         bc->backoff_ms = bc->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : bc->backoff_ms * 2;
     }
-    bc->out.len = bc->out_off = 0;
+    bc->out.len = bc->out_off = bc->enq_mark = 0;
     while ((m = bc->head) != NULL) {
         bc->head = m->bnext;
         m->bnext = NULL;
-        if (!m->internal && !m->done) {
+        if (m->cluster_map) {
+            cluster_map_failed(s->pool);
+        } else if (!m->internal && !m->done && s->pool->cluster != NULL && cluster_lost(w, m) == 0) {
+            /* a cluster node lost: the request waits for the map to name another */
+        } else if (!m->internal && !m->done) {
             s->pool->stats->errors_backend++;
             msg_fail(w, m, "ERR coproxy: server %s: %s", server_desc(s), why);
         }
@@ -140,6 +144,15 @@ static int complete_head(struct worker *w, struct backend_conn *bc, const char *
     bc->srv->failures = 0;
     if (m->start_us != 0)
         stats_latency_add(&bc->srv->stats->latency, now_us - m->start_us);
+    if (m->cluster_map) {
+        cluster_map_reply(bc->srv->pool, p, n);
+        msg_unref(w, m);
+        return 0;
+    }
+    if (n > 0 && p[0] == '-' && bc->srv->pool->cluster != NULL && cluster_redirect(w, m, p, n) == 0) {
+        msg_unref(w, m);   /* sent again elsewhere, or waiting: that holds it now */
+        return 0;
+    }
     if (m->internal) {
         int ok = n > 0 && (p[0] == '+' || p[0] == ':') && m->reply.len == 0;   /* OK, QUEUED; PUBLISH's count */
         msg_unref(w, m);
@@ -306,6 +319,11 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
     /* connect-time commands go first, in the bytes and in the queue */
+    if (s->cluster_replica && !bc->pinned) {   /* reads from a cluster replica */
+        if (rbuf_printf(&pro, "*1\r\n$8\r\nREADONLY\r\n") != 0)
+            goto oom;
+        nint++;
+    }
     if (pc->redis_auth[0]) {
         if (rbuf_printf(&pro, "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(pc->redis_auth),
                         pc->redis_auth) != 0)
@@ -344,6 +362,7 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
         rbuf_free(&bc->out);
         bc->out = pro;
         bc->out_off = 0;
+        bc->enq_mark = bc->out.len;
         pro = (struct rbuf){ 0 };
         *link = bc->head;
         if (bc->head == NULL)
@@ -398,7 +417,7 @@ static void *writer_main(void *arg)
         ssize_t n;
 
         while (bc->out_off == bc->out.len) {
-            bc->out.len = bc->out_off = 0;
+            bc->out.len = bc->out_off = bc->enq_mark = 0;
             if (bc->out.cap > 4 * BACKEND_READ_BUF)
                 rbuf_free(&bc->out);   /* a huge request went out: give the memory back */
             bc->writer_idle = 1;
@@ -434,7 +453,8 @@ static struct backend_conn *checked_conn(struct worker *w, struct backend_conn *
 
     m->server = s;
     s->stats->requests++;
-    if (bc->state == BC_DOWN && bc->head == NULL && worker_now_ms() < bc->retry_at) {
+    /* (a cluster node that is down: its requests wait for the map to change, see cluster_lost) */
+    if (bc->state == BC_DOWN && bc->head == NULL && worker_now_ms() < bc->retry_at && s->pool->cluster == NULL) {
         s->pool->stats->errors_backend++;
         msg_fail(w, m, "ERR coproxy: server %s is unavailable (%s); retrying", server_desc(s), bc->why);
         return NULL;
@@ -538,6 +558,17 @@ struct backend_conn *backend_pick(struct worker *w, struct redis_server *s, stru
 
 void backend_enqueue(struct backend_conn *bc, struct msg *m)
 {
+    struct redis_pool *p = bc->srv->pool;
+
+    /* a cluster's request keeps its bytes: a redirect sends them again */
+    if (p->cluster != NULL && !m->internal && !m->cluster_map) {
+        if (m->slot1 == 0)
+            m->slot1 = p->route_slot1;
+        m->req.len = 0;
+        if (rbuf_append(&m->req, bc->out.data + bc->enq_mark, bc->out.len - bc->enq_mark) != 0)
+            m->req.len = 0;   /* out of memory: no redirect for it (the error reaches the client) */
+    }
+    bc->enq_mark = bc->out.len;
     m->conn = bc;
     m->refs++;
     m->bnext = NULL;

@@ -248,6 +248,7 @@ static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct
                                          "server_connections", "server_pinned_connections", "auto_eject_hosts", "server_failure_limit",
                                          "server_retry_timeout", "distribution", "hash", "hash_tag",
                                          "servers", "preconnect", "redis_auth", "redis_db", "databases", "allow_flush", "read_from",
+                                         "cluster_refresh_interval", "cluster_max_redirects",
                                          "password", "max_multibulk_length", "max_bulk_length",
                                          "max_inline_length", NULL };
     char prefix[64], path[128], err[200];
@@ -318,7 +319,10 @@ static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct
                                              (int)RESP_MAX_BULK_DEFAULT, 1, INT32_MAX);
     out->max_inline_length = (uint32_t)get_int(c, p, prefix, "max_inline_length",
                                                RESP_MAX_INLINE_DEFAULT, 16, INT32_MAX);
-    get_str(c, p, prefix, "read_from", "master", (const char *const[]){ "master", "replica", "prefer_replica", NULL });
+    v = get_str(c, p, prefix, "read_from", "master", (const char *const[]){ "master", "replica", "prefer_replica", NULL });
+    out->read_from = strcmp(v, "replica") == 0 ? 1 : strcmp(v, "prefer_replica") == 0 ? 2 : 0;
+    out->cluster_refresh_interval = get_int(c, p, prefix, "cluster_refresh_interval", 10000, 0, 86400000);
+    out->cluster_max_redirects = get_int(c, p, prefix, "cluster_max_redirects", 5, 1, 100);
 
     servers = config_setting_get_member(p, "servers");
     snprintf(path, sizeof path, "%sservers", prefix);
@@ -484,12 +488,14 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
                          cfg->pools[i].listen.text, cfg->pools[j].name);
                 }
             }
-            if (!c.failed && cfg->pools[i].mode == MODE_REDIS
-                && strcmp(cfg->pools[i].distribution, "cluster") == 0) {
+            if (!c.failed && strcmp(cfg->pools[i].distribution, "cluster") == 0
+                && (cfg->pools[i].mode != MODE_REDIS || cfg->pools[i].redis_db != 0)) {
                 char path[64];
-                snprintf(path, sizeof path, "pools.[%d].distribution", i);
-                fail(&c, config_setting_get_member(config_setting_get_elem(pools, (unsigned)i), "distribution"),
-                     path, "distribution \"cluster\" is not available in this version (ketama | modula | random)");
+                int db = cfg->pools[i].mode == MODE_REDIS;
+                snprintf(path, sizeof path, "pools.[%d].%s", i, db ? "redis_db" : "distribution");
+                fail(&c, config_setting_get_member(config_setting_get_elem(pools, (unsigned)i),
+                                                   db ? "redis_db" : "distribution"),
+                     path, db ? "a Redis Cluster has database 0 only" : "distribution \"cluster\" needs mode = \"redis\"");
             }
         }
     }

@@ -37,7 +37,11 @@ struct pool_conf {
     int auto_eject_hosts;
     int server_failure_limit;
     int server_retry_timeout;        /* ms */
-    char distribution[16];
+    char distribution[16];           /* "cluster": a Redis Cluster, servers are seeds */
+    int read_from;                   /* cluster: 0 master, 1 replica, 2 prefer_replica */
+    int cluster_refresh_interval;    /* cluster: ms between slot map refreshes, 0 = only
+                                        when a redirect or a lost node says so */
+    int cluster_max_redirects;       /* cluster: MOVED/ASK followed per request */
     char hash[16];
     char hash_tag[3];
     char password[128];              /* clients must AUTH with it ("" = no AUTH) */

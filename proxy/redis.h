@@ -69,6 +69,12 @@ struct msg {
     uint32_t wait_ms;                /* WAIT: its timeout (0: none) */
     uint64_t wait_servers;           /* WAIT: the servers written to before it (bit: index) */
     uint8_t reset;                   /* RESET: carried out when it reaches the queue's head */
+    /* Redis Cluster pools (cluster.c) */
+    struct rbuf req;                 /* the request's bytes, to send again after a redirect */
+    uint64_t retry_at;               /* ms: on the retry list until then */
+    uint16_t slot1;                  /* its keys' slot + 1 (0: none, it goes to one node) */
+    uint8_t redirects;               /* MOVED/ASK followed so far */
+    uint8_t cluster_map;             /* a CLUSTER SLOTS of the pool's own */
 };
 
 /* Per worker, per server. */
@@ -86,6 +92,9 @@ struct redis_server {
     int npinned;                     /* pinned connections made (held or free) */
     struct server_stats *stats;      /* = &own: the worker's counters for this server */
     struct server_stats own;
+    uint8_t cluster_replica;         /* cluster: a replica in the last slot map (READONLY) */
+    struct server_conf *cluster_conf;   /* cluster: a node found in the slot map, its own
+                                           settings (the config names only the seeds) */
 };
 
 /* Per worker, per redis pool: its servers and where keys go. */
@@ -103,6 +112,9 @@ struct redis_pool {
     struct resp_limits limits;
     struct redis_client *clients;    /* open clients, to wake them at shutdown */
     struct pool_stats *stats;        /* the worker's counters for this pool */
+    struct cluster *cluster;         /* distribution = "cluster": the slot map */
+    uint8_t route_read;              /* the request being routed only reads (read_from) */
+    uint16_t route_slot1;            /* cluster: the slot + 1 its key was routed by (0: none) */
 };
 
 enum backend_state { BC_DOWN, BC_CONNECTING, BC_UP };
@@ -126,6 +138,7 @@ struct backend_conn {
     uint8_t pinned;                  /* a client's own (transactions, blocking), not shared */
     int db;                          /* the database it SELECTs on connect; -1: redis_db */
     uint8_t quiet;                   /* closing it is no server failure */
+    size_t enq_mark;                 /* out: where the next request's bytes start */
     struct backend_conn *next_free;  /* pinned: in the server's free list */
     struct redis_client *subscriber; /* pinned by a subscribed client: pushed messages go to it */
     char why[96];                    /* the last failure, for error replies */
@@ -191,6 +204,32 @@ void backend_retire(struct worker *w, struct backend_conn *bc);
  * connection is dropped (as twemproxy does: everything behind m would wait
  * too) and reopened at once; its requests fail with "timeout". */
 void backend_timed_out(struct worker *w, struct msg *m);
+
+/* redis_pool.c: a node the slot map names, added to the pool's servers */
+struct redis_server *redis_pool_add_server(struct redis_pool *p, struct server_conf *sc);
+
+/* cluster.c: Redis Cluster pools */
+struct cluster *cluster_new(struct redis_pool *p);
+void cluster_free(struct cluster *cl);
+/* The slot of a key, as Redis Cluster computes it ({hash tag} included). */
+uint16_t cluster_slot(const char *key, size_t len);
+/* The node for a slot: its master, or a replica for a read when read_from
+ * says so; before the map is known, a seed (a redirect corrects it). */
+struct redis_server *cluster_route(struct redis_pool *p, uint16_t slot, int read);
+/* m's reply p[0..n) is an error: a redirect (MOVED, ASK) or a retry
+ * (TRYAGAIN, CLUSTERDOWN) takes m on (0: sent again or waiting), else -1. */
+int cluster_redirect(struct worker *w, struct msg *m, const char *p, size_t n);
+/* m's connection was lost: m waits for the map to say where to go, until
+ * its deadline (0), or -1: fail it. */
+int cluster_lost(struct worker *w, struct msg *m);
+/* The reply to the pool's own CLUSTER SLOTS. */
+void cluster_map_reply(struct redis_pool *p, const char *reply, size_t n);
+/* The pool's CLUSTER SLOTS got no answer (its connection failed). */
+void cluster_map_failed(struct redis_pool *p);
+/* Each loop turn: retries due, a refresh due. */
+void cluster_tick(struct redis_pool *p, uint64_t now);
+/* The worker's figures for the admin STATS document, as a JSON object. */
+int cluster_stats_json(const struct redis_pool *p, struct rbuf *out);
 
 /* redis_pubsub.c: what a subscriber's connection hands back */
 /* A message (p[0..n), as the server sent it) for bc's subscriber. */

@@ -327,11 +327,16 @@ static void route_split(struct redis_client *c, const struct redis_cmd *cmd, con
     int step = cmd->route == ROUTE_SPLIT_MSET ? 2 : 1;
     uint32_t nkeys = (r->argc - 1) / (uint32_t)step;
     struct redis_server **where = malloc(nkeys * sizeof *where);
-    uint32_t *count = calloc((size_t)p->nservers, sizeof *count);
-    struct msg *m, **frag_of = calloc((size_t)p->nservers, sizeof *frag_of);
+    /* a fragment per server -- per slot in a cluster, which refuses keys of
+     * different slots in one command: group[k] is key k's, gkey its server
+     * index or slot */
+    uint32_t *count = calloc(nkeys, sizeof *count), *group = malloc(nkeys * sizeof *group);
+    uint32_t *gkey = malloc(nkeys * sizeof *gkey);
+    struct msg *m, **frag_of = calloc(nkeys, sizeof *frag_of);
     uint32_t nfrags = 0;
 
-    if (where == NULL || count == NULL || frag_of == NULL || (m = client_queue_msg(c)) == NULL) {
+    if (where == NULL || count == NULL || frag_of == NULL || group == NULL || gkey == NULL
+        || (m = client_queue_msg(c)) == NULL) {
         client_reply_error(c, "ERR coproxy: out of memory");
         goto out;
     }
@@ -343,8 +348,13 @@ static void route_split(struct redis_client *c, const struct redis_cmd *cmd, con
             msg_fail(c->w, m, "ERR coproxy: no server available in pool %s", p->conf->name);
             goto out;
         }
-        if (count[where[k]->index]++ == 0)
-            nfrags++;
+        uint32_t key = p->cluster ? p->route_slot1 : (uint32_t)where[k]->index, g = 0;
+        while (g < nfrags && gkey[g] != key)
+            g++;
+        if (g == nfrags)
+            gkey[nfrags++] = key;
+        group[k] = g;
+        count[g]++;
     }
     if (nfrags == 1) {   /* all on one server: the request goes as it is */
         send_whole(c, m, where[0], req, r);
@@ -358,7 +368,7 @@ static void route_split(struct redis_client *c, const struct redis_cmd *cmd, con
     }
     /* make every fragment first: failures while sending count down frags_left */
     for (uint32_t k = 0; k < nkeys; k++) {
-        int si = where[k]->index;
+        uint32_t si = group[k];
         struct msg *f = frag_of[si];
         if (f == NULL) {
             if ((f = msg_get(c->w)) == NULL || (f->keypos = malloc(count[si] * sizeof *f->keypos)) == NULL) {
@@ -372,6 +382,7 @@ static void route_split(struct redis_client *c, const struct redis_cmd *cmd, con
             f->server = where[k];
             f->deadline = m->deadline;
             f->start_us = m->start_us;
+            f->slot1 = p->cluster ? (uint16_t)gkey[si] : 0;
             frag_of[si] = f;
             m->frags[m->nfrags++] = f;
         }
@@ -404,6 +415,8 @@ static void route_split(struct redis_client *c, const struct redis_cmd *cmd, con
 out:
     free(where);
     free(count);
+    free(group);
+    free(gkey);
     free(frag_of);
 }
 
@@ -460,7 +473,7 @@ static void send_everywhere(struct redis_client *c, struct msg *m, const char *b
         return;
     }
     for (int i = 0; i < p->nservers; i++)
-        if (client_add_frag(c, m, p->servers[i]) == NULL) {
+        if (!p->servers[i]->cluster_replica && client_add_frag(c, m, p->servers[i]) == NULL) {   /* masters */
             msg_fail(c->w, m, "ERR coproxy: out of memory");
             return;
         }
@@ -542,6 +555,10 @@ static void route_scan(struct redis_client *c, const char *req, const struct res
     size_t mark;
     int i;
 
+    if (p->cluster != NULL) {
+        client_reply_error(c, "ERR coproxy: SCAN is not supported in front of a Redis Cluster yet");
+        return;
+    }
     snprintf(num, sizeof num, "%.*s", (int)(a->len < 23 ? a->len : 23), req + a->off);
     cursor = strtoull(num, &end, 10);
     if (a->len == 0 || a->len > 20 || *end != '\0' || num[0] == '-') {
@@ -643,6 +660,7 @@ static int keys_server(struct redis_client *c, const struct redis_cmd *cmd, cons
     const char *err = NULL;
     char name[40];
     int n, rc = 0;
+    uint16_t slot1 = 0;
 
     *out = NULL;
     if (keys == NULL) {
@@ -658,7 +676,12 @@ static int keys_server(struct redis_client *c, const struct redis_cmd *cmd, cons
     }
     for (int i = 0; i < n && rc == 0; i++) {
         struct redis_server *k = redis_pool_route(c->pool, req + r->args[keys[i]].off, r->args[keys[i]].len);
-        if (i > 0 && k != *out) {
+        if (i == 0)
+            slot1 = c->pool->route_slot1;
+        if (i > 0 && c->pool->cluster != NULL && c->pool->route_slot1 != slot1) {
+            client_reply_error(c, "CROSSSLOT Keys in request don't hash to the same slot");
+            rc = -1;
+        } else if (i > 0 && k != *out) {
             client_reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
                         "(a hash tag such as {user1} keeps keys together)", redis_lower_name(cmd->name, name));
             rc = -1;
@@ -1356,6 +1379,8 @@ static void handle_request(struct redis_client *c, const char *req, const struct
     }
     c->last_cmd = cmd->name;
     c->writing = (cmd->flags & (CMD_WRITE | CMD_MAY_WRITE)) != 0;
+    c->pool->route_read = !c->writing;
+    c->pool->route_slot1 = 0;
     if (!redis_cmd_arity_ok(cmd, r->argc)) {
         client_reply_error(c, "ERR wrong number of arguments for '%s' command", redis_lower_name(cmd->name, name));
         if (c->multi)

@@ -33,6 +33,7 @@ void msg_unref(struct worker *w, struct msg *m)
         return;
     free(m->frags);
     free(m->keypos);
+    rbuf_free(&m->req);
     keep = m->reply;
     if (keep.cap > MSG_KEEP_REPLY || w->nfree_msgs >= MSG_CACHE) {
         rbuf_free(&keep);

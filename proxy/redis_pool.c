@@ -85,6 +85,11 @@ struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt)
         p->dist_servers[i] = (struct dist_server){ .name = pc->servers[i].dist_name,
                                                    .weight = pc->servers[i].weight, .live = 1 };
     }
+    if (strcmp(pc->distribution, "cluster") == 0) {   /* the servers are seeds: the map says the rest */
+        if ((p->cluster = cluster_new(p)) == NULL)
+            goto fail;
+        return p;
+    }
     rebuild(p, worker_now_ms());
     if (p->dist.npoints == 0)
         goto fail;
@@ -92,6 +97,25 @@ struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt)
 fail:
     log_error("pool %s: out of memory setting up its servers", pc->name);
     return NULL;   /* the worker fails to start: the process exits */
+}
+
+struct redis_server *redis_pool_add_server(struct redis_pool *p, struct server_conf *sc)
+{
+    struct redis_server **grown = realloc(p->servers, ((size_t)p->nservers + 1) * sizeof *grown);
+    struct redis_server *s;
+
+    if (grown == NULL) {
+        free(sc);
+        return NULL;
+    }
+    p->servers = grown;
+    if ((s = server_new(p, sc, p->nservers)) == NULL) {
+        free(sc);
+        return NULL;
+    }
+    s->cluster_conf = sc;
+    p->servers[p->nservers++] = s;
+    return s;
 }
 
 void redis_pool_reconfigure(struct redis_pool *p)
@@ -103,6 +127,16 @@ void redis_pool_reconfigure(struct redis_pool *p)
     struct dist nd = { 0 };
     int fresh = 0;
 
+    if (p->cluster != NULL) {   /* the nodes come from the map; seeds keep their settings */
+        free(servers);
+        free(ds);
+        free(taken);
+        for (int i = 0; i < p->nservers && i < pc->nservers; i++)
+            if (p->servers[i]->cluster_conf == NULL && server_same(p->servers[i]->conf, &pc->servers[i]))
+                p->servers[i]->conf = &pc->servers[i];
+        take_settings(p);
+        return;
+    }
     if (servers == NULL || ds == NULL || taken == NULL)
         goto oom;
     /* a server with the same name and address keeps its object: its
@@ -166,6 +200,11 @@ struct redis_server *redis_pool_route(struct redis_pool *p, const char *key, siz
     const char *part;
     int i;
 
+    if (p->cluster != NULL) {
+        uint16_t slot = cluster_slot(key, len);
+        p->route_slot1 = (uint16_t)(slot + 1);
+        return cluster_route(p, slot, p->route_read);
+    }
     if (p->next_rebuild != 0 && worker_now_ms() >= p->next_rebuild)
         rebuild(p, worker_now_ms());
     part = hash_tag_part(p->conf->hash_tag, key, len, &part_len);
@@ -179,7 +218,7 @@ void redis_server_failed(struct redis_server *s)
     uint64_t now;
 
     s->stats->failures++;
-    if (!p->conf->auto_eject_hosts || s->ejected_until != 0)
+    if (!p->conf->auto_eject_hosts || p->cluster != NULL || s->ejected_until != 0)
         return;
     if (++s->failures < p->conf->server_failure_limit)
         return;

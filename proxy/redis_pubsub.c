@@ -313,9 +313,12 @@ static void psubscribe(struct redis_client *c, const char *pat, size_t len)
     if ((m = client_queue_msg(c)) == NULL)
         return;
     client_set_deadline(c, m);
-    /* a pattern matches channels of every server */
+    /* a pattern matches channels of every server (a cluster passes every
+     * PUBLISH to all its nodes: one node hears them all) */
     for (int i = 0; i < p->nservers; i++) {
-        if (p->servers[i]->retired || pin_for(c, p->servers[i], m) != NULL)
+        if (p->servers[i]->retired || p->servers[i]->cluster_replica
+            || (p->cluster != NULL && p->servers[i] != redis_pool_route(p, "", 0))
+            || pin_for(c, p->servers[i], m) != NULL)
             continue;
         for (uint32_t k = 0; k < c->ps->npins; k++)
             give_back(c, &c->ps->pins[k], 0);

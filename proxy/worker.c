@@ -436,9 +436,28 @@ static void worker_publish(struct worker *w, uint64_t now)
         w->snap_conf[i] = p->conf->servers;   /* which servers, in which order */
         for (int k = 0; k < n; k++)   /* a redis server keeps its counters in itself */
             w->snap_servers[i][k] = p->redis ? *p->redis->servers[k]->stats : p->server_stats[k];
+        if (p->redis != NULL && p->redis->cluster != NULL
+            && (w->snap_cluster != NULL || (w->snap_cluster = calloc((size_t)np, sizeof *w->snap_cluster)) != NULL)) {
+            w->snap_cluster[i].len = 0;
+            if (cluster_stats_json(p->redis, &w->snap_cluster[i]) != 0)
+                w->snap_cluster[i].len = 0;
+        }
     }
     w->snap_at = now;
     pthread_mutex_unlock(&w->snap_lock);
+}
+
+int worker_cluster_json(struct worker *w, int pool, struct rbuf *out)
+{
+    int rc;
+
+    pthread_mutex_lock(&w->snap_lock);
+    if (w->snap_cluster != NULL && w->snap_cluster[pool].len > 0)
+        rc = rbuf_append(out, w->snap_cluster[pool].data, w->snap_cluster[pool].len);
+    else
+        rc = rbuf_append(out, "null", 4);
+    pthread_mutex_unlock(&w->snap_lock);
+    return rc;
 }
 
 void worker_snapshot(struct worker *w, struct co_counters *co, struct pool_stats *pools,
@@ -486,6 +505,9 @@ static int worker_tick(void *arg)
         worker_publish(w, now);
     if (__atomic_load_n(&w->list_req, __ATOMIC_ACQUIRE) != w->list_done)
         worker_list_clients(w);
+    for (int i = 0; i < w->d->cfg.npools; i++)
+        if (w->pools[i].redis != NULL && w->pools[i].redis->cluster != NULL)
+            cluster_tick(w->pools[i].redis, now);
     if (w->activity != w->activity_seen) {
         w->activity_seen = w->activity;
         w->idle_since = now;
@@ -622,6 +644,10 @@ static void *worker_main(void *arg)
         rbuf_free(&w->list_out[i]);
     free(w->list_out);
     w->list_out = NULL;
+    for (int i = 0; w->snap_cluster != NULL && i < d->cfg.npools; i++)
+        rbuf_free(&w->snap_cluster[i]);
+    free(w->snap_cluster);
+    w->snap_cluster = NULL;
     pthread_mutex_unlock(&w->snap_lock);
     return NULL;
 }

@@ -82,6 +82,7 @@ struct worker {
      * writes its redis clients' lines (per pool) at its next turn */
     unsigned list_req, list_done;    /* under snap_lock (list_req read atomically too) */
     struct rbuf *list_out;           /* [npools], under snap_lock */
+    struct rbuf *snap_cluster;       /* [npools]: a cluster pool's map figures (JSON), under snap_lock */
 };
 
 /* Copies the worker's counters as of its last publication (at most 100 ms
@@ -95,6 +96,9 @@ void worker_snapshot(struct worker *w, struct co_counters *co, struct pool_stats
  * but `self` (asked of them; one that does not answer within 2 s is left
  * out).  Parks the calling coroutine meanwhile.  0, or -1 (out of memory). */
 int worker_client_lists(struct worker *self, int pool, struct rbuf *out);
+
+/* Appends worker w's figures for cluster pool `pool` as a JSON object ("null" if none yet). */
+int worker_cluster_json(struct worker *w, int pool, struct rbuf *out);
 
 /* A redis client's input buffer, and its argument array, from the worker's caches. */
 char *worker_ibuf_get(struct worker *w, size_t *cap);

@@ -228,7 +228,17 @@ static int json_pools(const struct report *r, struct rbuf *o)
             err = i ? rbuf_lit(o, ",") : 0;
             err = err ? err : json_one_server(r, o, p, i, 0);
         }
-        err = err ? err : rbuf_lit(o, "]}");
+        err = err ? err : rbuf_lit(o, "],\"cluster\":");
+        if (pc->mode == MODE_REDIS && strcmp(pc->distribution, "cluster") == 0) {   /* each worker's map */
+            err = err ? err : rbuf_lit(o, "[");
+            for (int w = 0; w < r->nworkers && !err; w++) {
+                err = w ? rbuf_lit(o, ",") : 0;
+                err = err ? err : worker_cluster_json(&r->d->workers[w], p, o);
+            }
+            err = err ? err : rbuf_lit(o, "]}");
+        } else {
+            err = err ? err : rbuf_lit(o, "null}");
+        }
     }
     return err ? err : rbuf_lit(o, "]");
 }

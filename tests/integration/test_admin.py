@@ -280,13 +280,15 @@ def test_stats_document_matches_the_man_page(setup):
     Resp(port).call("SET", "a", "b")
     doc = stats(sock)
     schema = documented_schema()
-    assert set(schema) == {"Top level", "runtime", "threads[]", "pools[]", "pools[].servers[]", "latency_us"}
+    assert set(schema) == {"Top level", "runtime", "threads[]", "pools[]", "pools[].servers[]", "pools[].cluster[]",
+                           "latency_us"}
     assert set(doc) == schema["Top level"]
     assert set(doc["runtime"]) == schema["runtime"]
     for t in doc["threads"]:
         assert set(t) == schema["threads[]"] and set(t["runtime"]) == schema["runtime"]
     for p in doc["pools"]:
         assert set(p) == schema["pools[]"] and set(p["latency_us"]) == schema["latency_us"]
+        assert p["cluster"] is None                # not a cluster pool (test_cluster.py checks one)
         for s in p["servers"]:
             assert set(s) == schema["pools[].servers[]"] and set(s["latency_us"]) == schema["latency_us"]
             assert s["state"] in ("up", "ejected", "connecting", "idle")

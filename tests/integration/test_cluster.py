@@ -1,0 +1,217 @@
+"""coproxy in front of a real Redis Cluster (3 masters, 3 replicas, Debian's
+redis-server on loopback): keys by slot, multi-key commands split per slot,
+redirects followed while slots move, a master killed, replica reads."""
+import subprocess
+import threading
+import time
+
+import pytest
+import redis
+from redis.cluster import RedisCluster
+
+from conftest import free_port
+from redis_util import RedisProc, admin_stats, redis_config
+
+NODE_TIMEOUT_MS = 1000
+
+
+class Cluster:
+    def __init__(self, tmp_path, n=6):
+        self.nodes = []
+        for i in range(n):
+            d = tmp_path / f"node{i}"
+            d.mkdir()
+            port = free_port()
+            self.nodes.append(RedisProc(d, port=port, extra=(
+                "--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{port}.conf",
+                "--cluster-port", str(free_port()),
+                "--cluster-node-timeout", str(NODE_TIMEOUT_MS))))
+        addrs = [f"127.0.0.1:{p.port}" for p in self.nodes]
+        subprocess.run(["redis-cli", "--cluster", "create", *addrs, "--cluster-replicas", "1", "--cluster-yes"],
+                       check=True, capture_output=True, timeout=60)
+        self.wait_ok()
+        deadline = time.monotonic() + 30           # and every master has its replica
+        while any(len(rng) < 4 for node in self.nodes
+                  for rng in self.direct(node).execute_command("CLUSTER", "SLOTS")):   # [lo, hi, master, replica]
+            assert time.monotonic() < deadline, "replicas did not attach"
+            time.sleep(0.1)
+
+    def direct(self, node):
+        return redis.Redis(host="127.0.0.1", port=node.port, socket_timeout=30)
+
+    def wait_ok(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        for node in self.nodes:
+            if node.proc.poll() is not None:
+                continue
+            while True:
+                info = self.direct(node).execute_command("CLUSTER", "INFO").decode()
+                if "cluster_state:ok" in info and "cluster_slots_assigned:16384" in info:
+                    break
+                assert time.monotonic() < deadline, info
+                time.sleep(0.1)
+
+    def client(self):
+        live = next(n for n in self.nodes if n.proc.poll() is None)
+        return RedisCluster(host="127.0.0.1", port=live.port, socket_timeout=30)
+
+    def role(self, node):
+        return self.direct(node).info("replication")["role"]
+
+    def node_id(self, node):
+        return self.direct(node).execute_command("CLUSTER", "MYID").decode()
+
+    def stop(self):
+        for n in self.nodes:
+            n.stop()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    made = []
+
+    def start():
+        c = Cluster(tmp_path)
+        made.append(c)
+        return c
+    try:
+        yield start
+    finally:
+        for c in made:
+            c.stop()
+
+
+def proxy_for(daemon, c, admin=None, **pool):
+    port = free_port()
+    pool.setdefault("server_timeout", 10000)
+    head = f'admin = {{ socket = "{admin}"; }};\n' if admin else ""
+    daemon(head + redis_config(port, [c.nodes[0].port], distribution="cluster", **pool), port=port)
+    return redis.Redis(host="127.0.0.1", port=port, socket_timeout=30), port
+
+
+def test_commands_go_to_the_slot_owner_and_multi_key_commands_split_per_slot(daemon, cluster):
+    c = cluster()
+    r, _ = proxy_for(daemon, c)
+    direct = c.client()
+    for i in range(300):
+        assert r.set(f"key:{i}", i)
+    for i in range(300):                           # each is where the cluster says
+        assert direct.get(f"key:{i}") == str(i).encode()
+    r.hset("h", mapping={"a": "1"}); r.rpush("l", "x", "y"); r.sadd("s", "m"); r.zadd("z", {"m": 1})
+    r.xadd("st", {"f": "v"}); r.pfadd("hll", "a")
+    assert [direct.type(k) for k in ("h", "l", "s", "z", "st")] == [b"hash", b"list", b"set", b"zset", b"stream"]
+    keys = [f"key:{i}" for i in range(0, 300, 7)]   # many slots in one command
+    assert r.mget(keys) == [str(i).encode() for i in range(0, 300, 7)]
+    assert r.mset({f"m:{i}": f"v{i}" for i in range(50)})
+    assert r.mget([f"m:{i}" for i in range(50)]) == [f"v{i}".encode() for i in range(50)]
+    assert r.exists(*keys, "nope") == len(keys)
+    assert r.delete(*[f"m:{i}" for i in range(50)]) == 50
+    assert r.touch(*keys) == len(keys)
+    assert r.unlink(*keys[:5]) == 5
+    with pytest.raises(redis.ResponseError, match="CROSSSLOT"):
+        r.eval("return 1", 2, "key:1", "key:2")     # as Redis Cluster refuses it
+    assert r.eval("return redis.call('get', KEYS[1])", 2, "{u}a", "{u}b") is None
+    assert r.rename("{u}x" if r.set("{u}x", 1) else "", "{u}y")   # same slot: runs
+    masters = [n for n in c.nodes if c.role(n) == "master"]
+    assert r.dbsize() == sum(c.direct(n).dbsize() for n in masters)   # masters only, summed
+    assert r.execute_command("PING") is True
+
+
+def load(r, stop, errors, done):
+    i = 0
+    while not stop.is_set():
+        k = f"load:{i % 2000}"
+        try:
+            r.set(k, i)
+            got = r.get(k)
+            if got != str(i).encode():
+                errors.append(f"{k}: {got!r} != {i}")
+        except redis.RedisError as e:
+            errors.append(f"{k}: {e}")
+        i += 1
+    done.append(i)
+
+
+def test_resharding_under_load_is_invisible_to_clients(daemon, cluster, tmp_path):
+    c = cluster()
+    sock = str(tmp_path / "admin.sock")
+    r, _ = proxy_for(daemon, c, admin=sock)
+    masters = [n for n in c.nodes if c.role(n) == "master"]
+    src, dst = c.node_id(masters[0]), c.node_id(masters[1])
+    stop, errors, done = threading.Event(), [], []
+    t = threading.Thread(target=load, args=(r, stop, errors, done))
+    t.start()
+    try:
+        time.sleep(0.5)
+        out = subprocess.run(["redis-cli", "--cluster", "reshard", f"127.0.0.1:{masters[0].port}",
+                              "--cluster-from", src, "--cluster-to", dst, "--cluster-slots", "1500",
+                              "--cluster-yes"], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        t.join(60)
+    assert done and done[0] > 100, done
+    assert errors == [], errors[:5]                # no MOVED, no ASK, no wrong value reached the client
+    direct = c.client()
+    for i in range(0, 2000, 37):                  # the values are where the cluster says
+        assert direct.get(f"load:{i}") is not None
+    from test_admin import documented_schema
+    deadline = time.monotonic() + 10
+    while True:                                    # the map in STATS follows the move
+        m = admin_stats(sock)["pools"][0]["cluster"][0]
+        assert set(m) == documented_schema()["pools[].cluster[]"]
+        owned = {n["addr"]: n["slots"] for n in m["nodes"] if n["role"] == "master"}
+        if owned.get(f"127.0.0.1:{masters[1].port}", 0) >= 5461 + 1500 - 1:
+            break
+        assert time.monotonic() < deadline, m
+        time.sleep(0.2)
+    assert m["moved"] + m["ask"] > 0 and m["epoch"] >= 2, m   # redirects were followed
+    assert sum(owned.values()) == 16384
+    print(f"redirects followed: moved {m['moved']}, ask {m['ask']}; maps {m['epoch']}; retries {m['retries']}")
+
+
+def test_a_master_killed_under_load_fails_over_and_requests_succeed_again(daemon, cluster):
+    c = cluster()
+    r, _ = proxy_for(daemon, c)
+    stop, errors, done = threading.Event(), [], []
+    t = threading.Thread(target=load, args=(r, stop, errors, done))
+    t.start()
+    try:
+        time.sleep(0.5)
+        victim = next(n for n in c.nodes if c.role(n) == "master")
+        victim.stop()                              # SIGKILL
+        deadline = time.monotonic() + 30
+        while True:                                # a replica takes over its slots
+            try:
+                c.wait_ok(timeout=1)
+                break
+            except (AssertionError, redis.RedisError):
+                assert time.monotonic() < deadline, "no failover"
+        time.sleep(1.0)
+        failed_before = len(errors)
+        time.sleep(2.0)                            # requests succeed again
+        assert len(errors) == failed_before, errors[failed_before:failed_before + 5]
+    finally:
+        stop.set()
+        t.join(60)
+    print(f"requests failed during the failover: {len(errors)} of {done[0] * 2}")
+    assert len(errors) < done[0]
+
+
+def test_read_from_replica_sends_reads_to_replicas(daemon, cluster):
+    c = cluster()
+    r, _ = proxy_for(daemon, c, read_from="replica")
+    for i in range(100):
+        r.set(f"rk:{i}", i)
+    for n in c.nodes:
+        c.direct(n).config_resetstat()
+    time.sleep(0.5)                                # replication catches up
+    for i in range(100):
+        assert r.get(f"rk:{i}") in (str(i).encode(), None)
+    gets = {n.port: c.direct(n).info("commandstats").get("cmdstat_get", {}).get("calls", 0) for n in c.nodes}
+    replicas = [n.port for n in c.nodes if c.role(n) == "slave"]
+    masters = [n.port for n in c.nodes if c.role(n) == "master"]
+    assert sum(gets[p] for p in replicas) == 100, gets
+    assert sum(gets[p] for p in masters) == 0, gets
+    assert r.set("rk:w", "1")                      # writes still go to masters
