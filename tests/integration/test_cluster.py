@@ -8,6 +8,7 @@ import time
 import pytest
 import redis
 from redis.cluster import RedisCluster
+from redis.crc import key_slot
 
 from conftest import free_port
 from redis_util import RedisProc, admin_stats, redis_config
@@ -215,3 +216,75 @@ def test_read_from_replica_sends_reads_to_replicas(daemon, cluster):
     assert sum(gets[p] for p in replicas) == 100, gets
     assert sum(gets[p] for p in masters) == 0, gets
     assert r.set("rk:w", "1")                      # writes still go to masters
+
+
+def test_ask_during_a_slot_migration_is_followed_and_moved_after_it(daemon, cluster, tmp_path):
+    c = cluster()
+    sock = str(tmp_path / "admin.sock")
+    r, _ = proxy_for(daemon, c, admin=sock)
+    masters = [n for n in c.nodes if c.role(n) == "master"]
+    key = "migrating-key"
+    slot = c.direct(masters[0]).execute_command("CLUSTER", "KEYSLOT", key)
+    src = next(n for n in masters if slot in range(*slot_range(c, n)))
+    dst = next(n for n in masters if n is not src)
+    assert r.set(key, "before")
+    c.direct(dst).execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", c.node_id(src))
+    c.direct(src).execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", c.node_id(dst))
+    c.direct(src).execute_command("MIGRATE", "127.0.0.1", dst.port, key, 0, 5000)
+    assert r.get(key) == b"before"                 # src answers -ASK: ASKING, then GET on dst
+    newkey = next(f"new{i}" for i in range(1000000) if key_slot(f"new{i}".encode()) == slot)
+    assert r.set(newkey, "fresh")                  # a key not on src yet: -ASK too
+    m = admin_stats(sock)["pools"][0]["cluster"][0]
+    deadline = time.monotonic() + 5
+    while m["ask"] < 2:
+        assert time.monotonic() < deadline, m
+        time.sleep(0.2)
+        m = admin_stats(sock)["pools"][0]["cluster"][0]
+    assert m["moved"] == 0                         # ASK leaves the map as it is
+    for n in masters:                              # the migration ends: dst owns the slot
+        c.direct(n).execute_command("CLUSTER", "SETSLOT", slot, "NODE", c.node_id(dst))
+    assert r.get(key) == b"before" and r.get(newkey) == b"fresh"   # -MOVED now, followed
+    m = admin_stats(sock)["pools"][0]["cluster"][0]
+    deadline = time.monotonic() + 5
+    while m["moved"] < 1:
+        assert time.monotonic() < deadline, m
+        time.sleep(0.2)
+        m = admin_stats(sock)["pools"][0]["cluster"][0]
+
+
+def slot_range(c, node):
+    """(first, last + 1) of the first slot range a master serves."""
+    for lo, hi, master, *_ in c.direct(node).execute_command("CLUSTER", "SLOTS"):
+        if master[1] == node.port:
+            return lo, hi + 1
+    raise AssertionError("not a master")
+
+
+def test_pubsub_and_transactions_in_a_cluster(daemon, cluster):
+    c = cluster()
+    r, port = proxy_for(daemon, c)
+    sub = redis.Redis(host="127.0.0.1", port=port, socket_timeout=30).pubsub()
+    sub.subscribe("news")
+    sub.psubscribe("n*")
+    got = []
+    deadline = time.monotonic() + 10
+    while len(got) < 2 and time.monotonic() < deadline:
+        m = sub.get_message(timeout=0.5)
+        if m:
+            got.append(m["type"])
+    assert got == ["subscribe", "psubscribe"]
+    assert r.publish("news", "hello") >= 1
+    msgs = []
+    while len(msgs) < 2 and time.monotonic() < deadline:
+        m = sub.get_message(timeout=0.5)
+        if m:
+            msgs.append((m["type"], m["data"]))
+    assert sorted(msgs) == [("message", b"hello"), ("pmessage", b"hello")]   # once each
+    assert sub.get_message(timeout=1.0) is None
+    with r.pipeline() as p:                        # a transaction on one slot
+        p.watch("{acct}a")
+        p.multi()
+        p.set("{acct}a", 1)
+        p.incr("{acct}b")
+        assert p.execute() == [True, 1]
+    sub.close()
