@@ -69,6 +69,7 @@ class Cluster:
 
 @pytest.fixture
 def cluster(tmp_path):
+    """cluster() -> a fresh cluster of this test's own (for tests that change it)."""
     made = []
 
     def start():
@@ -82,6 +83,16 @@ def cluster(tmp_path):
             c.stop()
 
 
+@pytest.fixture(scope="module")
+def shared_cluster(tmp_path_factory):
+    """One cluster for the tests that leave its slots and nodes as they are."""
+    c = Cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
 def proxy_for(daemon, c, admin=None, **pool):
     port = free_port()
     pool.setdefault("server_timeout", 10000)
@@ -90,8 +101,8 @@ def proxy_for(daemon, c, admin=None, **pool):
     return redis.Redis(host="127.0.0.1", port=port, socket_timeout=30), port
 
 
-def test_commands_go_to_the_slot_owner_and_multi_key_commands_split_per_slot(daemon, cluster):
-    c = cluster()
+def test_commands_go_to_the_slot_owner_and_multi_key_commands_split_per_slot(daemon, shared_cluster):
+    c = shared_cluster
     r, _ = proxy_for(daemon, c)
     direct = c.client()
     for i in range(300):
@@ -172,9 +183,10 @@ def test_resharding_under_load_is_invisible_to_clients(daemon, cluster, tmp_path
     print(f"redirects followed: moved {m['moved']}, ask {m['ask']}; maps {m['epoch']}; retries {m['retries']}")
 
 
-def test_a_master_killed_under_load_fails_over_and_requests_succeed_again(daemon, cluster):
+def test_a_master_killed_under_load_fails_over_and_requests_succeed_again(daemon, cluster, tmp_path):
     c = cluster()
-    r, _ = proxy_for(daemon, c)
+    sock = str(tmp_path / "admin.sock")
+    r, _ = proxy_for(daemon, c, admin=sock)
     stop, errors, done = threading.Event(), [], []
     t = threading.Thread(target=load, args=(r, stop, errors, done))
     t.start()
@@ -196,12 +208,14 @@ def test_a_master_killed_under_load_fails_over_and_requests_succeed_again(daemon
     finally:
         stop.set()
         t.join(60)
-    print(f"requests failed during the failover: {len(errors)} of {done[0] * 2}")
+    m = admin_stats(sock)["pools"][0]["cluster"][0]
+    print(f"requests failed during the failover: {len(errors)} of {done[0] * 2}; sent again: {m['retries']}, "
+          f"maps: {m['epoch']}, failed refreshes: {m['refresh_failures']}")
     assert len(errors) < done[0]
 
 
-def test_read_from_replica_sends_reads_to_replicas(daemon, cluster):
-    c = cluster()
+def test_read_from_replica_sends_reads_to_replicas(daemon, shared_cluster):
+    c = shared_cluster
     r, _ = proxy_for(daemon, c, read_from="replica")
     for i in range(100):
         r.set(f"rk:{i}", i)
@@ -260,8 +274,8 @@ def slot_range(c, node):
     raise AssertionError("not a master")
 
 
-def test_pubsub_and_transactions_in_a_cluster(daemon, cluster):
-    c = cluster()
+def test_pubsub_and_transactions_in_a_cluster(daemon, shared_cluster):
+    c = shared_cluster
     r, port = proxy_for(daemon, c)
     sub = redis.Redis(host="127.0.0.1", port=port, socket_timeout=30).pubsub()
     sub.subscribe("news")
