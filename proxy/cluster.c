@@ -391,6 +391,30 @@ static void refresh(struct redis_pool *p, uint64_t now)
     cl->refresh_deadline = now + REFRESH_TIMEOUT_MS;
 }
 
+static int by_address(const void *a, const void *b)
+{
+    const struct redis_server *x = *(struct redis_server *const *)a, *y = *(struct redis_server *const *)b;
+
+    return strcmp(x->conf->addr.text, y->conf->addr.text);
+}
+
+int cluster_masters(struct redis_pool *p, struct redis_server **out)
+{
+    uint8_t *owns = calloc((size_t)p->nservers + 1, 1);
+    int n = 0;
+
+    if (owns == NULL)
+        return 0;
+    for (int s = 0; s < NSLOTS; s++)
+        owns[p->cluster->master[s]] = 1;   /* [0]: not known */
+    for (int i = 0; i < p->nservers; i++)
+        if (owns[i + 1])   /* a master of at least one slot */
+            out[n++] = p->servers[i];
+    free(owns);
+    qsort(out, (size_t)n, sizeof *out, by_address);
+    return n;
+}
+
 void cluster_map_failed(struct redis_pool *p)
 {
     p->cluster->refresh_deadline = 0;

@@ -224,6 +224,9 @@ int cluster_redirect(struct worker *w, struct msg *m, const char *p, size_t n);
 int cluster_lost(struct worker *w, struct msg *m);
 /* The reply to the pool's own CLUSTER SLOTS. */
 void cluster_map_reply(struct redis_pool *p, const char *reply, size_t n);
+/* The masters of the map into out[] (room for p->nservers), ordered by
+ * address (the same order in every worker); their number. */
+int cluster_masters(struct redis_pool *p, struct redis_server **out);
 /* The pool's CLUSTER SLOTS got no answer (its connection failed). */
 void cluster_map_failed(struct redis_pool *p);
 /* Each loop turn: retries due, a refresh due. */

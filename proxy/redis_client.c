@@ -553,26 +553,39 @@ static void route_scan(struct redis_client *c, const char *req, const struct res
     char num[24], *end;
     unsigned long long cursor;
     size_t mark;
-    int i;
+    struct redis_server *stack_masters[16], **masters = stack_masters, *s;
+    int i, n = p->nservers;
 
-    if (p->cluster != NULL) {
-        client_reply_error(c, "ERR coproxy: SCAN is not supported in front of a Redis Cluster yet");
-        return;
-    }
     snprintf(num, sizeof num, "%.*s", (int)(a->len < 23 ? a->len : 23), req + a->off);
     cursor = strtoull(num, &end, 10);
     if (a->len == 0 || a->len > 20 || *end != '\0' || num[0] == '-') {
         client_reply_error(c, "ERR invalid cursor");
         return;
     }
-    i = (int)(cursor % (unsigned long long)p->nservers);
+    if (p->cluster != NULL) {   /* the masters, in an order every worker agrees on */
+        if (n > 16 && (masters = malloc((size_t)n * sizeof *masters)) == NULL) {
+            client_reply_error(c, "ERR coproxy: out of memory");
+            return;
+        }
+        n = cluster_masters(p, masters);
+        if (n == 0) {
+            if (masters != stack_masters)
+                free(masters);
+            client_reply_error(c, "ERR coproxy: no cluster node known yet");
+            return;
+        }
+    }
+    i = (int)(cursor % (unsigned long long)n);
+    s = p->cluster != NULL ? masters[i] : p->servers[i];
+    if (masters != stack_masters)
+        free(masters);
     if ((m = client_queue_msg(c)) == NULL)
         return;
     client_set_deadline(c, m);
     m->merge = MERGE_SCAN;
     m->scan_server = (uint32_t)i;
-    m->scan_nservers = (uint32_t)p->nservers;
-    if ((m->frags = calloc(1, sizeof *m->frags)) == NULL || (f = client_add_frag(c, m, p->servers[i])) == NULL) {
+    m->scan_nservers = (uint32_t)n;
+    if ((m->frags = calloc(1, sizeof *m->frags)) == NULL || (f = client_add_frag(c, m, s)) == NULL) {
         msg_fail(c->w, m, "ERR coproxy: out of memory");
         return;
     }
@@ -581,7 +594,7 @@ static void route_scan(struct redis_client *c, const char *req, const struct res
         return;
     /* the same request with the server's own cursor */
     mark = bc->out.len;
-    snprintf(num, sizeof num, "%llu", cursor / (unsigned long long)p->nservers);
+    snprintf(num, sizeof num, "%llu", cursor / (unsigned long long)n);
     if (redis_append_header(&bc->out, '*', r->argc) != 0 || redis_append_bulk(&bc->out, "SCAN", 4) != 0
         || redis_append_bulk(&bc->out, num, strlen(num)) != 0) {
         bc->out.len = mark;

@@ -127,6 +127,14 @@ def test_commands_go_to_the_slot_owner_and_multi_key_commands_split_per_slot(dae
     masters = [n for n in c.nodes if c.role(n) == "master"]
     assert r.dbsize() == sum(c.direct(n).dbsize() for n in masters)   # masters only, summed
     assert r.execute_command("PING") is True
+    seen = []                                      # SCAN walks every master once
+    cursor = 0
+    while True:
+        cursor, batch = r.scan(cursor, match="key:*", count=50)
+        seen.extend(batch)
+        if cursor == 0:
+            break
+    assert sorted(seen) == sorted(f"key:{i}".encode() for i in range(300) if f"key:{i}" not in keys[:5])
 
 
 def load(r, stop, errors, done):
