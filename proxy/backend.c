@@ -64,6 +64,7 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
 {
     struct redis_server *s = bc->srv;
     struct msg *m;
+    uint64_t sent;
     int had = bc->inflight > 0 || bc->state == BC_UP;
 
     snprintf(bc->why, sizeof bc->why, "%s", why);
@@ -83,13 +84,15 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
         bc->retry_at = worker_now_ms() + (uint64_t)bc->backoff_ms;
         bc->backoff_ms = bc->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : bc->backoff_ms * 2;
     }
+    sent = bc->seq_base + bc->out_off;   /* the requests from there on never went out */
+    bc->seq_base += bc->out.len;
     bc->out.len = bc->out_off = bc->enq_mark = 0;
     while ((m = bc->head) != NULL) {
         bc->head = m->bnext;
         m->bnext = NULL;
         if (m->cluster_map) {
             cluster_map_failed(s->pool);
-        } else if (!m->internal && !m->done && s->pool->cluster != NULL && cluster_lost(w, m) == 0) {
+        } else if (!m->internal && !m->done && s->pool->cluster != NULL && m->seq >= sent && cluster_lost(w, m) == 0) {
             /* a cluster node lost: the request waits for the map to name another */
         } else if (!m->internal && !m->done) {
             s->pool->stats->errors_backend++;
@@ -319,7 +322,7 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
     /* connect-time commands go first, in the bytes and in the queue */
-    if (s->cluster_replica && !bc->pinned) {   /* reads from a cluster replica */
+    if (s->pool->cluster != NULL && pc->read_from != 0 && !bc->pinned) {   /* reads from replicas (harmless on a master) */
         if (rbuf_printf(&pro, "*1\r\n$8\r\nREADONLY\r\n") != 0)
             goto oom;
         nint++;
@@ -358,9 +361,12 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
             fd = -1;
             goto fail_int;
         }
+        size_t plen = pro.len;
         rbuf_append(&pro, bc->out.data + bc->out_off, bc->out.len - bc->out_off);
         rbuf_free(&bc->out);
         bc->out = pro;
+        /* what was queued keeps its sequence numbers; the prologue goes just before */
+        bc->seq_base = bc->seq_base + bc->out_off - plen;
         bc->out_off = 0;
         bc->enq_mark = bc->out.len;
         pro = (struct rbuf){ 0 };
@@ -417,6 +423,7 @@ static void *writer_main(void *arg)
         ssize_t n;
 
         while (bc->out_off == bc->out.len) {
+            bc->seq_base += bc->out.len;
             bc->out.len = bc->out_off = bc->enq_mark = 0;
             if (bc->out.cap > 4 * BACKEND_READ_BUF)
                 rbuf_free(&bc->out);   /* a huge request went out: give the memory back */
@@ -541,7 +548,8 @@ int backend_start(struct worker *w, struct backend_conn *bc, struct redis_server
 
     bc->srv = s;
     bc->fd = -1;
-    bc->db = -1;   /* the pool's redis_db; a caller wanting another sets it after */
+    bc->db = -1;
+    bc->seq_base = (uint64_t)1 << 40;   /* room below for a prologue's bytes */   /* the pool's redis_db; a caller wanting another sets it after */
     bc->tail = &bc->head;
     bc->backoff_ms = BACKOFF_MIN_MS;
     bc->wake = co_cond_alloc();
@@ -561,7 +569,12 @@ void backend_enqueue(struct backend_conn *bc, struct msg *m)
     struct redis_pool *p = bc->srv->pool;
 
     /* a cluster's request keeps its bytes: a redirect sends them again */
-    if (p->cluster != NULL && !m->internal && !m->cluster_map) {
+    if (bc->enq_mark > bc->out.len)
+        bc->enq_mark = bc->out.len;   /* (a rollback behind an internal message's bytes) */
+    m->seq = bc->seq_base + bc->enq_mark;
+    /* (not on a client's own connection: what it holds there -- a
+     * transaction, a blocked command, a subscription -- cannot move) */
+    if (p->cluster != NULL && !m->internal && !m->cluster_map && !bc->pinned && bc->db < 0) {
         if (m->slot1 == 0)
             m->slot1 = p->route_slot1;
         m->req.len = 0;

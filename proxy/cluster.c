@@ -104,7 +104,7 @@ struct redis_server *cluster_route(struct redis_pool *p, uint16_t slot, int read
     }
     if (i == 0) {   /* not known yet: any node answers, with a MOVED if it must */
         for (int k = 0; k < p->nservers; k++)
-            if (!p->servers[k]->cluster_replica)
+            if (!p->servers[k]->cluster_replica && !p->servers[k]->cluster_absent)
                 return p->servers[k];
         return p->nservers > 0 ? p->servers[0] : NULL;
     }
@@ -168,7 +168,8 @@ static void send_to(struct worker *w, struct msg *m, struct redis_server *s, int
         msg_fail(w, m, "ERR coproxy: out of memory");
         return;
     }
-    m->req.len = 0;   /* backend_enqueue keeps the bytes again */
+    m->req.len = 0;     /* backend_enqueue keeps the bytes again */
+    m->reply.len = 0;   /* (part of a long reply may have come before the connection was lost) */
     backend_enqueue(bc, m);
 }
 
@@ -217,6 +218,11 @@ int cluster_redirect(struct worker *w, struct msg *m, const char *p, size_t n)
     host = end + (*end == ' ');
     colon = strrchr(host, ':');
     port = colon ? strtol(colon + 1, NULL, 10) : 0;
+    if (colon == host) {   /* "-MOVED 3999 :6380": the node that answered knows no address for it: its own host */
+        const char *own = m->server->conf->addr.text, *oc = strrchr(own, ':');
+        host = (char *)own;
+        colon = (char *)(oc ? oc : own);
+    }
     if (slot < 0 || slot >= NSLOTS || colon == NULL
         || (s = node_at(pool, host, (size_t)(colon - host), port)) == NULL) {
         return -1;
@@ -229,7 +235,7 @@ int cluster_redirect(struct worker *w, struct msg *m, const char *p, size_t n)
     if (moved) {
         cl->moved++;
         cl->master[slot] = (uint16_t)(s->index + 1);
-        s->cluster_replica = 0;
+        s->cluster_replica = s->cluster_absent = 0;
         refresh_soon(cl);
     } else {
         cl->ask++;
@@ -340,9 +346,10 @@ void cluster_map_reply(struct redis_pool *p, const char *reply, size_t n)
         if (master[s])
             role[master[s] - 1] |= 1;
     }
-    for (int i = 0; i < p->nservers; i++)
-        if (role[i])
-            p->servers[i]->cluster_replica = role[i] == 2;
+    for (int i = 0; i < p->nservers; i++) {
+        p->servers[i]->cluster_replica = role[i] == 2;
+        p->servers[i]->cluster_absent = role[i] == 0;   /* failed, or left the cluster */
+    }
     memcpy(cl->master, master, sizeof cl->master);
     memcpy(cl->replica, replica, sizeof cl->replica);
     cl->epoch++;
@@ -483,7 +490,8 @@ int cluster_stats_json(const struct redis_pool *p, struct rbuf *out)
         slots[cl->master[s]]++;   /* [0]: not known */
     for (int i = 0; i < p->nservers && rc == 0; i++)
         rc = rbuf_printf(out, "%s{\"addr\":\"%s\",\"role\":\"%s\",\"slots\":%u}", i ? "," : "",
-                         p->servers[i]->conf->addr.text, p->servers[i]->cluster_replica ? "replica" : "master",
+                         p->servers[i]->conf->addr.text,
+                         p->servers[i]->cluster_absent ? "absent" : p->servers[i]->cluster_replica ? "replica" : "master",
                          slots[i + 1]);
     free(slots);
     return rc != 0 ? rc : rbuf_printf(out, "]}");

@@ -72,6 +72,7 @@ struct msg {
     /* Redis Cluster pools (cluster.c) */
     struct rbuf req;                 /* the request's bytes, to send again after a redirect */
     uint64_t retry_at;               /* ms: on the retry list until then */
+    uint64_t seq;                    /* its first byte's sequence number on its connection */
     uint16_t slot1;                  /* its keys' slot + 1 (0: none, it goes to one node) */
     uint8_t redirects;               /* MOVED/ASK followed so far */
     uint8_t cluster_map;             /* a CLUSTER SLOTS of the pool's own */
@@ -92,7 +93,8 @@ struct redis_server {
     int npinned;                     /* pinned connections made (held or free) */
     struct server_stats *stats;      /* = &own: the worker's counters for this server */
     struct server_stats own;
-    uint8_t cluster_replica;         /* cluster: a replica in the last slot map (READONLY) */
+    uint8_t cluster_replica;         /* cluster: a replica in the last slot map */
+    uint8_t cluster_absent;          /* cluster: not in the last slot map (gone, or failed) */
     struct server_conf *cluster_conf;   /* cluster: a node found in the slot map, its own
                                            settings (the config names only the seeds) */
 };
@@ -139,6 +141,9 @@ struct backend_conn {
     int db;                          /* the database it SELECTs on connect; -1: redis_db */
     uint8_t quiet;                   /* closing it is no server failure */
     size_t enq_mark;                 /* out: where the next request's bytes start */
+    uint64_t seq_base;               /* the byte sequence number of out[0]: a request whose
+                                        first byte's number is at least seq_base + out_off
+                                        was never sent */
     struct backend_conn *next_free;  /* pinned: in the server's free list */
     struct redis_client *subscriber; /* pinned by a subscribed client: pushed messages go to it */
     char why[96];                    /* the last failure, for error replies */
@@ -219,8 +224,9 @@ struct redis_server *cluster_route(struct redis_pool *p, uint16_t slot, int read
 /* m's reply p[0..n) is an error: a redirect (MOVED, ASK) or a retry
  * (TRYAGAIN, CLUSTERDOWN) takes m on (0: sent again or waiting), else -1. */
 int cluster_redirect(struct worker *w, struct msg *m, const char *p, size_t n);
-/* m's connection was lost: m waits for the map to say where to go, until
- * its deadline (0), or -1: fail it. */
+/* m's connection was lost before m was sent: m waits for the map to say
+ * where to go, until its deadline (0), or -1: fail it.  (One that went out
+ * may have run: it is never sent twice.) */
 int cluster_lost(struct worker *w, struct msg *m);
 /* The reply to the pool's own CLUSTER SLOTS. */
 void cluster_map_reply(struct redis_pool *p, const char *reply, size_t n);

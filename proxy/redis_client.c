@@ -473,7 +473,8 @@ static void send_everywhere(struct redis_client *c, struct msg *m, const char *b
         return;
     }
     for (int i = 0; i < p->nservers; i++)
-        if (!p->servers[i]->cluster_replica && client_add_frag(c, m, p->servers[i]) == NULL) {   /* masters */
+        if (!p->servers[i]->cluster_replica && !p->servers[i]->cluster_absent   /* a cluster's masters */
+            && client_add_frag(c, m, p->servers[i]) == NULL) {
             msg_fail(c->w, m, "ERR coproxy: out of memory");
             return;
         }
@@ -1337,6 +1338,8 @@ static void local_command(struct redis_client *c, const struct redis_cmd *cmd, c
         v = strtol(num, &end, 10);
         if (a->len == 0 || a->len > 20 || *end != '\0') {
             client_reply_error(c, "ERR value is not an integer or out of range");
+        } else if (c->pool->cluster != NULL && v != 0) {
+            client_reply_error(c, "ERR SELECT is not allowed in cluster mode");
         } else if (v < 0 || v >= c->pool->conf->databases) {
             client_reply_error(c, "ERR DB index is out of range");
         } else {
@@ -1392,7 +1395,9 @@ static void handle_request(struct redis_client *c, const char *req, const struct
     }
     c->last_cmd = cmd->name;
     c->writing = (cmd->flags & (CMD_WRITE | CMD_MAY_WRITE)) != 0;
-    c->pool->route_read = !c->writing;
+    /* replicas serve plain reads only: not a transaction's, a WATCHing or pinned client's */
+    c->pool->route_read = !c->writing && !c->multi && c->pin == NULL
+                          && (cmd->route == ROUTE_KEYS || cmd->route == ROUTE_SPLIT_MGET || cmd->route == ROUTE_SPLIT_SUM);
     c->pool->route_slot1 = 0;
     if (!redis_cmd_arity_ok(cmd, r->argc)) {
         client_reply_error(c, "ERR wrong number of arguments for '%s' command", redis_lower_name(cmd->name, name));
@@ -1577,7 +1582,10 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
             }
             if (c->cond == NULL && (c->cond = co_cond_alloc()) == NULL)
                 return -1;
-            /* a blocked command may wait for ever: notice the client leaving meanwhile */
+            /* a blocked command may wait for ever: notice the client leaving meanwhile
+             * (gone already if its FIN came with the request: no edge is left to see) */
+            if (m->blocking && c->hup)
+                return -1;
             if (m->blocking && !c->hup_watch && co_fd_watch(c->fd, POLLRDHUP, client_hup, c) == 0)
                 c->hup_watch = 1;
             c->waiting = 1;

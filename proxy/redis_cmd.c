@@ -280,7 +280,7 @@ static const struct cmd_def cmd_table[] = {
     CMD("XREAD",                   -4, XREAD,         0,                      0,  0,  0),
     CMD("XREADGROUP",              -7, XREAD,         CMD_WRITE,              0,  0,  0),
     /* pub/sub: a channel lives on the server its name maps to, as a key */
-    CMD("PUBLISH",                  3, KEYS,          0,                      1,  1,  1),
+    CMD("PUBLISH",                  3, KEYS,          CMD_MAY_WRITE,          1,  1,  1),   /* replicated: WAIT counts it */
     CMD("SUBSCRIBE",               -2, PUBSUB,        CMD_SUBSCRIBED,         0,  0,  0),
     CMD("UNSUBSCRIBE",             -1, PUBSUB,        CMD_SUBSCRIBED,         0,  0,  0),
     CMD("PSUBSCRIBE",              -2, PUBSUB,        CMD_SUBSCRIBED,         0,  0,  0),

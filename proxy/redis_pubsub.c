@@ -304,6 +304,7 @@ static void subscribe(struct redis_client *c, const char *ch, size_t len)
 static void psubscribe(struct redis_client *c, const char *pat, size_t len)
 {
     struct redis_pool *p = c->pool;
+    struct redis_server *one = NULL;
     struct msg *m;
 
     if (find_name(&c->ps->patterns, pat, len) >= 0) {
@@ -315,9 +316,12 @@ static void psubscribe(struct redis_client *c, const char *pat, size_t len)
     client_set_deadline(c, m);
     /* a pattern matches channels of every server (a cluster passes every
      * PUBLISH to all its nodes: one node hears them all) */
+    if (p->cluster != NULL) {
+        p->route_read = 0;
+        one = redis_pool_route(p, "", 0);
+    }
     for (int i = 0; i < p->nservers; i++) {
-        if (p->servers[i]->retired || p->servers[i]->cluster_replica
-            || (p->cluster != NULL && p->servers[i] != redis_pool_route(p, "", 0))
+        if (p->servers[i]->retired || (one != NULL && p->servers[i] != one)
             || pin_for(c, p->servers[i], m) != NULL)
             continue;
         for (uint32_t k = 0; k < c->ps->npins; k++)

@@ -94,7 +94,8 @@ void wait_dispatch(struct redis_client *c, struct msg *m)
     m->reply = (struct rbuf){ 0 };
     m->wait = 2;   /* out */
     for (int i = 0; i < p->nservers; i++)
-        n += !p->servers[i]->retired && (all || i >= 64 || (wrote >> i & 1));
+        n += !p->servers[i]->retired && !p->servers[i]->cluster_replica && !p->servers[i]->cluster_absent
+             && (all || i >= 64 || (wrote >> i & 1));
     if (n == 0 || take_pins(c, n) != 0 || (m->frags = calloc(n, sizeof *m->frags)) == NULL) {
         msg_fail(c->w, m, n == 0 ? "ERR coproxy: no server available in pool %s" : "ERR coproxy: out of memory%s",
                  n == 0 ? p->conf->name : "");
@@ -103,7 +104,7 @@ void wait_dispatch(struct redis_client *c, struct msg *m)
     for (int i = 0; i < p->nservers; i++) {
         struct redis_server *s = p->servers[i];
         struct backend_conn *bc;
-        if (s->retired || !(all || i >= 64 || (wrote >> i & 1)))
+        if (s->retired || s->cluster_replica || s->cluster_absent || !(all || i >= 64 || (wrote >> i & 1)))
             continue;
         if ((bc = backend_pin(c->w, s)) == NULL) {
             p->stats->errors_refused++;

@@ -92,6 +92,11 @@ void reload(struct daemon *d, const char *file)
             NEEDS_RESTART(n->server_connections != o->server_connections,
                           "pool %s: server_connections needs a restart", o->name);
             n->server_connections = o->server_connections;
+            int nc_cluster = strcmp(n->distribution, "cluster") == 0, oc_cluster = strcmp(o->distribution, "cluster") == 0;
+            NEEDS_RESTART(nc_cluster != oc_cluster, "pool %s: distribution to or from \"cluster\" needs a restart",
+                          o->name);
+            if (nc_cluster != oc_cluster)
+                memcpy(n->distribution, o->distribution, sizeof n->distribution);
         }
     }
 

@@ -334,7 +334,8 @@ static void worker_apply_config(struct worker *w)
         *p->conf = d->cfg.pools[i];
         if (p->redis) {
             redis_pool_reconfigure(p->redis);   /* keeps its servers if out of memory */
-            if (p->redis->nservers != p->conf->nservers)
+            /* (a cluster pool's servers are the seeds plus the nodes its map named) */
+            if (p->redis->cluster == NULL && p->redis->nservers != p->conf->nservers)
                 *p->conf = old;
         } else if (!same_servers(&old, p->conf) && tcp_new_servers(p, &old) != 0) {
             log_error("pool %s: out of memory for the new server list; keeping the old one", p->conf->name);

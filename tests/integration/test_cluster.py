@@ -93,11 +93,12 @@ def shared_cluster(tmp_path_factory):
         c.stop()
 
 
-def proxy_for(daemon, c, admin=None, **pool):
+def proxy_for(daemon, c, admin=None, seed=None, **pool):
     port = free_port()
     pool.setdefault("server_timeout", 10000)
     head = f'admin = {{ socket = "{admin}"; }};\n' if admin else ""
-    daemon(head + redis_config(port, [c.nodes[0].port], distribution="cluster", **pool), port=port)
+    seed = seed or c.nodes[0]
+    daemon(head + redis_config(port, [seed.port], distribution="cluster", **pool), port=port)
     return redis.Redis(host="127.0.0.1", port=port, socket_timeout=30), port
 
 
@@ -127,6 +128,10 @@ def test_commands_go_to_the_slot_owner_and_multi_key_commands_split_per_slot(dae
     masters = [n for n in c.nodes if c.role(n) == "master"]
     assert r.dbsize() == sum(c.direct(n).dbsize() for n in masters)   # masters only, summed
     assert r.execute_command("PING") is True
+    assert r.execute_command("WAIT", 0, 0) >= 0    # the masters only, not their replicas
+    assert r.set("w", 1) and r.execute_command("WAIT", 1, 10000) == 1   # the write's master has its replica
+    with pytest.raises(redis.ResponseError, match="SELECT is not allowed in cluster mode"):
+        r.select(1)
     seen = []                                      # SCAN walks every master once
     cursor = 0
     while True:
@@ -216,7 +221,14 @@ def test_a_master_killed_under_load_fails_over_and_requests_succeed_again(daemon
     finally:
         stop.set()
         t.join(60)
-    m = admin_stats(sock)["pools"][0]["cluster"][0]
+    assert r.dbsize() >= 0                         # fan-outs skip the node that is gone
+    deadline = time.monotonic() + 15
+    while True:                                    # the killed node is out of the map
+        m = admin_stats(sock)["pools"][0]["cluster"][0]
+        if [n["role"] for n in m["nodes"] if n["addr"] == f"127.0.0.1:{victim.port}"] == ["absent"]:
+            break
+        assert time.monotonic() < deadline, m
+        time.sleep(0.2)
     print(f"requests failed during the failover: {len(errors)} of {done[0] * 2}; sent again: {m['retries']}, "
           f"maps: {m['epoch']}, failed refreshes: {m['refresh_failures']}")
     assert len(errors) < done[0]
@@ -224,7 +236,8 @@ def test_a_master_killed_under_load_fails_over_and_requests_succeed_again(daemon
 
 def test_read_from_replica_sends_reads_to_replicas(daemon, shared_cluster):
     c = shared_cluster
-    r, _ = proxy_for(daemon, c, read_from="replica")
+    seed = next(n for n in c.nodes if c.role(n) == "slave")   # its connection opened before the map said so
+    r, port = proxy_for(daemon, c, seed=seed, read_from="replica")
     for i in range(100):
         r.set(f"rk:{i}", i)
     for n in c.nodes:
@@ -238,6 +251,22 @@ def test_read_from_replica_sends_reads_to_replicas(daemon, shared_cluster):
     assert sum(gets[p] for p in replicas) == 100, gets
     assert sum(gets[p] for p in masters) == 0, gets
     assert r.set("rk:w", "1")                      # writes still go to masters
+    with r.pipeline() as p:                        # a transaction reads on the master, inside it
+        p.multi()
+        p.get("rk:w")
+        p.set("rk:w", "2")
+        assert p.execute() == [b"1", True]
+    sub = redis.Redis(host="127.0.0.1", port=port, socket_timeout=30).pubsub()
+    sub.psubscribe("rk*")
+    deadline = time.monotonic() + 10
+    while (m := sub.get_message(timeout=0.5)) is None:
+        assert time.monotonic() < deadline
+    assert m["type"] == "psubscribe"
+    assert r.publish("rk-news", "x") >= 1          # the pattern listens on a node that hears it
+    while (m := sub.get_message(timeout=0.5)) is None:
+        assert time.monotonic() < deadline
+    assert m["type"] == "pmessage" and m["data"] == b"x"
+    sub.close()
 
 
 def test_ask_during_a_slot_migration_is_followed_and_moved_after_it(daemon, cluster, tmp_path):
