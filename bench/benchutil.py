@@ -1,6 +1,7 @@
 """benchutil.py — what the Python benchmarks share: ports, and a process's CPU time and RSS."""
 import os
 import socket
+import subprocess
 import time
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -36,3 +37,21 @@ def rss(pid):
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+procs = []   # what start() started: stop_all() ends them
+
+
+def start(cmd, port):
+    """Starts cmd (output dropped) and waits until it listens on port."""
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(p)
+    wait_port(port)
+    return p
+
+
+def stop_all():
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.wait()

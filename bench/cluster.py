@@ -18,21 +18,11 @@ import sys
 import tempfile
 import time
 
-from benchutil import cpu, free_port, wait_port
+from benchutil import cpu, free_port, start, stop_all
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 REQUESTS = int(sys.argv[2]) if len(sys.argv) > 2 else 200000
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 2
-procs = []
-
-
-def start(cmd, port):
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    procs.append(p)
-    wait_port(port)
-    return p
-
-
 def bench(port, test, pipeline, cluster):
     cmd = ["redis-benchmark", "-p", str(port), "-t", test, "-n", str(REQUESTS), "-c", "50", "-P", str(pipeline),
            "-d", "3", "-r", "100000", "-q", "--csv"] + (["--cluster"] if cluster else [])
@@ -85,7 +75,4 @@ def main():
 try:
     main()
 finally:
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        p.wait()
+    stop_all()

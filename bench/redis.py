@@ -26,22 +26,12 @@ import sys
 import tempfile
 import time
 
-from benchutil import cpu, free_port, rss, wait_port
+from benchutil import cpu, free_port, rss, start, stop_all
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 REQUESTS = int(sys.argv[2]) if len(sys.argv) > 2 else 200000
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 COPROXY = os.path.join(BUILD, "coproxy")
-procs = []
-
-
-def start(cmd, port):
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    procs.append(p)
-    wait_port(port)
-    return p
-
-
 def bench(port, test, clients, pipeline, size):
     out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", test, "-n", str(REQUESTS),
                           "-c", str(clients), "-P", str(pipeline), "-d", str(size), "-r", "100000",
@@ -165,7 +155,4 @@ def main():
 try:
     main()
 finally:
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        p.wait()
+    stop_all()

@@ -182,17 +182,13 @@ def test_resharding_under_load_is_invisible_to_clients(daemon, cluster, tmp_path
     for i in range(0, 2000, 37):                  # the values are where the cluster says
         assert direct.get(f"load:{i}") is not None
     from test_admin import documented_schema
-    deadline = time.monotonic() + 10
-    while True:                                    # the map in STATS follows the move
-        m = admin_stats(sock)["pools"][0]["cluster"][0]
-        assert set(m) == documented_schema()["pools[].cluster[]"]
-        owned = {n["addr"]: n["slots"] for n in m["nodes"] if n["role"] == "master"}
-        if owned.get(f"127.0.0.1:{masters[1].port}", 0) >= 5461 + 1500 - 1:
-            break
-        assert time.monotonic() < deadline, m
-        time.sleep(0.2)
+    def owned(m):
+        return {n["addr"]: n["slots"] for n in m["nodes"] if n["role"] == "master"}
+    m = cluster_stats_when(sock, lambda m: owned(m).get(f"127.0.0.1:{masters[1].port}", 0) >= 5461 + 1500 - 1,
+                           timeout=10)                # the map in STATS follows the move
+    assert set(m) == documented_schema()["pools[].cluster[]"]
     assert m["moved"] + m["ask"] > 0 and m["epoch"] >= 2, m   # redirects were followed
-    assert sum(owned.values()) == 16384
+    assert sum(owned(m).values()) == 16384
     print(f"redirects followed: moved {m['moved']}, ask {m['ask']}; maps {m['epoch']}; retries {m['retries']}")
 
 
@@ -222,13 +218,9 @@ def test_a_master_killed_under_load_fails_over_and_requests_succeed_again(daemon
         stop.set()
         t.join(60)
     assert r.dbsize() >= 0                         # fan-outs skip the node that is gone
-    deadline = time.monotonic() + 15
-    while True:                                    # the killed node is out of the map
-        m = admin_stats(sock)["pools"][0]["cluster"][0]
-        if [n["role"] for n in m["nodes"] if n["addr"] == f"127.0.0.1:{victim.port}"] == ["absent"]:
-            break
-        assert time.monotonic() < deadline, m
-        time.sleep(0.2)
+    m = cluster_stats_when(sock, lambda m: [n["role"] for n in m["nodes"]          # the killed node is
+                                            if n["addr"] == f"127.0.0.1:{victim.port}"] == ["absent"],   # out of the map
+                           timeout=15)
     print(f"requests failed during the failover: {len(errors)} of {done[0] * 2}; sent again: {m['retries']}, "
           f"maps: {m['epoch']}, failed refreshes: {m['refresh_failures']}")
     assert len(errors) < done[0]
@@ -285,22 +277,23 @@ def test_ask_during_a_slot_migration_is_followed_and_moved_after_it(daemon, clus
     assert r.get(key) == b"before"                 # src answers -ASK: ASKING, then GET on dst
     newkey = next(f"new{i}" for i in range(1000000) if key_slot(f"new{i}".encode()) == slot)
     assert r.set(newkey, "fresh")                  # a key not on src yet: -ASK too
-    m = admin_stats(sock)["pools"][0]["cluster"][0]
-    deadline = time.monotonic() + 5
-    while m["ask"] < 2:
-        assert time.monotonic() < deadline, m
-        time.sleep(0.2)
-        m = admin_stats(sock)["pools"][0]["cluster"][0]
+    m = cluster_stats_when(sock, lambda m: m["ask"] >= 2)
     assert m["moved"] == 0                         # ASK leaves the map as it is
     for n in masters:                              # the migration ends: dst owns the slot
         c.direct(n).execute_command("CLUSTER", "SETSLOT", slot, "NODE", c.node_id(dst))
     assert r.get(key) == b"before" and r.get(newkey) == b"fresh"   # -MOVED now, followed
-    m = admin_stats(sock)["pools"][0]["cluster"][0]
-    deadline = time.monotonic() + 5
-    while m["moved"] < 1:
+    cluster_stats_when(sock, lambda m: m["moved"] >= 1)
+
+
+def cluster_stats_when(sock, cond, timeout=5):
+    """The first worker's cluster figures in STATS, once cond(them) holds (they are published every 100 ms)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = admin_stats(sock)["pools"][0]["cluster"][0]
+        if cond(m):
+            return m
         assert time.monotonic() < deadline, m
         time.sleep(0.2)
-        m = admin_stats(sock)["pools"][0]["cluster"][0]
 
 
 def slot_range(c, node):
