@@ -163,7 +163,7 @@ static int complete_head(struct worker *w, struct backend_conn *bc, const char *
             char why[96];
             int show = n > 2 ? (int)(n - 2) : 0;
             snprintf(why, sizeof why, "%s refused: %.*s", bc->pinned ? "a command coproxy sent for a client"
-                     : "connect-time AUTH/SELECT", show > 60 ? 60 : show, p);
+                     : "connect-time AUTH/SELECT/READONLY", show > 60 ? 60 : show, p);
             log_error("pool %s: server %s: %s", bc->srv->pool->conf->name, bc->srv->conf->name, why);
             backend_fail(w, bc, why);
             return -1;
@@ -322,11 +322,6 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
     /* connect-time commands go first, in the bytes and in the queue */
-    if (s->pool->cluster != NULL && pc->read_from != 0 && !bc->pinned) {   /* reads from replicas (harmless on a master) */
-        if (rbuf_printf(&pro, "*1\r\n$8\r\nREADONLY\r\n") != 0)
-            goto oom;
-        nint++;
-    }
     if (pc->redis_auth[0]) {
         if (rbuf_printf(&pro, "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(pc->redis_auth),
                         pc->redis_auth) != 0)
@@ -337,6 +332,11 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
         char db[16];
         snprintf(db, sizeof db, "%d", bc->db >= 0 ? bc->db : pc->redis_db);
         if (rbuf_printf(&pro, "*2\r\n$6\r\nSELECT\r\n$%zu\r\n%s\r\n", strlen(db), db) != 0)
+            goto oom;
+        nint++;
+    }
+    if (s->pool->cluster != NULL && pc->read_from != 0 && !bc->pinned) {   /* reads from replicas (harmless on a master) */
+        if (rbuf_printf(&pro, "*1\r\n$8\r\nREADONLY\r\n") != 0)
             goto oom;
         nint++;
     }
@@ -548,8 +548,8 @@ int backend_start(struct worker *w, struct backend_conn *bc, struct redis_server
 
     bc->srv = s;
     bc->fd = -1;
-    bc->db = -1;
-    bc->seq_base = (uint64_t)1 << 40;   /* room below for a prologue's bytes */   /* the pool's redis_db; a caller wanting another sets it after */
+    bc->db = -1;   /* the pool's redis_db; a caller wanting another sets it after */
+    bc->seq_base = (uint64_t)1 << 40;   /* room below for a prologue's bytes */
     bc->tail = &bc->head;
     bc->backoff_ms = BACKOFF_MIN_MS;
     bc->wake = co_cond_alloc();

@@ -220,8 +220,8 @@ int cluster_redirect(struct worker *w, struct msg *m, const char *p, size_t n)
     port = colon ? strtol(colon + 1, NULL, 10) : 0;
     if (colon == host) {   /* "-MOVED 3999 :6380": the node that answered knows no address for it: its own host */
         const char *own = m->server->conf->addr.text, *oc = strrchr(own, ':');
-        host = (char *)own;
-        colon = (char *)(oc ? oc : own);
+        host = (char *)own + (own[0] == '[');   /* "[v6]:port": the address without its brackets */
+        colon = (char *)(own[0] == '[' ? strchr(own, ']') : oc ? oc : own);
     }
     if (slot < 0 || slot >= NSLOTS || colon == NULL
         || (s = node_at(pool, host, (size_t)(colon - host), port)) == NULL) {
@@ -337,7 +337,9 @@ void cluster_map_reply(struct redis_pool *p, const char *reply, size_t n)
         }
         covered += (int)(hi - lo + 1);
     }
-    /* roles as this map says: replicas get READONLY when they connect */
+    if (covered == 0)
+        goto fail;   /* a node that knows no slots (not joined yet): ask another */
+    /* roles as this map says */
     if ((role = calloc((size_t)p->nservers + 1, 1)) == NULL)
         goto fail;
     for (int s = 0; s < NSLOTS; s++) {
@@ -362,7 +364,10 @@ void cluster_map_reply(struct redis_pool *p, const char *reply, size_t n)
     return;
 fail:
     cl->refresh_failures++;
-    log_warn("pool %s: a CLUSTER SLOTS reply coproxy could not use; the map is unchanged", p->conf->name);
+    if (cl->next_refresh > worker_now_ms() + 1000)
+        cl->next_refresh = worker_now_ms() + 1000;   /* another node, soon */
+    log_warn("pool %s: a CLUSTER SLOTS reply coproxy could not use (no slots, or malformed); the map is unchanged",
+             p->conf->name);
     free(master);
     free(replica);
     free(role);

@@ -478,6 +478,10 @@ static void send_everywhere(struct redis_client *c, struct msg *m, const char *b
             msg_fail(c->w, m, "ERR coproxy: out of memory");
             return;
         }
+    if (m->nfrags == 0) {
+        msg_fail(c->w, m, "ERR coproxy: no server available in pool %s", p->conf->name);
+        return;
+    }
     m->frags_left = m->nfrags;
     for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
         struct msg *f = m->frags[i];
@@ -1582,11 +1586,13 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
             }
             if (c->cond == NULL && (c->cond = co_cond_alloc()) == NULL)
                 return -1;
-            /* a blocked command may wait for ever: notice the client leaving meanwhile
-             * (gone already if its FIN came with the request: no edge is left to see) */
-            if (m->blocking && c->hup)
-                return -1;
-            if (m->blocking && !c->hup_watch && co_fd_watch(c->fd, POLLRDHUP, client_hup, c) == 0)
+            /* a blocked command may wait for ever: notice the client leaving meanwhile.
+             * If its FIN came already (no edge is left to see), a reply on its way
+             * is still written, but the wait ends after server_timeout, as Redis
+             * frees a blocked client that closed */
+            if (m->blocking && c->hup && m->deadline > now + (uint64_t)c->pool->conf->server_timeout)
+                m->deadline = now + (uint64_t)c->pool->conf->server_timeout;
+            if (m->blocking && !c->hup && !c->hup_watch && co_fd_watch(c->fd, POLLRDHUP, client_hup, c) == 0)
                 c->hup_watch = 1;
             c->waiting = 1;
             r = co_cond_timedwait(c->cond, m->deadline - now > INT32_MAX ? -1 : (int)(m->deadline - now));
