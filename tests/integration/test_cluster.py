@@ -19,6 +19,13 @@ NODE_TIMEOUT_MS = 1000
 class Cluster:
     def __init__(self, tmp_path, n=6):
         self.nodes = []
+        try:
+            self._start(tmp_path, n)
+        except BaseException:
+            self.stop()                            # what started is stopped, even half-way
+            raise
+
+    def _start(self, tmp_path, n):
         for i in range(n):
             d = tmp_path / f"node{i}"
             d.mkdir()
