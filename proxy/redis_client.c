@@ -1540,13 +1540,15 @@ static void client_hup(int fd, short revents, void *arg)
     ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 
     c->hup_watch = 0;
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        || (revents & (POLLHUP | POLLERR | POLLNVAL))) {
+    if (n == 0 && !(revents & (POLLHUP | POLLERR | POLLNVAL))) {
+        /* its FIN: a reply already on its way (a BLPOP served at once) is
+         * still written; the waiter caps its wait at server_timeout */
+        c->hup = 1;
+        client_wake_up(c);
+    } else if ((n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+               || (revents & (POLLHUP | POLLERR | POLLNVAL))) {
         c->gone = 1;
-        if (c->waiting) {
-            c->waiting = 0;
-            co_cond_signal(c->cond);
-        }
+        client_wake_up(c);
     } else if (co_fd_watch(fd, POLLRDHUP, client_hup, c) == 0) {
         c->hup_watch = 1;
     }
