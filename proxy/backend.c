@@ -92,7 +92,7 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
         m->bnext = NULL;
         if (m->cluster_map) {
             cluster_map_failed(s->pool);
-        } else if (!m->internal && !m->done && s->pool->cluster != NULL && m->seq >= sent && cluster_lost(w, m) == 0) {
+        } else if (!m->internal && !m->done && s->pool->cluster != NULL && m->seq >= sent && cluster_lost(m) == 0) {
             /* a cluster node lost: the request waits for the map to name another */
         } else if (!m->internal && !m->done) {
             s->pool->stats->errors_backend++;
@@ -241,7 +241,7 @@ static void *reader_main(void *arg)
             } else if (complete_head(w, bc, buf + start, (size_t)rp.pos, now_us) != 0) {
                 goto out;
             } else if (bc->subscriber != NULL && bc->head == NULL) {
-                redis_pubsub_idle(w, bc);
+                redis_pubsub_idle(bc);
             }
             start += (size_t)rp.pos;
             resp_reply_reset(&rp);

@@ -49,11 +49,10 @@ struct cluster {
     uint64_t refreshes, refresh_failures, moved, ask, retries;
 };
 
-struct cluster *cluster_new(struct redis_pool *p)
+struct cluster *cluster_new(void)
 {
     struct cluster *cl = calloc(1, sizeof *cl);
 
-    (void)p;
     if (cl != NULL)
         cl->retry_tail = &cl->retry_head;
     return cl;
@@ -244,11 +243,10 @@ int cluster_redirect(struct worker *w, struct msg *m, const char *p, size_t n)
     return 0;
 }
 
-int cluster_lost(struct worker *w, struct msg *m)
+int cluster_lost(struct msg *m)
 {
     struct cluster *cl = m->server->pool->cluster;
 
-    (void)w;
     if (!wanted(m) || m->req.len == 0 || worker_now_ms() + RETRY_MS >= m->deadline)
         return -1;
     refresh_soon(cl);

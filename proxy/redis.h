@@ -214,7 +214,7 @@ void backend_timed_out(struct worker *w, struct msg *m);
 struct redis_server *redis_pool_add_server(struct redis_pool *p, struct server_conf *sc);
 
 /* cluster.c: Redis Cluster pools */
-struct cluster *cluster_new(struct redis_pool *p);
+struct cluster *cluster_new(void);
 void cluster_free(struct cluster *cl);
 /* The slot of a key, as Redis Cluster computes it ({hash tag} included). */
 uint16_t cluster_slot(const char *key, size_t len);
@@ -227,7 +227,7 @@ int cluster_redirect(struct worker *w, struct msg *m, const char *p, size_t n);
 /* m's connection was lost before m was sent: m waits for the map to say
  * where to go, until its deadline (0), or -1: fail it.  (One that went out
  * may have run: it is never sent twice.) */
-int cluster_lost(struct worker *w, struct msg *m);
+int cluster_lost(struct msg *m);
 /* The reply to the pool's own CLUSTER SLOTS. */
 void cluster_map_reply(struct redis_pool *p, const char *reply, size_t n);
 /* The masters of the map into out[] (room for p->nservers), ordered by
@@ -244,7 +244,7 @@ int cluster_stats_json(const struct redis_pool *p, struct rbuf *out);
 /* A message (p[0..n), as the server sent it) for bc's subscriber. */
 void redis_pubsub_message(struct worker *w, struct backend_conn *bc, const char *p, size_t n);
 /* bc has answered everything sent on it: the subscriber may give it back. */
-void redis_pubsub_idle(struct worker *w, struct backend_conn *bc);
+void redis_pubsub_idle(struct backend_conn *bc);
 /* bc was lost: its subscriber's subscriptions there are gone. */
 void redis_pubsub_lost(struct backend_conn *bc);
 

@@ -86,7 +86,7 @@ struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt)
                                                    .weight = pc->servers[i].weight, .live = 1 };
     }
     if (strcmp(pc->distribution, "cluster") == 0) {   /* the servers are seeds: the map says the rest */
-        if ((p->cluster = cluster_new(p)) == NULL)
+        if ((p->cluster = cluster_new()) == NULL)
             goto fail;
         return p;
     }

@@ -376,7 +376,7 @@ static void punsubscribe(struct redis_client *c, const char *pat, size_t len)
 void pubsub_command(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
                     const struct resp_request *r)
 {
-    int pattern = cmd->name[0] == 'P' || cmd->name[1] == 'P';   /* PSUBSCRIBE, PUNSUBSCRIBE */
+    int pattern = cmd->name[0] == 'P';   /* PSUBSCRIBE, PUNSUBSCRIBE */
     int sub = cmd->name[pattern] == 'S';
     uint32_t before = pubsub_count(c);
     struct sub_names *names;
@@ -530,11 +530,10 @@ void redis_pubsub_message(struct worker *w, struct backend_conn *bc, const char 
         client_wake_up(c);
 }
 
-void redis_pubsub_idle(struct worker *w, struct backend_conn *bc)
+void redis_pubsub_idle(struct backend_conn *bc)
 {
     struct redis_client *c = bc->subscriber;
 
-    (void)w;
     for (uint32_t i = 0; c->ps != NULL && i < c->ps->npins; i++)
         if (c->ps->pins[i].bc == bc)
             give_back(c, &c->ps->pins[i], 0);
