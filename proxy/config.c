@@ -397,7 +397,7 @@ static void parse_admin(struct ctx *c, const config_setting_t *s, struct config 
 int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
 {
     static const char *const known[] = { "threads", "pin_threads", "log_level", "log_file", "shutdown_timeout",
-                                         "admin", "coroutines", "pools", NULL };
+                                         "bpf", "admin", "coroutines", "pools", NULL };
     static const char *const co_known[] = { "shared_stacks", "stack_size", NULL };
     struct ctx c = { .file = file, .err = err, .errlen = errlen };
     config_t lc;
@@ -439,6 +439,7 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
         fail(&c, config_setting_get_member(root, "log_file"), "log_file", "'%s' is not an absolute path", v);
     snprintf(cfg->log_file, sizeof cfg->log_file, "%s", v);
     cfg->shutdown_timeout = get_int(&c, root, "", "shutdown_timeout", 5000, 0, 3600000);
+    cfg->bpf = get_bool(&c, root, "", "bpf", 1);
 
     snprintf(cfg->admin_socket, sizeof cfg->admin_socket, "%s", CONFIG_ADMIN_SOCKET);
     cfg->admin_socket_default = 1;

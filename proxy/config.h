@@ -69,6 +69,7 @@ struct config {
     char admin_password[128];        /* required of TCP admin clients when set */
     int shared_stacks;               /* per worker */
     int stack_size;
+    int bpf;                         /* kernel-side TCP figures (when built with BPF) */
     struct pool_conf *pools;
     int npools;
 };

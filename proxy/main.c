@@ -13,6 +13,7 @@
 #include "admin.h"
 #include "config.h"
 #include "daemon.h"
+#include "kstats.h"
 #include "log.h"
 #include "notify.h"
 #include "reload.h"
@@ -108,6 +109,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     d.pools = calloc((size_t)d.cfg.npools, sizeof *d.pools);
+    kstats_start(&d.cfg);   /* before any socket of ours: those are what it follows */
     if (d.pools == NULL || worker_start_all(&d) != 0) {
         log_error("startup failed");
         notify("STATUS=startup failed");
@@ -154,6 +156,7 @@ int main(int argc, char **argv)
     __atomic_store_n(&d.stop, 1, __ATOMIC_RELAXED);
     worker_join_all(&d);
     admin_stop();
+    kstats_stop();
     reload_free();
     log_info("stopped");
     return 0;

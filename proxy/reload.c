@@ -65,6 +65,7 @@ void reload(struct daemon *d, const char *file)
                       || (nc.admin_has_listen && !addr_equal(&nc.admin_listen, &oc->admin_listen))
                       || strcmp(nc.admin_password, oc->admin_password) != 0,
                   "the admin settings need a restart");
+    NEEDS_RESTART(nc.bpf != oc->bpf, "bpf needs a restart");
     NEEDS_RESTART(strcmp(nc.log_file, oc->log_file) != 0, "log_file needs a restart (SIGUSR1 reopens it)");
     if (nc.npools != oc->npools) {
         NEEDS_RESTART(1, "pools added or removed (%d -> %d) need a restart; no pool setting applied", oc->npools,

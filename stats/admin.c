@@ -106,9 +106,10 @@ static void answer(const char *req, const struct resp_request *r, struct rbuf *o
         return;
     }
     if (strcasecmp(cmd, "STATS") != 0 && strcasecmp(cmd, "INFO") != 0 && strcasecmp(cmd, "METRICS") != 0
-        && strcasecmp(cmd, "POOLS") != 0 && strcasecmp(cmd, "BACKENDS") != 0 && strcasecmp(cmd, "THREADS") != 0) {
+        && strcasecmp(cmd, "POOLS") != 0 && strcasecmp(cmd, "BACKENDS") != 0 && strcasecmp(cmd, "THREADS") != 0
+        && strcasecmp(cmd, "KERNEL") != 0) {
         rbuf_printf(o, "-ERR unknown admin command '%s' (PING, STATS, INFO [section], METRICS, POOLS, "
-                    "BACKENDS, THREADS, QUIT)\r\n", cmd);
+                    "BACKENDS, THREADS, KERNEL, QUIT)\r\n", cmd);
         return;
     }
     /* the configuration stays put while the report reads it (reload takes this lock) */
@@ -119,7 +120,8 @@ static void answer(const char *req, const struct resp_request *r, struct rbuf *o
         return;
     }
     if (r->argc > 1 && strcasecmp(section, "JSON") == 0
-        && (strcasecmp(cmd, "POOLS") == 0 || strcasecmp(cmd, "BACKENDS") == 0 || strcasecmp(cmd, "THREADS") == 0)) {
+        && (strcasecmp(cmd, "POOLS") == 0 || strcasecmp(cmd, "BACKENDS") == 0 || strcasecmp(cmd, "THREADS") == 0
+            || strcasecmp(cmd, "KERNEL") == 0)) {
         for (char *c = cmd; *c; c++)
             *c = (char)(*c | 0x20);   /* the table's name, in lower case */
         err = report_json_table(&rep, cmd, &body);
@@ -133,6 +135,8 @@ static void answer(const char *req, const struct resp_request *r, struct rbuf *o
         err = report_backends(&rep, &body);
     else if (strcasecmp(cmd, "THREADS") == 0)
         err = report_threads(&rep, &body);
+    else if (strcasecmp(cmd, "KERNEL") == 0)
+        err = report_kernel(&rep, &body);
     else
         err = report_metrics(&rep, &body);
     report_free(&rep);

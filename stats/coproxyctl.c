@@ -31,14 +31,15 @@ static void usage(FILE *out)
             "  -H, --host HOST      the admin TCP port's host (admin.listen)...\n"
             "  -p, --port PORT      ...and port\n"
             "  -a, --password PASS  admin.password (or set COPROXYCTL_AUTH, which ps cannot see)\n"
-            "  -j, --json           pools, backends, threads: JSON instead of a table\n"
+            "  -j, --json           pools, backends, threads, kernel: JSON instead of a table\n"
             "  -h, --help           this help\n"
             "Commands:\n"
             "  ping               is the daemon there?\n"
             "  stats              every counter, as one JSON document\n"
-            "  info [SECTION]     the same as key:value lines (server, runtime, pools)\n"
+            "  info [SECTION]     the same as key:value lines (server, runtime, pools, kernel)\n"
             "  metrics            Prometheus text format\n"
             "  pools | backends | threads   tables\n"
+            "  kernel             the kernel's TCP figures for coproxy's sockets (BPF), or why there are none\n"
             "  watch [-i SECONDS] [-n COUNT]  rates per second, refreshed until interrupted\n"
             "See coproxyctl(1).\n");
 }
@@ -336,7 +337,7 @@ int main(int argc, char **argv)
         return watch(&t, interval, count);
     }
     if (json && (strcasecmp(argv[optind], "pools") == 0 || strcasecmp(argv[optind], "backends") == 0
-                 || strcasecmp(argv[optind], "threads") == 0)) {
+                 || strcasecmp(argv[optind], "threads") == 0 || strcasecmp(argv[optind], "kernel") == 0)) {
         if (argc - optind != 1) {
             usage(stderr);
             return 2;
@@ -346,11 +347,11 @@ int main(int argc, char **argv)
         return run_one(&t, 2, cmd);
     }
     if (json && strcasecmp(argv[optind], "stats") != 0) {   /* stats is JSON already */
-        fprintf(stderr, "coproxyctl: --json applies to stats, pools, backends and threads\n");
+        fprintf(stderr, "coproxyctl: --json applies to stats, pools, backends, threads and kernel\n");
         return 2;
     }
     for (const char *const *ok = (const char *const[]){ "ping", "stats", "info", "metrics", "pools", "backends",
-                                                      "threads", NULL };
+                                                      "threads", "kernel", NULL };
          *ok; ok++)
         if (strcasecmp(argv[optind], *ok) == 0)
             return run_one(&t, argc - optind, argv + optind);

@@ -12,6 +12,30 @@
 /* A string literal appended (its length counted by the compiler). */
 #define rbuf_lit(o, s) rbuf_append(o, s, sizeof s - 1)
 
+/* The kernel's figures for each pool's listener and each server (when counted). */
+static int kernel_gather(struct report *r)
+{
+    const struct config *cfg = &r->d->cfg;
+
+    if ((r->kernel_off = kstats_unavailable()) != NULL)
+        return 0;
+    r->kclients = calloc((size_t)r->npools, sizeof *r->kclients);
+    r->kservers = calloc((size_t)r->npools, sizeof *r->kservers);
+    if (r->kclients == NULL || r->kservers == NULL)
+        goto oom;
+    for (int p = 0; p < r->npools; p++) {
+        kstats_read(KSTATS_CLIENT, &cfg->pools[p].listen, &r->kclients[p]);
+        if ((r->kservers[p] = calloc((size_t)cfg->pools[p].nservers, sizeof *r->kservers[p])) == NULL)
+            goto oom;
+        for (int i = 0; i < cfg->pools[p].nservers; i++)
+            kstats_read(KSTATS_SERVER, &cfg->pools[p].servers[i].addr, &r->kservers[p][i]);
+    }
+    return 0;
+oom:
+    report_free(r);
+    return -ENOMEM;
+}
+
 int report_gather(struct report *r, struct daemon *d, uint64_t started_ms)
 {
     int nw = d->cfg.threads, np = d->cfg.npools;
@@ -31,7 +55,7 @@ int report_gather(struct report *r, struct daemon *d, uint64_t started_ms)
             goto oom;
     for (int w = 0; w < nw; w++)
         worker_snapshot(&d->workers[w], &r->co[w], &r->pools[w * np], &r->servers[w * np]);
-    return 0;
+    return kernel_gather(r);
 oom:
     report_free(r);
     return -ENOMEM;
@@ -42,6 +66,10 @@ void report_free(struct report *r)
     for (int k = 0; r->servers && k < r->nworkers * r->npools; k++)
         free(r->servers[k]);
     free(r->servers);
+    for (int p = 0; r->kservers && p < r->npools; p++)
+        free(r->kservers[p]);
+    free(r->kservers);
+    free(r->kclients);
     free(r->pools);
     free(r->co);
     memset(r, 0, sizeof *r);
@@ -243,6 +271,49 @@ static int json_pools(const struct report *r, struct rbuf *o)
     return err ? err : rbuf_lit(o, "]");
 }
 
+static int json_kfigures(struct rbuf *o, const struct kstats_figures *k)
+{
+    int err = 0;
+#define ONE(f_, type, help) err = err ? err : rbuf_printf(o, ",\"%s\":%llu", #f_, (unsigned long long)k->f_);
+    KSTATS_FIELDS(ONE)
+#undef ONE
+    return err;
+}
+
+/* {"available":true,"pools":[{"name","listen","clients":{..},"servers":[{"name","addr",..}]}]},
+ * or {"available":false,"reason":".."} */
+static int json_kernel(const struct report *r, struct rbuf *o)
+{
+    int err;
+
+    if (r->kernel_off) {
+        err = rbuf_lit(o, "{\"available\":false,\"reason\":");
+        err = err ? err : json_str(o, r->kernel_off);
+        return err ? err : rbuf_lit(o, "}");
+    }
+    err = rbuf_lit(o, "{\"available\":true,\"pools\":[");
+    for (int p = 0; p < r->npools && !err; p++) {
+        const struct pool_conf *pc = &r->d->cfg.pools[p];
+        err = rbuf_printf(o, "%s{\"name\":", p ? "," : "");
+        err = err ? err : json_str(o, pc->name);
+        err = err ? err : rbuf_lit(o, ",\"listen\":");
+        err = err ? err : json_str(o, pc->listen.text);
+        err = err ? err : rbuf_printf(o, ",\"clients\":{\"tcp\":%s", pc->listen.family == AF_UNIX ? "false" : "true");
+        err = err ? err : json_kfigures(o, &r->kclients[p]);
+        err = err ? err : rbuf_lit(o, "},\"servers\":[");
+        for (int i = 0; i < pc->nservers && !err; i++) {
+            err = rbuf_printf(o, "%s{\"name\":", i ? "," : "");
+            err = err ? err : json_str(o, pc->servers[i].name);
+            err = err ? err : rbuf_lit(o, ",\"addr\":");
+            err = err ? err : json_str(o, pc->servers[i].addr.text);
+            err = err ? err : json_kfigures(o, &r->kservers[p][i]);
+            err = err ? err : rbuf_lit(o, "}");
+        }
+        err = err ? err : rbuf_lit(o, "]}");
+    }
+    return err ? err : rbuf_lit(o, "]}");
+}
+
 static int json_backends(const struct report *r, struct rbuf *o)
 {
     int err = rbuf_lit(o, "["), n = 0;
@@ -267,6 +338,8 @@ int report_json(const struct report *r, struct rbuf *o)
     err = err ? err : json_threads(r, o);
     err = err ? err : rbuf_lit(o, ",\"pools\":");
     err = err ? err : json_pools(r, o);
+    err = err ? err : rbuf_lit(o, ",\"kernel\":");
+    err = err ? err : json_kernel(r, o);
     return err ? err : rbuf_lit(o, "}\n");
 }
 
@@ -274,6 +347,7 @@ int report_json_table(const struct report *r, const char *table, struct rbuf *o)
 {
     int err = strcmp(table, "pools") == 0      ? json_pools(r, o)
               : strcmp(table, "backends") == 0 ? json_backends(r, o)
+              : strcmp(table, "kernel") == 0   ? json_kernel(r, o)
                                                : json_threads(r, o);
     return err ? err : rbuf_lit(o, "\n");
 }
@@ -315,6 +389,23 @@ int report_info(const struct report *r, const char *section, struct rbuf *o)
                 struct server_stats s = server_total(r, p, i);
 #define ONE(f_, type, help) err = err ? err : rbuf_printf(o, "%s_server_%s_%s:%llu\r\n", pc->name, pc->servers[i].name, #f_, (unsigned long long)s.f_);
                 STATS_SERVER(ONE)
+#undef ONE
+            }
+        }
+        err = err ? err : rbuf_printf(o, "\r\n");
+    }
+    if (!err && want(section, "kernel")) {
+        err = rbuf_printf(o, "# Kernel\r\nkernel_stats:%s\r\n", r->kernel_off ? "off" : "on");
+        if (r->kernel_off)
+            err = err ? err : rbuf_printf(o, "kernel_stats_reason:%s\r\n", r->kernel_off);
+        for (int p = 0; p < r->npools && !err && !r->kernel_off; p++) {
+            const struct pool_conf *pc = &r->d->cfg.pools[p];
+#define ONE(f_, type, help) err = err ? err : rbuf_printf(o, "%s_kernel_%s:%llu\r\n", pc->name, #f_, (unsigned long long)r->kclients[p].f_);
+            KSTATS_FIELDS(ONE)
+#undef ONE
+            for (int i = 0; i < pc->nservers && !err; i++) {
+#define ONE(f_, type, help) err = err ? err : rbuf_printf(o, "%s_server_%s_kernel_%s:%llu\r\n", pc->name, pc->servers[i].name, #f_, (unsigned long long)r->kservers[p][i].f_);
+                KSTATS_FIELDS(ONE)
 #undef ONE
             }
         }
@@ -377,6 +468,39 @@ static int prom_histogram(struct rbuf *o, const char *metric, const char *labels
     err = err ? err : rbuf_printf(o, "%s_bucket{%s,le=\"+Inf\"} %llu\n", metric, labels, (unsigned long long)l->count);
     err = err ? err : rbuf_printf(o, "%s_sum{%s} %.6f\n", metric, labels, (double)l->sum_us / 1e6);
     return err ? err : rbuf_printf(o, "%s_count{%s} %llu\n", metric, labels, (unsigned long long)l->count);
+}
+
+/* coproxy_kernel_available, and while it is 1 the figures: coproxy_kernel_pool_*{pool}
+ * (the pool's clients) and coproxy_kernel_server_*{pool,server}. */
+static int kernel_metrics(const struct report *r, struct rbuf *o)
+{
+    char metric[128];
+    int err = prom_head(o, "coproxy_kernel_available", "gauge", "1 while the kernel's TCP figures are counted (BPF)");
+
+    err = err ? err : rbuf_printf(o, "coproxy_kernel_available %d\n", r->kernel_off ? 0 : 1);
+    if (r->kernel_off)
+        return err;
+#define ONE(f_, type, help)                                                                       \
+    snprintf(metric, sizeof metric, "coproxy_kernel_pool_%s%s", #f_, strcmp(#type, "COUNTER") == 0 ? "_total" : ""); \
+    err = err ? err : prom_head(o, metric, strcmp(#type, "COUNTER") == 0 ? "counter" : "gauge", help " (clients)"); \
+    for (int p = 0; p < r->npools && !err; p++) {                                                   \
+        err = rbuf_printf(o, "%s{pool=\"", metric);                                                 \
+        err = err ? err : prom_label(o, r->d->cfg.pools[p].name);                                   \
+        err = err ? err : rbuf_printf(o, "\"} %llu\n", (unsigned long long)r->kclients[p].f_);       \
+    }                                                                                               \
+    snprintf(metric, sizeof metric, "coproxy_kernel_server_%s%s", #f_, strcmp(#type, "COUNTER") == 0 ? "_total" : ""); \
+    err = err ? err : prom_head(o, metric, strcmp(#type, "COUNTER") == 0 ? "counter" : "gauge", help " (to the server)"); \
+    for (int p = 0; p < r->npools && !err; p++)                                                     \
+        for (int i = 0; i < r->d->cfg.pools[p].nservers && !err; i++) {                             \
+            err = rbuf_printf(o, "%s{pool=\"", metric);                                             \
+            err = err ? err : prom_label(o, r->d->cfg.pools[p].name);                               \
+            err = err ? err : rbuf_lit(o, "\",server=\"");                                          \
+            err = err ? err : prom_label(o, r->d->cfg.pools[p].servers[i].name);                    \
+            err = err ? err : rbuf_printf(o, "\"} %llu\n", (unsigned long long)r->kservers[p][i].f_); \
+        }
+    KSTATS_FIELDS(ONE)
+#undef ONE
+    return err;
 }
 
 int report_metrics(const struct report *r, struct rbuf *o)
@@ -444,6 +568,7 @@ int report_metrics(const struct report *r, struct rbuf *o)
                 err = prom_histogram(o, "coproxy_server_latency_seconds", labels,
                                      &r->servers[w * r->npools + p][i].latency);
             }
+    err = err ? err : kernel_metrics(r, o);
     for (size_t q = 0; q < NQUANTILES && !err; q++) {
         snprintf(metric, sizeof metric, "coproxy_pool_latency_%s_microseconds", quantiles[q].name);
         err = prom_head(o, metric, "gauge", "request latency quantile (upper bound of its power-of-two bucket)");
@@ -507,6 +632,29 @@ int report_threads(const struct report *r, struct rbuf *o)
                           (unsigned long long)c->live, (unsigned long long)c->copies_out,
                           (unsigned long long)c->copies_in, (unsigned long long)c->bytes_copied,
                           (unsigned long long)c->loop_waits);
+    }
+    return err;
+}
+
+int report_kernel(const struct report *r, struct rbuf *o)
+{
+    int err;
+
+    if (r->kernel_off)
+        return rbuf_printf(o, "kernel stats are off: %s\n", r->kernel_off);
+    err = rbuf_printf(o, "%-16s %-16s %8s %9s %8s %8s %9s %9s %14s %14s %8s\n", "POOL", "SIDE", "RETRANS", "RTT_US",
+                      "RST_OUT", "RST_IN", "RCVQ_FULL", "BUF_LIMIT", "BYTES_SENT", "BYTES_RECV", "SOCKETS");
+    for (int p = 0; p < r->npools && !err; p++) {
+        const struct pool_conf *pc = &r->d->cfg.pools[p];
+        for (int i = -1; i < pc->nservers && !err; i++) {
+            const struct kstats_figures *k = i < 0 ? &r->kclients[p] : &r->kservers[p][i];
+            err = rbuf_printf(o, "%-16s %-16s %8llu %9llu %8llu %8llu %9llu %9llu %14llu %14llu %8llu\n", pc->name,
+                              i < 0 ? "(clients)" : pc->servers[i].name, (unsigned long long)k->retransmits,
+                              (unsigned long long)k->rtt_us, (unsigned long long)k->resets_sent,
+                              (unsigned long long)k->resets_received, (unsigned long long)k->rcvqueue_full,
+                              (unsigned long long)k->buffer_limit, (unsigned long long)k->bytes_sent,
+                              (unsigned long long)k->bytes_received, (unsigned long long)k->sockets);
+        }
     }
     return err;
 }

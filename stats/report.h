@@ -6,6 +6,7 @@
 
 #include "costack.h"
 #include "daemon.h"
+#include "kstats.h"
 #include "redis.h"
 #include "stats.h"
 
@@ -17,6 +18,9 @@ struct report {
     struct co_counters *co;              /* [nworkers] */
     struct pool_stats *pools;            /* [nworkers * npools] */
     struct server_stats **servers;       /* [nworkers * npools] -> [nservers] */
+    const char *kernel_off;              /* NULL: the kernel's figures below were read */
+    struct kstats_figures *kclients;     /* [npools]: the pool's client sockets */
+    struct kstats_figures **kservers;    /* [npools] -> [nservers]: coproxy's sockets to it */
 };
 
 /* Gathers the counters (each worker's as of its last publication, at most
@@ -30,12 +34,14 @@ void report_free(struct report *r);
 int report_json(const struct report *r, struct rbuf *out);
 int report_info(const struct report *r, const char *section, struct rbuf *out);
 int report_metrics(const struct report *r, struct rbuf *out);
-/* The JSON array behind a table ("pools", "backends" or "threads"): the
+/* The JSON array behind a table ("pools", "backends", "threads" or "kernel"): the
  * STATS document's own parts (backends flattened, each naming its pool). */
 int report_json_table(const struct report *r, const char *table, struct rbuf *o);
 /* Human-readable tables, one line per pool, per server, or per worker. */
 int report_pools(const struct report *r, struct rbuf *out);
 int report_backends(const struct report *r, struct rbuf *out);
 int report_threads(const struct report *r, struct rbuf *out);
+/* The kernel's TCP figures, one line per pool's clients and per server (or why there are none). */
+int report_kernel(const struct report *r, struct rbuf *out);
 
 #endif

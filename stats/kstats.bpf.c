@@ -1,0 +1,227 @@
+/* kstats.bpf.c — the kernel side of coproxy's TCP figures: what the kernel sees on the daemon's own sockets. */
+/*
+ * Raw tracepoints (no tracefs, no fentry needed; CO-RE against the running
+ * kernel's BTF).  A socket is followed from the moment it becomes one of
+ * coproxy's:
+ *
+ *   connect() by the daemon's process   CLOSE -> SYN_SENT      key: remote address
+ *   accepted on a pool's listener       SYN_RECV -> ESTABLISHED key: listener's address
+ *
+ * until it reaches CLOSE; every event on a followed socket is counted under
+ * its key in a per-CPU table that the daemon sums.  Licensed GPL-compatible
+ * (dual BSD/GPL) because the kernel gives bpf_probe_read_kernel only to such
+ * programs.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+
+#include "kstats_bpf.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the daemon before loading: its process, as its own pid namespace names it. */
+const volatile __u32 target_tgid = 0;
+const volatile __u64 pidns_dev = 0;
+const volatile __u64 pidns_ino = 0;
+
+/* The pools' listeners (filled by the daemon); a wildcard one has a zero address. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 1024);
+    __type(key, struct kstats_endpoint);
+    __type(value, __u32);
+} listeners SEC(".maps");
+
+/* Followed sockets, by struct sock address (size and preallocation set by the daemon). */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 65536);
+    __type(key, __u64);
+    __type(value, struct kstats_sock);
+} socks SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+    __uint(max_entries, 256);
+    __type(key, struct kstats_endpoint);
+    __type(value, struct kstats_counters);
+} counters SEC(".maps");
+
+static __always_inline int is_ours(void)
+{
+    struct bpf_pidns_info ns = {};
+
+    if (bpf_get_ns_current_pid_tgid(pidns_dev, pidns_ino, &ns, sizeof ns) != 0)
+        return 0;
+    return ns.tgid == target_tgid;
+}
+
+/* The local (remote = 0) or remote address of sk. */
+static __always_inline void endpoint_of(const struct sock *sk, int remote, struct kstats_endpoint *ep)
+{
+    __builtin_memset(ep, 0, sizeof *ep);
+    ep->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    if (remote) {
+        ep->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+        if (ep->family == AF_INET)
+            BPF_CORE_READ_INTO((__u32 *)ep->addr, sk, __sk_common.skc_daddr);
+        else
+            BPF_CORE_READ_INTO(&ep->addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+    } else {
+        ep->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+        if (ep->family == AF_INET)
+            BPF_CORE_READ_INTO((__u32 *)ep->addr, sk, __sk_common.skc_rcv_saddr);
+        else
+            BPF_CORE_READ_INTO(&ep->addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+    }
+}
+
+static __always_inline struct kstats_counters *counters_of(const struct kstats_endpoint *ep)
+{
+    struct kstats_counters *c = bpf_map_lookup_elem(&counters, ep);
+
+    if (c == NULL) {
+        struct kstats_counters zero = {};
+        bpf_map_update_elem(&counters, ep, &zero, BPF_NOEXIST);
+        c = bpf_map_lookup_elem(&counters, ep);
+    }
+    return c;
+}
+
+static __always_inline struct kstats_sock *sock_of(const void *sk)
+{
+    __u64 key = (__u64)sk;
+
+    return bpf_map_lookup_elem(&socks, &key);
+}
+
+/* The bytes the kernel counted on sk since they were last read. */
+static __always_inline void account_bytes(const struct sock *sk, struct kstats_sock *s, struct kstats_counters *c)
+{
+    const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+    __u64 acked = BPF_CORE_READ(tp, bytes_acked), received = BPF_CORE_READ(tp, bytes_received);
+
+    c->bytes_sent += acked - s->bytes_acked;
+    c->bytes_received += received - s->bytes_received;
+    s->bytes_acked = acked;
+    s->bytes_received = received;
+}
+
+static __always_inline void follow(const struct sock *sk, const struct kstats_endpoint *ep)
+{
+    struct kstats_counters *c = counters_of(ep);
+    struct kstats_sock s = { .ep = *ep };
+    __u64 key = (__u64)sk;
+
+    if (c == NULL)
+        return;
+    if (bpf_map_update_elem(&socks, &key, &s, BPF_ANY) == 0)
+        c->opened++;
+    else
+        c->untracked++;
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(kstats_state, const struct sock *sk, int oldstate, int newstate)
+{
+    struct kstats_endpoint ep;
+
+    if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) != IPPROTO_TCP)
+        return 0;
+    if (newstate == TCP_SYN_SENT) {                  /* connect(): in the connecting process */
+        if (!is_ours())
+            return 0;
+        endpoint_of(sk, 1, &ep);
+        ep.kind = KSTATS_SERVER;
+        follow(sk, &ep);
+    } else if (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV) {   /* a client, accepted */
+        endpoint_of(sk, 0, &ep);
+        ep.kind = KSTATS_CLIENT;
+        if (bpf_map_lookup_elem(&listeners, &ep) == NULL) {
+            __builtin_memset(ep.addr, 0, sizeof ep.addr);
+            if (bpf_map_lookup_elem(&listeners, &ep) == NULL)
+                return 0;
+        }
+        follow(sk, &ep);
+    } else if (newstate == TCP_CLOSE) {
+        struct kstats_sock *s = sock_of(sk);
+        struct kstats_counters *c;
+        __u64 key = (__u64)sk;
+        if (s == NULL)
+            return 0;
+        if ((c = counters_of(&s->ep)) != NULL) {
+            account_bytes(sk, s, c);
+            c->closed++;
+        }
+        bpf_map_delete_elem(&socks, &key);
+    }
+    return 0;
+}
+
+/* Every segment received on an established socket: bytes and the smoothed RTT. */
+SEC("raw_tp/tcp_probe")
+int BPF_PROG(kstats_probe, const struct sock *sk, const struct sk_buff *skb)
+{
+    struct kstats_sock *s = sock_of(sk);
+    struct kstats_counters *c;
+
+    if (s == NULL || (c = counters_of(&s->ep)) == NULL)
+        return 0;
+    account_bytes(sk, s, c);
+    c->rtt_us = BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3;
+    c->rtt_ns = bpf_ktime_get_ns();
+    return 0;
+}
+
+/* One more event of a followed socket, in field f. */
+#define COUNT(sk, f)                                                                               \
+    do {                                                                                           \
+        struct kstats_sock *s_ = sock_of(sk);                                                      \
+        struct kstats_counters *c_;                                                                \
+        if (s_ != NULL && (c_ = counters_of(&s_->ep)) != NULL)                                     \
+            c_->f++;                                                                               \
+    } while (0)
+
+SEC("raw_tp/tcp_retransmit_skb")
+int BPF_PROG(kstats_retransmit, const struct sock *sk)
+{
+    COUNT(sk, retransmits);
+    return 0;
+}
+
+/* (sk is NULL for a reset answering a segment that has no socket) */
+SEC("raw_tp/tcp_send_reset")
+int BPF_PROG(kstats_send_reset, const struct sock *sk)
+{
+    if (sk != NULL)
+        COUNT(sk, resets_sent);
+    return 0;
+}
+
+SEC("raw_tp/tcp_receive_reset")
+int BPF_PROG(kstats_receive_reset, const struct sock *sk)
+{
+    COUNT(sk, resets_received);
+    return 0;
+}
+
+SEC("raw_tp/sock_rcvqueue_full")
+int BPF_PROG(kstats_rcvqueue_full, const struct sock *sk)
+{
+    COUNT(sk, rcvqueue_full);
+    return 0;
+}
+
+SEC("raw_tp/sock_exceed_buf_limit")
+int BPF_PROG(kstats_buffer_limit, const struct sock *sk)
+{
+    COUNT(sk, buffer_limit);
+    return 0;
+}

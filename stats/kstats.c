@@ -1,0 +1,240 @@
+/* kstats.c — loads the kernel-side program (stats/kstats.bpf.c) and reads its per-CPU figures for the admin side. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kstats.h"
+#include "log.h"
+
+#ifdef COPROXY_BPF
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "kstats.skel.h"
+#endif
+
+static struct {
+    char why[256];                   /* "" while on */
+#ifdef COPROXY_BPF
+    struct kstats_bpf *skel;
+    int ncpus;
+#endif
+} ks = { .why = "not started" };
+
+static void set_why(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void set_why(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(ks.why, sizeof ks.why, fmt, ap);
+    va_end(ap);
+}
+
+/* a's address as the kernel side keys it; -EAFNOSUPPORT for a Unix path. */
+static int endpoint_key(int kind, const struct proxy_addr *a, struct kstats_endpoint *ep)
+{
+    memset(ep, 0, sizeof *ep);
+    ep->kind = (__u8)kind;
+    ep->family = (__u16)a->family;
+    ep->port = (__u16)addr_port(a);
+    if (a->family == AF_INET)
+        memcpy(ep->addr, &((const struct sockaddr_in *)&a->ss)->sin_addr, 4);
+    else if (a->family == AF_INET6)
+        memcpy(ep->addr, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, 16);
+    else
+        return -EAFNOSUPPORT;
+    return 0;
+}
+
+#ifdef COPROXY_BPF
+/* libbpf's own messages: detail for whoever runs at log_level = debug. */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+    char line[512];
+    size_t n;
+
+    if (level == LIBBPF_DEBUG)
+        return 0;
+    vsnprintf(line, sizeof line, fmt, ap);
+    n = strlen(line);
+    if (n && line[n - 1] == '\n')
+        line[n - 1] = '\0';
+    log_debug("libbpf: %s", line);
+    return 0;
+}
+
+/* Opens, sizes and loads the program: the socket table allocated as it
+ * fills (kernels since 6.1 allow that in tracepoint programs), else
+ * preallocated.  0, or -errno. */
+static int load(const struct config *cfg, int prealloc)
+{
+    struct stat ns;
+    int endpoints = 0, err;
+
+    ks.skel = kstats_bpf__open();
+    if (ks.skel == NULL)
+        return -errno;
+    if (stat("/proc/self/ns/pid", &ns) != 0)
+        return -errno;
+    ks.skel->rodata->target_tgid = (__u32)getpid();
+    ks.skel->rodata->pidns_dev = (__u64)ns.st_dev;
+    ks.skel->rodata->pidns_ino = (__u64)ns.st_ino;
+    for (int p = 0; p < cfg->npools; p++)
+        endpoints += 1 + cfg->pools[p].nservers;
+    /* room for servers a reload or a cluster adds */
+    bpf_map__set_max_entries(ks.skel->maps.counters, (__u32)(endpoints * 4 < 256 ? 256 : endpoints * 4 > 16384 ? 16384 : endpoints * 4));
+    if (!prealloc) {
+        bpf_map__set_map_flags(ks.skel->maps.socks, bpf_map__map_flags(ks.skel->maps.socks) | BPF_F_NO_PREALLOC);
+        bpf_map__set_max_entries(ks.skel->maps.socks, 1u << 22);
+    }
+    err = kstats_bpf__load(ks.skel);
+    return err ? (err < 0 ? err : -err) : 0;
+}
+
+static int register_listeners(const struct config *cfg)
+{
+    int fd = bpf_map__fd(ks.skel->maps.listeners);
+    __u32 one = 1;
+
+    for (int p = 0; p < cfg->npools; p++) {
+        struct kstats_endpoint ep;
+        if (endpoint_key(KSTATS_CLIENT, &cfg->pools[p].listen, &ep) != 0)
+            continue;   /* a Unix socket: no TCP figures */
+        if (bpf_map_update_elem(fd, &ep, &one, BPF_ANY) != 0)
+            return -errno;
+    }
+    return 0;
+}
+
+void kstats_start(const struct config *cfg)
+{
+    int err;
+
+    if (!cfg->bpf) {
+        set_why("off in the configuration (bpf = false)");
+        log_info("kernel stats: %s", ks.why);
+        return;
+    }
+    libbpf_set_print(libbpf_log);
+    if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+        set_why("the kernel has no BTF (/sys/kernel/btf/vmlinux: %s); it needs CONFIG_DEBUG_INFO_BTF", strerror(errno));
+        goto off;
+    }
+    err = load(cfg, 0);
+    if (err != 0 && err != -EPERM && err != -EACCES) {
+        kstats_bpf__destroy(ks.skel);
+        err = load(cfg, 1);
+    }
+    if (err == -EPERM || err == -EACCES) {
+        set_why("no privilege to load BPF: it needs root, or CAP_BPF and CAP_PERFMON (%s)", strerror(-err));
+        goto off;
+    }
+    if (err != 0) {
+        set_why("the kernel refused the BPF program (%s); log_level = debug shows libbpf's messages", strerror(-err));
+        goto off;
+    }
+    if ((err = kstats_bpf__attach(ks.skel)) != 0) {
+        set_why("cannot attach to the kernel's TCP tracepoints (%s): the kernel may be too old (4.17 or later needed)",
+                strerror(err < 0 ? -err : err));
+        goto off;
+    }
+    if ((err = register_listeners(cfg)) != 0) {
+        set_why("cannot fill the listener table (%s)", strerror(-err));
+        goto off;
+    }
+    ks.ncpus = libbpf_num_possible_cpus();
+    if (ks.ncpus <= 0) {
+        set_why("cannot count the CPUs (%s)", strerror(-ks.ncpus));
+        goto off;
+    }
+    ks.why[0] = '\0';
+    log_info("kernel stats: on (BPF on the kernel's TCP tracepoints, for this process's sockets)");
+    return;
+off:
+    kstats_bpf__destroy(ks.skel);
+    ks.skel = NULL;
+    log_warn("kernel stats: off: %s", ks.why);
+}
+
+void kstats_stop(void)
+{
+    kstats_bpf__destroy(ks.skel);
+    ks.skel = NULL;
+    set_why("stopped");
+}
+
+int kstats_read(int kind, const struct proxy_addr *a, struct kstats_figures *out)
+{
+    struct kstats_endpoint ep;
+    struct kstats_counters *v;
+    uint64_t newest = 0, opened = 0, closed = 0;
+    int err;
+
+    memset(out, 0, sizeof *out);
+    if (ks.skel == NULL)
+        return -ENODEV;
+    if ((err = endpoint_key(kind, a, &ep)) != 0)
+        return err;
+    if ((v = calloc((size_t)ks.ncpus, sizeof *v)) == NULL)
+        return -ENOMEM;
+    if (bpf_map_lookup_elem(bpf_map__fd(ks.skel->maps.counters), &ep, v) != 0) {
+        err = errno == ENOENT ? 0 : -errno;   /* nothing counted yet */
+        free(v);
+        return err;
+    }
+    for (int c = 0; c < ks.ncpus; c++) {
+        out->retransmits += v[c].retransmits;
+        out->resets_sent += v[c].resets_sent;
+        out->resets_received += v[c].resets_received;
+        out->rcvqueue_full += v[c].rcvqueue_full;
+        out->buffer_limit += v[c].buffer_limit;
+        out->bytes_sent += v[c].bytes_sent;
+        out->bytes_received += v[c].bytes_received;
+        out->untracked += v[c].untracked;
+        opened += v[c].opened;
+        closed += v[c].closed;
+        if (v[c].rtt_ns > newest) {
+            newest = v[c].rtt_ns;
+            out->rtt_us = v[c].rtt_us;
+        }
+    }
+    out->sockets = opened > closed ? opened - closed : 0;
+    free(v);
+    return 0;
+}
+
+#else /* !COPROXY_BPF */
+
+void kstats_start(const struct config *cfg)
+{
+    if (!cfg->bpf)
+        set_why("off in the configuration (bpf = false)");
+    else
+        set_why("this coproxy was built without BPF (configure found no libbpf, clang or bpftool, or had --disable-bpf)");
+    log_info("kernel stats: %s", ks.why);
+}
+
+void kstats_stop(void)
+{
+}
+
+int kstats_read(int kind, const struct proxy_addr *a, struct kstats_figures *out)
+{
+    struct kstats_endpoint ep;
+
+    memset(out, 0, sizeof *out);
+    return endpoint_key(kind, a, &ep) != 0 ? -EAFNOSUPPORT : -ENODEV;
+}
+
+#endif
+
+const char *kstats_unavailable(void)
+{
+    return ks.why[0] ? ks.why : NULL;
+}

@@ -1,0 +1,57 @@
+/* kstats_bpf.h — what the kernel-side program and the daemon share: map keys, values and the figures' table. */
+#ifndef COPROXY_KSTATS_BPF_H
+#define COPROXY_KSTATS_BPF_H
+
+/*
+ * Included by stats/kstats.bpf.c (types from vmlinux.h) and by
+ * stats/kstats.c (types from <linux/types.h>): plain __u8..__u64 only.
+ *
+ * The kernel side keys its counters by endpoint: the local address of a
+ * pool's listener (its clients' sockets) or the remote address of a server
+ * (coproxy's connections to it).  Two pools naming the same server address
+ * therefore share that server's kernel figures.
+ */
+#define KSTATS_CLIENT 1              /* key: a listener's local address */
+#define KSTATS_SERVER 2              /* key: a server's remote address */
+
+struct kstats_endpoint {
+    __u8 kind;                       /* KSTATS_CLIENT or KSTATS_SERVER */
+    __u8 pad;
+    __u16 family;                    /* AF_INET or AF_INET6 */
+    __u16 port;                      /* host order */
+    __u16 pad2;
+    __u8 addr[16];                   /* IPv4 in the first 4 bytes */
+};
+
+/*
+ * The figures, one X-macro table: X(name, type, help).  A field of the
+ * per-CPU counters (the daemon sums the CPUs) and a key in STATS, INFO and
+ * METRICS.  rtt_us is the last smoothed RTT any CPU saw (rtt_ns says when);
+ * sockets is opened - closed.
+ */
+#define KSTATS_FIELDS(X)                                                                        \
+    X(retransmits,     COUNTER, "TCP segments retransmitted (as the kernel counts them)")       \
+    X(rtt_us,          GAUGE,   "smoothed round-trip time in microseconds, as last seen")       \
+    X(resets_sent,     COUNTER, "TCP resets sent")                                             \
+    X(resets_received, COUNTER, "TCP resets received")                                         \
+    X(rcvqueue_full,   COUNTER, "segments dropped: the socket's receive queue was full")       \
+    X(buffer_limit,    COUNTER, "times a socket went over its buffer memory limit")            \
+    X(bytes_sent,      COUNTER, "bytes sent and acknowledged, as the kernel saw them")         \
+    X(bytes_received,  COUNTER, "bytes received, as the kernel saw them")                      \
+    X(sockets,         GAUGE,   "sockets open")                                                \
+    X(untracked,       COUNTER, "sockets not followed: the kernel's socket table was full")
+
+struct kstats_counters {
+    __u64 retransmits, rtt_us, resets_sent, resets_received, rcvqueue_full, buffer_limit, bytes_sent,
+        bytes_received, opened, closed, untracked;
+    __u64 rtt_ns;                    /* bpf_ktime_get_ns() of rtt_us */
+};
+
+/* One followed socket: where its figures go, and its byte counts as last read. */
+struct kstats_sock {
+    struct kstats_endpoint ep;
+    __u64 bytes_acked;
+    __u64 bytes_received;
+};
+
+#endif
