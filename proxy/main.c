@@ -70,7 +70,13 @@ int main(int argc, char **argv)
         case 'c': file = optarg; break;
         case 'L': log_file = optarg; break;
         case 't': test_only = 1; break;
-        case 'v': printf("coproxy %s\n", COPROXY_VERSION); return 0;
+        case 'v':
+#ifdef COPROXY_BPF
+            printf("coproxy %s\nkernel stats (BPF): built in\n", COPROXY_VERSION);
+#else
+            printf("coproxy %s\nkernel stats (BPF): not built\n", COPROXY_VERSION);
+#endif
+            return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -30,6 +30,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 target_tgid = 0;
 const volatile __u64 pidns_dev = 0;
 const volatile __u64 pidns_ino = 0;
+/* Kernels without tcp:tcp_destroy_sock (before 5.10): forget a socket at CLOSE. */
+const volatile __u32 forget_at_close = 0;
 
 /* The pools' listeners (filled by the daemon); a wildcard one has a zero address. */
 struct {
@@ -102,16 +104,20 @@ static __always_inline struct kstats_sock *sock_of(const void *sk)
     return bpf_map_lookup_elem(&socks, &key);
 }
 
-/* The bytes the kernel counted on sk since they were last read. */
-static __always_inline void account_bytes(const struct sock *sk, struct kstats_sock *s, struct kstats_counters *c)
+/* Adds what the kernel counted on sk since it was last read: acked and
+ * received are its byte counts now, or what they will be once the segment
+ * at hand is processed (never read back lower: a count that ran ahead waits
+ * for the kernel's to pass it). */
+static __always_inline void account_bytes(struct kstats_sock *s, struct kstats_counters *c, __u64 acked, __u64 received)
 {
-    const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-    __u64 acked = BPF_CORE_READ(tp, bytes_acked), received = BPF_CORE_READ(tp, bytes_received);
-
-    c->bytes_sent += acked - s->bytes_acked;
-    c->bytes_received += received - s->bytes_received;
-    s->bytes_acked = acked;
-    s->bytes_received = received;
+    if (acked > s->bytes_acked) {
+        c->bytes_sent += acked - s->bytes_acked;
+        s->bytes_acked = acked;
+    }
+    if (received > s->bytes_received) {
+        c->bytes_received += received - s->bytes_received;
+        s->bytes_received = received;
+    }
 }
 
 static __always_inline void follow(const struct sock *sk, const struct kstats_endpoint *ep)
@@ -126,6 +132,19 @@ static __always_inline void follow(const struct sock *sk, const struct kstats_en
         c->opened++;
     else
         c->untracked++;
+}
+
+/* Its final byte counts, and one socket fewer open. */
+static __always_inline void close_sock(const struct sock *sk, struct kstats_sock *s)
+{
+    const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+    struct kstats_counters *c;
+
+    if (s->closed || (c = counters_of(&s->ep)) == NULL)
+        return;
+    account_bytes(s, c, BPF_CORE_READ(tp, bytes_acked), BPF_CORE_READ(tp, bytes_received));
+    c->closed++;
+    s->closed = 1;
 }
 
 SEC("raw_tp/inet_sock_set_state")
@@ -152,30 +171,61 @@ int BPF_PROG(kstats_state, const struct sock *sk, int oldstate, int newstate)
         follow(sk, &ep);
     } else if (newstate == TCP_CLOSE) {
         struct kstats_sock *s = sock_of(sk);
-        struct kstats_counters *c;
         __u64 key = (__u64)sk;
         if (s == NULL)
             return 0;
-        if ((c = counters_of(&s->ep)) != NULL) {
-            account_bytes(sk, s, c);
-            c->closed++;
-        }
-        bpf_map_delete_elem(&socks, &key);
+        close_sock(sk, s);
+        if (forget_at_close)
+            bpf_map_delete_elem(&socks, &key);
     }
     return 0;
 }
 
-/* Every segment received on an established socket: bytes and the smoothed RTT. */
+/* A socket freed: forgotten (after CLOSE, as a reset sent by close(2) with
+ * SO_LINGER 0 comes after the state change). */
+SEC("raw_tp/tcp_destroy_sock")
+int BPF_PROG(kstats_destroy, const struct sock *sk)
+{
+    struct kstats_sock *s = sock_of(sk);
+    __u64 key = (__u64)sk;
+
+    if (s == NULL)
+        return 0;
+    close_sock(sk, s);
+    bpf_map_delete_elem(&socks, &key);
+    return 0;
+}
+
+/* Every segment received on an established socket, before the kernel takes
+ * it in: the smoothed RTT, and the bytes counted with what this segment
+ * acknowledges and brings in order (else the last ACK of a burst would show
+ * only when the next segment comes). */
 SEC("raw_tp/tcp_probe")
 int BPF_PROG(kstats_probe, const struct sock *sk, const struct sk_buff *skb)
 {
+    const struct tcp_sock *tp = (const struct tcp_sock *)sk;
     struct kstats_sock *s = sock_of(sk);
     struct kstats_counters *c;
+    struct tcphdr th;
+    __u64 acked, received;
+    __u32 ack, una, nxt, len;
 
     if (s == NULL || (c = counters_of(&s->ep)) == NULL)
         return 0;
-    account_bytes(sk, s, c);
-    c->rtt_us = BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3;
+    acked = BPF_CORE_READ(tp, bytes_acked);
+    received = BPF_CORE_READ(tp, bytes_received);
+    if (bpf_probe_read_kernel(&th, sizeof th, BPF_CORE_READ(skb, data)) == 0) {
+        ack = bpf_ntohl(th.ack_seq);
+        una = BPF_CORE_READ(tp, snd_una);
+        nxt = BPF_CORE_READ(tp, snd_nxt);
+        if (th.ack && (__s32)(ack - una) > 0 && (__s32)(ack - nxt) <= 0)
+            acked += ack - una;
+        len = BPF_CORE_READ(skb, len);
+        if (bpf_ntohl(th.seq) == BPF_CORE_READ(tp, rcv_nxt) && len > th.doff * 4u)
+            received += len - th.doff * 4u;
+    }
+    account_bytes(s, c, acked, received);
+    c->rtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
     c->rtt_ns = bpf_ktime_get_ns();
     return 0;
 }

@@ -13,6 +13,7 @@
 
 #ifdef COPROXY_BPF
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "kstats.skel.h"
@@ -69,6 +70,19 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
     return 0;
 }
 
+/* Does the running kernel have this type (a tracepoint's is btf_trace_NAME)? */
+static int kernel_has(const char *type)
+{
+    struct btf *btf = btf__load_vmlinux_btf();
+    int found;
+
+    if (btf == NULL)
+        return 0;
+    found = btf__find_by_name_kind(btf, type, BTF_KIND_TYPEDEF) >= 0;
+    btf__free(btf);
+    return found;
+}
+
 /* Opens, sizes and loads the program: the socket table allocated as it
  * fills (kernels since 6.1 allow that in tracepoint programs), else
  * preallocated.  0, or -errno. */
@@ -85,6 +99,10 @@ static int load(const struct config *cfg, int prealloc)
     ks.skel->rodata->target_tgid = (__u32)getpid();
     ks.skel->rodata->pidns_dev = (__u64)ns.st_dev;
     ks.skel->rodata->pidns_ino = (__u64)ns.st_ino;
+    if (!kernel_has("btf_trace_tcp_destroy_sock")) {
+        ks.skel->rodata->forget_at_close = 1;
+        bpf_program__set_autoload(ks.skel->progs.kstats_destroy, false);
+    }
     for (int p = 0; p < cfg->npools; p++)
         endpoints += 1 + cfg->pools[p].nservers;
     /* room for servers a reload or a cluster adds */

@@ -50,6 +50,8 @@ struct kstats_counters {
 /* One followed socket: where its figures go, and its byte counts as last read. */
 struct kstats_sock {
     struct kstats_endpoint ep;
+    __u32 closed;                    /* reached CLOSE; kept until destroyed (a reset may follow) */
+    __u32 pad;
     __u64 bytes_acked;
     __u64 bytes_received;
 };

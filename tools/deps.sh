@@ -7,3 +7,5 @@ install_deps() {
     fi
 }
 BUILD_DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev libjemalloc-dev libsystemd-dev systemd"
+# the kernel-side statistics (./configure finds them; without them coproxy builds without BPF)
+BPF_DEPS="libbpf-dev clang llvm bpftool"

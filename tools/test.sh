@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 . tools/deps.sh
 install_deps $BUILD_DEPS valgrind clang gcc-aarch64-linux-gnu qemu-user python3-pytest \
     python3-redis redis-server redis-tools nutcracker mandoc man-db \
-    debhelper dpkg-dev lintian libclang-rt-14-dev libfuzzer-14-dev
+    debhelper dpkg-dev lintian libclang-rt-14-dev libfuzzer-14-dev $BPF_DEPS iproute2
 
 jobs=$(nproc 2>/dev/null || echo 2)
 ./bootstrap >/dev/null
@@ -36,12 +36,12 @@ check build-clang
 echo "== fuzzing: RESP requests, RESP replies, the config loader, the admin side (libFuzzer, ASan + UBSan, 60 s each)"
 make -s -C build-clang fuzz FUZZ_TIME="${FUZZ_TIME:-60}"
 
-echo "== AddressSanitizer + LeakSanitizer + UndefinedBehaviorSanitizer"
-build build-asan --enable-asan
+echo "== AddressSanitizer + LeakSanitizer + UndefinedBehaviorSanitizer (built without BPF: that build passes the tests too)"
+build build-asan --enable-asan --disable-bpf
 check build-asan
 
 echo "== valgrind (memcheck, leak check)"
-build build
+build build --enable-bpf
 CO_TEST_CYCLES=20000 check build TESTS="$(make -s -C build print-unit-tests)" \
     LOG_COMPILER=valgrind \
     AM_LOG_FLAGS="-q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
@@ -50,10 +50,10 @@ echo "== gcc build, make check"
 check build
 tail -n 12 build/check.out
 
-echo "== integration tests against the ASan + UBSan build (leak checks off: the daemon frees little at exit)"
+echo "== integration tests against the ASan + UBSan build, without BPF (leak checks off: the daemon frees little at exit)"
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 COPROXY_BUILD="$PWD/build-asan" /usr/bin/python3 -m pytest \
     -p no:cacheprovider -q --ignore=tests/integration/test_package.py --ignore=tests/integration/test_install.py \
     tests/integration
 
-echo "== integration tests (pytest: the real daemon on loopback)"
+echo "== integration tests against the gcc build, with BPF (pytest: the real daemon on loopback)"
 COPROXY_BUILD="$PWD/build" exec /usr/bin/python3 -m pytest -p no:cacheprovider -q tests/integration

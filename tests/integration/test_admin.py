@@ -142,13 +142,13 @@ def parse_prometheus(text):
         if m:
             types[m.group(1)] = m.group(2)
             continue
-        m = re.match(r'([a-zA-Z_:][a-zA-Z0-9_:]*)\{([a-z]+="[^"]*"(,[a-z]+="[^"]*")*)\} (\d+(\.\d+)?)$', line)
+        m = re.match(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-z]+="[^"]*"(,[a-z]+="[^"]*")*)\})? (\d+(\.\d+)?)$', line)
         assert m, f"not Prometheus text format: {line!r}"
         name = m.group(1)
         if name not in types:
             base = re.sub(r"_(bucket|sum|count)$", "", name)
             assert types.get(base) == "histogram", f"sample before its TYPE line: {line!r}"
-        samples[f"{name}{{{m.group(2)}}}"] = float(m.group(4))
+        samples[f"{name}{{{m.group(3)}}}" if m.group(2) else name] = float(m.group(5))
     for key, value in samples.items():
         m = re.match(r'(\w+)_count\{(.*)\}$', key)
         if not m or types.get(m.group(1)) != "histogram":
@@ -281,7 +281,7 @@ def test_stats_document_matches_the_man_page(setup):
     doc = stats(sock)
     schema = documented_schema()
     assert set(schema) == {"Top level", "runtime", "threads[]", "pools[]", "pools[].servers[]", "pools[].cluster[]",
-                           "latency_us"}
+                           "kernel", "kernel.pools[]", "kernel figures", "latency_us"}
     assert set(doc) == schema["Top level"]
     assert set(doc["runtime"]) == schema["runtime"]
     for t in doc["threads"]:
@@ -292,6 +292,13 @@ def test_stats_document_matches_the_man_page(setup):
         for s in p["servers"]:
             assert set(s) == schema["pools[].servers[]"] and set(s["latency_us"]) == schema["latency_us"]
             assert s["state"] in ("up", "ejected", "connecting", "idle")
+    k = doc["kernel"]
+    assert set(k) == schema["kernel"] - ({"reason"} if k["available"] else {"pools"})
+    for p in k.get("pools", []):
+        assert set(p) == schema["kernel.pools[]"]
+        assert set(p["clients"]) == schema["kernel figures"] | {"tcp"}
+        for s in p["servers"]:
+            assert set(s) == schema["kernel figures"] | {"name", "addr"}
     assert isinstance(doc["version"], str) and doc["pid"] == setup_pid(sock)
     assert all(isinstance(v, int) for v in doc["runtime"].values())
 

@@ -1,0 +1,313 @@
+"""Kernel-side statistics (BPF): what the kernel sees on coproxy's own sockets.
+
+The lossy and the slow backend live in network namespaces behind
+tunlink.py, a relay that drops or delays packets (this kernel has no
+sch_netem), so retransmits and round-trip times are the kernel's own.
+A build without BPF runs the same traffic and must say why the figures are
+missing."""
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from conftest import BUILD, COPROXY, ECHO_SERVER, free_port, wait_port
+from redis_util import RedisProc, Resp
+from test_admin import COPROXYCTL, admin, parse_prometheus, stats
+
+TUNLINK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tunlink.py")
+BPF_BUILT = "built in" in subprocess.run([COPROXY, "--version"], capture_output=True, text=True,
+                                         timeout=30).stdout
+DELAY_MS = 60
+
+
+def ctl(*args):
+    return subprocess.run([COPROXYCTL, *args], capture_output=True, text=True, timeout=30)
+
+
+def kernel(sock):
+    return stats(sock)["kernel"]
+
+
+def wait_kernel(sock, check, timeout=30):
+    """The STATS kernel section once check(section) holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        k = kernel(sock)
+        if check(k):
+            return k
+        assert time.monotonic() < deadline, json.dumps(k)[:3000]
+        time.sleep(0.1)
+
+
+def wait_socket(path, timeout=15):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        assert time.monotonic() < deadline, f"no admin socket {path}"
+        time.sleep(0.05)
+
+
+class Link:
+    """A redis-server in its own network namespace, reached over tunlink.py."""
+
+    def __init__(self, loss, delay_ms):
+        tag = "%06x" % random.getrandbits(24)
+        self.netns = f"cpx{tag}"
+        net = random.randrange(1, 250)
+        self.near, self.far = f"10.{random.randrange(100, 200)}.{net}.1", None
+        self.far = self.near[:-1] + "2"
+        self.redis = None
+        self.relay = subprocess.Popen(
+            [sys.executable, TUNLINK, "--netns", self.netns, "--near", self.near, "--far", self.far,
+             "--loss", str(loss), "--delay-ms", str(delay_ms)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = self.relay.stdout.readline()
+        assert line.strip() == "ready", line + self.relay.stdout.read()
+        # (ip netns exec execs redis-server: this PID is the server's)
+        self.redis = subprocess.Popen(
+            ["ip", "netns", "exec", self.netns, "redis-server", "--bind", self.far, "--port", "6379",
+             "--protected-mode", "no", "--save", "", "--appendonly", "no", "--dir", "/tmp"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            assert self.redis.poll() is None, "redis-server in the namespace exited"
+            try:
+                with socket.create_connection((self.far, 6379), timeout=5):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, f"redis-server at {self.far} unreachable"
+                time.sleep(0.1)
+
+    def stop(self):
+        for p in (self.redis, self.relay):
+            if p is not None and p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+
+@pytest.fixture
+def links():
+    made = []
+
+    def make(loss=0.0, delay_ms=0):
+        link = Link(loss, delay_ms)
+        made.append(link)
+        return link
+
+    try:
+        yield make
+    finally:
+        for link in made:
+            link.stop()
+
+
+def two_pool_config(sock, pools):
+    """pools: [(name, port, "host:port:1 server")]"""
+    body = ",\n".join(
+        f'  {{ name = "{n}"; listen = "127.0.0.1:{p}"; mode = "redis"; server_timeout = 30000;\n'
+        f'    connect_timeout = 10000; servers = ( "{s}" ); }}' for n, p, s in pools)
+    return (f'threads = 1;\nlog_level = "info";\nshutdown_timeout = 3000;\n'
+            f'admin = {{ socket = "{sock}"; }};\npools = (\n{body}\n);\n')
+
+
+def test_retransmits_of_a_lossy_backend_and_rtt_of_a_slow_one(daemon, tmp_path, links):
+    lossy, slow = links(loss=0.1), links(delay_ms=DELAY_MS)
+    lport, sport = free_port(), free_port()
+    sock = str(tmp_path / "admin.sock")
+    d = daemon(two_pool_config(sock, [("lossy", lport, f"{lossy.far}:6379:1 l"),
+                                      ("slow", sport, f"{slow.far}:6379:1 s")]), port=lport)
+    wait_port(sport)
+    wait_socket(sock)
+    lc, sc = Resp(lport, timeout=120), Resp(sport, timeout=120)
+    assert lc.call("PING") == b"+PONG" and sc.call("PING") == b"+PONG"   # both server connections up
+    if not BPF_BUILT:
+        for i in range(20):
+            assert lc.call("SET", f"k{i}", os.urandom(16384)) == b"+OK"
+        k = kernel(sock)
+        assert k["available"] is False and "built without BPF" in k["reason"], k
+        assert "kernel stats: " in d.log()
+        return
+    before = kernel(sock)
+    assert before["available"] is True, before
+    value = os.urandom(16384)
+    for i in range(60):
+        assert lc.call("SET", f"k{i}", value) == b"+OK"
+    for i in range(20):
+        assert sc.call("SET", f"s{i}", b"x" * 100) == b"+OK"
+        assert sc.call("GET", f"s{i}") == b"x" * 100
+
+    def figures(k):
+        pools = {p["name"]: p for p in k["pools"]}
+        return pools["lossy"]["servers"][0], pools["slow"]["servers"][0], pools["lossy"]["clients"]
+
+    lb, _, _ = figures(before)
+    k = wait_kernel(sock, lambda k: figures(k)[0]["bytes_sent"] >= 59 * len(value))
+    l, s, lclients = figures(k)
+    assert l["retransmits"] > lb["retransmits"], k        # the lossy link made the kernel retransmit
+    assert s["retransmits"] == 0, k                       # the slow one never lost a segment
+    assert abs(s["rtt_us"] - DELAY_MS * 1000) <= 0.2 * DELAY_MS * 1000, k
+    assert l["rtt_us"] < DELAY_MS * 1000 // 2, k          # no delay on the lossy link
+    assert l["sockets"] >= 1 and s["sockets"] >= 1, k
+    assert lclients["bytes_received"] >= 60 * len(value), k
+    assert lclients["sockets"] >= 1 and lclients["tcp"] is True, k
+    lc.close()
+    sc.close()
+    wait_kernel(sock, lambda k: figures(k)[2]["sockets"] == 0)
+    assert d.stop() == 0
+
+
+def tcp_pool_config(sock, port, backend, extra_top=""):
+    return (f'threads = 1;\nlog_level = "info";\nshutdown_timeout = 3000;\n{extra_top}'
+            f'admin = {{ socket = "{sock}"; }};\n'
+            f'pools = ( {{ name = "t"; listen = "127.0.0.1:{port}"; mode = "tcp"; connect_timeout = 5000;\n'
+            f'    servers = ( "127.0.0.1:{backend}:1 echo" ); }} );\n')
+
+
+def echo_roundtrip(s, n):
+    data = os.urandom(n)
+    s.sendall(data)
+    got = b""
+    while len(got) < n:
+        chunk = s.recv(1 << 20)
+        assert chunk, "closed early"
+        got += chunk
+    assert got == data
+
+
+def test_kernel_views_count_only_coproxys_sockets(daemon, tmp_path, echo_backend):
+    backend = echo_backend()
+    port = free_port()
+    sock = str(tmp_path / "admin.sock")
+    d = daemon(tcp_pool_config(sock, port, backend), port=port)
+    wait_socket(sock)
+    if not BPF_BUILT:
+        r = ctl("-s", sock, "kernel")
+        assert r.returncode == 0 and "built without BPF" in r.stdout, r.stdout + r.stderr
+        assert "kernel_stats:off" in admin(sock, "INFO", "kernel").decode()
+        return
+    # another process's traffic to the same backend is not coproxy's
+    with socket.create_connection(("127.0.0.1", backend), timeout=30) as direct:
+        echo_roundtrip(direct, 1 << 20)
+    c = socket.create_connection(("127.0.0.1", port), timeout=30)
+    echo_roundtrip(c, 100000)
+
+    def pool(k):
+        return k["pools"][0]
+
+    k = wait_kernel(sock, lambda k: pool(k)["servers"][0]["bytes_sent"] >= 100000
+                    and pool(k)["clients"]["bytes_sent"] >= 100000)
+    clients, server = pool(k)["clients"], pool(k)["servers"][0]
+    assert clients["bytes_received"] >= 100000 and server["bytes_received"] >= 100000, k
+    assert server["bytes_sent"] < 1 << 20 and server["bytes_received"] < 1 << 20, k
+    assert clients["sockets"] == 1 and server["sockets"] == 1, k
+    assert server["name"] == "echo" and server["addr"] == f"127.0.0.1:{backend}"
+
+    # the other views say the same
+    table = ctl("-s", sock, "kernel")
+    assert table.returncode == 0, table.stderr
+    lines = {tuple(line.split()[:2]): line.split() for line in table.stdout.splitlines()[1:]}
+    assert set(lines) == {("t", "(clients)"), ("t", "echo")}, table.stdout
+    assert int(lines[("t", "echo")][8]) >= 100000                    # BYTES_SENT
+    as_json = json.loads(ctl("-s", sock, "--json", "kernel").stdout)
+    assert as_json["available"] is True and as_json["pools"][0]["servers"][0]["name"] == "echo"
+    info = dict(line.split(":", 1) for line in admin(sock, "INFO", "kernel").decode().splitlines()
+                if ":" in line)
+    assert info["kernel_stats"] == "on" and int(info["t_server_echo_kernel_bytes_sent"]) >= 100000
+    metrics = parse_prometheus(admin(sock, "METRICS").decode())
+    assert metrics["coproxy_kernel_available"] == 1
+    assert metrics['coproxy_kernel_server_bytes_sent_total{pool="t",server="echo"}'] >= 100000
+    assert metrics['coproxy_kernel_pool_sockets{pool="t"}'] == 1
+
+    # a client's reset: received on its socket, passed on to the backend's
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+    k = wait_kernel(sock, lambda k: pool(k)["clients"]["resets_received"] >= 1
+                    and pool(k)["servers"][0]["resets_sent"] >= 1
+                    and pool(k)["clients"]["sockets"] == 0 and pool(k)["servers"][0]["sockets"] == 0)
+    assert d.stop() == 0
+
+
+def test_bpf_false_turns_the_figures_off(daemon, tmp_path, echo_backend):
+    backend = echo_backend()
+    port = free_port()
+    sock = str(tmp_path / "admin.sock")
+    d = daemon(tcp_pool_config(sock, port, backend, extra_top="bpf = false;\n"), port=port)
+    wait_socket(sock)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
+        echo_roundtrip(c, 1000)
+    k = kernel(sock)
+    assert k == {"available": False, "reason": "off in the configuration (bpf = false)"}
+    assert "kernel_stats:off\r\nkernel_stats_reason:off in the configuration" in admin(sock, "INFO", "kernel").decode()
+    assert parse_prometheus(admin(sock, "METRICS").decode())["coproxy_kernel_available"] == 0
+    assert "kernel stats are off: off in the configuration (bpf = false)" in ctl("-s", sock, "kernel").stdout
+    assert d.stop() == 0
+
+
+def real_binary():
+    """The daemon itself (libtool leaves a wrapper script in the build
+    directory) and the directory of the runtime library it links."""
+    libs = os.path.join(BUILD, ".libs")
+    exe = os.path.join(libs, "coproxy")
+    return (exe if os.path.exists(exe) else COPROXY), libs
+
+
+def test_unprivileged_daemon_runs_and_says_why(tmp_path):
+    """As nobody: no BPF, one log line saying why, and proxying as usual."""
+    backend = RedisProc(tmp_path)
+    # a directory nobody can reach: /tmp itself, not pytest's private one
+    run = tempfile.mkdtemp(prefix="coproxy-unpriv-", dir="/tmp")
+    proc = None
+    try:
+        os.chmod(run, 0o755)
+        exe, libs = real_binary()
+        shutil.copy(exe, os.path.join(run, "coproxy"))
+        for name in os.listdir(libs):
+            if name.startswith("libcostack.so"):
+                shutil.copy(os.path.join(libs, name), os.path.join(run, name), follow_symlinks=True)
+        os.chown(run, 65534, 65534)
+        port = free_port()
+        sock = os.path.join(run, "admin.sock")
+        conf = os.path.join(run, "coproxy.conf")
+        with open(conf, "w") as f:
+            f.write(f'threads = 1;\nadmin = {{ socket = "{sock}"; }};\n'
+                    f'pools = ( {{ name = "r"; listen = "127.0.0.1:{port}"; mode = "redis";\n'
+                    f'    servers = ( "127.0.0.1:{backend.port}:1 a" ); }} );\n')
+        os.chmod(conf, 0o644)
+        log = open(os.path.join(run, "log"), "wb")
+        env = dict(os.environ, LD_LIBRARY_PATH=run)
+        proc = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                 os.path.join(run, "coproxy"), "-c", conf],
+                                stdout=subprocess.DEVNULL, stderr=log, env=env)
+        wait_port(port, timeout=30)
+        c = Resp(port)
+        assert c.call("SET", "k", "v") == b"+OK" and c.call("GET", "k") == b"v"
+        c.close()
+        wait_socket(sock)
+        k = kernel(sock)
+        assert k["available"] is False, k
+        text = open(os.path.join(run, "log")).read()
+        if BPF_BUILT:
+            assert "no privilege" in k["reason"] and "CAP_BPF" in k["reason"], k
+            assert text.count("kernel stats: off: no privilege") == 1, text
+        else:
+            assert "built without BPF" in k["reason"], k
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        backend.stop()
+        shutil.rmtree(run, ignore_errors=True)
