@@ -149,6 +149,7 @@ int main(int argc, char **argv)
             notify("RELOADING=1\nMONOTONIC_USEC=%llu",
                    (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
             reload(&d, file);
+            kstats_update(&d.cfg);
             /* ready again once every worker runs with it (each takes it within a loop turn) */
             for (int i = 0; i < 300 && !worker_all_applied(&d, __atomic_load_n(&d.cfg_gen, __ATOMIC_ACQUIRE)); i++)
                 usleep(10 * 1000);

@@ -4,11 +4,11 @@
  * kernel's BTF).  A socket is followed from the moment it becomes one of
  * coproxy's:
  *
- *   connect() by the daemon's process   CLOSE -> SYN_SENT      key: remote address
- *   accepted on a pool's listener       SYN_RECV -> ESTABLISHED key: listener's address
+ *   connect() by the daemon's process   CLOSE -> SYN_SENT       by: remote address
+ *   accepted on a pool's listener       SYN_RECV -> ESTABLISHED by: listener's address
  *
- * until it reaches CLOSE; every event on a followed socket is counted under
- * its key in a per-CPU table that the daemon sums.  Licensed GPL-compatible
+ * until it is destroyed; every event on a followed socket is counted in
+ * its endpoint's slot of a per-CPU table that the daemon sums.  Licensed GPL-compatible
  * (dual BSD/GPL) because the kernel gives bpf_probe_read_kernel only to such
  * programs.
  */
@@ -32,14 +32,13 @@ const volatile __u64 pidns_dev = 0;
 const volatile __u64 pidns_ino = 0;
 /* Kernels without tcp:tcp_destroy_sock (before 5.10): forget a socket at CLOSE. */
 const volatile __u32 forget_at_close = 0;
-
-/* The pools' listeners (filled by the daemon); a wildcard one has a zero address. */
+/* Endpoint -> counter slot, filled by the daemon: its listeners and servers. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 1024);
+    __uint(max_entries, 16384);
     __type(key, struct kstats_endpoint);
     __type(value, __u32);
-} listeners SEC(".maps");
+} endpoints SEC(".maps");
 
 /* Followed sockets, by struct sock address (size and preallocation set by the daemon). */
 struct {
@@ -49,10 +48,11 @@ struct {
     __type(value, struct kstats_sock);
 } socks SEC(".maps");
 
+/* The figures, per CPU, per slot (sized by the daemon). */
 struct {
-    __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, 256);
-    __type(key, struct kstats_endpoint);
+    __type(key, __u32);
     __type(value, struct kstats_counters);
 } counters SEC(".maps");
 
@@ -85,16 +85,9 @@ static __always_inline void endpoint_of(const struct sock *sk, int remote, struc
     }
 }
 
-static __always_inline struct kstats_counters *counters_of(const struct kstats_endpoint *ep)
+static __always_inline struct kstats_counters *counters_at(__u32 slot)
 {
-    struct kstats_counters *c = bpf_map_lookup_elem(&counters, ep);
-
-    if (c == NULL) {
-        struct kstats_counters zero = {};
-        bpf_map_update_elem(&counters, ep, &zero, BPF_NOEXIST);
-        c = bpf_map_lookup_elem(&counters, ep);
-    }
-    return c;
+    return bpf_map_lookup_elem(&counters, &slot);
 }
 
 static __always_inline struct kstats_sock *sock_of(const void *sk)
@@ -104,26 +97,18 @@ static __always_inline struct kstats_sock *sock_of(const void *sk)
     return bpf_map_lookup_elem(&socks, &key);
 }
 
-/* Adds what the kernel counted on sk since it was last read: acked and
- * received are its byte counts now, or what they will be once the segment
- * at hand is processed (never read back lower: a count that ran ahead waits
- * for the kernel's to pass it). */
-static __always_inline void account_bytes(struct kstats_sock *s, struct kstats_counters *c, __u64 acked, __u64 received)
+/* A server's slot: the daemon's number for it, or slot 0 (servers it does not list). */
+static __always_inline __u32 server_slot(const struct kstats_endpoint *ep)
 {
-    if (acked > s->bytes_acked) {
-        c->bytes_sent += acked - s->bytes_acked;
-        s->bytes_acked = acked;
-    }
-    if (received > s->bytes_received) {
-        c->bytes_received += received - s->bytes_received;
-        s->bytes_received = received;
-    }
+    __u32 *known = bpf_map_lookup_elem(&endpoints, ep);
+
+    return known != NULL ? *known : KSTATS_SLOT_NONE;
 }
 
-static __always_inline void follow(const struct sock *sk, const struct kstats_endpoint *ep)
+static __always_inline void follow(const struct sock *sk, __u32 slot)
 {
-    struct kstats_counters *c = counters_of(ep);
-    struct kstats_sock s = { .ep = *ep };
+    struct kstats_counters *c = counters_at(slot);
+    struct kstats_sock s = { .id = slot };
     __u64 key = (__u64)sk;
 
     if (c == NULL)
@@ -134,15 +119,31 @@ static __always_inline void follow(const struct sock *sk, const struct kstats_en
         c->untracked++;
 }
 
+/* The kernel's own totals (RFC 4898 byte counts; its SYN and FIN count one
+ * each): what the segments did not show is added, nothing is taken back. */
+static __always_inline void settle_bytes(const struct sock *sk, struct kstats_sock *s, struct kstats_counters *c)
+{
+    const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+    __u64 acked = BPF_CORE_READ(tp, bytes_acked), received = BPF_CORE_READ(tp, bytes_received);
+
+    if (acked > s->sent) {
+        c->bytes_sent += acked - s->sent;
+        s->sent = acked;
+    }
+    if (received > s->received) {
+        c->bytes_received += received - s->received;
+        s->received = received;
+    }
+}
+
 /* Its final byte counts, and one socket fewer open. */
 static __always_inline void close_sock(const struct sock *sk, struct kstats_sock *s)
 {
-    const struct tcp_sock *tp = (const struct tcp_sock *)sk;
     struct kstats_counters *c;
 
-    if (s->closed || (c = counters_of(&s->ep)) == NULL)
+    if (s->closed || (c = counters_at(s->id)) == NULL)
         return;
-    account_bytes(s, c, BPF_CORE_READ(tp, bytes_acked), BPF_CORE_READ(tp, bytes_received));
+    settle_bytes(sk, s, c);
     c->closed++;
     s->closed = 1;
 }
@@ -159,16 +160,17 @@ int BPF_PROG(kstats_state, const struct sock *sk, int oldstate, int newstate)
             return 0;
         endpoint_of(sk, 1, &ep);
         ep.kind = KSTATS_SERVER;
-        follow(sk, &ep);
+        follow(sk, server_slot(&ep));
     } else if (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV) {   /* a client, accepted */
+        __u32 *slot;
         endpoint_of(sk, 0, &ep);
         ep.kind = KSTATS_CLIENT;
-        if (bpf_map_lookup_elem(&listeners, &ep) == NULL) {
-            __builtin_memset(ep.addr, 0, sizeof ep.addr);
-            if (bpf_map_lookup_elem(&listeners, &ep) == NULL)
+        if ((slot = bpf_map_lookup_elem(&endpoints, &ep)) == NULL) {
+            __builtin_memset(ep.addr, 0, sizeof ep.addr);   /* a wildcard listener */
+            if ((slot = bpf_map_lookup_elem(&endpoints, &ep)) == NULL)
                 return 0;
         }
-        follow(sk, &ep);
+        follow(sk, *slot);
     } else if (newstate == TCP_CLOSE) {
         struct kstats_sock *s = sock_of(sk);
         __u64 key = (__u64)sk;
@@ -196,10 +198,12 @@ int BPF_PROG(kstats_destroy, const struct sock *sk)
     return 0;
 }
 
-/* Every segment received on an established socket, before the kernel takes
- * it in: the smoothed RTT, and the bytes counted with what this segment
- * acknowledges and brings in order (else the last ACK of a burst would show
- * only when the next segment comes). */
+/*
+ * Every segment an established socket receives, before the kernel takes it
+ * in: the smoothed RTT, and the bytes this segment acknowledges or brings
+ * (by sequence number, so that the last ACK of a burst shows at once, not
+ * when the next segment comes).  Few reads: this runs on every segment.
+ */
 SEC("raw_tp/tcp_probe")
 int BPF_PROG(kstats_probe, const struct sock *sk, const struct sk_buff *skb)
 {
@@ -207,24 +211,31 @@ int BPF_PROG(kstats_probe, const struct sock *sk, const struct sk_buff *skb)
     struct kstats_sock *s = sock_of(sk);
     struct kstats_counters *c;
     struct tcphdr th;
-    __u64 acked, received;
-    __u32 ack, una, nxt, len;
+    __u32 ack, end, hdr;
 
-    if (s == NULL || (c = counters_of(&s->ep)) == NULL)
+    if (s == NULL || (c = counters_at(s->id)) == NULL)
         return 0;
-    acked = BPF_CORE_READ(tp, bytes_acked);
-    received = BPF_CORE_READ(tp, bytes_received);
+    if (!s->synced) {                                /* the first: where the counts stand */
+        settle_bytes(sk, s, c);
+        s->last_ack = BPF_CORE_READ(tp, snd_una);
+        s->last_seq = BPF_CORE_READ(tp, rcv_nxt);
+        s->synced = 1;
+    }
     if (bpf_probe_read_kernel(&th, sizeof th, BPF_CORE_READ(skb, data)) == 0) {
         ack = bpf_ntohl(th.ack_seq);
-        una = BPF_CORE_READ(tp, snd_una);
-        nxt = BPF_CORE_READ(tp, snd_nxt);
-        if (th.ack && (__s32)(ack - una) > 0 && (__s32)(ack - nxt) <= 0)
-            acked += ack - una;
-        len = BPF_CORE_READ(skb, len);
-        if (bpf_ntohl(th.seq) == BPF_CORE_READ(tp, rcv_nxt) && len > th.doff * 4u)
-            received += len - th.doff * 4u;
+        if (th.ack && (__s32)(ack - s->last_ack) > 0) {
+            c->bytes_sent += ack - s->last_ack;
+            s->sent += ack - s->last_ack;
+            s->last_ack = ack;
+        }
+        hdr = th.doff * 4u;
+        end = bpf_ntohl(th.seq) + BPF_CORE_READ(skb, len) - hdr;
+        if ((__s32)(end - s->last_seq) > 0) {
+            c->bytes_received += end - s->last_seq;
+            s->received += end - s->last_seq;
+            s->last_seq = end;
+        }
     }
-    account_bytes(s, c, acked, received);
     c->rtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
     c->rtt_ns = bpf_ktime_get_ns();
     return 0;
@@ -235,7 +246,7 @@ int BPF_PROG(kstats_probe, const struct sock *sk, const struct sk_buff *skb)
     do {                                                                                           \
         struct kstats_sock *s_ = sock_of(sk);                                                      \
         struct kstats_counters *c_;                                                                \
-        if (s_ != NULL && (c_ = counters_of(&s_->ep)) != NULL)                                     \
+        if (s_ != NULL && (c_ = counters_at(s_->id)) != NULL)                                      \
             c_->f++;                                                                               \
     } while (0)
 

@@ -24,6 +24,7 @@ static struct {
 #ifdef COPROXY_BPF
     struct kstats_bpf *skel;
     int ncpus;
+    __u32 nslots, next_slot;         /* counter slots: how many, the next one free */
 #endif
 } ks = { .why = "not started" };
 
@@ -89,7 +90,7 @@ static int kernel_has(const char *type)
 static int load(const struct config *cfg, int prealloc)
 {
     struct stat ns;
-    int endpoints = 0, err;
+    int endpoints = 0, nslots, err;
 
     ks.skel = kstats_bpf__open();
     if (ks.skel == NULL)
@@ -105,8 +106,12 @@ static int load(const struct config *cfg, int prealloc)
     }
     for (int p = 0; p < cfg->npools; p++)
         endpoints += 1 + cfg->pools[p].nservers;
-    /* room for servers a reload or a cluster adds */
-    bpf_map__set_max_entries(ks.skel->maps.counters, (__u32)(endpoints * 4 < 256 ? 256 : endpoints * 4 > 16384 ? 16384 : endpoints * 4));
+    /* slot 0, the configured endpoints, and room for servers reloads add */
+    nslots = endpoints * 4 < 256 ? 256 : endpoints * 4 > 16384 ? 16384 : endpoints * 4;
+    ks.nslots = (__u32)nslots;
+    ks.next_slot = 1;
+    bpf_map__set_max_entries(ks.skel->maps.counters, (__u32)nslots);
+    bpf_map__set_max_entries(ks.skel->maps.endpoints, (__u32)nslots);
     if (!prealloc) {
         bpf_map__set_map_flags(ks.skel->maps.socks, bpf_map__map_flags(ks.skel->maps.socks) | BPF_F_NO_PREALLOC);
         bpf_map__set_max_entries(ks.skel->maps.socks, 1u << 22);
@@ -115,19 +120,32 @@ static int load(const struct config *cfg, int prealloc)
     return err ? (err < 0 ? err : -err) : 0;
 }
 
-static int register_listeners(const struct config *cfg)
+/* Numbers the pools' listeners and servers not numbered yet (from slot 1,
+ * while slots last): the kernel side counts under those. */
+static int register_endpoints(const struct config *cfg)
 {
-    int fd = bpf_map__fd(ks.skel->maps.listeners);
-    __u32 one = 1;
+    int fd = bpf_map__fd(ks.skel->maps.endpoints);
 
-    for (int p = 0; p < cfg->npools; p++) {
-        struct kstats_endpoint ep;
-        if (endpoint_key(KSTATS_CLIENT, &cfg->pools[p].listen, &ep) != 0)
-            continue;   /* a Unix socket: no TCP figures */
-        if (bpf_map_update_elem(fd, &ep, &one, BPF_ANY) != 0)
-            return -errno;
-    }
+    for (int p = 0; p < cfg->npools; p++)
+        for (int i = -1; i < cfg->pools[p].nservers && ks.next_slot < ks.nslots; i++) {
+            struct kstats_endpoint ep;
+            if (i < 0 ? endpoint_key(KSTATS_CLIENT, &cfg->pools[p].listen, &ep) != 0
+                      : endpoint_key(KSTATS_SERVER, &cfg->pools[p].servers[i].addr, &ep) != 0)
+                continue;   /* a Unix socket: no TCP figures */
+            if (bpf_map_update_elem(fd, &ep, &ks.next_slot, BPF_NOEXIST) == 0)
+                ks.next_slot++;
+            else if (errno != EEXIST)   /* (two pools naming one server share its slot) */
+                return -errno;
+        }
     return 0;
+}
+
+void kstats_update(const struct config *cfg)
+{
+    int err;
+
+    if (ks.skel != NULL && (err = register_endpoints(cfg)) != 0)
+        log_warn("kernel stats: cannot number the new servers (%s): their figures count as unlisted", strerror(-err));
 }
 
 void kstats_start(const struct config *cfg)
@@ -157,13 +175,13 @@ void kstats_start(const struct config *cfg)
         set_why("the kernel refused the BPF program (%s); log_level = debug shows libbpf's messages", strerror(-err));
         goto off;
     }
+    if ((err = register_endpoints(cfg)) != 0) {
+        set_why("cannot fill the endpoint table (%s)", strerror(-err));
+        goto off;
+    }
     if ((err = kstats_bpf__attach(ks.skel)) != 0) {
         set_why("cannot attach to the kernel's TCP tracepoints (%s): the kernel may be too old (4.17 or later needed)",
                 strerror(err < 0 ? -err : err));
-        goto off;
-    }
-    if ((err = register_listeners(cfg)) != 0) {
-        set_why("cannot fill the listener table (%s)", strerror(-err));
         goto off;
     }
     ks.ncpus = libbpf_num_possible_cpus();
@@ -192,16 +210,20 @@ int kstats_read(int kind, const struct proxy_addr *a, struct kstats_figures *out
     struct kstats_endpoint ep;
     struct kstats_counters *v;
     uint64_t newest = 0, opened = 0, closed = 0;
+    __u32 slot;
     int err;
 
     memset(out, 0, sizeof *out);
     if (ks.skel == NULL)
         return -ENODEV;
-    if ((err = endpoint_key(kind, a, &ep)) != 0)
+    if (a == NULL)
+        slot = KSTATS_SLOT_NONE;
+    else if ((err = endpoint_key(kind, a, &ep)) != 0)
         return err;
     if ((v = calloc((size_t)ks.ncpus, sizeof *v)) == NULL)
         return -ENOMEM;
-    if (bpf_map_lookup_elem(bpf_map__fd(ks.skel->maps.counters), &ep, v) != 0) {
+    if ((a != NULL && bpf_map_lookup_elem(bpf_map__fd(ks.skel->maps.endpoints), &ep, &slot) != 0)
+        || bpf_map_lookup_elem(bpf_map__fd(ks.skel->maps.counters), &slot, v) != 0) {
         err = errno == ENOENT ? 0 : -errno;   /* nothing counted yet */
         free(v);
         return err;
@@ -229,6 +251,10 @@ int kstats_read(int kind, const struct proxy_addr *a, struct kstats_figures *out
 
 #else /* !COPROXY_BPF */
 
+void kstats_update(const struct config *cfg)
+{
+}
+
 void kstats_start(const struct config *cfg)
 {
     if (!cfg->bpf)
@@ -247,7 +273,7 @@ int kstats_read(int kind, const struct proxy_addr *a, struct kstats_figures *out
     struct kstats_endpoint ep;
 
     memset(out, 0, sizeof *out);
-    return endpoint_key(kind, a, &ep) != 0 ? -EAFNOSUPPORT : -ENODEV;
+    return a != NULL && endpoint_key(kind, a, &ep) != 0 ? -EAFNOSUPPORT : -ENODEV;
 }
 
 #endif

@@ -24,6 +24,10 @@ struct kstats_figures {
  */
 void kstats_start(const struct config *cfg);
 
+/* After a reload: numbers the servers it added (until then, and when the
+ * slots run out, they count among the unlisted). */
+void kstats_update(const struct config *cfg);
+
 /* Detaches and frees the kernel side (at exit). */
 void kstats_stop(void);
 
@@ -33,7 +37,8 @@ const char *kstats_unavailable(void);
 /*
  * The figures of a pool's clients (kind KSTATS_CLIENT, a: its listen
  * address) or of coproxy's connections to a server (KSTATS_SERVER, a: the
- * server's address), summed over the CPUs.  Zeros where nothing was counted.
+ * server's address; NULL: the servers the configuration does not list, as
+ * a cluster's nodes), summed over the CPUs.  Zeros where nothing was counted.
  * 0, -ENODEV when unavailable, -EAFNOSUPPORT for a Unix path.
  */
 int kstats_read(int kind, const struct proxy_addr *a, struct kstats_figures *out);

@@ -47,13 +47,24 @@ struct kstats_counters {
     __u64 rtt_ns;                    /* bpf_ktime_get_ns() of rtt_us */
 };
 
-/* One followed socket: where its figures go, and its byte counts as last read. */
+/* One followed socket: where its figures go, and what was counted of it.
+ * While it is established, each segment it receives moves the counts by
+ * its sequence numbers (last_ack, last_seq); at the end the kernel's own
+ * totals settle them. */
 struct kstats_sock {
-    struct kstats_endpoint ep;
+    __u32 id;                        /* its endpoint's slot in the counters */
     __u32 closed;                    /* reached CLOSE; kept until destroyed (a reset may follow) */
+    __u32 synced;                    /* last_ack and last_seq are set */
+    __u32 last_ack;                  /* the highest ACK seen: bytes sent up to it are counted */
+    __u32 last_seq;                  /* the end of the bytes received counted */
     __u32 pad;
-    __u64 bytes_acked;
-    __u64 bytes_received;
+    __u64 sent;                      /* bytes counted as sent (acknowledged) */
+    __u64 received;                  /* bytes counted as received */
 };
+
+/* Counter slots: the daemon numbers its listeners and configured servers
+ * from 1; slot 0 counts the servers it connects to without listing them (a
+ * cluster's nodes found by redirects). */
+#define KSTATS_SLOT_NONE 0
 
 #endif

@@ -30,6 +30,7 @@ static int kernel_gather(struct report *r)
         for (int i = 0; i < cfg->pools[p].nservers; i++)
             kstats_read(KSTATS_SERVER, &cfg->pools[p].servers[i].addr, &r->kservers[p][i]);
     }
+    kstats_read(KSTATS_SERVER, NULL, &r->kunlisted);
     return 0;
 oom:
     report_free(r);
@@ -271,10 +272,13 @@ static int json_pools(const struct report *r, struct rbuf *o)
     return err ? err : rbuf_lit(o, "]");
 }
 
-static int json_kfigures(struct rbuf *o, const struct kstats_figures *k)
+/* The figures as JSON members, after a comma unless first. */
+static int json_kfigures(struct rbuf *o, const struct kstats_figures *k, int first)
 {
     int err = 0;
-#define ONE(f_, type, help) err = err ? err : rbuf_printf(o, ",\"%s\":%llu", #f_, (unsigned long long)k->f_);
+#define ONE(f_, type, help)                                                                             \
+    err = err ? err : rbuf_printf(o, "%s\"%s\":%llu", first ? "" : ",", #f_, (unsigned long long)k->f_); \
+    first = 0;
     KSTATS_FIELDS(ONE)
 #undef ONE
     return err;
@@ -299,19 +303,21 @@ static int json_kernel(const struct report *r, struct rbuf *o)
         err = err ? err : rbuf_lit(o, ",\"listen\":");
         err = err ? err : json_str(o, pc->listen.text);
         err = err ? err : rbuf_printf(o, ",\"clients\":{\"tcp\":%s", pc->listen.family == AF_UNIX ? "false" : "true");
-        err = err ? err : json_kfigures(o, &r->kclients[p]);
+        err = err ? err : json_kfigures(o, &r->kclients[p], 0);
         err = err ? err : rbuf_lit(o, "},\"servers\":[");
         for (int i = 0; i < pc->nservers && !err; i++) {
             err = rbuf_printf(o, "%s{\"name\":", i ? "," : "");
             err = err ? err : json_str(o, pc->servers[i].name);
             err = err ? err : rbuf_lit(o, ",\"addr\":");
             err = err ? err : json_str(o, pc->servers[i].addr.text);
-            err = err ? err : json_kfigures(o, &r->kservers[p][i]);
+            err = err ? err : json_kfigures(o, &r->kservers[p][i], 0);
             err = err ? err : rbuf_lit(o, "}");
         }
         err = err ? err : rbuf_lit(o, "]}");
     }
-    return err ? err : rbuf_lit(o, "]}");
+    err = err ? err : rbuf_lit(o, "],\"unlisted\":{");
+    err = err ? err : json_kfigures(o, &r->kunlisted, 1);
+    return err ? err : rbuf_lit(o, "}}");
 }
 
 static int json_backends(const struct report *r, struct rbuf *o)
@@ -409,6 +415,9 @@ int report_info(const struct report *r, const char *section, struct rbuf *o)
 #undef ONE
             }
         }
+#define ONE(f_, type, help) err = err || r->kernel_off ? err : rbuf_printf(o, "kernel_unlisted_%s:%llu\r\n", #f_, (unsigned long long)r->kunlisted.f_);
+        KSTATS_FIELDS(ONE)
+#undef ONE
         err = err ? err : rbuf_printf(o, "\r\n");
     }
     return err;
@@ -497,7 +506,9 @@ static int kernel_metrics(const struct report *r, struct rbuf *o)
             err = err ? err : rbuf_lit(o, "\",server=\"");                                          \
             err = err ? err : prom_label(o, r->d->cfg.pools[p].servers[i].name);                    \
             err = err ? err : rbuf_printf(o, "\"} %llu\n", (unsigned long long)r->kservers[p][i].f_); \
-        }
+        }                                                                                           \
+    err = err ? err : rbuf_printf(o, "%s{pool=\"\",server=\"(unlisted)\"} %llu\n", metric,             \
+                                  (unsigned long long)r->kunlisted.f_);
     KSTATS_FIELDS(ONE)
 #undef ONE
     return err;
@@ -636,6 +647,16 @@ int report_threads(const struct report *r, struct rbuf *o)
     return err;
 }
 
+static int kernel_row(struct rbuf *o, const char *pool, const char *side, const struct kstats_figures *k)
+{
+    return rbuf_printf(o, "%-16s %-16s %8llu %9llu %8llu %8llu %9llu %9llu %14llu %14llu %8llu\n", pool, side,
+                       (unsigned long long)k->retransmits, (unsigned long long)k->rtt_us,
+                       (unsigned long long)k->resets_sent, (unsigned long long)k->resets_received,
+                       (unsigned long long)k->rcvqueue_full, (unsigned long long)k->buffer_limit,
+                       (unsigned long long)k->bytes_sent, (unsigned long long)k->bytes_received,
+                       (unsigned long long)k->sockets);
+}
+
 int report_kernel(const struct report *r, struct rbuf *o)
 {
     int err;
@@ -646,15 +667,12 @@ int report_kernel(const struct report *r, struct rbuf *o)
                       "RST_OUT", "RST_IN", "RCVQ_FULL", "BUF_LIMIT", "BYTES_SENT", "BYTES_RECV", "SOCKETS");
     for (int p = 0; p < r->npools && !err; p++) {
         const struct pool_conf *pc = &r->d->cfg.pools[p];
-        for (int i = -1; i < pc->nservers && !err; i++) {
-            const struct kstats_figures *k = i < 0 ? &r->kclients[p] : &r->kservers[p][i];
-            err = rbuf_printf(o, "%-16s %-16s %8llu %9llu %8llu %8llu %9llu %9llu %14llu %14llu %8llu\n", pc->name,
-                              i < 0 ? "(clients)" : pc->servers[i].name, (unsigned long long)k->retransmits,
-                              (unsigned long long)k->rtt_us, (unsigned long long)k->resets_sent,
-                              (unsigned long long)k->resets_received, (unsigned long long)k->rcvqueue_full,
-                              (unsigned long long)k->buffer_limit, (unsigned long long)k->bytes_sent,
-                              (unsigned long long)k->bytes_received, (unsigned long long)k->sockets);
-        }
+        for (int i = -1; i < pc->nservers && !err; i++)
+            err = kernel_row(o, pc->name, i < 0 ? "(clients)" : pc->servers[i].name,
+                             i < 0 ? &r->kclients[p] : &r->kservers[p][i]);
     }
+    /* servers no pool lists (a cluster's nodes): a line once there are any */
+    if (!err && (r->kunlisted.sockets || r->kunlisted.bytes_sent || r->kunlisted.bytes_received))
+        err = kernel_row(o, "-", "(unlisted)", &r->kunlisted);
     return err;
 }

@@ -21,6 +21,7 @@ struct report {
     const char *kernel_off;              /* NULL: the kernel's figures below were read */
     struct kstats_figures *kclients;     /* [npools]: the pool's client sockets */
     struct kstats_figures **kservers;    /* [npools] -> [nservers]: coproxy's sockets to it */
+    struct kstats_figures kunlisted;     /* to servers the configuration does not list */
 };
 
 /* Gathers the counters (each worker's as of its last publication, at most

@@ -68,6 +68,7 @@ Try it from another terminal:
     redis-benchmark -p $port -t get,set -q
     echo hello | socat - TCP:127.0.0.1:$tport
     build/coproxyctl -s $run/admin.sock backends   (also stats, info, metrics, pools, threads, watch)
+    build/coproxyctl -s $run/admin.sock kernel     (what the kernel counts on its sockets: BPF)
     redis-cli -s $run/admin.sock stats              (the admin socket speaks RESP)
     curl http://127.0.0.1:$aport/metrics            (Prometheus, from the admin port)
 Ctrl-C stops it (SIGTERM lets in-flight requests finish first).

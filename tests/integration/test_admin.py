@@ -293,7 +293,9 @@ def test_stats_document_matches_the_man_page(setup):
             assert set(s) == schema["pools[].servers[]"] and set(s["latency_us"]) == schema["latency_us"]
             assert s["state"] in ("up", "ejected", "connecting", "idle")
     k = doc["kernel"]
-    assert set(k) == schema["kernel"] - ({"reason"} if k["available"] else {"pools"})
+    assert set(k) == schema["kernel"] - ({"reason"} if k["available"] else {"pools", "unlisted"})
+    if k["available"]:
+        assert set(k["unlisted"]) == schema["kernel figures"]
     for p in k.get("pools", []):
         assert set(p) == schema["kernel.pools[]"]
         assert set(p["clients"]) == schema["kernel figures"] | {"tcp"}

@@ -35,7 +35,7 @@ def test_install_tree(destdir):
             "include/costack/co_routine.h", "include/costack/costack.h",
             "lib/pkgconfig/libcostack.pc", "share/man/man8/coproxy.8", "share/man/man5/coproxy.conf.5",
             "share/man/man1/coproxyctl.1", "share/man/man3/libcostack.3",
-            "share/doc/coproxy/coproxy-privileged-ports.conf"]
+            "share/doc/coproxy/coproxy-privileged-ports.conf", "share/doc/coproxy/coproxy-kernel-stats.conf"]
     for rel in want:
         assert os.path.isfile(os.path.join(prefix, rel)), rel
     libs = os.listdir(os.path.join(prefix, "lib"))
@@ -87,6 +87,21 @@ def test_unit_verifies_and_meets_the_security_target(destdir, tmp_path):
                     "ProtectKernelTunables=yes", "ProtectKernelModules=yes", "ProtectKernelLogs=yes"):
         assert setting in text, setting
     assert int(re.search(r"LimitNOFILE=(\d+)", text).group(1)) >= 65536
+
+
+def test_kernel_stats_drop_in(destdir, tmp_path):
+    """With the BPF drop-in (CAP_BPF and CAP_PERFMON, bpf(2) allowed back) the
+    unit still verifies; its exposure is what the drop-in says."""
+    unit, manpath = unit_in_destdir(destdir, tmp_path)
+    drop = os.path.join(prefix_of(str(destdir)), "share/doc/coproxy/coproxy-kernel-stats.conf")
+    merged = unit.read_text().replace("\n[Install]", open(drop).read().split("[Service]", 1)[1] + "\n[Install]")
+    (tmp_path / "bpf.service").write_text(merged)
+    r = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "bpf.service")], capture_output=True, text=True,
+                       timeout=120, env={**os.environ, "MANPATH": manpath})
+    assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
+    assert "AmbientCapabilities=CAP_BPF CAP_PERFMON" in merged and "SystemCallFilter=bpf" in merged
+    said = float(re.search(r"rates the result (\d+\.\d)", open(drop).read()).group(1))
+    assert exposure(tmp_path, "bpf.service") == said
 
 
 def test_privileged_ports_drop_in(destdir, tmp_path):
