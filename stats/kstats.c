@@ -56,6 +56,7 @@ static int endpoint_key(int kind, const struct proxy_addr *a, struct kstats_endp
 
 #ifdef COPROXY_BPF
 /* libbpf's own messages: detail for whoever runs at log_level = debug. */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
     char line[512];
