@@ -137,58 +137,95 @@ static int pick_first(struct tcp_conn *c)
     }
 }
 
-/* Connects to a backend: the chosen one, then the next ones, each within connect_timeout. */
-static int connect_backend(struct tcp_conn *c)
+/*
+ * Connecting to a backend is split in two around the wait, which
+ * tcp_conn_main does itself: so a connect parks the coroutine at the same
+ * depth as the relay does, and the inline save area the runtime sizes for
+ * its coroutines (the depth they last parked at) fits both.
+ */
+
+/* Opens a non-blocking socket to server s of pc and starts its connect:
+ * the fd (*done when the connect finished at once), or -1 (logged;
+ * c->out_of_fds when fds ran out). */
+static __attribute__((noinline)) int connect_begin(struct tcp_conn *c, const struct pool_conf *pc, int s, int *done)
 {
-    struct pool_conf *pc = c->p->conf;
+    const struct server_conf *sc = &pc->servers[s];
+    int fd = socket(sc->addr.family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+    if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE)
+            worker_out_of_fds(c->w, pc->name, "socket for a backend", errno);
+        else
+            log_error("pool %s: socket for backend %s: %s", pc->name, sc->name, strerror(errno));
+        c->out_of_fds = 1;
+        return -1;
+    }
+    c->p->server_stats[s].connecting++;
+    *done = connect(fd, &sc->addr.sa, sc->addr.len) == 0;
+    if (!*done && errno != EINPROGRESS) {
+        *done = 1;   /* failed at once: connect_end reads why */
+    }
+    return fd;
+}
+
+/* The connect on fd to server s ended, or its wait did (revents 0: timed
+ * out).  0 with the backend in use, or -1 (logged, fd closed).  gen: the
+ * pool's server list when it began (a reload may replace it meanwhile: the
+ * old list stays valid, but indexes into the pool's arrays only while the
+ * generation holds). */
+static __attribute__((noinline)) int connect_end(struct tcp_conn *c, const struct pool_conf *pc, int s, unsigned gen,
+                                                 int fd, short revents)
+{
+    const struct server_conf *sc = &pc->servers[s];
+    int err = 0, one = 1;
+    socklen_t len = sizeof err;
+
+    if (c->p->server_gen == gen)
+        c->p->server_stats[s].connecting--;
+    if (revents == 0)
+        err = ETIMEDOUT;
+    else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if (err == 0) {
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c->bfd = fd;   /* (it stays non-blocking: the relay never blocks on it) */
+        c->sc = sc;
+        if (c->p->server_gen != gen)   /* a reload came during the connect */
+            s = worker_server_index(c->p, sc);
+        if (s >= 0) {
+            c->p->active[s]++;
+            c->p->server_stats[s].requests++;
+            c->p->server_stats[s].connections++;
+        }
+        c->server_gen = c->p->server_gen;
+        c->server = s;
+        return 0;
+    }
+    if (c->p->server_gen == gen)
+        c->p->server_stats[s].failures++;
+    log_warn("pool %s: backend %s (%s): %s", pc->name, sc->name, sc->addr.text,
+             err == ETIMEDOUT ? "connect timed out" : strerror(err));
+    close(fd);
+    return -1;
+}
+
+/* Connects to a backend: the chosen one, then the next ones, each within connect_timeout. */
+static inline __attribute__((always_inline)) int connect_backend(struct tcp_conn *c)
+{
+    const struct pool_conf *pc = c->p->conf;
     int first = pick_first(c);
-    struct timeval tv = { .tv_sec = pc->connect_timeout / 1000,
-                          .tv_usec = (pc->connect_timeout % 1000) * 1000 };
 
     for (int attempt = 0; attempt < pc->nservers && !c->kicked; attempt++) {
-        int s = (first + attempt) % pc->nservers, one = 1, rc;
-        /* A reload may replace the server list while connect parks this
-         * coroutine: the old list stays valid (main keeps it), but indexes
-         * into the pool's arrays are only used while the generation holds. */
+        int s = (first + attempt) % pc->nservers, done;
         unsigned gen = c->p->server_gen;
-        const struct server_conf *sc = &pc->servers[s];
-        int fd = socket(sc->addr.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct pollfd pfd = { .fd = connect_begin(c, pc, s, &done), .events = POLLOUT, .revents = POLLOUT };
 
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                worker_out_of_fds(c->w, pc->name, "socket for a backend", errno);
-            else
-                log_error("pool %s: socket for backend %s: %s", pc->name, sc->name, strerror(errno));
-            c->out_of_fds = 1;
+        if (pfd.fd < 0)
             return -1;
-        }
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        c->p->server_stats[s].connecting++;
-        rc = connect(fd, &sc->addr.sa, sc->addr.len);
-        if (c->p->server_gen == gen)
-            c->p->server_stats[s].connecting--;
-        if (rc == 0) {
-            struct timeval none = { 0, 0 };
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);   /* it bounded connect only */
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            c->bfd = fd;
-            c->sc = sc;
-            if (c->p->server_gen != gen)   /* a reload came during the connect */
-                s = worker_server_index(c->p, sc);
-            if (s >= 0) {
-                c->p->active[s]++;
-                c->p->server_stats[s].requests++;
-                c->p->server_stats[s].connections++;
-            }
-            c->server_gen = c->p->server_gen;
-            c->server = s;
+        if (!done && co_poll_edge(&pfd, 1, pc->connect_timeout) < 0)
+            pfd.revents = 0;
+        if (connect_end(c, pc, s, gen, pfd.fd, pfd.revents) == 0)
             return 0;
-        }
-        if (c->p->server_gen == gen)
-            c->p->server_stats[s].failures++;
-        log_warn("pool %s: backend %s (%s): %s", pc->name, sc->name, sc->addr.text,
-                 errno == EINPROGRESS ? "connect timed out" : strerror(errno));
-        close(fd);
     }
     return -1;
 }
