@@ -26,12 +26,13 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Set by the daemon before loading: its process, as its own pid namespace names it. */
+/* Set by the daemon before loading: its process, as its own pid namespace
+ * names it, and its network namespace (a listener's address is only its
+ * own there: other namespaces may use the same). */
 const volatile __u32 target_tgid = 0;
 const volatile __u64 pidns_dev = 0;
 const volatile __u64 pidns_ino = 0;
-/* Kernels without tcp:tcp_destroy_sock (before 5.10): forget a socket at CLOSE. */
-const volatile __u32 forget_at_close = 0;
+const volatile __u32 netns_ino = 0;
 /* Endpoint -> counter slot, filled by the daemon: its listeners and servers. */
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -74,16 +75,23 @@ static __always_inline void endpoint_of(const struct sock *sk, int remote, struc
         ep->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
         if (ep->family == AF_INET)
             BPF_CORE_READ_INTO((__u32 *)ep->addr, sk, __sk_common.skc_daddr);
-        else
+        else if (bpf_core_field_exists(sk->__sk_common.skc_v6_daddr))   /* (a kernel without IPv6 has none) */
             BPF_CORE_READ_INTO(&ep->addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
     } else {
         ep->port = BPF_CORE_READ(sk, __sk_common.skc_num);
         if (ep->family == AF_INET)
             BPF_CORE_READ_INTO((__u32 *)ep->addr, sk, __sk_common.skc_rcv_saddr);
-        else
+        else if (bpf_core_field_exists(sk->__sk_common.skc_v6_rcv_saddr))
             BPF_CORE_READ_INTO(&ep->addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
     }
 }
+
+/*
+ * Counters are per CPU, but a program in process context (a connect, a
+ * close, a backlog processed by release_sock) can be interrupted on its CPU
+ * by one in softirq: adds are atomic so that neither is lost.
+ */
+#define ADD(field, n) __sync_fetch_and_add(&(field), (n))
 
 static __always_inline struct kstats_counters *counters_at(__u32 slot)
 {
@@ -114,9 +122,9 @@ static __always_inline void follow(const struct sock *sk, __u32 slot)
     if (c == NULL)
         return;
     if (bpf_map_update_elem(&socks, &key, &s, BPF_ANY) == 0)
-        c->opened++;
+        ADD(c->opened, 1);
     else
-        c->untracked++;
+        ADD(c->untracked, 1);
 }
 
 /* The kernel's own totals (RFC 4898 byte counts; its SYN and FIN count one
@@ -127,11 +135,11 @@ static __always_inline void settle_bytes(const struct sock *sk, struct kstats_so
     __u64 acked = BPF_CORE_READ(tp, bytes_acked), received = BPF_CORE_READ(tp, bytes_received);
 
     if (acked > s->sent) {
-        c->bytes_sent += acked - s->sent;
+        ADD(c->bytes_sent, acked - s->sent);
         s->sent = acked;
     }
     if (received > s->received) {
-        c->bytes_received += received - s->received;
+        ADD(c->bytes_received, received - s->received);
         s->received = received;
     }
 }
@@ -144,7 +152,7 @@ static __always_inline void close_sock(const struct sock *sk, struct kstats_sock
     if (s->closed || (c = counters_at(s->id)) == NULL)
         return;
     settle_bytes(sk, s, c);
-    c->closed++;
+    ADD(c->closed, 1);
     s->closed = 1;
 }
 
@@ -163,6 +171,9 @@ int BPF_PROG(kstats_state, const struct sock *sk, int oldstate, int newstate)
         follow(sk, server_slot(&ep));
     } else if (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_RECV) {   /* a client, accepted */
         __u32 *slot;
+        if (bpf_core_field_exists(sk->__sk_common.skc_net.net)   /* (none without CONFIG_NET_NS) */
+            && BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != netns_ino)
+            return 0;
         endpoint_of(sk, 0, &ep);
         ep.kind = KSTATS_CLIENT;
         if ((slot = bpf_map_lookup_elem(&endpoints, &ep)) == NULL) {
@@ -173,12 +184,9 @@ int BPF_PROG(kstats_state, const struct sock *sk, int oldstate, int newstate)
         follow(sk, *slot);
     } else if (newstate == TCP_CLOSE) {
         struct kstats_sock *s = sock_of(sk);
-        __u64 key = (__u64)sk;
         if (s == NULL)
             return 0;
-        close_sock(sk, s);
-        if (forget_at_close)
-            bpf_map_delete_elem(&socks, &key);
+        close_sock(sk, s);   /* (forgotten when destroyed: a reset may come after) */
     }
     return 0;
 }
@@ -202,7 +210,10 @@ int BPF_PROG(kstats_destroy, const struct sock *sk)
  * Every segment an established socket receives, before the kernel takes it
  * in: the smoothed RTT, and the bytes this segment acknowledges or brings
  * (by sequence number, so that the last ACK of a burst shows at once, not
- * when the next segment comes).  Few reads: this runs on every segment.
+ * when the next segment comes).  The kernel has not checked the segment
+ * yet: an ACK counts only up to what was sent, data only in order and
+ * within the window, so a forged or stray segment cannot move the counts
+ * (one the kernel drops anyway only runs them ahead until it is sent again).
  */
 SEC("raw_tp/tcp_probe")
 int BPF_PROG(kstats_probe, const struct sock *sk, const struct sk_buff *skb)
@@ -211,7 +222,7 @@ int BPF_PROG(kstats_probe, const struct sock *sk, const struct sk_buff *skb)
     struct kstats_sock *s = sock_of(sk);
     struct kstats_counters *c;
     struct tcphdr th;
-    __u32 ack, end, hdr;
+    __u32 ack, seq, end, nxt, wnd;
 
     if (s == NULL || (c = counters_at(s->id)) == NULL)
         return 0;
@@ -223,17 +234,21 @@ int BPF_PROG(kstats_probe, const struct sock *sk, const struct sk_buff *skb)
     }
     if (bpf_probe_read_kernel(&th, sizeof th, BPF_CORE_READ(skb, data)) == 0) {
         ack = bpf_ntohl(th.ack_seq);
-        if (th.ack && (__s32)(ack - s->last_ack) > 0) {
-            c->bytes_sent += ack - s->last_ack;
+        if (th.ack && (__s32)(ack - s->last_ack) > 0 && (__s32)(ack - BPF_CORE_READ(tp, snd_nxt)) <= 0) {
+            ADD(c->bytes_sent, ack - s->last_ack);
             s->sent += ack - s->last_ack;
             s->last_ack = ack;
         }
-        hdr = th.doff * 4u;
-        end = bpf_ntohl(th.seq) + BPF_CORE_READ(skb, len) - hdr;
+        seq = bpf_ntohl(th.seq);
+        end = seq + BPF_CORE_READ(skb, len) - th.doff * 4u;
         if ((__s32)(end - s->last_seq) > 0) {
-            c->bytes_received += end - s->last_seq;
-            s->received += end - s->last_seq;
-            s->last_seq = end;
+            nxt = BPF_CORE_READ(tp, rcv_nxt);
+            wnd = BPF_CORE_READ(tp, rcv_wnd);
+            if (seq == nxt && end - nxt <= wnd) {
+                ADD(c->bytes_received, end - s->last_seq);
+                s->received += end - s->last_seq;
+                s->last_seq = end;
+            }
         }
     }
     c->rtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
@@ -247,7 +262,7 @@ int BPF_PROG(kstats_probe, const struct sock *sk, const struct sk_buff *skb)
         struct kstats_sock *s_ = sock_of(sk);                                                      \
         struct kstats_counters *c_;                                                                \
         if (s_ != NULL && (c_ = counters_at(s_->id)) != NULL)                                      \
-            c_->f++;                                                                               \
+            ADD(c_->f, 1);                                                                         \
     } while (0)
 
 SEC("raw_tp/tcp_retransmit_skb")
@@ -273,13 +288,26 @@ int BPF_PROG(kstats_receive_reset, const struct sock *sk)
     return 0;
 }
 
-SEC("raw_tp/sock_rcvqueue_full")
-int BPF_PROG(kstats_rcvqueue_full, const struct sock *sk)
+/*
+ * A segment dropped for want of receive room: the socket's receive buffer
+ * or backlog full, or TCP's memory refused.  TCP never goes through
+ * sock:sock_rcvqueue_full; kfree_skb says why and, since 6.11, for which
+ * socket (the daemon loads this only where it does).
+ */
+SEC("raw_tp/kfree_skb")
+int BPF_PROG(kstats_rcv_drop, const struct sk_buff *skb, void *location, enum skb_drop_reason reason,
+             const struct sock *rx_sk)
 {
-    COUNT(sk, rcvqueue_full);
+    if (rx_sk == NULL)
+        return 0;
+    if (reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_PROTO_MEM)
+        || reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_SOCKET_RCVBUFF)
+        || reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_SOCKET_BACKLOG))
+        COUNT(rx_sk, rcvqueue_full);
     return 0;
 }
 
+/* The kernel refused the socket buffer memory (tcp_mem or its memory cgroup is at its limit). */
 SEC("raw_tp/sock_exceed_buf_limit")
 int BPF_PROG(kstats_buffer_limit, const struct sock *sk)
 {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +26,8 @@ static struct {
     struct kstats_bpf *skel;
     int ncpus;
     __u32 nslots, next_slot;         /* counter slots: how many, the next one free */
+    int rcv_drops;                   /* receive drops counted (kfree_skb names the socket) */
+    int full_logged;                 /* "no slot left" said once */
 #endif
 } ks = { .why = "not started" };
 
@@ -72,17 +75,25 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
     return 0;
 }
 
-/* Does the running kernel have this type (a tracepoint's is btf_trace_NAME)? */
-static int kernel_has(const char *type)
+/* The number of arguments of tracepoint name in the running kernel's BTF
+ * (its btf_trace_NAME typedef, the hidden context argument not counted),
+ * or -1 where it has none. */
+static int tracepoint_args(const char *name)
 {
     struct btf *btf = btf__load_vmlinux_btf();
-    int found;
+    const struct btf_type *t;
+    char type[128];
+    int id, n = -1;
 
     if (btf == NULL)
-        return 0;
-    found = btf__find_by_name_kind(btf, type, BTF_KIND_TYPEDEF) >= 0;
+        return -1;
+    snprintf(type, sizeof type, "btf_trace_%s", name);
+    if ((id = btf__find_by_name_kind(btf, type, BTF_KIND_TYPEDEF)) >= 0
+        && (t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type)) != NULL && btf_is_ptr(t)
+        && (t = btf__type_by_id(btf, t->type)) != NULL && btf_is_func_proto(t))
+        n = btf_vlen(t) - 1;
     btf__free(btf);
-    return found;
+    return n;
 }
 
 /* Opens, sizes and loads the program: the socket table allocated as it
@@ -90,33 +101,41 @@ static int kernel_has(const char *type)
  * preallocated.  0, or -errno. */
 static int load(const struct config *cfg, int prealloc)
 {
-    struct stat ns;
+    struct stat ns, net;
+    struct rlimit fds;
     int endpoints = 0, nslots, err;
+    __u32 socks;
 
     ks.skel = kstats_bpf__open();
     if (ks.skel == NULL)
         return -errno;
-    if (stat("/proc/self/ns/pid", &ns) != 0)
+    if (stat("/proc/self/ns/pid", &ns) != 0 || stat("/proc/self/ns/net", &net) != 0)
         return -errno;
     ks.skel->rodata->target_tgid = (__u32)getpid();
     ks.skel->rodata->pidns_dev = (__u64)ns.st_dev;
     ks.skel->rodata->pidns_ino = (__u64)ns.st_ino;
-    if (!kernel_has("btf_trace_tcp_destroy_sock")) {
-        ks.skel->rodata->forget_at_close = 1;
-        bpf_program__set_autoload(ks.skel->progs.kstats_destroy, false);
-    }
+    ks.skel->rodata->netns_ino = (__u32)net.st_ino;
+    /* receive drops are told by socket only where kfree_skb names it (6.11) */
+    ks.rcv_drops = tracepoint_args("kfree_skb") >= 4;
+    if (!ks.rcv_drops)
+        bpf_program__set_autoload(ks.skel->progs.kstats_rcv_drop, false);
     for (int p = 0; p < cfg->npools; p++)
         endpoints += 1 + cfg->pools[p].nservers;
-    /* slot 0, the configured endpoints, and room for servers reloads add */
-    nslots = endpoints * 4 < 256 ? 256 : endpoints * 4 > 16384 ? 16384 : endpoints * 4;
+    /* slot 0, the configured endpoints, and room for servers reloads add
+     * (per CPU: each slot costs 96 B on every possible CPU) */
+    nslots = endpoints + 64;
     ks.nslots = (__u32)nslots;
     ks.next_slot = 1;
     bpf_map__set_max_entries(ks.skel->maps.counters, (__u32)nslots);
     bpf_map__set_max_entries(ks.skel->maps.endpoints, (__u32)nslots);
-    if (!prealloc) {
+    /* one entry per socket the daemon can have open (its fd limit), at most
+     * 2^20; 2^16 when preallocated */
+    socks = getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur < (1u << 20) ? (__u32)fds.rlim_cur : 1u << 20;
+    if (prealloc && socks > (1u << 16))
+        socks = 1u << 16;
+    bpf_map__set_max_entries(ks.skel->maps.socks, socks < 1024 ? 1024 : socks);
+    if (!prealloc)
         bpf_map__set_map_flags(ks.skel->maps.socks, bpf_map__map_flags(ks.skel->maps.socks) | BPF_F_NO_PREALLOC);
-        bpf_map__set_max_entries(ks.skel->maps.socks, 1u << 22);
-    }
     err = kstats_bpf__load(ks.skel);
     return err ? (err < 0 ? err : -err) : 0;
 }
@@ -128,15 +147,25 @@ static int register_endpoints(const struct config *cfg)
     int fd = bpf_map__fd(ks.skel->maps.endpoints);
 
     for (int p = 0; p < cfg->npools; p++)
-        for (int i = -1; i < cfg->pools[p].nservers && ks.next_slot < ks.nslots; i++) {
+        for (int i = -1; i < cfg->pools[p].nservers; i++) {
             struct kstats_endpoint ep;
+            __u32 slot;
             if (i < 0 ? endpoint_key(KSTATS_CLIENT, &cfg->pools[p].listen, &ep) != 0
                       : endpoint_key(KSTATS_SERVER, &cfg->pools[p].servers[i].addr, &ep) != 0)
                 continue;   /* a Unix socket: no TCP figures */
-            if (bpf_map_update_elem(fd, &ep, &ks.next_slot, BPF_NOEXIST) == 0)
-                ks.next_slot++;
-            else if (errno != EEXIST)   /* (two pools naming one server share its slot) */
+            if (bpf_map_lookup_elem(fd, &ep, &slot) == 0)
+                continue;   /* numbered already (two pools naming one server share its slot) */
+            if (ks.next_slot >= ks.nslots) {
+                if (!ks.full_logged++)
+                    log_warn("kernel stats: no counter slot left for server %s of pool %s and any added after "
+                             "it (%u slots; a restart numbers them afresh): they count as unlisted",
+                             i < 0 ? cfg->pools[p].listen.text : cfg->pools[p].servers[i].name, cfg->pools[p].name,
+                             ks.nslots);
+                return 0;
+            }
+            if (bpf_map_update_elem(fd, &ep, &ks.next_slot, BPF_NOEXIST) != 0)
                 return -errno;
+            ks.next_slot++;
         }
     return 0;
 }
@@ -169,7 +198,8 @@ void kstats_start(const struct config *cfg)
         err = load(cfg, 1);
     }
     if (err == -EPERM || err == -EACCES) {
-        set_why("no privilege to load BPF: it needs root, or CAP_BPF and CAP_PERFMON (%s)", strerror(-err));
+        set_why("no privilege to load BPF: it needs root, or CAP_BPF and CAP_PERFMON (%s; before Linux 5.11 "
+                "also enough RLIMIT_MEMLOCK)", strerror(-err));
         goto off;
     }
     if (err != 0) {
@@ -181,7 +211,7 @@ void kstats_start(const struct config *cfg)
         goto off;
     }
     if ((err = kstats_bpf__attach(ks.skel)) != 0) {
-        set_why("cannot attach to the kernel's TCP tracepoints (%s): the kernel may be too old (4.17 or later needed)",
+        set_why("cannot attach to the kernel's TCP tracepoints (%s): the kernel may be too old (5.8 or later needed)",
                 strerror(err < 0 ? -err : err));
         goto off;
     }

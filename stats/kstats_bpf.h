@@ -34,8 +34,8 @@ struct kstats_endpoint {
     X(rtt_us,          GAUGE,   "smoothed round-trip time in microseconds, as last seen")       \
     X(resets_sent,     COUNTER, "TCP resets sent")                                             \
     X(resets_received, COUNTER, "TCP resets received")                                         \
-    X(rcvqueue_full,   COUNTER, "segments dropped: the socket's receive queue was full")       \
-    X(buffer_limit,    COUNTER, "times a socket went over its buffer memory limit")            \
+    X(rcvqueue_full,   COUNTER, "segments dropped for want of receive room (Linux 6.11+)")    \
+    X(buffer_limit,    COUNTER, "buffer memory refused: tcp_mem or the memory cgroup at its limit") \
     X(bytes_sent,      COUNTER, "bytes sent and acknowledged, as the kernel saw them")         \
     X(bytes_received,  COUNTER, "bytes received, as the kernel saw them")                      \
     X(sockets,         GAUGE,   "sockets open")                                                \
