@@ -21,7 +21,7 @@ import pytest
 
 from conftest import BUILD, COPROXY, ECHO_SERVER, free_port, wait_port
 from redis_util import RedisProc, Resp
-from test_admin import COPROXYCTL, admin, parse_prometheus, stats
+from test_admin import COPROXYCTL, admin, parse_prometheus, stats, wait_stats
 
 TUNLINK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tunlink.py")
 BPF_BUILT = "built in" in subprocess.run([COPROXY, "--version"], capture_output=True, text=True,
@@ -39,13 +39,7 @@ def kernel(sock):
 
 def wait_kernel(sock, check, timeout=30):
     """The STATS kernel section once check(section) holds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        k = kernel(sock)
-        if check(k):
-            return k
-        assert time.monotonic() < deadline, json.dumps(k)[:3000]
-        time.sleep(0.1)
+    return wait_stats(sock, lambda doc: check(doc["kernel"]), timeout)["kernel"]
 
 
 def wait_socket(path, timeout=15):
@@ -285,6 +279,30 @@ def test_a_listener_of_another_namespace_is_not_coproxys(daemon, tmp_path, links
     finally:
         other.terminate()
         other.wait(timeout=15)
+
+
+def test_a_server_added_by_a_reload_gets_its_own_figures(daemon, tmp_path, echo_backend):
+    first, second = echo_backend(), echo_backend()
+    port = free_port()
+    sock = str(tmp_path / "admin.sock")
+    d = daemon(tcp_pool_config(sock, port, first), port=port)
+    wait_socket(sock)
+    d.conf.write_text(tcp_pool_config(sock, port, second).replace('"127.0.0.1:%d:1 echo"' % second,
+                                                                   '"127.0.0.1:%d:1 added"' % second))
+    d.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 30
+    while [s["name"] for s in stats(sock)["pools"][0]["servers"]] != ["added"]:
+        assert time.monotonic() < deadline, d.log()
+        time.sleep(0.1)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
+        echo_roundtrip(c, 50000)
+    if not BPF_BUILT:
+        assert kernel(sock)["available"] is False
+        return
+    k = wait_kernel(sock, lambda k: k["pools"][0]["servers"][0]["bytes_sent"] >= 50000)
+    assert k["pools"][0]["servers"][0]["name"] == "added"
+    assert k["unlisted"]["bytes_sent"] < 50000, k          # numbered at the reload, not unlisted
+    assert d.stop() == 0
 
 
 def test_bpf_false_turns_the_figures_off(daemon, tmp_path, echo_backend):
