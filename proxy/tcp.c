@@ -145,9 +145,9 @@ static int pick_first(struct tcp_conn *c)
  */
 
 /* Opens a non-blocking socket to server s of pc and starts its connect:
- * the fd (*done when the connect finished at once), or -1 (logged;
- * c->out_of_fds when fds ran out). */
-static __attribute__((noinline)) int connect_begin(struct tcp_conn *c, const struct pool_conf *pc, int s, int *done)
+ * the fd, with *status 0 (connected at once), EINPROGRESS or the errno it
+ * failed with at once; or -1 (logged; c->out_of_fds when fds ran out). */
+static __attribute__((noinline)) int connect_begin(struct tcp_conn *c, const struct pool_conf *pc, int s, int *status)
 {
     const struct server_conf *sc = &pc->servers[s];
     int fd = socket(sc->addr.family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -161,30 +161,27 @@ static __attribute__((noinline)) int connect_begin(struct tcp_conn *c, const str
         return -1;
     }
     c->p->server_stats[s].connecting++;
-    *done = connect(fd, &sc->addr.sa, sc->addr.len) == 0;
-    if (!*done && errno != EINPROGRESS) {
-        *done = 1;   /* failed at once: connect_end reads why */
-    }
+    *status = connect(fd, &sc->addr.sa, sc->addr.len) == 0 ? 0 : errno;
     return fd;
 }
 
-/* The connect on fd to server s ended, or its wait did (revents 0: timed
- * out).  0 with the backend in use, or -1 (logged, fd closed).  gen: the
- * pool's server list when it began (a reload may replace it meanwhile: the
- * old list stays valid, but indexes into the pool's arrays only while the
- * generation holds). */
+/* The connect on fd to server s ended (status: as connect_begin gave it),
+ * or its wait did (revents 0: timed out).  0 with the backend in use, or -1
+ * (logged, fd closed).  gen: the pool's server list when it began (a reload
+ * may replace it meanwhile: the old list stays valid, but indexes into the
+ * pool's arrays only while the generation holds). */
 static __attribute__((noinline)) int connect_end(struct tcp_conn *c, const struct pool_conf *pc, int s, unsigned gen,
-                                                 int fd, short revents)
+                                                 int fd, int status, short revents)
 {
     const struct server_conf *sc = &pc->servers[s];
-    int err = 0, one = 1;
+    int err = status, one = 1;
     socklen_t len = sizeof err;
 
     if (c->p->server_gen == gen)
         c->p->server_stats[s].connecting--;
-    if (revents == 0)
+    if (status == EINPROGRESS && revents == 0)
         err = ETIMEDOUT;
-    else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+    else if (status == EINPROGRESS && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
         err = errno;
     if (err == 0) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -216,15 +213,15 @@ static inline __attribute__((always_inline)) int connect_backend(struct tcp_conn
     int first = pick_first(c);
 
     for (int attempt = 0; attempt < pc->nservers && !c->kicked; attempt++) {
-        int s = (first + attempt) % pc->nservers, done;
+        int s = (first + attempt) % pc->nservers, status;
         unsigned gen = c->p->server_gen;
-        struct pollfd pfd = { .fd = connect_begin(c, pc, s, &done), .events = POLLOUT, .revents = POLLOUT };
+        struct pollfd pfd = { .fd = connect_begin(c, pc, s, &status), .events = POLLOUT };
 
         if (pfd.fd < 0)
             return -1;
-        if (!done && co_poll_edge(&pfd, 1, pc->connect_timeout) < 0)
+        if (status == EINPROGRESS && co_poll_edge(&pfd, 1, pc->connect_timeout) < 0)
             pfd.revents = 0;
-        if (connect_end(c, pc, s, gen, pfd.fd, pfd.revents) == 0)
+        if (connect_end(c, pc, s, gen, pfd.fd, status, pfd.revents) == 0)
             return 0;
     }
     return -1;
