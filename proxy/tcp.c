@@ -161,6 +161,7 @@ static __attribute__((noinline)) int connect_begin(struct tcp_conn *c, const str
         return -1;
     }
     c->p->server_stats[s].connecting++;
+    c->sc = sc;   /* (the list may be replaced while the connect waits: this entry stays valid) */
     *status = connect(fd, &sc->addr.sa, sc->addr.len) == 0 ? 0 : errno;
     return fd;
 }
@@ -173,7 +174,7 @@ static __attribute__((noinline)) int connect_begin(struct tcp_conn *c, const str
 static __attribute__((noinline)) int connect_end(struct tcp_conn *c, const struct pool_conf *pc, int s, unsigned gen,
                                                  int fd, int status, short revents)
 {
-    const struct server_conf *sc = &pc->servers[s];
+    const struct server_conf *sc = c->sc;   /* as connect_begin found it: pc's list may be another now */
     int err = status, one = 1;
     socklen_t len = sizeof err;
 
@@ -186,7 +187,6 @@ static __attribute__((noinline)) int connect_end(struct tcp_conn *c, const struc
     if (err == 0) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c->bfd = fd;   /* (it stays non-blocking: the relay never blocks on it) */
-        c->sc = sc;
         if (c->p->server_gen != gen)   /* a reload came during the connect */
             s = worker_server_index(c->p, sc);
         if (s >= 0) {

@@ -119,6 +119,24 @@ bool co_is_enable_sys_hook(void)
 }
 
 /* Takes over a socket's blocking: O_NONBLOCK underneath, the program's wish recorded. */
+/*
+ * The slot of a new fd number, emptied of what an earlier fd with that
+ * number left there: one closed where no hook saw it, or one the hooks
+ * never classified (co_poll registers an eventfd or a pipe as it is), would
+ * otherwise hand the new socket its registration and the edges it missed.
+ */
+static struct co_fd *fresh_slot(int fd)
+{
+    struct co_fd *f = co_fd_get(fd);
+
+    if (f != NULL && (f->kind != CO_FD_UNKNOWN || f->loop != NULL || f->missed != 0)) {
+        if (f->waiters)
+            co_fd_wake_closed(f);
+        co_fd_forget(fd);
+    }
+    return f;
+}
+
 static void adopt_socket(struct co_fd *f, int fd, int user_nonblock)
 {
     f->kind = CO_FD_SOCKET;
@@ -391,7 +409,7 @@ CO_EXPORT int socket(int domain, int type, int protocol)
     int fd = REAL(socket)(domain, type, protocol);
     struct co_fd *f;
 
-    if (fd < 0 || !co_hooked() || (f = co_fd_get(fd)) == NULL)
+    if (fd < 0 || !co_hooked() || (f = fresh_slot(fd)) == NULL)
         return fd;
     adopt_socket(f, fd, type & SOCK_NONBLOCK);
     return fd;
@@ -432,7 +450,7 @@ CO_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
         int e;
         if (c >= 0) {
             struct co_fd *cf;
-            if (hooked && (cf = co_fd_get(c)) != NULL) {
+            if (hooked && (cf = fresh_slot(c)) != NULL) {
                 cf->kind = CO_FD_SOCKET;
                 cf->user_nonblock = (flags & SOCK_NONBLOCK) != 0;
             }
@@ -456,7 +474,8 @@ CO_EXPORT int close(int fd)
 {
     struct co_fd *f = co_fd_peek(fd);
 
-    if (f != NULL && f->kind != CO_FD_UNKNOWN) {
+    /* (an fd co_poll registered without classifying it has state too) */
+    if (f != NULL && (f->kind != CO_FD_UNKNOWN || f->loop != NULL || f->missed != 0)) {
         if (f->waiters)
             co_fd_wake_closed(f);   /* a coroutine parked on it wakes with EBADF */
         co_fd_forget(fd);

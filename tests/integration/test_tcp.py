@@ -138,6 +138,41 @@ def test_connect_timeout_then_next_backend(daemon, echo_backend):
         blackhole.close()
 
 
+def test_reload_while_a_connect_waits(daemon, echo_backend):
+    """The server list is reordered while connects to the slow server wait:
+    each still fails as the slow server's (its name, its address), and the
+    live one is never blamed."""
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(0)
+    filler = socket.create_connection(blackhole.getsockname())
+    slow = f"127.0.0.1:{blackhole.getsockname()[1]}"
+    live = f"127.0.0.1:{echo_backend()}"
+    port = free_port()
+    pool = {"connect_timeout": 2000, "balance": '"roundrobin"'}
+    d = daemon(tcp_config(port, [f"{slow}:100 slow", f"{live}:1 live"], pool=pool), port)   # rr: slow first
+    try:
+        s = socket.create_connection(("127.0.0.1", port))
+        time.sleep(0.5)                                    # its connect to the slow one waits
+        d.conf.write_text(tcp_config(port, [f"{live}:1 live", f"{slow}:100 slow"], pool=pool))
+        d.proc.send_signal(signal.SIGHUP)
+        s.settimeout(30)
+        try:
+            s.recv(1)                                      # closed once its connects gave up
+        except OSError:
+            pass
+        s.close()
+        deadline = time.monotonic() + 30
+        while f"backend slow ({slow}): connect timed out" not in d.log():
+            assert time.monotonic() < deadline, d.log()
+            time.sleep(0.1)
+        assert "backend live" not in d.log(), d.log()
+        assert d.stop() == 0
+    finally:
+        filler.close()
+        blackhole.close()
+
+
 def test_idle_client_kicked_active_one_kept(daemon, echo_backend):
     backend = echo_backend()
     port = free_port()
