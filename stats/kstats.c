@@ -26,7 +26,6 @@ static struct {
     struct kstats_bpf *skel;
     int ncpus;
     __u32 nslots, next_slot;         /* counter slots: how many, the next one free */
-    int rcv_drops;                   /* receive drops counted (kfree_skb names the socket) */
     int full_logged;                 /* "no slot left" said once */
 #endif
 } ks = { .why = "not started" };
@@ -116,8 +115,7 @@ static int load(const struct config *cfg, int prealloc)
     ks.skel->rodata->pidns_ino = (__u64)ns.st_ino;
     ks.skel->rodata->netns_ino = (__u32)net.st_ino;
     /* receive drops are told by socket only where kfree_skb names it (6.11) */
-    ks.rcv_drops = tracepoint_args("kfree_skb") >= 4;
-    if (!ks.rcv_drops)
+    if (tracepoint_args("kfree_skb") < 4)
         bpf_program__set_autoload(ks.skel->progs.kstats_rcv_drop, false);
     for (int p = 0; p < cfg->npools; p++)
         endpoints += 1 + cfg->pools[p].nservers;
