@@ -13,8 +13,8 @@ redis-benchmark GET and SET (-c 50, -P 1 and -P 16) and:
   - coproxy's CPU-seconds (utime + stime) per million requests;
   - the whole machine's busy CPU-seconds per million requests (/proc/stat):
     the programs also run in softirq work charged to other processes;
-  - with BPF on, the programs' own run time per request (the kernel's
-    bpf_stats, switched on for the run and restored after).
+  - in one more run with BPF on and the kernel's bpf_stats switched on
+    (restored after), the programs' own run time per request, per program.
 
 Figures are medians over the rounds; the ratio on/off is the result
 (target: under 1.03).
@@ -42,17 +42,13 @@ def machine_busy():
     return (sum(f[:8]) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def bpf_run_ns():
-    """Total run time (ns) of the kstats_* BPF programs loaded (the one
-    daemon's: nothing else of ours runs during the benchmark), and how many
-    programs that is."""
+def bpf_programs():
+    """The kstats_* BPF programs loaded (the one daemon's: nothing else of
+    ours runs during the benchmark): {name: (run time ns, runs)}, counted
+    while kernel.bpf_stats_enabled is 1."""
     out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True).stdout
-    ns = progs = 0
-    for p in json.loads(out or "[]"):
-        if p.get("name", "").startswith("kstats_"):
-            ns += p.get("run_time_ns", 0)
-            progs += 1
-    return ns, progs
+    return {p["name"]: (p.get("run_time_ns", 0), p.get("run_cnt", 0))
+            for p in json.loads(out or "[]") if p.get("name", "").startswith("kstats_")}
 
 
 def bench(port, test, pipeline):
@@ -75,11 +71,11 @@ def measure(run, rport, bpf):
         wait_port(port)
         out = {}
         for test, pipeline in LOADS:
-            c0, m0, (b0, _) = cpu(p.pid), machine_busy(), bpf_run_ns()
+            c0, m0, b0 = cpu(p.pid), machine_busy(), bpf_programs()
             rate = bench(port, test, pipeline)
-            c1, m1, (b1, _) = cpu(p.pid), machine_busy(), bpf_run_ns()
-            out[(test, pipeline)] = ((c1 - c0) * 1e6 / REQUESTS, (m1 - m0) * 1e6 / REQUESTS,
-                                     (b1 - b0) / REQUESTS, rate)
+            c1, m1, b1 = cpu(p.pid), machine_busy(), bpf_programs()
+            runs = {n: ((b1[n][0] - b0[n][0]) / REQUESTS, (b1[n][1] - b0[n][1]) / REQUESTS) for n in b1}
+            out[(test, pipeline)] = ((c1 - c0) * 1e6 / REQUESTS, (m1 - m0) * 1e6 / REQUESTS, runs, rate)
         return out
     finally:
         p.terminate()
@@ -92,7 +88,7 @@ def main():
     ver = subprocess.run([COPROXY, "--version"], capture_output=True, text=True).stdout
     if "built in" not in ver:
         raise SystemExit(f"kstats.py: {COPROXY} was built without BPF")
-    if bpf_run_ns()[1]:
+    if bpf_programs():
         raise SystemExit("kstats.py: kstats_* programs are loaded already: stop the other coproxy daemons")
     stats_flag = "/proc/sys/kernel/bpf_stats_enabled"
     old_flag = open(stats_flag).read().strip()
@@ -102,23 +98,37 @@ def main():
            "--dir", run], rport)
     results = {True: [], False: []}
     try:
+        # on vs off with the kernel's BPF run-time accounting off (it costs two
+        # clock reads per program run), then one run with it on for the
+        # programs' own time
         with open(stats_flag, "w") as f:
-            f.write("1")
+            f.write("0")
         for r in range(ROUNDS):
             for bpf in (r % 2 == 0, r % 2 != 0):   # alternate which goes first
                 results[bpf].append(measure(run, rport, bpf))
+        with open(stats_flag, "w") as f:
+            f.write("1")
+        timed = measure(run, rport, True)
     finally:
         with open(stats_flag, "w") as f:
             f.write(old_flag)
         stop_all()
-    print(f"{REQUESTS} requests per load, {ROUNDS} rounds, medians; CPU-s per million requests")
+    print(f"{REQUESTS} requests per load, {ROUNDS} rounds each way, medians; CPU-s per million requests")
     print(f"{'load':<12} {'coproxy off':>12} {'coproxy on':>11} {'ratio':>7}   {'machine off':>12} "
-          f"{'machine on':>11} {'ratio':>7}   {'BPF ns/req':>10}   {'ops/s off':>10} {'ops/s on':>10}")
+          f"{'machine on':>11} {'ratio':>7}   {'ops/s off':>10} {'ops/s on':>10}")
     for load in LOADS:
-        med = {b: [statistics.median(x[load][i] for x in results[b]) for i in range(4)] for b in (True, False)}
+        med = {b: [statistics.median(x[load][i] for x in results[b]) for i in (0, 1, 3)] for b in (True, False)}
         off, on = med[False], med[True]
         print(f"{load[0].upper()} -P{load[1]:<6} {off[0]:12.2f} {on[0]:11.2f} {on[0] / off[0]:7.3f}   "
-              f"{off[1]:12.2f} {on[1]:11.2f} {on[1] / off[1]:7.3f}   {on[2]:10.0f}   {off[3]:10.0f} {on[3]:10.0f}")
+              f"{off[1]:12.2f} {on[1]:11.2f} {on[1] / off[1]:7.3f}   {off[2]:10.0f} {on[2]:10.0f}")
+    print("\nthe programs' own time (bpf_stats on, one run): per request, and as a share of the machine's CPU")
+    for load in LOADS:
+        machine_ns, runs = timed[load][1] * 1000, timed[load][2]
+        total = sum(ns for ns, _ in runs.values())
+        detail = ", ".join(f"{n[7:]} {cnt:.1f}x {ns / cnt if cnt else 0:.0f} ns" for n, (ns, cnt) in sorted(runs.items())
+                           if cnt >= 0.05)
+        print(f"{load[0].upper()} -P{load[1]:<6} {total:6.0f} ns/request = {100 * total / machine_ns:4.2f}% "
+              f"of {machine_ns:6.0f} ns   ({detail})")
 
 
 if __name__ == "__main__":
