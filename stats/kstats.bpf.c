@@ -23,6 +23,7 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
+#define TCPHDR_ACK 0x10
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -210,18 +211,21 @@ int BPF_PROG(kstats_destroy, const struct sock *sk)
  * Every segment an established socket receives, before the kernel takes it
  * in: the smoothed RTT, and the bytes this segment acknowledges or brings
  * (by sequence number, so that the last ACK of a burst shows at once, not
- * when the next segment comes).  The kernel has not checked the segment
- * yet: an ACK counts only up to what was sent, data only in order and
- * within the window, so a forged or stray segment cannot move the counts
- * (one the kernel drops anyway only runs them ahead until it is sent again).
+ * when the next segment comes).  The numbers are the kernel's own, from
+ * TCP_SKB_CB (a segment queued while the socket was busy may have been
+ * merged with others there: its header tells only the first).  The kernel
+ * has not checked the segment yet: an ACK counts only up to what was sent,
+ * data only in order and within the window, so a forged or stray segment
+ * cannot move the counts (one the kernel drops anyway only runs them ahead
+ * until it is sent again).
  */
 SEC("raw_tp/tcp_probe")
 int BPF_PROG(kstats_probe, const struct sock *sk, const struct sk_buff *skb)
 {
     const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+    const struct tcp_skb_cb *cb = (const void *)((const char *)skb + bpf_core_field_offset(skb->cb));
     struct kstats_sock *s = sock_of(sk);
     struct kstats_counters *c;
-    struct tcphdr th;
     __u32 ack, seq, end, nxt, wnd;
 
     if (s == NULL || (c = counters_at(s->id)) == NULL)
@@ -232,23 +236,22 @@ int BPF_PROG(kstats_probe, const struct sock *sk, const struct sk_buff *skb)
         s->last_seq = BPF_CORE_READ(tp, rcv_nxt);
         s->synced = 1;
     }
-    if (bpf_probe_read_kernel(&th, sizeof th, BPF_CORE_READ(skb, data)) == 0) {
-        ack = bpf_ntohl(th.ack_seq);
-        if (th.ack && (__s32)(ack - s->last_ack) > 0 && (__s32)(ack - BPF_CORE_READ(tp, snd_nxt)) <= 0) {
-            ADD(c->bytes_sent, ack - s->last_ack);
-            s->sent += ack - s->last_ack;
-            s->last_ack = ack;
-        }
-        seq = bpf_ntohl(th.seq);
-        end = seq + BPF_CORE_READ(skb, len) - th.doff * 4u;
-        if ((__s32)(end - s->last_seq) > 0) {
-            nxt = BPF_CORE_READ(tp, rcv_nxt);
-            wnd = BPF_CORE_READ(tp, rcv_wnd);
-            if (seq == nxt && end - nxt <= wnd) {
-                ADD(c->bytes_received, end - s->last_seq);
-                s->received += end - s->last_seq;
-                s->last_seq = end;
-            }
+    ack = BPF_CORE_READ(cb, ack_seq);
+    if ((BPF_CORE_READ_BITFIELD_PROBED(cb, tcp_flags) & TCPHDR_ACK) && (__s32)(ack - s->last_ack) > 0
+        && (__s32)(ack - BPF_CORE_READ(tp, snd_nxt)) <= 0) {
+        ADD(c->bytes_sent, ack - s->last_ack);
+        s->sent += ack - s->last_ack;
+        s->last_ack = ack;
+    }
+    end = BPF_CORE_READ(cb, end_seq);                /* (a SYN or FIN counts one, as in the kernel's totals) */
+    if ((__s32)(end - s->last_seq) > 0) {
+        seq = BPF_CORE_READ(cb, seq);
+        nxt = BPF_CORE_READ(tp, rcv_nxt);
+        wnd = BPF_CORE_READ(tp, rcv_wnd);
+        if (seq == nxt && end - nxt <= wnd + 1) {
+            ADD(c->bytes_received, end - s->last_seq);
+            s->received += end - s->last_seq;
+            s->last_seq = end;
         }
     }
     c->rtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;

@@ -290,12 +290,17 @@ def test_a_server_added_by_a_reload_gets_its_own_figures(daemon, tmp_path, echo_
     d.conf.write_text(tcp_pool_config(sock, port, second).replace('"127.0.0.1:%d:1 echo"' % second,
                                                                    '"127.0.0.1:%d:1 added"' % second))
     d.proc.send_signal(signal.SIGHUP)
+    # the worker takes the new list at its next loop turn: connect until the
+    # pool's counters say a connection went to the added server
     deadline = time.monotonic() + 30
-    while [s["name"] for s in stats(sock)["pools"][0]["servers"]] != ["added"]:
+    while True:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
+            echo_roundtrip(c, 50000)
+        servers = stats(sock)["pools"][0]["servers"]
+        if [s["name"] for s in servers] == ["added"] and servers[0]["requests"] > 0:
+            break
         assert time.monotonic() < deadline, d.log()
-        time.sleep(0.1)
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
-        echo_roundtrip(c, 50000)
+        time.sleep(0.2)
     if not BPF_BUILT:
         assert kernel(sock)["available"] is False
         return
