@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -87,6 +88,56 @@ def test_backend_half_close_reaches_client(daemon, scripted_backend):
             time.sleep(0.02)
     # (the daemon fixture's readiness probe made a connection of its own: b"")
     assert b"after" in received
+
+
+def reset_close(sock):
+    """Closes sock with a reset (RST) instead of a FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_client_reset_reaches_backend_as_a_reset(daemon, scripted_backend):
+    seen = []
+
+    def answer_then_wait(conn):
+        if conn.recv(2) != b"hi":                # (the fixture's readiness probe: EOF)
+            return
+        conn.sendall(b"ok")
+        conn.settimeout(10)
+        try:
+            seen.append(("eof", conn.recv(10)))
+        except ConnectionResetError:
+            seen.append(("reset", b""))
+
+    b = scripted_backend(answer_then_wait)
+    port = free_port()
+    daemon(tcp_config(port, [f"127.0.0.1:{b.port}:1"]), port)
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"hi")
+    assert recv_all(s, 2, timeout=10) == b"ok"
+    reset_close(s)
+    deadline = time.monotonic() + 10
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert seen == [("reset", b"")]
+
+
+def test_backend_reset_reaches_client_as_a_reset(daemon, scripted_backend):
+    def reset_after_hello(conn):
+        if conn.recv(2) == b"hi":
+            reset_close(conn)
+
+    b = scripted_backend(reset_after_hello)
+    port = free_port()
+    daemon(tcp_config(port, [f"127.0.0.1:{b.port}:1"]), port)
+    with socket.create_connection(("127.0.0.1", port)) as s:
+        s.sendall(b"hi")
+        s.settimeout(10)
+        try:
+            got = s.recv(10)
+        except ConnectionResetError:
+            got = "reset"
+    assert got == "reset"                        # not a plain EOF (b"")
 
 
 def test_dead_backend_falls_over_to_the_next(daemon, echo_backend):
