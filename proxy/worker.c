@@ -96,7 +96,17 @@ int worker_pipe_get(struct worker *w, int p[2])
         p[1] = w->pipes[w->npipes][1];
         return 0;
     }
-    return pipe2(p, O_CLOEXEC | O_NONBLOCK);
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
+        return -1;
+    /* past the user's pipe budget the kernel refuses to grow it, and made
+     * it tiny (two slots): copying is then faster than splicing through it */
+    if (fcntl(p[1], F_SETPIPE_SZ, WORKER_PIPE_SIZE) < 0 && fcntl(p[1], F_GETPIPE_SZ) < WORKER_PIPE_MIN) {
+        close(p[0]);
+        close(p[1]);
+        p[0] = p[1] = -1;
+        return -1;
+    }
+    return 0;
 }
 
 void worker_pipe_put(struct worker *w, int p[2], int empty)
