@@ -96,14 +96,23 @@ int worker_pipe_get(struct worker *w, int p[2])
         p[1] = w->pipes[w->npipes][1];
         return 0;
     }
+    if (w->pipes_refused_until != 0 && worker_now_ms() < w->pipes_refused_until)
+        return -1;
     if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
         return -1;
     /* past the user's pipe budget the kernel refuses to grow it, and made
      * it tiny (two slots): copying is then faster than splicing through it */
     if (fcntl(p[1], F_SETPIPE_SZ, WORKER_PIPE_SIZE) < 0 && fcntl(p[1], F_GETPIPE_SZ) < WORKER_PIPE_MIN) {
+        uint64_t now = worker_now_ms();
         close(p[0]);
         close(p[1]);
         p[0] = p[1] = -1;
+        w->pipes_refused_until = now + PIPE_REFUSED_PAUSE_MS;
+        if (w->last_pipe_log == 0 || now - w->last_pipe_log >= 60000) {
+            log_warn("tcp relay: this user's pipe budget is spent (sysctl fs.pipe-user-pages-soft); "
+                     "copying instead of splice(2) for now");
+            w->last_pipe_log = now;
+        }
         return -1;
     }
     return 0;

@@ -24,6 +24,7 @@
 #define WORKER_PIPE_SIZE (1024 * 1024)
 #define WORKER_PIPE_MIN (64 * 1024)
 #define WORKER_PIPE_CACHE 8
+#define PIPE_REFUSED_PAUSE_MS 1000
 /* Redis clients read into smaller buffers: a request rarely needs more, and a
  * bigger one grows its buffer. */
 #define WORKER_IBUF_SIZE (16 * 1024)
@@ -59,6 +60,8 @@ struct worker {
     int nbufs;
     int pipes[WORKER_PIPE_CACHE][2]; /* free, empty pipes */
     int npipes;
+    uint64_t pipes_refused_until;    /* ms: past the pipe budget, no splice until then */
+    uint64_t last_pipe_log;          /* ms: "pipe budget spent" at most once a minute */
     uint64_t last_emfile_log;        /* ms: "out of fds" at most once a second */
     uint64_t fd_pressure_until;      /* ms: accepting pauses until then */
     struct stCoRoutine_t **dead;     /* finished connection coroutines, released each turn */

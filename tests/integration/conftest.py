@@ -1,6 +1,7 @@
 """Fixtures for the integration tests: the real coproxy daemon and real
 backend servers on loopback ports chosen at run time, all stopped by PID."""
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -69,6 +70,23 @@ def tcp_config(listen_port, servers, **settings):
     srv = ", ".join(f'"{s}"' for s in servers)
     lines.append("pools = ( {\n" + body + f"    servers = ( {srv} );\n" + "} );")
     return "\n".join(lines) + "\n"
+
+
+def copy_for_nobody(run):
+    """Copies the daemon itself (libtool leaves a wrapper script in the
+    build directory) and its runtime library into run, a directory under
+    /tmp that uid 65534 can reach; returns the command prefix that starts
+    it as nobody and the environment to start it with."""
+    libs = os.path.join(BUILD, ".libs")
+    exe = os.path.join(libs, "coproxy")
+    os.chmod(run, 0o755)
+    shutil.copy(exe if os.path.exists(exe) else COPROXY, os.path.join(run, "coproxy"))
+    for name in os.listdir(libs):
+        if name.startswith("libcostack.so"):
+            shutil.copy(os.path.join(libs, name), os.path.join(run, name), follow_symlinks=True)
+    os.chown(run, 65534, 65534)
+    cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", os.path.join(run, "coproxy")]
+    return cmd, dict(os.environ, LD_LIBRARY_PATH=run)
 
 
 @pytest.fixture

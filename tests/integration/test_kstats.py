@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, COPROXY, ECHO_SERVER, free_port, wait_port
+from conftest import COPROXY, ECHO_SERVER, copy_for_nobody, free_port, wait_port
 from redis_util import RedisProc, Resp
 from test_admin import COPROXYCTL, admin, parse_prometheus, stats, wait_stats
 
@@ -326,14 +326,6 @@ def test_bpf_false_turns_the_figures_off(daemon, tmp_path, echo_backend):
     assert d.stop() == 0
 
 
-def real_binary():
-    """The daemon itself (libtool leaves a wrapper script in the build
-    directory) and the directory of the runtime library it links."""
-    libs = os.path.join(BUILD, ".libs")
-    exe = os.path.join(libs, "coproxy")
-    return (exe if os.path.exists(exe) else COPROXY), libs
-
-
 def test_unprivileged_daemon_runs_and_says_why(tmp_path):
     """As nobody: no BPF, one log line saying why, and proxying as usual."""
     backend = RedisProc(tmp_path)
@@ -341,13 +333,7 @@ def test_unprivileged_daemon_runs_and_says_why(tmp_path):
     run = tempfile.mkdtemp(prefix="coproxy-unpriv-", dir="/tmp")
     proc = None
     try:
-        os.chmod(run, 0o755)
-        exe, libs = real_binary()
-        shutil.copy(exe, os.path.join(run, "coproxy"))
-        for name in os.listdir(libs):
-            if name.startswith("libcostack.so"):
-                shutil.copy(os.path.join(libs, name), os.path.join(run, name), follow_symlinks=True)
-        os.chown(run, 65534, 65534)
+        nobody, env = copy_for_nobody(run)
         port = free_port()
         sock = os.path.join(run, "admin.sock")
         conf = os.path.join(run, "coproxy.conf")
@@ -357,9 +343,7 @@ def test_unprivileged_daemon_runs_and_says_why(tmp_path):
                     f'    servers = ( "127.0.0.1:{backend.port}:1 a" ); }} );\n')
         os.chmod(conf, 0o644)
         log = open(os.path.join(run, "log"), "wb")
-        env = dict(os.environ, LD_LIBRARY_PATH=run)
-        proc = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                 os.path.join(run, "coproxy"), "-c", conf],
+        proc = subprocess.Popen(nobody + ["-c", conf],
                                 stdout=subprocess.DEVNULL, stderr=log, env=env)
         wait_port(port, timeout=30)
         c = Resp(port)

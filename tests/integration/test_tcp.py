@@ -3,14 +3,16 @@ timeouts, idle kick, limits, workers, shutdown."""
 import hashlib
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 
-from conftest import ECHO_CLIENT, free_port, tcp_config, wait_port
+from conftest import ECHO_CLIENT, copy_for_nobody, free_port, tcp_config, wait_port
 
 
 def recv_all(sock, n=None, timeout=30):
@@ -138,6 +140,48 @@ def test_backend_reset_reaches_client_as_a_reset(daemon, scripted_backend):
         except ConnectionResetError:
             got = "reset"
     assert got == "reset"                        # not a plain EOF (b"")
+
+
+def test_bulk_relay_copies_past_the_pipe_budget(echo_backend):
+    """Run as nobody with the pipe-page budget spent, a bulk transfer still
+    relays exactly (copied, not spliced through two-slot pipes), and the
+    daemon says why, once."""
+    backend = echo_backend()
+    soft = "/proc/sys/fs/pipe-user-pages-soft"   # (root is not held to it: nobody is)
+    old = open(soft).read().strip()
+    run = tempfile.mkdtemp(prefix="coproxy-pipes-", dir="/tmp")
+    proc = None
+    try:
+        nobody, env = copy_for_nobody(run)
+        port = free_port()
+        conf = os.path.join(run, "coproxy.conf")
+        with open(conf, "w") as f:
+            f.write(tcp_config(port, [f"127.0.0.1:{backend}:1"]))
+        os.chmod(conf, 0o644)
+        with open(soft, "w") as f:
+            f.write("16")                        # pages: one default pipe
+        log = open(os.path.join(run, "log"), "wb")
+        proc = subprocess.Popen(nobody + ["-c", conf], stdout=subprocess.DEVNULL, stderr=log, env=env)
+        wait_port(port, timeout=30)
+        for _ in range(2):
+            payload = os.urandom(10 * 1024 * 1024)
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                sender = threading.Thread(target=s.sendall, args=(payload,))
+                sender.start()
+                back = recv_all(s, len(payload))
+                sender.join()
+            assert hashlib.sha256(back).digest() == hashlib.sha256(payload).digest()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        text = open(os.path.join(run, "log")).read()
+        assert text.count("pipe budget is spent (sysctl fs.pipe-user-pages-soft)") == 1, text
+    finally:
+        with open(soft, "w") as f:
+            f.write(old)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(run, ignore_errors=True)
 
 
 def test_dead_backend_falls_over_to_the_next(daemon, echo_backend):
