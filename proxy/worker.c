@@ -88,8 +88,25 @@ void worker_args_put(struct worker *w, struct resp_arg *args, uint32_t cap)
     }
 }
 
+/* The size to grow pipes to: WORKER_PIPE_SIZE, or fs.pipe-max-size if
+ * that is less (without CAP_SYS_RESOURCE a pipe cannot grow past it). */
+static int pipe_size_allowed(void)
+{
+    FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+    long max = 0;
+
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &max) != 1)
+            max = 0;
+        fclose(f);
+    }
+    return max >= 4096 && max < WORKER_PIPE_SIZE ? (int)max : WORKER_PIPE_SIZE;
+}
+
 int worker_pipe_get(struct worker *w, int p[2])
 {
+    uint64_t now;
+
     if (w->npipes > 0) {
         w->npipes--;
         p[0] = w->pipes[w->npipes][0];
@@ -98,24 +115,26 @@ int worker_pipe_get(struct worker *w, int p[2])
     }
     if (w->pipes_refused_until != 0 && worker_now_ms() < w->pipes_refused_until)
         return -1;
-    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0)
-        return -1;
-    /* past the user's pipe budget the kernel refuses to grow it, and made
-     * it tiny (two slots): copying is then faster than splicing through it */
-    if (fcntl(p[1], F_SETPIPE_SZ, WORKER_PIPE_SIZE) < 0 && fcntl(p[1], F_GETPIPE_SZ) < WORKER_PIPE_MIN) {
-        uint64_t now = worker_now_ms();
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0) {
+        int min = w->pipe_size < WORKER_PIPE_MIN ? w->pipe_size : WORKER_PIPE_MIN;
+        /* past the user's pipe budget the kernel refuses to grow it, and
+         * made it tiny (two slots): copying is then faster than splicing */
+        if (fcntl(p[1], F_SETPIPE_SZ, w->pipe_size) >= 0 || fcntl(p[1], F_GETPIPE_SZ) >= min)
+            return 0;
         close(p[0]);
         close(p[1]);
         p[0] = p[1] = -1;
-        w->pipes_refused_until = now + PIPE_REFUSED_PAUSE_MS;
+        now = worker_now_ms();
         if (w->last_pipe_log == 0 || now - w->last_pipe_log >= 60000) {
             log_warn("tcp relay: this user's pipe budget is spent (sysctl fs.pipe-user-pages-soft); "
                      "copying instead of splice(2) for now");
             w->last_pipe_log = now;
         }
-        return -1;
+    } else {
+        now = worker_now_ms();   /* (out of fds: the accept loop says so) */
     }
-    return 0;
+    w->pipes_refused_until = now + WORKER_PIPE_PAUSE_MS;
+    return -1;
 }
 
 void worker_pipe_put(struct worker *w, int p[2], int empty)
@@ -273,6 +292,11 @@ static void worker_trim(struct worker *w)
         free(w->ibufs[--w->nibufs]);
     while (w->nargvs > 0)
         free(w->argvs[--w->nargvs]);
+    while (w->npipes > 0) {   /* (they count against the user's pipe budget) */
+        w->npipes--;
+        close(w->pipes[w->npipes][0]);
+        close(w->pipes[w->npipes][1]);
+    }
     msg_cache_free(w);
     for (int i = 0; i < w->d->cfg.npools; i++)
         if (w->pools[i].redis)
@@ -574,6 +598,7 @@ static void *worker_main(void *arg)
 
     snprintf(name, sizeof name, "w%d", w->id);
     log_set_thread(name);
+    w->pipe_size = pipe_size_allowed();
     if (d->cfg.pin_threads) {
         cpu_set_t set;
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -658,6 +683,11 @@ static void *worker_main(void *arg)
         free(w->ibufs[--w->nibufs]);
     while (w->nargvs > 0)
         free(w->argvs[--w->nargvs]);
+    while (w->npipes > 0) {   /* (they count against the user's pipe budget) */
+        w->npipes--;
+        close(w->pipes[w->npipes][0]);
+        close(w->pipes[w->npipes][1]);
+    }
     msg_cache_free(w);
     pthread_mutex_lock(&w->snap_lock);
     for (int i = 0; w->list_out != NULL && i < d->cfg.npools; i++)

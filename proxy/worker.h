@@ -15,16 +15,18 @@
 #define WORKER_BUF_SIZE (64 * 1024)
 #define WORKER_BUF_CACHE 64
 /* Pipes for splice(2): the relay moves socket data through one without
- * copying it into user space.  A pipe is asked to hold 1 MiB (the most an
- * unprivileged user may ask): a splice moves at most one slot per page or
- * skb fragment, 16 slots by default, so the bigger pipe takes a quarter of
- * the calls -- bench/tcp.py: a third less CPU per GB, and faster.  Every
- * pipe counts against the user's pipe-page budget (fs/pipe-user-pages-soft,
- * 64 MiB): few are kept for reuse, and past the budget the relay copies. */
+ * copying it into user space.  A pipe is asked to hold 1 MiB, or what
+ * fs.pipe-max-size allows if less: a splice moves at most one slot per page
+ * or skb fragment, 16 slots by default, so the bigger pipe takes a quarter
+ * of the calls (bench/README.md: a third less CPU per GB, and faster).
+ * Pipes count against the user's pipe-page budget (fs.pipe-user-pages-soft,
+ * 64 MiB, unless the daemon has CAP_SYS_RESOURCE or CAP_SYS_ADMIN): few are
+ * kept for reuse, none once the worker is idle, and past the budget the
+ * relay copies. */
 #define WORKER_PIPE_SIZE (1024 * 1024)
 #define WORKER_PIPE_MIN (64 * 1024)
-#define WORKER_PIPE_CACHE 8
-#define PIPE_REFUSED_PAUSE_MS 1000
+#define WORKER_PIPE_CACHE 4
+#define WORKER_PIPE_PAUSE_MS 1000
 /* Redis clients read into smaller buffers: a request rarely needs more, and a
  * bigger one grows its buffer. */
 #define WORKER_IBUF_SIZE (16 * 1024)
@@ -60,7 +62,8 @@ struct worker {
     int nbufs;
     int pipes[WORKER_PIPE_CACHE][2]; /* free, empty pipes */
     int npipes;
-    uint64_t pipes_refused_until;    /* ms: past the pipe budget, no splice until then */
+    int pipe_size;                   /* what a pipe is grown to */
+    uint64_t pipes_refused_until;    /* ms: no pipe to be had, no splice until then */
     uint64_t last_pipe_log;          /* ms: "pipe budget spent" at most once a minute */
     uint64_t last_emfile_log;        /* ms: "out of fds" at most once a second */
     uint64_t fd_pressure_until;      /* ms: accepting pauses until then */

@@ -8,6 +8,7 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -142,24 +143,43 @@ def test_backend_reset_reaches_client_as_a_reset(daemon, scripted_backend):
     assert got == "reset"                        # not a plain EOF (b"")
 
 
+# Run as nobody, holds pipes grown as far as a user may until the user's
+# pipe-page budget (fs.pipe-user-pages-soft) is spent, then waits for stdin
+# to close: nobody's next pipes get two slots and cannot grow.
+SPEND_PIPE_BUDGET = """
+import fcntl, sys
+size = min(1 << 20, int(open("/proc/sys/fs/pipe-max-size").read()))
+held = []
+while len(held) < 4096:
+    r, w = __import__("os").pipe()
+    held.append((r, w))
+    try:
+        fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, size)
+    except OSError:
+        break
+print(len(held), flush=True)
+sys.stdin.read()
+"""
+
+
 def test_bulk_relay_copies_past_the_pipe_budget(echo_backend):
-    """Run as nobody with the pipe-page budget spent, a bulk transfer still
+    """Run as nobody with nobody's pipe budget spent, a bulk transfer still
     relays exactly (copied, not spliced through two-slot pipes), and the
     daemon says why, once."""
     backend = echo_backend()
-    soft = "/proc/sys/fs/pipe-user-pages-soft"   # (root is not held to it: nobody is)
-    old = open(soft).read().strip()
     run = tempfile.mkdtemp(prefix="coproxy-pipes-", dir="/tmp")
-    proc = None
+    proc = spender = None
     try:
         nobody, env = copy_for_nobody(run)
+        spender = subprocess.Popen(nobody[:-1] + [sys.executable, "-c", SPEND_PIPE_BUDGET],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        held = int(spender.stdout.readline())
+        assert 0 < held < 4096, held
         port = free_port()
         conf = os.path.join(run, "coproxy.conf")
         with open(conf, "w") as f:
             f.write(tcp_config(port, [f"127.0.0.1:{backend}:1"]))
         os.chmod(conf, 0o644)
-        with open(soft, "w") as f:
-            f.write("16")                        # pages: one default pipe
         log = open(os.path.join(run, "log"), "wb")
         proc = subprocess.Popen(nobody + ["-c", conf], stdout=subprocess.DEVNULL, stderr=log, env=env)
         wait_port(port, timeout=30)
@@ -176,11 +196,10 @@ def test_bulk_relay_copies_past_the_pipe_budget(echo_backend):
         text = open(os.path.join(run, "log")).read()
         assert text.count("pipe budget is spent (sysctl fs.pipe-user-pages-soft)") == 1, text
     finally:
-        with open(soft, "w") as f:
-            f.write(old)
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        for p in (proc, spender):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
         shutil.rmtree(run, ignore_errors=True)
 
 
