@@ -28,10 +28,9 @@ def recv_all(sock, n=None, timeout=30):
     return b"".join(chunks)
 
 
-def test_relays_10mb_exactly_both_ways(daemon, echo_backend):
-    backend = echo_backend()
-    port = free_port()
-    daemon(tcp_config(port, [f"127.0.0.1:{backend}:1"]), port)
+def echo_10mb(port):
+    """Sends 10 MB of random bytes through port to an echo backend while
+    reading them back; checks they came back exactly."""
     payload = os.urandom(10 * 1024 * 1024)
     with socket.create_connection(("127.0.0.1", port)) as s:
         sender = threading.Thread(target=s.sendall, args=(payload,))
@@ -40,6 +39,13 @@ def test_relays_10mb_exactly_both_ways(daemon, echo_backend):
         sender.join()
     assert len(back) == len(payload)
     assert hashlib.sha256(back).hexdigest() == hashlib.sha256(payload).hexdigest()
+
+
+def test_relays_10mb_exactly_both_ways(daemon, echo_backend):
+    backend = echo_backend()
+    port = free_port()
+    daemon(tcp_config(port, [f"127.0.0.1:{backend}:1"]), port)
+    echo_10mb(port)
 
 
 def test_2000_concurrent_clients_request_response(daemon, echo_backend):
@@ -184,13 +190,7 @@ def test_bulk_relay_copies_past_the_pipe_budget(echo_backend):
         proc = subprocess.Popen(nobody + ["-c", conf], stdout=subprocess.DEVNULL, stderr=log, env=env)
         wait_port(port, timeout=30)
         for _ in range(2):
-            payload = os.urandom(10 * 1024 * 1024)
-            with socket.create_connection(("127.0.0.1", port)) as s:
-                sender = threading.Thread(target=s.sendall, args=(payload,))
-                sender.start()
-                back = recv_all(s, len(payload))
-                sender.join()
-            assert hashlib.sha256(back).digest() == hashlib.sha256(payload).digest()
+            echo_10mb(port)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         text = open(os.path.join(run, "log")).read()
