@@ -9,9 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "loopback.h"
 
 /*
  * What an experienced C programmer writes without a runtime: non-blocking
@@ -78,33 +79,15 @@ static void on_ready(struct conn *c, uint32_t ev)
 
 int main(int argc, char **argv)
 {
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
     struct epoll_event events[1024], ev;
-    struct rlimit rl;
     int lfd, one = 1, opt, port = 0;
 
     while ((opt = getopt(argc, argv, "p:")) != -1)
         if (opt == 'p')
             port = atoi(optarg);
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    addr.sin_port = htons((uint16_t)port);
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(lfd, 4096) != 0
-        || getsockname(lfd, (struct sockaddr *)&addr, &len) != 0) {
-        perror("echo_epoll");
-        return 1;
-    }
     epfd = epoll_create1(0);
-    ev.events = EPOLLIN;
-    ev.data.ptr = NULL;    /* NULL: the listener */
-    epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
-    printf("listening on 127.0.0.1:%d\n", ntohs(addr.sin_port));
-    fflush(stdout);
+    if ((lfd = loopback_listen(epfd, port, "echo_epoll")) < 0)   /* data.ptr NULL: the listener */
+        return 1;
     for (;;) {
         int n = epoll_wait(epfd, events, 1024, -1);
         for (int i = 0; i < n; i++) {

@@ -8,9 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "loopback.h"
 
 /*
  * The least a user-space relay can do per message, to measure a proxy
@@ -111,11 +112,8 @@ static void watch(int epfd, struct side *s)
 
 int main(int argc, char **argv)
 {
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
-    struct epoll_event events[1024], ev;
-    struct rlimit rl;
-    int lfd, epfd, one = 1, opt, port = 0, backend = 0;
+    struct epoll_event events[1024];
+    int lfd, epfd, opt, port = 0, backend = 0;
 
     while ((opt = getopt(argc, argv, "p:b:")) != -1) {
         if (opt == 'p')
@@ -127,24 +125,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: relay_epoll -b BACKEND_PORT [-p PORT]\n");
         return 2;
     }
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    addr.sin_port = htons((uint16_t)port);
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(lfd, 4096) != 0
-        || getsockname(lfd, (struct sockaddr *)&addr, &len) != 0) {
-        perror("relay_epoll");
-        return 1;
-    }
     epfd = epoll_create1(0);
-    ev.events = EPOLLIN;
-    ev.data.ptr = NULL;    /* NULL: the listener */
-    epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev);
-    printf("listening on 127.0.0.1:%d\n", ntohs(addr.sin_port));
-    fflush(stdout);
+    if ((lfd = loopback_listen(epfd, port, "relay_epoll")) < 0)   /* data.ptr NULL: the listener */
+        return 1;
     for (;;) {
         int n = epoll_wait(epfd, events, 1024, -1);
         for (int i = 0; i < n; i++) {

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 /*
  *   tcpload sink                     discard server; prints "listening on 127.0.0.1:PORT"
  *   tcpload bulk -p PORT [-t S]      one connection sending 256 KiB writes for S seconds
@@ -47,31 +49,21 @@ static int dial(int port)
 
 static int sink(void)
 {
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof a;
     struct epoll_event ev, events[64];
     static char buf[1 << 18];
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), ep = epoll_create1(0);
+    int ep = epoll_create1(0), lfd = loopback_listen(ep, 0, "tcpload sink");
 
-    if (bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 1024) != 0
-        || getsockname(lfd, (struct sockaddr *)&a, &len) != 0) {
-        perror("tcpload sink");
+    if (lfd < 0)
         return 1;
-    }
-    ev.events = EPOLLIN;
-    ev.data.fd = lfd;
-    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
-    printf("listening on 127.0.0.1:%d\n", ntohs(a.sin_port));
-    fflush(stdout);
     for (;;) {
         int n = epoll_wait(ep, events, 64, -1);
         for (int i = 0; i < n; i++) {
-            int fd = events[i].data.fd;
-            if (fd == lfd) {
+            int fd = (int)events[i].data.u64;
+            if (events[i].data.ptr == NULL) {   /* the listener */
                 int c;
                 while ((c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
                     ev.events = EPOLLIN;
-                    ev.data.fd = c;
+                    ev.data.u64 = (uint64_t)c;
                     epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
                 }
                 continue;
