@@ -137,6 +137,16 @@ int worker_pipe_get(struct worker *w, int p[2])
     return -1;
 }
 
+/* Closes the pipes kept for reuse (they count against the user's pipe budget). */
+static void worker_pipes_close(struct worker *w)
+{
+    while (w->npipes > 0) {
+        w->npipes--;
+        close(w->pipes[w->npipes][0]);
+        close(w->pipes[w->npipes][1]);
+    }
+}
+
 void worker_pipe_put(struct worker *w, int p[2], int empty)
 {
     if (p[0] < 0)
@@ -292,11 +302,7 @@ static void worker_trim(struct worker *w)
         free(w->ibufs[--w->nibufs]);
     while (w->nargvs > 0)
         free(w->argvs[--w->nargvs]);
-    while (w->npipes > 0) {   /* (they count against the user's pipe budget) */
-        w->npipes--;
-        close(w->pipes[w->npipes][0]);
-        close(w->pipes[w->npipes][1]);
-    }
+    worker_pipes_close(w);
     msg_cache_free(w);
     for (int i = 0; i < w->d->cfg.npools; i++)
         if (w->pools[i].redis)
@@ -672,22 +678,13 @@ static void *worker_main(void *arg)
             co_release(acceptors[i]);
     while (w->nbufs > 0)
         free(w->bufs[--w->nbufs]);
-    while (w->npipes > 0) {
-        w->npipes--;
-        close(w->pipes[w->npipes][0]);
-        close(w->pipes[w->npipes][1]);
-    }
     while (w->ndead > 0)
         co_release(w->dead[--w->ndead]);
     while (w->nibufs > 0)
         free(w->ibufs[--w->nibufs]);
     while (w->nargvs > 0)
         free(w->argvs[--w->nargvs]);
-    while (w->npipes > 0) {   /* (they count against the user's pipe budget) */
-        w->npipes--;
-        close(w->pipes[w->npipes][0]);
-        close(w->pipes[w->npipes][1]);
-    }
+    worker_pipes_close(w);
     msg_cache_free(w);
     pthread_mutex_lock(&w->snap_lock);
     for (int i = 0; w->list_out != NULL && i < d->cfg.npools; i++)
