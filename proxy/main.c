@@ -38,6 +38,58 @@ static void usage(FILE *out)
             "A per-core TCP and Redis-protocol proxy.  See coproxy(8).\n");
 }
 
+/*
+ * Signals the daemon has no use for, whose default action would end or
+ * stop it without a word: blocked in every thread and taken by main's
+ * sigwait like the ones it uses, so they are ignored and logged (once each)
+ * from a plain thread, not a handler.  Real-time signals are added by
+ * range.  Left at their defaults: the faults (SIGSEGV, SIGBUS, ...),
+ * SIGQUIT (a core on demand), SIGXCPU (the CPU limit asked for), job
+ * control (SIGTSTP, SIGCONT), and those ignored by default (SIGCHLD,
+ * SIGURG, SIGWINCH).  SIGUSR2 is kept for a binary upgrade to come.
+ */
+static const struct {
+    int sig;
+    const char *name;
+} ignored_signals[] = {
+    { SIGUSR2, "SIGUSR2" },
+    { SIGALRM, "SIGALRM" },
+    { SIGVTALRM, "SIGVTALRM" },
+    { SIGPROF, "SIGPROF" },
+    { SIGIO, "SIGIO" },         /* also SIGPOLL */
+    { SIGPWR, "SIGPWR" },
+    { SIGSTKFLT, "SIGSTKFLT" },
+    { SIGXFSZ, "SIGXFSZ" },     /* a log write past the file size limit fails (EFBIG) instead */
+    { SIGTTIN, "SIGTTIN" },     /* blocked, these no longer stop a daemon started in the */
+    { SIGTTOU, "SIGTTOU" },     /* background of a shell: its log still reaches the tty */
+};
+
+/* An ignored signal arrived: says so the first time (logged: those seen). */
+static void signal_ignored(int sig, sigset_t *logged)
+{
+    const char *name = NULL;
+    char buf[16];
+
+    if (sigismember(logged, sig) == 1)
+        return;   /* (not even at debug level: a log write past RLIMIT_FSIZE raises SIGXFSZ again) */
+    sigaddset(logged, sig);
+    for (size_t i = 0; i < sizeof ignored_signals / sizeof ignored_signals[0]; i++)
+        if (ignored_signals[i].sig == sig)
+            name = ignored_signals[i].name;
+    if (name == NULL) {   /* a real-time signal */
+        if (sig == SIGRTMIN)
+            snprintf(buf, sizeof buf, "SIGRTMIN");
+        else if (sig == SIGRTMAX)
+            snprintf(buf, sizeof buf, "SIGRTMAX");
+        else if (sig > SIGRTMIN && sig < SIGRTMAX)
+            snprintf(buf, sizeof buf, "SIGRTMIN+%d", sig - SIGRTMIN);
+        else
+            snprintf(buf, sizeof buf, "signal %d", sig);
+        name = buf;
+    }
+    log_warn("ignoring %s (coproxy has no use for it; later ones are not logged)", name);
+}
+
 /* Raises the soft fd limit to the hard one: a connection costs two fds. */
 static void raise_fd_limit(void)
 {
@@ -63,7 +115,7 @@ int main(int argc, char **argv)
     const char *file = NULL, *log_file = NULL;
     char err[512];
     int opt, test_only = 0, sig, err_no;
-    sigset_t set;
+    sigset_t set, logged;
 
     while ((opt = getopt_long(argc, argv, "c:tL:vh", opts, NULL)) != -1) {
         switch (opt) {
@@ -107,12 +159,17 @@ int main(int argc, char **argv)
     log_init();
     raise_fd_limit();
     signal(SIGPIPE, SIG_IGN);
-    /* Workers inherit this mask: the signals are taken here, by sigwait. */
+    /* Workers inherit this mask: the signals are taken here, by sigwait --
+     * the ones we use, and the ones we ignore (so that they are logged). */
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGUSR1);
+    for (size_t i = 0; i < sizeof ignored_signals / sizeof ignored_signals[0]; i++)
+        sigaddset(&set, ignored_signals[i].sig);
+    for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
+        sigaddset(&set, s);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     d.pools = calloc((size_t)d.cfg.npools, sizeof *d.pools);
     kstats_start(&d.cfg);   /* before any socket of ours: those are what it follows */
@@ -133,9 +190,14 @@ int main(int argc, char **argv)
     log_info("coproxy %s ready: %d worker(s)", COPROXY_VERSION, d.cfg.threads);
     /* every worker listens by now: systemd may start what depends on us */
     notify("READY=1\nSTATUS=%d pool(s), %d worker(s)\nMAINPID=%d", d.cfg.npools, d.cfg.threads, (int)getpid());
+    sigemptyset(&logged);
     for (;;) {
         if (sigwait(&set, &sig) != 0)
             continue;
+        if (sig != SIGTERM && sig != SIGINT && sig != SIGHUP && sig != SIGUSR1) {
+            signal_ignored(sig, &logged);
+            continue;
+        }
         if (sig == SIGUSR1) {
             if ((err_no = log_reopen()) != 0)
                 log_error("SIGUSR1: cannot reopen the log file: %s", strerror(-err_no));

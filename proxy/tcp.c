@@ -102,39 +102,187 @@ int tcp_conn_start(struct worker *w, struct pool_rt *p, int fd, const struct soc
     return 0;
 }
 
-/* The first backend to try, by the pool's balance. */
-static int pick_first(struct tcp_conn *c)
+/*
+ * Passive health, per worker and server.  Connect failures in a row
+ * (refused, timed out) take a server out of the balance after
+ * server_failure_limit of them, for server_retry_timeout; then one
+ * connection tries it again, and a connect that works puts it back.  While
+ * every server is out, a client still gets one try (the balance's pick), so
+ * that it is closed promptly and a server that came back is found.
+ *
+ * The log says when a server starts failing, when it is taken out, and when
+ * it is back -- never a line per connection: the failures in between are
+ * counted, and reported at most once a minute while they go on.
+ */
+#define TCP_REPORT_MS 60000
+
+enum backend_state {
+    BACKEND_UP,
+    BACKEND_FAILING,                 /* failed (logged), still in the balance */
+    BACKEND_OUT,                     /* out of the balance until retry_at */
+};
+
+struct tcp_backend {
+    enum backend_state state;
+    int fails;                       /* connect failures in a row */
+    uint64_t retry_at;               /* ms, while out: when a connection may try it again
+                                        (pushed back as one does: one try at a time) */
+    uint64_t unlogged;               /* failures since the last line about it */
+    uint64_t logged_at;              /* ms of that line */
+};
+
+struct tcp_health {
+    unsigned gen;                    /* the pool's server_gen it is indexed by */
+    const struct server_conf *servers;   /* that list (main keeps it) */
+    int nservers;
+    uint64_t unreachable;            /* clients closed with no backend, unlogged */
+    uint64_t unreachable_at;         /* ms of the last line about them */
+    struct tcp_backend b[];          /* [nservers] */
+};
+
+/* p's health table for its current server list: rebuilt after a reload
+ * changed the list, each kept server (same name and address) keeping its
+ * state.  NULL when out of memory (every server then counts as up). */
+static __attribute__((noinline)) struct tcp_health *health_of(struct pool_rt *p)
+{
+    const struct pool_conf *pc = p->conf;
+    struct tcp_health *h = p->health, *n;
+
+    if (h != NULL && h->gen == p->server_gen)
+        return h;
+    n = calloc(1, sizeof *n + (size_t)pc->nservers * sizeof n->b[0]);
+    if (n == NULL)
+        return NULL;
+    n->gen = p->server_gen;
+    n->servers = pc->servers;
+    n->nservers = pc->nservers;
+    for (int i = 0; h != NULL && i < n->nservers; i++)
+        for (int j = 0; j < h->nservers; j++)
+            if (server_same(&n->servers[i], &h->servers[j]))
+                n->b[i] = h->b[j];
+    if (h != NULL) {
+        n->unreachable = h->unreachable;
+        n->unreachable_at = h->unreachable_at;
+    }
+    free(h);
+    p->health = n;
+    return n;
+}
+
+/* May server s get a connection now?  Not while out, but for the one that
+ * tries it again once its retry time has come. */
+static int backend_usable(const struct tcp_health *h, int s, uint64_t now)
+{
+    return h == NULL || h->b[s].state != BACKEND_OUT || now >= h->b[s].retry_at;
+}
+
+/* The first backend to try, by the pool's balance, among those usable now
+ * (h NULL: all of them); -1 when none is. */
+static __attribute__((noinline)) int pick_first(struct tcp_conn *c, const struct tcp_health *h, uint64_t now)
 {
     struct pool_rt *p = c->p;
-    int n = p->conf->nservers, best = 0;
+    int n = p->conf->nservers, best = -1, live = 0;
 
     switch (p->conf->balance) {
     case BALANCE_LEASTCONN:
-        for (int i = 1; i < n; i++) {
+        /* from the round-robin position: ties go around */
+        for (int i = 0; i < n; i++) {
             int s = (int)((p->rr + (unsigned)i) % (unsigned)n);
-            if (p->active[s] * p->conf->servers[best].weight < p->active[best] * p->conf->servers[s].weight)
+            if (!backend_usable(h, s, now))
+                continue;
+            if (best < 0 || p->active[s] * p->conf->servers[best].weight
+                                < p->active[best] * p->conf->servers[s].weight)
                 best = s;
         }
         p->rr++;
         return best;
     case BALANCE_RANDOM:
-        return rand() % n;
+        for (int i = 0; i < n; i++)
+            live += backend_usable(h, i, now);
+        if (live == 0)
+            return -1;
+        live = rand() % live;
+        for (int i = 0; i < n; i++)
+            if (backend_usable(h, i, now) && live-- == 0)
+                return i;
+        return -1;
     case BALANCE_HASH:
-        return (int)(c->peer_hash % (unsigned)n);
+        /* a server out passes its clients to the next one: the others stay where they are */
+        for (int i = 0; i < n; i++) {
+            int s = (int)((c->peer_hash + (unsigned)i) % (unsigned)n);
+            if (backend_usable(h, s, now))
+                return s;
+        }
+        return -1;
     default: {
-        /* weighted round-robin over the expanded ring of weights */
+        /* weighted round-robin over the expanded ring of the usable servers' weights */
         unsigned total = 0, k;
         for (int i = 0; i < n; i++)
-            total += (unsigned)p->conf->servers[i].weight;
+            if (backend_usable(h, i, now))
+                total += (unsigned)p->conf->servers[i].weight;
+        if (total == 0)
+            return -1;
         k = p->rr++ % total;
         for (int i = 0; i < n; i++) {
+            if (!backend_usable(h, i, now))
+                continue;
             if (k < (unsigned)p->conf->servers[i].weight)
                 return i;
             k -= (unsigned)p->conf->servers[i].weight;
         }
-        return 0;
+        return -1;
     }
     }
+}
+
+/* A connect to server s (of h's list; sc) failed with err: counts it, logs
+ * what changed, and takes the server out of the balance at the limit. */
+static void backend_failed(struct pool_rt *p, struct tcp_health *h, int s, const struct server_conf *sc, int err)
+{
+    const struct pool_conf *pc = p->conf;
+    const char *why = err == ETIMEDOUT ? "connect timed out" : strerror(err);
+    struct tcp_backend *b = &h->b[s];
+    uint64_t now = worker_now_ms();
+
+    b->fails++;
+    if (b->state == BACKEND_UP) {
+        b->state = BACKEND_FAILING;
+        b->unlogged = 0;
+        b->logged_at = now;
+        log_warn("pool %s: backend %s (%s): %s", pc->name, sc->name, sc->addr.text, why);
+    } else {
+        b->unlogged++;
+    }
+    if (b->state == BACKEND_FAILING && b->fails >= pc->server_failure_limit) {
+        b->state = BACKEND_OUT;
+        p->server_stats[s].ejections++;
+        p->server_stats[s].ejected = 1;
+        log_warn("pool %s: backend %s (%s) out of the balance after %d failed connects in a row; "
+                 "tried again every %d ms", pc->name, sc->name, sc->addr.text, b->fails, pc->server_retry_timeout);
+    }
+    if (b->state == BACKEND_OUT)
+        b->retry_at = now + (uint64_t)pc->server_retry_timeout;   /* a failed try keeps it out */
+    if (b->unlogged > 0 && now - b->logged_at >= TCP_REPORT_MS) {
+        log_warn("pool %s: backend %s (%s) still failing: %llu more failed connect(s) in %llu s (last: %s)",
+                 pc->name, sc->name, sc->addr.text, (unsigned long long)b->unlogged,
+                 (unsigned long long)(now - b->logged_at) / 1000, why);
+        b->unlogged = 0;
+        b->logged_at = now;
+    }
+}
+
+/* A connect to server s (of h's list; sc) worked: back in the balance if it was failing. */
+static void backend_ok(struct pool_rt *p, struct tcp_health *h, int s, const struct server_conf *sc)
+{
+    struct tcp_backend *b = &h->b[s];
+
+    if (b->state != BACKEND_UP)
+        log_info("pool %s: backend %s (%s) connects again%s (%llu failed connect(s) since the last line about it)",
+                 p->conf->name, sc->name, sc->addr.text, b->state == BACKEND_OUT ? ", back in the balance" : "",
+                 (unsigned long long)b->unlogged);
+    if (b->state == BACKEND_OUT)
+        p->server_stats[s].ejected = 0;
+    *b = (struct tcp_backend){ .state = BACKEND_UP };
 }
 
 /*
@@ -144,10 +292,12 @@ static int pick_first(struct tcp_conn *c)
  * its coroutines (the depth they last parked at) fits both.
  */
 
-/* Opens a non-blocking socket to server s of pc and starts its connect:
- * the fd, with *status 0 (connected at once), EINPROGRESS or the errno it
- * failed with at once; or -1 (logged; c->out_of_fds when fds ran out). */
-static __attribute__((noinline)) int connect_begin(struct tcp_conn *c, const struct pool_conf *pc, int s, int *status)
+/* Opens a non-blocking socket to server s of pc (h: its health, or NULL)
+ * and starts its connect: the fd, with *status 0 (connected at once),
+ * EINPROGRESS or the errno it failed with at once; or -1 (logged;
+ * c->out_of_fds when fds ran out). */
+static __attribute__((noinline)) int connect_begin(struct tcp_conn *c, const struct pool_conf *pc,
+                                                   struct tcp_health *h, int s, int *status)
 {
     const struct server_conf *sc = &pc->servers[s];
     int fd = socket(sc->addr.family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -161,6 +311,8 @@ static __attribute__((noinline)) int connect_begin(struct tcp_conn *c, const str
         return -1;
     }
     c->p->server_stats[s].connecting++;
+    if (h != NULL && h->b[s].state == BACKEND_OUT)   /* its one try: others pass it by meanwhile */
+        h->b[s].retry_at = worker_now_ms() + (uint64_t)pc->server_retry_timeout;
     c->sc = sc;   /* (the list may be replaced while the connect waits: this entry stays valid) */
     *status = connect(fd, &sc->addr.sa, sc->addr.len) == 0 ? 0 : errno;
     return fd;
@@ -175,7 +327,8 @@ static __attribute__((noinline)) int connect_end(struct tcp_conn *c, const struc
                                                  int fd, int status, short revents)
 {
     const struct server_conf *sc = c->sc;   /* as connect_begin found it: pc's list may be another now */
-    int err = status, one = 1;
+    struct tcp_health *h;
+    int err = status, one = 1, now_s;
     socklen_t len = sizeof err;
 
     if (c->p->server_gen == gen)
@@ -184,39 +337,53 @@ static __attribute__((noinline)) int connect_end(struct tcp_conn *c, const struc
         err = ETIMEDOUT;
     else if (status == EINPROGRESS && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
         err = errno;
+    /* the server in the pool's list now (a reload came during the connect: by name), or -1 */
+    now_s = c->p->server_gen == gen ? s : worker_server_index(c->p, sc);
+    h = now_s >= 0 ? health_of(c->p) : NULL;
     if (err == 0) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c->bfd = fd;   /* (it stays non-blocking: the relay never blocks on it) */
-        if (c->p->server_gen != gen)   /* a reload came during the connect */
-            s = worker_server_index(c->p, sc);
-        if (s >= 0) {
-            c->p->active[s]++;
-            c->p->server_stats[s].requests++;
-            c->p->server_stats[s].connections++;
+        if (now_s >= 0) {
+            c->p->active[now_s]++;
+            c->p->server_stats[now_s].requests++;
+            c->p->server_stats[now_s].connections++;
+            if (h != NULL)
+                backend_ok(c->p, h, now_s, sc);
         }
         c->server_gen = c->p->server_gen;
-        c->server = s;
+        c->server = now_s;
         return 0;
     }
-    if (c->p->server_gen == gen)
-        c->p->server_stats[s].failures++;
-    log_warn("pool %s: backend %s (%s): %s", pc->name, sc->name, sc->addr.text,
-             err == ETIMEDOUT ? "connect timed out" : strerror(err));
+    if (now_s >= 0)
+        c->p->server_stats[now_s].failures++;
+    if (h != NULL)
+        backend_failed(c->p, h, now_s, sc, err);
+    else   /* a server a reload removed, or no memory for its health: each failure is news */
+        log_warn("pool %s: backend %s (%s): %s", pc->name, sc->name, sc->addr.text,
+                 err == ETIMEDOUT ? "connect timed out" : strerror(err));
     close(fd);
     return -1;
 }
 
-/* Connects to a backend: the chosen one, then the next ones, each within connect_timeout. */
+/* Connects to a backend: the chosen one, then the next ones in the balance,
+ * each within connect_timeout; with every one out of the balance, the
+ * balance's pick alone. */
 static inline __attribute__((always_inline)) int connect_backend(struct tcp_conn *c)
 {
-    const struct pool_conf *pc = c->p->conf;
-    int first = pick_first(c);
+    const struct pool_conf *pc = c->p->conf;   /* (a reload changes what it holds, not where) */
+    struct tcp_health *h = health_of(c->p);
+    int first = pick_first(c, h, worker_now_ms()), all_out = first < 0;
 
-    for (int attempt = 0; attempt < pc->nservers && !c->kicked; attempt++) {
+    if (all_out)
+        first = pick_first(c, NULL, 0);
+    for (int attempt = 0; attempt < (all_out ? 1 : pc->nservers) && !c->kicked; attempt++) {
         int s = (first + attempt) % pc->nservers, status;
         unsigned gen = c->p->server_gen;
-        struct pollfd pfd = { .fd = connect_begin(c, pc, s, &status), .events = POLLOUT };
+        struct pollfd pfd = { .events = POLLOUT };
 
+        if (attempt > 0 && !backend_usable(h = health_of(c->p), s, worker_now_ms()))
+            continue;   /* (the table is fetched again: the last wait may have seen a reload) */
+        pfd.fd = connect_begin(c, pc, h, s, &status);
         if (pfd.fd < 0)
             return -1;
         if (status == EINPROGRESS && co_poll_edge(&pfd, 1, pc->connect_timeout) < 0)
@@ -225,6 +392,30 @@ static inline __attribute__((always_inline)) int connect_backend(struct tcp_conn
             return 0;
     }
     return -1;
+}
+
+/* A client is closed for want of a backend: said the first time, then at
+ * most once a minute with a count (never a line per client). */
+static __attribute__((noinline)) void unreachable(struct pool_rt *p)
+{
+    struct tcp_health *h = health_of(p);
+    uint64_t now = worker_now_ms();
+
+    if (h == NULL) {
+        log_warn("pool %s: no backend reachable, closing the client", p->conf->name);
+        return;
+    }
+    if (h->unreachable_at != 0 && now - h->unreachable_at < TCP_REPORT_MS) {
+        h->unreachable++;
+        return;
+    }
+    if (h->unreachable == 0)
+        log_warn("pool %s: no backend reachable, closing the client", p->conf->name);
+    else
+        log_warn("pool %s: no backend reachable, closing the client (and %llu more in %llu s)", p->conf->name,
+                 (unsigned long long)h->unreachable, (unsigned long long)(now - h->unreachable_at) / 1000);
+    h->unreachable = 0;
+    h->unreachable_at = now;
 }
 
 static void on_idle(void *arg)
@@ -449,7 +640,7 @@ void *tcp_conn_main(void *arg)
     }
     if (connect_backend(c) != 0) {
         if (!c->kicked && !c->out_of_fds)
-            log_warn("pool %s: no backend reachable, closing the client", p->conf->name);
+            unreachable(p);
     } else {
         relay(c);
     }

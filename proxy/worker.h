@@ -44,6 +44,7 @@ struct pool_rt {
     struct pool_stats stats;         /* this worker's share of the pool's counters */
     struct server_stats *server_stats;   /* per server, in the config's order */
     struct redis_pool *redis;        /* redis mode: servers, routing, clients */
+    struct tcp_health *health;       /* tcp mode: its servers' passive health (tcp.c's) */
 };
 
 struct worker {

@@ -349,25 +349,40 @@ static int socket_in_use(const struct sockaddr_un *sun)
     return live;
 }
 
+/* What a file that is not a socket is, for the log. */
+static const char *file_kind(mode_t mode)
+{
+    return S_ISREG(mode) ? "a regular file" : S_ISDIR(mode) ? "a directory" : S_ISLNK(mode) ? "a symbolic link"
+           : S_ISFIFO(mode) ? "a FIFO" : S_ISCHR(mode) || S_ISBLK(mode) ? "a device" : "some other file";
+}
+
 /* The Unix socket.  0 when it listens (or, for the default path, when it
- * cannot and the daemon goes on without it), -1 when it must not start. */
+ * cannot and the daemon goes on without it), -1 when it must not start.
+ * Only a socket is ever replaced at the path (lstat: a symbolic link is not
+ * followed): anything else there may be someone's data. */
 static int open_unix(const struct config *cfg)
 {
     struct sockaddr_un sun = { .sun_family = AF_UNIX };
     const char *path = cfg->admin_socket;
     const char *why = NULL;
+    char what[128];
     struct stat st;
-    int fd = -1, e = 0;
+    int fd = -1, e = 0, exists;
 
     snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
     if (make_parent(path) != 0) {
         e = errno;
         why = "cannot create its directory";
-    } else if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode) && socket_in_use(&sun)) {
+    } else if ((exists = lstat(path, &st) == 0) && !S_ISSOCK(st.st_mode)) {
+        snprintf(what, sizeof what, "the path exists and is %s, not a socket (left as it is)",
+                 file_kind(st.st_mode));
+        why = what;
+    } else if (exists && socket_in_use(&sun)) {
         why = "another process is listening on it";
+    } else if (exists && unlink(path) != 0 && errno != ENOENT) {   /* a stale socket from an earlier run */
+        e = errno;
+        why = "cannot remove the stale socket there";
     } else {
-        if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-            unlink(path);   /* a stale socket from an earlier run */
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) != 0 || chmod(path, (mode_t)cfg->admin_mode) != 0
             || listen(fd, 64) != 0 || stat(path, &st) != 0) {

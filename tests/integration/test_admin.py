@@ -510,3 +510,53 @@ def test_default_admin_socket(daemon, tmp_path):
         assert not os.path.exists(DEFAULT_SOCKET)
     finally:
         b.stop()
+
+
+def tcp_with_admin(sock, port):
+    from conftest import tcp_config
+    return f'admin = {{ socket = "{sock}"; }};\n' + tcp_config(port, [f"127.0.0.1:{free_port()}:1"])
+
+
+@pytest.mark.parametrize("kind", ["regular file", "directory", "symbolic link"])
+def test_admin_socket_path_that_is_not_a_socket_is_left_alone(daemon, tmp_path, kind):
+    """Where admin.socket should go there is a file that is no socket: the
+    daemon says so (not "Address already in use"), does not start (the path
+    was asked for), and never removes it."""
+    sock = tmp_path / "admin.sock"
+    target = tmp_path / "precious"
+    target.write_text("keep me\n")
+    if kind == "regular file":
+        sock.write_text("keep me\n")
+    elif kind == "directory":
+        sock.mkdir()
+        (sock / "inside").write_text("keep me\n")
+    else:
+        sock.symlink_to(target)
+    d = daemon(tcp_with_admin(sock, free_port()))
+    assert d.proc.wait(timeout=30) == 1
+    log = d.log()
+    assert f"admin.socket {sock}: the path exists and is a {kind}, not a socket" in log, log
+    assert "Address already in use" not in log, log
+    if kind == "regular file":
+        assert sock.read_text() == "keep me\n"
+    elif kind == "directory":
+        assert (sock / "inside").read_text() == "keep me\n"
+    else:
+        assert sock.is_symlink() and os.readlink(sock) == str(target)
+    assert target.read_text() == "keep me\n"
+
+
+def test_stale_admin_socket_is_replaced(daemon, tmp_path):
+    """A socket file left by a process that is gone is replaced."""
+    sock = tmp_path / "admin.sock"
+    dead = socket.socket(socket.AF_UNIX)
+    dead.bind(str(sock))                         # bound, never listening, then closed: stale
+    dead.close()
+    assert stat.S_ISSOCK(os.lstat(sock).st_mode) and not answers(str(sock))
+    port = free_port()
+    d = daemon(tcp_with_admin(sock, port), port=port)
+    wait_log(d, f"admin socket on {sock}")
+    assert admin(str(sock), "PING") == b"+PONG"
+    assert setup_pid(str(sock)) == d.proc.pid
+    assert d.stop() == 0
+    assert not os.path.exists(sock)

@@ -1,5 +1,6 @@
 """tcp mode through the real daemon: relay, concurrency, half-close, failover,
-timeouts, idle kick, limits, workers, shutdown."""
+timeouts, passive health (a failing backend out of the balance, few log lines),
+idle kick, limits, workers, shutdown."""
 import hashlib
 import os
 import re
@@ -12,6 +13,8 @@ import sys
 import tempfile
 import threading
 import time
+
+import pytest
 
 from conftest import ECHO_CLIENT, copy_for_nobody, free_port, tcp_config, wait_port
 
@@ -449,3 +452,178 @@ def test_idle_kick_when_only_the_backend_side_is_watched(daemon, scripted_backen
         except ConnectionResetError:
             pass
         assert time.monotonic() - t0 < 2.5
+
+
+# ---- passive health: a backend that keeps refusing is taken out of the balance ----
+
+def admin_stats(sock):
+    """The daemon's STATS document, from its admin socket."""
+    import json
+    from redis_util import Resp
+    c = Resp.__new__(Resp)
+    c.sock, c.buf = socket.socket(socket.AF_UNIX), b""
+    c.sock.settimeout(10)
+    try:
+        c.sock.connect(sock)
+        return json.loads(c.call("STATS"))
+    finally:
+        c.sock.close()
+
+
+def server_stats(sock, name, check=lambda s: True, timeout=10):
+    """Server `name`'s figures (summed over the workers) once check(them) holds
+    (the counters are published every 100 ms)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        doc = admin_stats(sock)
+        s = next(s for s in doc["pools"][0]["servers"] if s["name"] == name)
+        if check(s):
+            return s
+        assert time.monotonic() < deadline, s
+        time.sleep(0.05)
+
+
+class NamedBackend:
+    """Answers each connection with its name and closes it; on a given port or a free one."""
+
+    def __init__(self, name, port=0):
+        self.name = name
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    conn.sendall(self.name)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.sock.close()
+
+
+def who_answers(port):
+    """The name of the backend a new connection through port reaches."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        return recv_all(s, timeout=10)
+
+
+def backend_lines(d, name):
+    return [l for l in d.log().splitlines() if f"backend {name} " in l]
+
+
+def echo_through(port, msg):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(msg)
+        return recv_all(s, len(msg), timeout=10)
+
+
+def test_dead_backend_is_logged_once_and_skipped(daemon, echo_backend, tmp_path):
+    """A burst of 1,000 clients and then 250 more over a dead and a live
+    backend: every client is served by the live one, the dead one is logged
+    a few times (not once per client), and once out of the balance it is not
+    tried again (its retry interval is long here)."""
+    live = echo_backend()
+    dead = free_port()                                   # nothing listens there
+    sock = str(tmp_path / "admin.sock")
+    port = free_port()
+    d = daemon(tcp_config(port, [f"127.0.0.1:{dead}:1 dead", f"127.0.0.1:{live}:1 live"], threads=2,
+                          admin=f'{{ socket = "{sock}"; }}',
+                          pool={"server_failure_limit": 2, "server_retry_timeout": 600000}), port)
+    out = subprocess.run([ECHO_CLIENT, "-p", str(port), "-c", "1000", "-n", "1", "-m", "16"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "1000 connections verified, 0 failed" in out.stdout, out.stdout + out.stderr
+    for i in range(50):
+        assert echo_through(port, b"hello %d" % i) == b"hello %d" % i
+    ejected = server_stats(sock, "dead", lambda s: s["state"] == "ejected")
+    assert ejected["ejections"] >= 1
+    for i in range(200):
+        assert echo_through(port, b"more %d" % i) == b"more %d" % i
+    assert server_stats(sock, "dead")["failures"] == ejected["failures"]   # passed by, not tried
+    server_stats(sock, "live", lambda s: s["requests"] >= 1250)
+    lines = backend_lines(d, "dead")
+    assert 1 <= len(lines) <= 2 * 2, "\n".join(lines)   # per worker: failing, then out
+    assert any("out of the balance" in l for l in lines), d.log()
+    assert "backend live" not in d.log() and "no backend reachable" not in d.log(), d.log()
+    assert d.stop() == 0
+
+
+def test_dead_backend_is_tried_again_and_used_once_it_is_back(daemon, tmp_path):
+    live = NamedBackend(b"live")
+    dead_port = free_port()
+    sock = str(tmp_path / "admin.sock")
+    port = free_port()
+    d = daemon(tcp_config(port, [f"127.0.0.1:{dead_port}:1 dead", f"127.0.0.1:{live.port}:1 live"],
+                          admin=f'{{ socket = "{sock}"; }}',
+                          pool={"balance": '"roundrobin"', "server_failure_limit": 3,
+                                "server_retry_timeout": 1000}), port)
+    revived = None
+    try:
+        deadline = time.monotonic() + 30
+        while "backend dead" not in d.log() or "out of the balance" not in d.log():
+            assert time.monotonic() < deadline, d.log()
+            assert who_answers(port) == b"live"
+        server_stats(sock, "dead", lambda s: s["state"] == "ejected")
+        revived = NamedBackend(b"dead", dead_port)          # it comes back
+        deadline = time.monotonic() + 30
+        while who_answers(port) != b"dead":                 # tried again after the retry interval
+            assert time.monotonic() < deadline, d.log()
+            time.sleep(0.05)
+        assert re.search(r"backend dead \(127\.0\.0\.1:\d+\) connects again, back in the balance", d.log()), d.log()
+        assert server_stats(sock, "dead", lambda s: s["state"] != "ejected")
+        seen = [who_answers(port) for _ in range(20)]       # in the round-robin again
+        assert seen.count(b"dead") >= 5 and seen.count(b"live") >= 5, seen
+        lines = backend_lines(d, "dead")
+        assert len(lines) <= 4, "\n".join(lines)            # failing, out, (once a minute), back
+        assert d.stop() == 0
+    finally:
+        live.close()
+        if revived is not None:
+            revived.close()
+
+
+def test_all_backends_down_many_clients_few_lines(daemon):
+    """With every backend down, each client still gets a try and is closed
+    promptly, and the log does not grow a line per client."""
+    port = free_port()
+    d = daemon(tcp_config(port, [f"127.0.0.1:{free_port()}:1 a", f"127.0.0.1:{free_port()}:1 b"],
+                          pool={"server_retry_timeout": 1000}), port)
+    t0 = time.monotonic()
+    for i in range(300):
+        t = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            try:
+                assert recv_all(s, timeout=10) == b""
+            except ConnectionResetError:
+                pass
+        assert time.monotonic() - t < 5
+    assert time.monotonic() - t0 < 120
+    log = d.log()
+    assert "no backend reachable" in log
+    assert len(log.splitlines()) < 20, log
+    assert d.stop() == 0
+
+
+@pytest.mark.parametrize("balance", ["roundrobin", "leastconn", "random", "hash"])
+def test_every_balance_passes_an_ejected_backend_by(daemon, echo_backend, balance):
+    live = echo_backend()
+    port = free_port()
+    d = daemon(tcp_config(port, [f"127.0.0.1:{free_port()}:1 dead", f"127.0.0.1:{live}:1 live",
+                                 f"127.0.0.1:{free_port()}:1 dead2"],
+                          pool={"balance": f'"{balance}"', "server_retry_timeout": 600000}), port)
+    for i in range(60):
+        assert echo_through(port, b"x%d" % i) == b"x%d" % i
+    lines = backend_lines(d, "dead") + backend_lines(d, "dead2")
+    assert len(lines) <= 4, "\n".join(lines)                 # each: failing, out (at most)
+    assert "backend live" not in d.log() and "no backend reachable" not in d.log(), d.log()
+    assert d.stop() == 0
