@@ -29,10 +29,6 @@
 #define BACKEND_READ_BUF (64 * 1024)
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
-/* Backend coroutines are few and busy: private stacks, so that their deeper
- * frames neither get copied at each switch nor teach the shared stacks'
- * save areas a size bigger than an idle client needs. */
-#define BACKEND_STACK (64 * 1024)
 
 static const char *server_desc(const struct redis_server *s)
 {
@@ -66,6 +62,8 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
     struct msg *m;
     uint64_t sent;
     int had = bc->inflight > 0 || bc->state == BC_UP;
+    /* a connection half-closed for a client that left ends as asked */
+    int half = bc->fin_pending || bc->fin_sent, quiet = bc->quiet || half;
 
     snprintf(bc->why, sizeof bc->why, "%s", why);
     if (bc->fd >= 0) {
@@ -74,11 +72,12 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
     }
     bc->gen++;
     bc->drops++;
-    if (bc->state == BC_UP && !s->retired && !bc->quiet)
+    bc->fin_pending = bc->fin_sent = 0;
+    if (bc->state == BC_UP && !s->retired && !quiet)
         log_warn("pool %s: server %s (%s): %s", s->pool->conf->name, s->conf->name,
                  s->conf->addr.text, why);
     set_state(bc, BC_DOWN);
-    if (now) {
+    if (now || half) {   /* (a half-closed one ended as asked: the next client may use it at once) */
         bc->retry_at = 0;
     } else {
         bc->retry_at = worker_now_ms() + (uint64_t)bc->backoff_ms;
@@ -94,6 +93,9 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
             cluster_map_failed(s->pool);
         } else if (!m->internal && !m->done && s->pool->cluster != NULL && m->seq >= sent && cluster_lost(m) == 0) {
             /* a cluster node lost: the request waits for the map to name another */
+        } else if (!m->internal && !m->done && half) {
+            m->unanswered = 1;   /* the server freed its client first: nothing ran for it */
+            msg_fail(w, m, "ERR coproxy: server %s: its client left", server_desc(s));
         } else if (!m->internal && !m->done) {
             s->pool->stats->errors_backend++;
             msg_fail(w, m, "ERR coproxy: server %s: %s", server_desc(s), why);
@@ -104,8 +106,12 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
     bc->inflight = 0;
     if (bc->subscriber != NULL)
         redis_pubsub_lost(bc);
-    if (had && !s->retired && !bc->quiet)   /* closing a removed server's or a pin is no failure */
+    if (had && !s->retired && !quiet)   /* closing a removed server's or a pin is no failure */
         redis_server_failed(s);
+    if (bc->parked) {   /* nothing is left to wait for */
+        bc->parked = 0;
+        backend_unpin(w, bc, 0);
+    }
 }
 
 /* A subscriber's connection sends pushes between replies; Redis writes
@@ -156,6 +162,13 @@ static int complete_head(struct worker *w, struct backend_conn *bc, const char *
         msg_unref(w, m);   /* sent again elsewhere, or waiting: that holds it now */
         return 0;
     }
+    if (m->orphan)
+        orphan_reply(w, m, p, n);   /* its client left or gave up: what it took goes back */
+    if (m->internal && m->id_probe) {   /* CLIENT ID: what CLIENT UNBLOCK names it by (0: refused) */
+        bc->server_id = n > 1 && p[0] == ':' ? strtoll(p + 1, NULL, 10) : 0;
+        msg_unref(w, m);
+        return 0;
+    }
     if (m->internal) {
         int ok = n > 0 && (p[0] == '+' || p[0] == ':') && m->reply.len == 0;   /* OK, QUEUED; PUBLISH's count */
         msg_unref(w, m);
@@ -181,6 +194,10 @@ static int complete_head(struct worker *w, struct backend_conn *bc, const char *
         m->done = 1;   /* nobody wants it any more */
     }
     msg_unref(w, m);
+    if (bc->parked && bc->head == NULL) {   /* the last reply its client gave up on */
+        bc->parked = 0;
+        backend_unpin(w, bc, 1);
+    }
     return 0;
 }
 
@@ -218,6 +235,7 @@ static void *reader_main(void *arg)
         }
         len += (size_t)n;
         now_us = worker_now_us();   /* one clock read for the replies of this read */
+        bc->heard_ms = now_us / 1000;
         while (start < len) {
             int r;
             if (bc->head == NULL && bc->subscriber == NULL) {
@@ -262,7 +280,7 @@ static void *reader_main(void *arg)
             size_t k = (size_t)rp.pos;
             struct msg *m = bc->head;
             if (k > 0 && bc->subscriber == NULL) {
-                if (!m->done && (m->client != NULL || m->parent != NULL)
+                if (!m->done && (m->client != NULL || m->parent != NULL || m->orphan)
                     && rbuf_append(&m->reply, buf, k) != 0) {
                     backend_fail(w, bc, "out of memory for a reply");
                     break;
@@ -295,12 +313,12 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
     const struct pool_conf *pc = s->pool->conf;
     struct timeval tv = { .tv_sec = pc->connect_timeout / 1000, .tv_usec = (pc->connect_timeout % 1000) * 1000 };
     struct timeval none = { 0, 0 };
-    struct stCoRoutineAttr_t attr = { .stack_size = BACKEND_STACK };
+    struct stCoRoutineAttr_t attr = { .share_stack = w->backend_share };   /* see WORKER_BACKEND_STACKS */
     struct stCoRoutine_t *co;
     struct reader_arg *ra;
     struct rbuf pro = { 0 };
     struct msg *first = NULL, **link = &first;
-    int fd, one = 1, nint = 0;
+    int fd, one = 1, nint = 0, probe = -1;
     char why[96];
 
     set_state(bc, BC_CONNECTING);
@@ -340,6 +358,12 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
             goto oom;
         nint++;
     }
+    if (bc->pinned) {   /* its id, so that a client leaving can unblock it (backend_unblock) */
+        if (rbuf_printf(&pro, "*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n") != 0)
+            goto oom;
+        probe = nint++;
+    }
+    bc->server_id = 0;
     for (int i = 0; i < nint; i++) {
         struct msg *m = msg_get(w);
         if (m == NULL) {
@@ -349,6 +373,7 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
             goto fail_int;
         }
         m->internal = 1;
+        m->id_probe = i == probe;
         m->refs = 1;
         m->server = s;
         *link = m;
@@ -383,6 +408,7 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
     }
     bc->fd = fd;
     set_state(bc, BC_UP);
+    bc->heard_ms = worker_now_ms();
     bc->backoff_ms = BACKOFF_MIN_MS;
     bc->gen++;
     ra = malloc(sizeof *ra);
@@ -423,6 +449,11 @@ static void *writer_main(void *arg)
         ssize_t n;
 
         while (bc->out_off == bc->out.len) {
+            if (bc->fin_pending && bc->state == BC_UP && bc->fd >= 0) {   /* all sent: now the FIN */
+                shutdown(bc->fd, SHUT_WR);
+                bc->fin_pending = 0;
+                bc->fin_sent = 1;
+            }
             bc->seq_base += bc->out.len;
             bc->out.len = bc->out_off = bc->enq_mark = 0;
             if (bc->out.cap > 4 * BACKEND_READ_BUF)
@@ -460,6 +491,10 @@ static struct backend_conn *checked_conn(struct worker *w, struct backend_conn *
 
     m->server = s;
     s->stats->requests++;
+    if (bc->fin_pending || bc->fin_sent) {   /* a pin whose client left: it takes nothing more */
+        msg_fail(w, m, "ERR coproxy: server %s: this connection is closing", server_desc(s));
+        return NULL;
+    }
     /* (a cluster node that is down: its requests wait for the map to change, see cluster_lost) */
     if (bc->state == BC_DOWN && bc->head == NULL && worker_now_ms() < bc->retry_at && s->pool->cluster == NULL) {
         s->pool->stats->errors_backend++;
@@ -544,7 +579,7 @@ void backend_retire(struct worker *w, struct backend_conn *bc)
 
 int backend_start(struct worker *w, struct backend_conn *bc, struct redis_server *s)
 {
-    struct stCoRoutineAttr_t attr = { .stack_size = BACKEND_STACK };
+    struct stCoRoutineAttr_t attr = { .share_stack = w->backend_share };   /* see WORKER_BACKEND_STACKS */
 
     bc->srv = s;
     bc->fd = -1;
@@ -585,6 +620,8 @@ void backend_enqueue(struct backend_conn *bc, struct msg *m)
     m->conn = bc;
     m->refs++;
     m->bnext = NULL;
+    if (bc->inflight == 0)   /* a reply is owed from now: the server's silence counts from here */
+        bc->heard_ms = m->start_us != 0 ? m->start_us / 1000 : worker_now_ms();
     *bc->tail = m;
     bc->tail = &m->bnext;
     bc->inflight++;
@@ -597,12 +634,84 @@ void backend_enqueue(struct backend_conn *bc, struct msg *m)
 void backend_timed_out(struct worker *w, struct msg *m)
 {
     struct backend_conn *bc = m->conn;
+    struct redis_server *s;
+    uint64_t now = worker_now_ms();
     char why[96];
 
     if (bc == NULL || m->done)
         return;
-    snprintf(why, sizeof why, "timeout: no reply within %d ms", bc->srv->pool->conf->server_timeout);
-    bc->srv->stats->timeouts++;
-    bc->srv->pool->stats->errors_timeout++;
+    s = bc->srv;
+    s->stats->timeouts++;
+    s->pool->stats->errors_timeout++;
+    /* replies still flow (a pipeline of big values ahead of m): m alone fails */
+    if (bc->state == BC_UP && now - bc->heard_ms < (uint64_t)s->pool->conf->server_timeout)
+        return;
+    /* silent for server_timeout.  The connection is dropped only once
+     * nobody on it can still be answered in time (a request with time left
+     * may yet get its reply); meanwhile the silence counts against the
+     * server, once. */
+    for (struct msg *x = bc->head; x != NULL && bc->state == BC_UP; x = x->bnext) {
+        if (x != m && !x->done && !x->internal && x->deadline > now && (x->client != NULL || x->parent != NULL)) {
+            if (bc->struck_ms != bc->heard_ms) {
+                bc->struck_ms = bc->heard_ms;
+                redis_server_failed(s);
+            }
+            return;
+        }
+    }
+    snprintf(why, sizeof why, "timeout: no reply within %d ms", s->pool->conf->server_timeout);
     backend_fail_ex(w, bc, why, 1);
+}
+
+int backend_unblock(struct worker *w, struct backend_conn *pin)
+{
+    struct redis_server *s = pin->srv;
+    struct backend_conn *bc;
+    struct msg *m;
+    char id[24];
+    size_t mark;
+
+    if (pin->server_id <= 0 || pin->state != BC_UP || (m = msg_get(w)) == NULL)
+        return -1;
+    m->refs = 1;   /* its reply (1: unblocked, 0: answered already) is nobody's */
+    if ((bc = backend_pick(w, s, m, 0)) == NULL || bc->pinned) {
+        msg_unref(w, m);
+        return -1;
+    }
+    snprintf(id, sizeof id, "%lld", (long long)pin->server_id);
+    mark = bc->out.len;
+    if (rbuf_printf(&bc->out, "*3\r\n$6\r\nCLIENT\r\n$7\r\nUNBLOCK\r\n$%zu\r\n%s\r\n", strlen(id), id) != 0) {
+        bc->out.len = mark;
+        msg_unref(w, m);
+        return -1;
+    }
+    backend_enqueue(bc, m);
+    msg_unref(w, m);
+    return 0;
+}
+
+void backend_park(struct worker *w, struct backend_conn *pin)
+{
+    if (pin->head == NULL)
+        backend_unpin(w, pin, 1);
+    else
+        pin->parked = 1;
+}
+
+void backend_half_close(struct backend_conn *bc)
+{
+    if (bc->fin_pending || bc->fin_sent || (bc->state != BC_UP && bc->head == NULL))
+        return;
+    bc->fin_pending = 1;
+    if (bc->state == BC_UP && bc->out_off == bc->out.len && bc->fd >= 0) {
+        /* now, not in the writer's turn: requests other clients queue after
+         * this (a push that would wake the blocked command) reach the
+         * server behind the FIN */
+        shutdown(bc->fd, SHUT_WR);
+        bc->fin_pending = 0;
+        bc->fin_sent = 1;
+    } else if (bc->writer_idle) {   /* it connects (if it must), sends what is queued, then the FIN */
+        bc->writer_idle = 0;
+        co_cond_signal(bc->wake);
+    }
 }

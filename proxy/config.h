@@ -50,6 +50,11 @@ struct pool_conf {
     uint32_t max_multibulk_length;   /* request limits (Redis's defaults) */
     uint64_t max_bulk_length;
     uint32_t max_inline_length;
+    /* redis: replies held for a client that does not read them (Redis's
+     * client-output-buffer-limit for normal clients); 0 = no limit */
+    uint64_t client_output_limit;        /* bytes: closed at once past it */
+    uint64_t client_output_soft_limit;   /* bytes: closed past it for ... */
+    int client_output_soft_time;         /* ... this long (ms) */
     struct server_conf *servers;
     int nservers;
 };

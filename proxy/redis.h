@@ -69,6 +69,15 @@ struct msg {
     uint32_t wait_ms;                /* WAIT: its timeout (0: none) */
     uint64_t wait_servers;           /* WAIT: the servers written to before it (bit: index) */
     uint8_t reset;                   /* RESET: carried out when it reaches the queue's head */
+    /* a blocking command whose client leaves (see redis_pushback.h) */
+    uint8_t pop_kind;                /* enum pop_kind: what its reply takes from the server */
+    uint8_t after_fin;               /* sent after its client's FIN: the reply is still written */
+    uint8_t orphan;                  /* its client left or gave up: what its reply took goes back */
+    int32_t db;                      /* a blocking command's database (-1: the pool's), to give back in */
+    uint8_t unanswered;              /* its connection was half-closed and ended without its reply */
+    uint8_t counted;                 /* its reply's bytes are in the client's reply_bytes */
+    uint8_t unblock_sent;            /* its client left: CLIENT UNBLOCK (or a FIN) went to the server */
+    uint8_t id_probe;                /* CLIENT ID on a pinned connection's connect */
     /* Redis Cluster pools (cluster.c) */
     struct rbuf req;                 /* the request's bytes, to send again after a redirect */
     uint64_t retry_at;               /* ms: on the retry list until then */
@@ -140,6 +149,13 @@ struct backend_conn {
     uint8_t pinned;                  /* a client's own (transactions, blocking), not shared */
     int db;                          /* the database it SELECTs on connect; -1: redis_db */
     uint8_t quiet;                   /* closing it is no server failure */
+    uint8_t parked;                  /* pinned, its client gave up on it: closed once its last reply is in */
+    uint8_t fin_pending;             /* a FIN follows what is queued (its client left) */
+    uint8_t fin_sent;                /* half-closed: the server answers what it ran, then closes */
+    uint64_t struck_ms;              /* the silence (its heard_ms) already counted as a failure */
+    int64_t server_id;               /* pinned: the server's CLIENT ID for it (0: unknown) */
+    uint64_t heard_ms;               /* the server last showed life on it: a reply read, or
+                                        its queue starting from empty */
     size_t enq_mark;                 /* out: where the next request's bytes start */
     uint64_t seq_base;               /* the byte sequence number of out[0]: a request whose
                                         first byte's number is at least seq_base + out_off
@@ -205,10 +221,33 @@ struct backend_conn *backend_pick_pinned(struct worker *w, struct backend_conn *
 /* A connection of a server a reload removed: closed now if it holds no
  * request, else by its reader after the last reply. */
 void backend_retire(struct worker *w, struct backend_conn *bc);
-/* m, queued on its connection, got no reply within server_timeout: the
- * connection is dropped (as twemproxy does: everything behind m would wait
- * too) and reopened at once; its requests fail with "timeout". */
+/* m, queued on its connection, got no reply within server_timeout; the
+ * caller fails m alone (its reply is skipped when it comes).  While the
+ * server answers on that connection, that is all.  A server silent there
+ * for server_timeout counts a failure (once per silence), and once no
+ * request on the connection can still be answered in time it is truly
+ * unresponsive: the connection is dropped and reopened. */
 void backend_timed_out(struct worker *w, struct msg *m);
+/* The client of bc, a pinned connection, left: a FIN goes to the server
+ * after the bytes queued, so that it frees its client as Redis frees a
+ * client that closed (a blocked command ends, nothing more is popped for
+ * it).  The server answers what it ran before, then closes: requests it
+ * did not answer end `unanswered`.  Not a server failure. */
+void backend_half_close(struct backend_conn *bc);
+/* The client of pin, a pinned connection with a blocking command in
+ * flight, left: CLIENT UNBLOCK goes to the server on a shared connection,
+ * so the command ends now (a nil reply) with nothing taken, or its reply
+ * -- taken just before -- still arrives on pin, which stays open.  0 if
+ * sent; -1 if it cannot be (the id unknown, no shared connection up). */
+int backend_unblock(struct worker *w, struct backend_conn *pin);
+/* The client of pin gave up on what it holds (a blocking command past its
+ * deadline): the connection stays open until its replies are in (an
+ * orphan's is given back), then closes quietly and is free again. */
+void backend_park(struct worker *w, struct backend_conn *pin);
+
+/* redis_orphan.c: m's reply p[0..n) came for a blocking command whose
+ * client left or gave up: the elements it took are pushed back. */
+void orphan_reply(struct worker *w, struct msg *m, const char *p, size_t n);
 
 /* redis_pool.c: a node the slot map names, added to the pool's servers */
 struct redis_server *redis_pool_add_server(struct redis_pool *p, struct server_conf *sc);

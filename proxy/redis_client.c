@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "redis.h"
 #include "redis_client.h"
 #include "redis_cmd.h"
+#include "redis_pushback.h"
 #include "worker.h"
 
 /*
@@ -68,8 +70,68 @@ struct redis_client *redis_client_new(struct worker *w, struct pool_rt *p, int f
     return c;
 }
 
+void client_wake_up(struct redis_client *c);
+
+/* The client's address, "host:port", for log lines (best effort). */
+static const char *client_addr(const struct redis_client *c, char *out, size_t n)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
+        port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
+        port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    } else {
+        snprintf(out, n, "unix socket (fd %d)", c->fd);
+        return out;
+    }
+    snprintf(out, n, "%s:%d", host, port);
+    return out;
+}
+
+/* Replies pile up for a client that does not read them: past the pool's
+ * limits it is closed (its socket shut down wakes it wherever it waits). */
+static void client_output_check(struct redis_client *c)
+{
+    const struct pool_conf *pc = c->pool->conf;
+    uint64_t now;
+    char addr[80];
+
+    if (c->overflow)
+        return;
+    if (pc->client_output_limit == 0 || c->reply_bytes <= pc->client_output_limit) {
+        if (pc->client_output_soft_limit == 0 || c->reply_bytes <= pc->client_output_soft_limit) {
+            c->soft_since = 0;
+            return;
+        }
+        now = worker_now_ms();
+        if (c->soft_since == 0)
+            c->soft_since = now;
+        if (now - c->soft_since < (uint64_t)pc->client_output_soft_time)
+            return;
+    }
+    c->overflow = 1;
+    c->pool->stats->client_output_closed++;
+    log_warn("pool %s: client %s closed: %llu bytes of replies it has not read (client_output_limit %llu, "
+             "client_output_soft_limit %llu for %d ms)", pc->name, client_addr(c, addr, sizeof addr),
+             (unsigned long long)c->reply_bytes, (unsigned long long)pc->client_output_limit,
+             (unsigned long long)pc->client_output_soft_limit, pc->client_output_soft_time);
+    shutdown(c->fd, SHUT_RDWR);
+    client_wake_up(c);
+}
+
 void redis_client_notify(struct redis_client *c, struct msg *m)
 {
+    if (!m->counted && !m->silent) {
+        m->counted = 1;
+        c->reply_bytes += m->reply.len;
+        client_output_check(c);
+    }
     if (c->waiting && m == c->head) {
         c->waiting = 0;
         co_cond_signal(c->cond);
@@ -86,9 +148,12 @@ void client_wake_up(struct redis_client *c)
 
 void redis_pool_stop_clients(struct redis_pool *p)
 {
-    /* a client ends when its reads end: in-flight requests are still answered */
+    /* a client ends when its reads end: in-flight requests are still
+     * answered.  A blocked command waits on (up to shutdown_timeout): its
+     * client's reads end once it is answered (see flush_replies). */
     for (struct redis_client *c = p->clients; c; c = c->next)
-        shutdown(c->fd, SHUT_RD);
+        if (c->pin_holds == 0)
+            shutdown(c->fd, SHUT_RD);
 }
 
 static void on_idle(void *arg)
@@ -562,8 +627,9 @@ static void route_scan(struct redis_client *c, const char *req, const struct res
     int i, n = p->nservers;
 
     snprintf(num, sizeof num, "%.*s", (int)(a->len < 23 ? a->len : 23), req + a->off);
+    errno = 0;
     cursor = strtoull(num, &end, 10);
-    if (a->len == 0 || a->len > 20 || *end != '\0' || num[0] == '-') {
+    if (a->len == 0 || a->len > 20 || *end != '\0' || num[0] == '-' || errno == ERANGE) {   /* Redis: 64 bits */
         client_reply_error(c, "ERR invalid cursor");
         return;
     }
@@ -1034,6 +1100,16 @@ static void send_blocking(struct redis_client *c, const char *cmdname, struct re
         m->deadline = c->batch_us / 1000 + (uint64_t)ms + (uint64_t)c->pool->conf->server_timeout;
     m->blocking = 1;
     m->unpin = 1;
+    m->pop_kind = (uint8_t)pushback_kind(cmdname, req, r);
+    if (!c->hup) {
+        /* did its FIN come with it (`nc -N`)?  Then it is answered as Redis
+         * answers it: at once or not at all (one peek per blocking command) */
+        char b;
+        if (recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+            c->hup = 1;
+    }
+    m->after_fin = c->hup;   /* the reply, if the server answers before it sees the FIN, is written */
+    m->db = c->db;
     c->pin_holds++;
 }
 
@@ -1378,14 +1454,71 @@ static void local_command(struct redis_client *c, const struct redis_cmd *cmd, c
     }
 }
 
+/* An HTTP request sent to a redis port (a browser tricked by a web page
+ * into a cross-protocol attack): its lines would run as commands.  Redis
+ * closes the connection at POST or Host:, and so does coproxy. */
+static int is_http_request(const char *name, size_t n)
+{
+    return (n == 4 && strncasecmp(name, "POST", 4) == 0) || (n == 5 && strncasecmp(name, "Host:", 5) == 0);
+}
+
+static void close_http_client(struct redis_client *c)
+{
+    static __thread uint64_t last_warned;   /* once a minute per worker, as an attack repeats */
+    uint64_t now = worker_now_ms();
+    char addr[80];
+
+    c->pool->stats->security_closed++;
+    c->closing = 1;
+    if (last_warned != 0 && now - last_warned < 60000)
+        return;
+    last_warned = now;
+    log_warn("pool %s: client %s sent an HTTP request (POST or Host:) to the redis port: possible cross-protocol "
+             "attack, connection closed", c->pool->conf->name, client_addr(c, addr, sizeof addr));
+}
+
+/* With allow_flush = false, a script that names a flush (or spells a name
+ * with numeric escapes, \70 or \x46) is refused.  A guard against
+ * accidents, not a sandbox: a script can build a command name at run
+ * time; a backend user without FLUSHALL (redis_auth) is the hard limit. */
+static int script_may_flush(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (i + 5 <= n && strncasecmp(p + i, "flush", 5) == 0)
+            return 1;
+        if (p[i] == '\\' && i + 1 < n && (isdigit((unsigned char)p[i + 1]) || p[i + 1] == 'x' || p[i + 1] == 'u'))
+            return 1;
+    }
+    return 0;
+}
+
+/* The script text a request carries (EVAL, SCRIPT LOAD, FUNCTION LOAD or
+ * RESTORE), or NULL. */
+static const struct resp_arg *request_script(const struct redis_cmd *cmd, const char *req, const struct resp_request *r)
+{
+    if ((strcmp(cmd->name, "EVAL") == 0 || strcmp(cmd->name, "EVAL_RO") == 0) && r->argc > 1)
+        return &r->args[1];
+    if (strcmp(cmd->name, "SCRIPT") == 0 && r->argc > 2 && redis_arg_is(req, &r->args[1], "LOAD"))
+        return &r->args[2];
+    if (strcmp(cmd->name, "FUNCTION") == 0 && r->argc > 2
+        && (redis_arg_is(req, &r->args[1], "LOAD") || redis_arg_is(req, &r->args[1], "RESTORE")))
+        return &r->args[redis_arg_is(req, &r->args[1], "LOAD") ? r->argc - 1 : 2];
+    return NULL;
+}
+
 /* One whole request: answer it here, or send it on. */
 static void handle_request(struct redis_client *c, const char *req, const struct resp_request *r)
 {
     const struct resp_arg *a0 = &r->args[0];
     const struct redis_cmd *cmd = redis_cmd_lookup(req + a0->off, a0->len);
+    const struct resp_arg *script;
     char name[72];
 
     c->pool->stats->requests++;
+    if (is_http_request(req + a0->off, a0->len)) {
+        close_http_client(c);
+        return;
+    }
     if (cmd == NULL) {
         c->pool->stats->errors_refused++;
         client_reply_error(c, "ERR unsupported command '%s'", printable(req + a0->off, a0->len, name));
@@ -1405,6 +1538,15 @@ static void handle_request(struct redis_client *c, const char *req, const struct
     c->pool->route_slot1 = 0;
     if (!redis_cmd_arity_ok(cmd, r->argc)) {
         client_reply_error(c, "ERR wrong number of arguments for '%s' command", redis_lower_name(cmd->name, name));
+        if (c->multi)
+            abort_multi(c);
+        return;
+    }
+    if (!c->pool->conf->allow_flush && (script = request_script(cmd, req, r)) != NULL
+        && script_may_flush(req + script->off, script->len)) {
+        c->pool->stats->errors_refused++;
+        client_reply_error(c, "ERR coproxy: this script may flush a database, and flushing is turned off in pool %s "
+                    "(allow_flush = false)", c->pool->conf->name);
         if (c->multi)
             abort_multi(c);
         return;
@@ -1519,6 +1661,28 @@ static void time_out_head(struct redis_client *c)
     struct msg *m = c->head;
     struct redis_server *s = m->server;
 
+    if (m->blocking) {
+        /* past its own timeout (or its client left and the server did not
+         * end it): not the server's failure.  The client gets its error;
+         * the command is unblocked, and its connection kept until the
+         * server answers, so that what it may still take goes back */
+        struct backend_conn *pin = c->pin;
+        m->orphan = 1;
+        msg_fail(c->w, m, "ERR coproxy: timeout: no reply from server %s (%s) to a blocking command within its "
+                 "own timeout and server_timeout (%d ms)", s ? s->conf->name : "?", s ? s->conf->addr.text : "?",
+                 c->pool->conf->server_timeout);
+        if (pin != NULL) {
+            c->pin = NULL;
+            c->pin_holds = 0;
+            c->watching = 0;
+            c->pin_selected = 0;
+            if (!m->unblock_sent)
+                backend_unblock(c->w, pin);
+            backend_park(c->w, pin);
+        }
+        return;
+    }
+
     for (uint32_t i = 0; i < m->nfrags && !m->done; i++) {
         if (!m->frags[i]->done) {
             s = m->frags[i]->server;
@@ -1531,6 +1695,47 @@ static void time_out_head(struct redis_client *c)
              s ? s->conf->name : "?", s ? s->conf->addr.text : "?", c->pool->conf->server_timeout);
 }
 
+/*
+ * A client that leaves while its blocking command waits (its FIN, a reset,
+ * its idle kick) must not have anything popped for it.  Its leaving is
+ * passed on to the server at once: CLIENT UNBLOCK for the command's own
+ * connection (the command ends with a nil reply, nothing taken), or where
+ * that cannot be sent, a FIN on that connection (backend_half_close), which
+ * the server takes as the client closing.  What the server took just
+ * before is given back (give_back).  A command sent after the FIN had come
+ * (with it, `nc -N` style) is answered as Redis answers it, then the
+ * client is closed.
+ */
+#define UNBLOCK_AGAIN_MS 20
+
+/* CLIENT UNBLOCK goes on another connection than the command: it may reach
+ * the server first, find nothing blocked, and the command block after it.
+ * So it is sent again every UNBLOCK_AGAIN_MS until the command ends. */
+static void unblock_head(struct redis_client *c, uint64_t now)
+{
+    struct msg *m = c->head;
+
+    if (m == NULL || !m->blocking || m->done || c->pin == NULL || c->pin_holds == 0)
+        return;
+    if (m->unblock_sent && (c->pin->fin_pending || c->pin->fin_sent || now < c->unblock_at))
+        return;
+    m->unblock_sent = 1;
+    c->unblock_at = now + UNBLOCK_AGAIN_MS;
+    if (backend_unblock(c->w, c->pin) != 0)
+        backend_half_close(c->pin);
+}
+
+static void client_left_blocked(struct redis_client *c)
+{
+    if (c->left_told)
+        return;
+    c->left_told = 1;
+    for (struct msg *m = c->head; m != NULL; m = m->cnext)
+        if (m->blocking && !m->done && !m->after_fin)
+            m->orphan = 1;
+    unblock_head(c, worker_now_ms());
+}
+
 /* The client's socket changed while a blocking command waited: gone, or
  * just more requests (pipelined after it: they wait their turn). */
 static void client_hup(int fd, short revents, void *arg)
@@ -1541,32 +1746,84 @@ static void client_hup(int fd, short revents, void *arg)
 
     c->hup_watch = 0;
     if (n == 0 && !(revents & (POLLHUP | POLLERR | POLLNVAL))) {
-        /* its FIN: a reply already on its way (a BLPOP served at once) is
-         * still written; the waiter caps its wait at server_timeout */
+        /* its FIN: told to the server now, before anything another client
+         * sends after it (a push that would wake the command) is routed */
         c->hup = 1;
+        client_left_blocked(c);
         client_wake_up(c);
     } else if ((n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                || (revents & (POLLHUP | POLLERR | POLLNVAL))) {
         c->gone = 1;
+        client_left_blocked(c);
         client_wake_up(c);
     } else if (co_fd_watch(fd, POLLRDHUP, client_hup, c) == 0) {
         c->hup_watch = 1;
     }
 }
 
+/* A nil reply (a blocking command that timed out or was unblocked). */
+static int is_nil(const struct rbuf *r)
+{
+    return r->len == 5 && (memcmp(r->data, "*-1\r\n", 5) == 0 || memcmp(r->data, "$-1\r\n", 5) == 0);
+}
+
+/* m is a blocking command its client left while it waited: not written. */
+static int client_left_it(const struct redis_client *c, const struct msg *m)
+{
+    return m->unanswered || (m->orphan && c->left_told) || (m->unblock_sent && is_nil(&m->reply));
+}
+
+/* Waits for the head's reply (or its deadline); 0, or -1 to close the client. */
+static int wait_head(struct redis_client *c)
+{
+    struct msg *m = c->head;
+    uint64_t now = worker_now_ms(), until;
+    int r, left = 0;
+
+    if (now >= m->deadline) {
+        time_out_head(c);
+        return 0;
+    }
+    if (c->cond == NULL && (c->cond = co_cond_alloc()) == NULL)
+        return -1;
+    if (m->blocking && (c->hup || c->gone || c->kicked || c->overflow)) {
+        /* it left (or is being closed): the server ends the command; the
+         * wait for that is bounded by server_timeout */
+        client_left_blocked(c);
+        unblock_head(c, now);   /* again, or a later one pipelined behind the first */
+        if (m->deadline > now + (uint64_t)c->pool->conf->server_timeout)
+            m->deadline = now + (uint64_t)c->pool->conf->server_timeout;
+        left = 1;
+    } else if (c->overflow) {
+        return -1;
+    }
+    /* a blocked command may wait for ever: notice the client leaving meanwhile */
+    if (m->blocking && !c->hup && !c->gone && !c->hup_watch && co_fd_watch(c->fd, POLLRDHUP, client_hup, c) == 0)
+        c->hup_watch = 1;
+    until = left && c->unblock_at < m->deadline ? c->unblock_at : m->deadline;
+    c->waiting = 1;
+    r = co_cond_timedwait(c->cond, until <= now ? 1 : until - now > INT32_MAX ? -1 : (int)(until - now));
+    c->waiting = 0;
+    if (c->hup_watch) {
+        co_fd_unwatch(c->fd);
+        c->hup_watch = 0;
+    }
+    return r == 0 || r == -ETIMEDOUT ? 0 : -1;
+}
+
 /* Writes replies in request order as they complete, until the queue is empty.
- * 0, or -1 if the client cannot be written to. */
+ * 0, or -1 if the client cannot be written to (or has left). */
 static __attribute__((noinline)) int flush_replies(struct redis_client *c)
 {
     static const char oom[] = "-ERR coproxy: out of memory for this reply\r\n";
 
     while (c->head != NULL) {
         struct iovec iov[IOV_BATCH];
-        struct msghdr mh = { .msg_iov = iov };
         struct msg *m = c->head;
+        struct msghdr mh = { .msg_iov = iov };
         size_t total = 0;
         uint64_t now_us;
-        int n = 0, niov = 0, r;
+        int n = 0, niov = 0, lost;
 
         if (m->wait == 1 && !m->done) {   /* a WAIT goes out once all before it is answered */
             wait_dispatch(c, m);
@@ -1581,33 +1838,26 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
             continue;
         }
         if (!m->done) {
-            uint64_t now = worker_now_ms();
-            if (now >= m->deadline) {
-                time_out_head(c);
-                continue;
-            }
-            if (c->cond == NULL && (c->cond = co_cond_alloc()) == NULL)
-                return -1;
-            /* a blocked command may wait for ever: notice the client leaving meanwhile.
-             * If its FIN came already (no edge is left to see), a reply on its way
-             * is still written, but the wait ends after server_timeout, as Redis
-             * frees a blocked client that closed */
-            if (m->blocking && c->hup && m->deadline > now + (uint64_t)c->pool->conf->server_timeout)
-                m->deadline = now + (uint64_t)c->pool->conf->server_timeout;
-            if (m->blocking && !c->hup && !c->hup_watch && co_fd_watch(c->fd, POLLRDHUP, client_hup, c) == 0)
-                c->hup_watch = 1;
-            c->waiting = 1;
-            r = co_cond_timedwait(c->cond, m->deadline - now > INT32_MAX ? -1 : (int)(m->deadline - now));
-            c->waiting = 0;
-            if (c->hup_watch) {
-                co_fd_unwatch(c->fd);
-                c->hup_watch = 0;
-            }
-            if (c->gone || (r != 0 && r != -ETIMEDOUT))
+            if (wait_head(c) != 0)
                 return -1;
             continue;
         }
-        for (m = c->head; m != NULL && m->done && n < IOV_BATCH; m = m->cnext, n++) {
+        if (client_left_it(c, m)) {
+            /* its client left while it waited: nothing reaches the client
+             * (what the server took went back: orphan_reply) */
+            if (m->unpin && c->pin_holds > 0)
+                c->pin_holds--;
+            c->head = m->cnext;
+            if (c->head == NULL)
+                c->tail = &c->head;
+            c->nqueued--;
+            m->cnext = NULL;
+            m->client = NULL;
+            msg_unref(c->w, m);
+            c->gone = 1;   /* what follows is not written either; a later blocked command is unblocked */
+            continue;
+        }
+        for (m = c->head; m != NULL && m->done && !client_left_it(c, m) && n < IOV_BATCH; m = m->cnext, n++) {
             if (m->silent)
                 continue;
             if (m->reply.len > 0) {
@@ -1621,22 +1871,34 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
         }
         mh.msg_iovlen = (size_t)niov;
         /* blocking (hooked): all of it, or the client is gone */
-        if (c->kicked || (niov > 0 && sendmsg(c->fd, &mh, MSG_NOSIGNAL) != (ssize_t)total))
+        lost = c->kicked || c->overflow || c->gone
+               || (niov > 0 && sendmsg(c->fd, &mh, MSG_NOSIGNAL) != (ssize_t)total);
+        if (lost && c->pin_holds == 0)
             return -1;
-        c->pool->stats->bytes_out += total;
+        if (lost) {   /* a blocked command waits still: see it ended (and undone) first */
+            c->gone = 1;
+            client_left_blocked(c);
+        } else {
+            c->pool->stats->bytes_out += total;
+        }
         now_us = worker_now_us();
         while (n-- > 0) {
             m = c->head;
             if (m->push)
                 c->push_bytes -= m->reply.len;
-            else
+            else if (!lost)
                 stats_latency_add(&c->pool->stats->latency, now_us - m->start_us);
+            if (m->counted)
+                c->reply_bytes -= m->reply.len;
             if (m->quit)
                 c->closing = 1;
             if (m->wait)
                 wait_release(c, 0);
-            if (m->unpin && c->pin_holds > 0 && --c->pin_holds == 0 && !c->watching && !c->multi)
+            if (m->unpin && c->pin_holds > 0 && --c->pin_holds == 0 && !c->watching && !c->multi) {
                 release_pin(c, pin_lost(c));   /* its blocking command is answered */
+                if (c->w->stopping)
+                    shutdown(c->fd, SHUT_RD);   /* shutting down: it was let wait for this */
+            }
             c->head = m->cnext;
             c->nqueued--;
             m->cnext = NULL;
@@ -1645,8 +1907,10 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
         }
         if (c->head == NULL)
             c->tail = &c->head;
+        if (c->reply_bytes <= c->pool->conf->client_output_soft_limit)
+            c->soft_since = 0;
     }
-    return 0;
+    return c->gone ? -1 : 0;
 }
 
 /* ---- the client's life ------------------------------------------------------------ */

@@ -36,6 +36,11 @@ struct redis_client {
                                             EOF, a short read no longer means drained */
     uint8_t gone;                        /* it closed while a blocking command waited */
     uint8_t hup_watch;                   /* a watch for that is armed on fd */
+    uint8_t left_told;                   /* its leaving was passed on to its blocked command's server */
+    uint64_t unblock_at;                 /* ms: CLIENT UNBLOCK is sent again then (it may have come first) */
+    uint8_t overflow;                    /* past client_output_limit: being closed */
+    uint64_t reply_bytes;                /* replies done, not yet written (client_output_limit) */
+    uint64_t soft_since;                 /* ms: over client_output_soft_limit since (0: not over) */
     /* a connection of its own (issue: transactions, blocking commands) */
     struct backend_conn *pin;
     uint32_t pin_drops;                  /* pin->drops when its server-side state began */

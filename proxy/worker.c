@@ -308,6 +308,7 @@ static void worker_trim(struct worker *w)
         if (w->pools[i].redis)
             redis_pool_trim(w->pools[i].redis);
     co_sharestack_trim(w->share);
+    co_sharestack_trim(w->backend_share);
     co_trim();
     if (mallctl)
         mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
@@ -616,6 +617,7 @@ static void *worker_main(void *arg)
                      e == EPERM ? " (under systemd, allow it: SystemCallFilter=sched_setaffinity)" : "");
     }
     w->share = co_alloc_sharestack(d->cfg.shared_stacks, d->cfg.stack_size);
+    w->backend_share = co_alloc_sharestack(WORKER_BACKEND_STACKS, WORKER_BACKEND_STACK);
     w->pools = calloc((size_t)d->cfg.npools, sizeof *w->pools);
     pthread_mutex_lock(&d->cfg_lock);
     w->confs = malloc((size_t)d->cfg.npools * sizeof *w->confs);
@@ -626,7 +628,7 @@ static void *worker_main(void *arg)
     pthread_mutex_unlock(&d->cfg_lock);
     acceptors = calloc((size_t)d->cfg.npools, sizeof *acceptors);
     acc = calloc((size_t)d->cfg.npools, sizeof *acc);
-    if (w->share == NULL || w->pools == NULL || w->confs == NULL || acceptors == NULL || acc == NULL) {
+    if (w->share == NULL || w->backend_share == NULL || w->pools == NULL || w->confs == NULL || acceptors == NULL || acc == NULL) {
         log_error("out of memory starting the worker");
         __atomic_store_n(&d->failed, 1, __ATOMIC_RELAXED);
         return NULL;

@@ -29,6 +29,12 @@
 #define WORKER_PIPE_PAUSE_MS 1000
 /* Redis clients read into smaller buffers: a request rarely needs more, and a
  * bigger one grows its buffer. */
+/* The redis backend connections' coroutines (a writer each, a reader while
+ * connected) share these run stacks: deeper than an idle client's, so
+ * not on the clients' shared stacks; few at a time are busy, so few
+ * switches copy; and a pool of 50,000 servers maps no more than one. */
+#define WORKER_BACKEND_STACKS 16
+#define WORKER_BACKEND_STACK (64 * 1024)
 #define WORKER_IBUF_SIZE (16 * 1024)
 #define WORKER_IBUF_CACHE 16
 #define WORKER_ARGV_CACHE 16
@@ -52,6 +58,9 @@ struct worker {
     pthread_t thread;
     struct daemon *d;
     struct stShareStack_t *share;
+    struct stShareStack_t *backend_share;   /* run stacks of the redis backend connections'
+                                               coroutines: memory mappings do not grow with
+                                               workers x servers */
     struct pool_rt *pools;
     struct pool_conf *confs;         /* [npools]: this worker's copy of the pools' settings */
     unsigned cfg_gen;                /* atomic: the configuration generation applied */

@@ -6,6 +6,7 @@ on the servers afterwards.  Each client owns its keys, so what a reply may
 be is known exactly: the set of values the key may hold grows only when a
 write's outcome is unknown (it failed with an error or timed out)."""
 import random
+import socket
 import threading
 import time
 
@@ -137,3 +138,123 @@ class Checker:
              for k in ("requests", "acked", "errors", "mismatched", "lost")}
         s["bad"] = [b for c in self.clients for b in c.bad][:10]
         return s
+
+
+class JobQueues:
+    """Numbered jobs through lists, judged exactly: producers RPUSH unique
+    job ids; blocking consumers BLPOP them with short timeouts of their
+    own and, at random, give up while blocked -- they shut down their
+    sending side (the FIN a client library sends when its own timeout
+    fires) and read what still comes until the proxy closes.  Every job
+    pushed is consumed exactly once or is still in its list; none is
+    lost, none is consumed twice, none appears that was not pushed.  (A
+    consumer that closes without reading what was already sent to it
+    loses that with Redis itself too: not what this checks.)"""
+
+    def __init__(self, port, queues=("{qa}jobs", "{qb}jobs"), nproducers=2, nconsumers=6, seed=0,
+                 limit_s=900, leave_rate=0.3):
+        self.port, self.queues, self.limit_s, self.leave_rate = port, list(queues), limit_s, leave_rate
+        self.rng = random.Random(seed)
+        self.acked, self.maybe = set(), set()          # pushed for sure / perhaps (the push got an error)
+        self.consumed = []                             # every job a consumer got, duplicates kept
+        self.left = self.errors = self.pushes = 0
+        self.bad = []
+        self.lock = threading.Lock()
+        self.halt = threading.Event()
+        self.threads = ([threading.Thread(target=self.produce, args=(i,), daemon=True) for i in range(nproducers)]
+                        + [threading.Thread(target=self.consume, args=(i,), daemon=True) for i in range(nconsumers)])
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+
+    def stop(self):
+        self.halt.set()
+        for t in self.threads:
+            t.join(60)
+
+    def produce(self, i):
+        rng = random.Random(1000 + i)
+        deadline = time.monotonic() + self.limit_s
+        conn, seq = None, 0
+        while not self.halt.is_set() and time.monotonic() < deadline:
+            seq += 1
+            job = f"p{i}-{seq}"
+            q = rng.choice(self.queues)
+            try:
+                conn = conn or Resp(self.port, timeout=30)
+                conn.send(encode("RPUSH", q, job))
+                r = conn.reply()
+            except (OSError, EOFError, AssertionError):
+                r, conn = LOST, None
+            with self.lock:
+                self.pushes += 1
+                if isinstance(r, int):
+                    self.acked.add(job)
+                else:                                  # an error or no reply: it may have happened
+                    self.maybe.add(job)
+                    self.errors += 1
+            time.sleep(rng.random() * 0.02)          # slower than the consumers: they block
+
+    def consume(self, i):
+        rng = random.Random(2000 + i)
+        deadline = time.monotonic() + self.limit_s
+        while not self.halt.is_set() and time.monotonic() < deadline:
+            q = rng.choice(self.queues)
+            try:
+                c = Resp(self.port, timeout=30)
+            except OSError:
+                time.sleep(0.1)
+                continue
+            try:
+                while not self.halt.is_set():
+                    own = rng.choice((0.05, 0.1, 0.3, 1))   # BLPOP's own timeout, seconds
+                    c.send(encode("BLPOP", q, own))
+                    if rng.random() < self.leave_rate:       # give up while blocked: FIN, then read to EOF
+                        time.sleep(rng.random() * own)
+                        c.sock.shutdown(socket.SHUT_WR)
+                        self.take(self.drain(c))
+                        with self.lock:
+                            self.left += 1
+                        break
+                    self.take([c.reply()])
+            except (OSError, EOFError, AssertionError) as e:
+                with self.lock:
+                    if len(self.bad) < 5:
+                        self.bad.append(f"consumer {i}: {e!r}")
+            finally:
+                c.close()
+
+    @staticmethod
+    def drain(c):
+        """Every whole reply that comes until the proxy closes the connection."""
+        c.sock.settimeout(30)
+        out = []
+        while True:
+            try:
+                out.append(c.reply())
+            except (EOFError, ConnectionResetError):
+                return out
+
+    def take(self, replies):
+        with self.lock:
+            for r in replies:
+                if isinstance(r, list) and len(r) == 2:
+                    self.consumed.append(r[1].decode())
+                elif r is None:
+                    pass                               # its own timeout: nothing there
+                elif isinstance(r, bytes) and r.startswith(b"-ERR"):
+                    self.errors += 1
+                else:
+                    self.bad.append(f"odd reply {r!r}")
+
+    def verify(self, lists):
+        """lists: what is left in the queues, read from the servers."""
+        left = [j.decode() for j in lists]
+        seen = self.consumed + left
+        dup = sorted({j for j in seen if seen.count(j) > 1}) if len(set(seen)) != len(seen) else []
+        lost = sorted(self.acked - set(seen))
+        unknown = sorted(set(seen) - self.acked - self.maybe)
+        return {"pushed": self.pushes, "acked": len(self.acked), "consumed": len(self.consumed), "left_in_lists": len(left),
+                "consumers_left": self.left, "errors": self.errors, "duplicates": dup[:10], "lost": lost[:10],
+                "unknown": unknown[:10], "bad": self.bad[:5]}

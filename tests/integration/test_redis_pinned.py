@@ -274,27 +274,3 @@ def test_wait_counts_the_replicas_of_the_servers_the_client_wrote_to(daemon, bac
         assert r.get(on0) == b"second"              # the shared connections are in step
     finally:
         replica.stop()
-
-
-def test_a_blocking_command_answered_at_once_reaches_a_client_that_half_closed(proxy):
-    s = proxy(1)
-    raw = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-    raw.sendall(b"*3\r\n$5\r\nRPUSH\r\n$1\r\nq\r\n$1\r\na\r\n*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n5\r\n")
-    raw.shutdown(socket.SHUT_WR)                   # as `nc -N` or a script does: the FIN comes with it
-    got = b""
-    while (chunk := raw.recv(65536)):
-        got += chunk
-    assert got == b":1\r\n*2\r\n$1\r\nq\r\n$1\r\na\r\n"   # Redis answers both, then closes
-    raw.close()
-    assert s.client().llen("q") == 0
-    # served a little later (within server_timeout): the reply still comes
-    raw = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-    raw.sendall(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n5\r\n")
-    raw.shutdown(socket.SHUT_WR)
-    time.sleep(0.3)                                # the proxy has seen the FIN by now
-    s.client().rpush("q", "b")
-    got = b""
-    while (chunk := raw.recv(65536)):
-        got += chunk
-    assert got == b"*2\r\n$1\r\nq\r\n$1\r\nb\r\n"
-    raw.close()
