@@ -162,8 +162,8 @@ static int complete_head(struct worker *w, struct backend_conn *bc, const char *
         msg_unref(w, m);   /* sent again elsewhere, or waiting: that holds it now */
         return 0;
     }
-    if (m->orphan)
-        orphan_reply(w, m, p, n);   /* its client left or gave up: what it took goes back */
+    if (m->late_reply != NULL)
+        m->late_reply(w, m, p, n);   /* (its owner's: a reply its client will not take) */
     if (m->internal && m->id_probe) {   /* CLIENT ID: what CLIENT UNBLOCK names it by (0: refused) */
         bc->server_id = n > 1 && p[0] == ':' ? strtoll(p + 1, NULL, 10) : 0;
         msg_unref(w, m);
@@ -280,7 +280,7 @@ static void *reader_main(void *arg)
             size_t k = (size_t)rp.pos;
             struct msg *m = bc->head;
             if (k > 0 && bc->subscriber == NULL) {
-                if (!m->done && (m->client != NULL || m->parent != NULL || m->orphan)
+                if (!m->done && (m->client != NULL || m->parent != NULL || m->late_reply != NULL)
                     && rbuf_append(&m->reply, buf, k) != 0) {
                     backend_fail(w, bc, "out of memory for a reply");
                     break;

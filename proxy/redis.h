@@ -73,6 +73,9 @@ struct msg {
     uint8_t pop_kind;                /* enum pop_kind: what its reply takes from the server */
     uint8_t after_fin;               /* sent after its client's FIN: the reply is still written */
     uint8_t orphan;                  /* its client left or gave up: what its reply took goes back */
+    /* its reply, whatever became of its client, is handed here first (the
+     * connection calls no feature by name: its owner sets this) */
+    void (*late_reply)(struct worker *w, struct msg *m, const char *p, size_t n);
     int32_t db;                      /* a blocking command's database (-1: the pool's), to give back in */
     uint8_t unanswered;              /* its connection was half-closed and ended without its reply */
     uint8_t counted;                 /* its reply's bytes are in the client's reply_bytes */

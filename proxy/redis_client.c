@@ -72,7 +72,7 @@ struct redis_client *redis_client_new(struct worker *w, struct pool_rt *p, int f
 
 void client_wake_up(struct redis_client *c);
 
-/* The client's address, "host:port", for log lines (best effort). */
+/* The client's address, "host:port" ("unix:0" on a Unix socket; "?:0" if unknown): for CLIENT LIST and logs. */
 static const char *client_addr(const struct redis_client *c, char *out, size_t n)
 {
     struct sockaddr_storage ss;
@@ -80,15 +80,16 @@ static const char *client_addr(const struct redis_client *c, char *out, size_t n
     char host[INET6_ADDRSTRLEN] = "?";
     int port = 0;
 
-    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_INET) {
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
-        port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    } else if (ss.ss_family == AF_INET6) {
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
-        port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    } else {
-        snprintf(out, n, "unix socket (fd %d)", c->fd);
-        return out;
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET) {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        } else {
+            snprintf(host, sizeof host, "unix");
+        }
     }
     snprintf(out, n, "%s:%d", host, port);
     return out;
@@ -96,6 +97,16 @@ static const char *client_addr(const struct redis_client *c, char *out, size_t n
 
 /* Replies pile up for a client that does not read them: past the pool's
  * limits it is closed (its socket shut down wakes it wherever it waits). */
+static void client_output_check(struct redis_client *c);
+
+static void soft_limit_due(void *arg)
+{
+    struct redis_client *c = arg;
+
+    if (c->soft_since != 0)
+        client_output_check(c);
+}
+
 static void client_output_check(struct redis_client *c)
 {
     const struct pool_conf *pc = c->pool->conf;
@@ -110,8 +121,15 @@ static void client_output_check(struct redis_client *c)
             return;
         }
         now = worker_now_ms();
-        if (c->soft_since == 0)
+        if (c->soft_since == 0) {
+            /* over from now: looked at again when the time is up, whether
+             * or not more replies come meanwhile */
             c->soft_since = now;
+            if (c->soft_timer == NULL)
+                c->soft_timer = co_timer_new(soft_limit_due, c);
+            if (c->soft_timer != NULL)
+                co_timer_arm(c->soft_timer, pc->client_output_soft_time);
+        }
         if (now - c->soft_since < (uint64_t)pc->client_output_soft_time)
             return;
     }
@@ -1251,24 +1269,10 @@ static void cmd_hello(struct redis_client *c, const char *req, const struct resp
 /* One CLIENT LIST line about client o. */
 static int client_line(const struct redis_client *o, struct rbuf *out)
 {
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    char host[64] = "?", name[40];
-    int port = 0;
+    char addr[80], name[40];
 
-    if (getpeername(o->fd, (struct sockaddr *)&ss, &len) == 0) {
-        if (ss.ss_family == AF_INET) {
-            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
-            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof host);
-            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-        } else {
-            snprintf(host, sizeof host, "unix");
-        }
-    }
-    return rbuf_printf(out, "id=%llu addr=%s:%d fd=%d name=%s db=%d sub=%u psub=%u multi=%d watch=%d worker=%d "
-                       "cmd=%s\n", (unsigned long long)o->id, host, port, o->fd, o->name ? o->name : "",
+    return rbuf_printf(out, "id=%llu addr=%s fd=%d name=%s db=%d sub=%u psub=%u multi=%d watch=%d worker=%d "
+                       "cmd=%s\n", (unsigned long long)o->id, client_addr(o, addr, sizeof addr), o->fd, o->name ? o->name : "",
                        o->db >= 0 ? o->db : o->pool->conf->redis_db, pubsub_channels(o), pubsub_patterns(o),
                        o->multi ? (int)o->ndeferred : -1, o->watching, o->w->id,
                        o->last_cmd ? redis_lower_name(o->last_cmd, name) : "NULL");
@@ -1668,6 +1672,7 @@ static void time_out_head(struct redis_client *c)
          * server answers, so that what it may still take goes back */
         struct backend_conn *pin = c->pin;
         m->orphan = 1;
+        m->late_reply = orphan_reply;
         msg_fail(c->w, m, "ERR coproxy: timeout: no reply from server %s (%s) to a blocking command within its "
                  "own timeout and server_timeout (%d ms)", s ? s->conf->name : "?", s ? s->conf->addr.text : "?",
                  c->pool->conf->server_timeout);
@@ -1731,8 +1736,10 @@ static void client_left_blocked(struct redis_client *c)
         return;
     c->left_told = 1;
     for (struct msg *m = c->head; m != NULL; m = m->cnext)
-        if (m->blocking && !m->done && !m->after_fin)
+        if (m->blocking && !m->done && !m->after_fin) {
             m->orphan = 1;
+            m->late_reply = orphan_reply;
+        }
     unblock_head(c, worker_now_ms());
 }
 
@@ -2083,6 +2090,7 @@ static void client_close(struct redis_client *c)
     release_input(c);
     free(c->req.args);
     co_timer_free(c->idle);
+    co_timer_free(c->soft_timer);
     co_cond_free(c->cond);
     close(c->fd);
     free(c->name);

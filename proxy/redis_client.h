@@ -41,6 +41,7 @@ struct redis_client {
     uint8_t overflow;                    /* past client_output_limit: being closed */
     uint64_t reply_bytes;                /* replies done, not yet written (client_output_limit) */
     uint64_t soft_since;                 /* ms: over client_output_soft_limit since (0: not over) */
+    struct co_timer *soft_timer;         /* fires client_output_soft_time after soft_since */
     /* a connection of its own (issue: transactions, blocking commands) */
     struct backend_conn *pin;
     uint32_t pin_drops;                  /* pin->drops when its server-side state began */

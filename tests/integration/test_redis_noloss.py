@@ -263,6 +263,27 @@ def test_a_client_that_does_not_read_is_closed_at_the_output_limit(daemon, backe
     assert pool_stats(sock)["client_output_closed"] == 1
 
 
+def test_a_client_over_the_soft_output_limit_too_long_is_closed(daemon, backends, tmp_path):
+    s, sock = with_admin(daemon, backends, tmp_path, client_output_limit=0, client_output_soft_limit=4 << 20,
+                         client_output_soft_time=500)
+    s.direct(0).set("v", b"x" * (1 << 20))
+    hog = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    t0 = time.monotonic()
+    hog.sendall(encode("GET", "v") * 20)               # 20 MB it does not read: all come at once
+    wait_for(lambda: pool_stats(sock)["client_output_closed"] == 1, "not closed after the soft time", timeout=30)
+    assert time.monotonic() - t0 >= 0.45               # not before its time was up
+    hog.close()
+    # one that reads what it asks for, under the soft limit, stays
+    c = Resp(s.port, timeout=30)
+    for _ in range(10):
+        c.send(encode("GET", "v") * 2)
+        assert c.reply() == b"x" * (1 << 20) and c.reply() == b"x" * (1 << 20)
+    time.sleep(0.7)
+    assert c.call("PING") == b"+PONG"
+    assert pool_stats(sock)["client_output_closed"] == 1
+
+
 def test_an_http_request_to_the_redis_port_is_not_run(proxy):
     s = proxy(1)
     for first in (b"POST / HTTP/1.1\r\n", b"GET / HTTP/1.1\r\n"):
