@@ -1,6 +1,7 @@
 /* backend.c — a worker's connections to a redis server: pipelined writes, replies matched in order, reconnects. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -72,7 +73,7 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
     }
     bc->gen++;
     bc->drops++;
-    bc->fin_pending = bc->fin_sent = 0;
+    bc->fin_pending = bc->fin_sent = bc->unblocked = 0;   /* a new connection is a new client there */
     if (bc->state == BC_UP && !s->retired && !quiet)
         log_warn("pool %s: server %s (%s): %s", s->pool->conf->name, s->conf->name,
                  s->conf->addr.text, why);
@@ -164,8 +165,14 @@ static int complete_head(struct worker *w, struct backend_conn *bc, const char *
     }
     if (m->late_reply != NULL)
         m->late_reply(w, m, p, n);   /* (its owner's: a reply its client will not take) */
-    if (m->internal && m->id_probe) {   /* CLIENT ID: what CLIENT UNBLOCK names it by (0: refused) */
-        bc->server_id = n > 1 && p[0] == ':' ? strtoll(p + 1, NULL, 10) : 0;
+    if (m->internal && m->id_probe) {
+        /* CLIENT ID: what CLIENT UNBLOCK names it by; then CLIENT UNBLOCK 0,
+         * to know it is allowed (an ACL user without @admin, Redis < 5):
+         * either refused, and a client leaving is told with a FIN instead */
+        if (m->id_probe == PROBE_ID)
+            bc->server_id = n > 1 && p[0] == ':' ? strtoll(p + 1, NULL, 10) : 0;
+        else if (n == 0 || p[0] != ':')
+            bc->server_id = 0;
         msg_unref(w, m);
         return 0;
     }
@@ -359,9 +366,10 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
         nint++;
     }
     if (bc->pinned) {   /* its id, so that a client leaving can unblock it (backend_unblock) */
-        if (rbuf_printf(&pro, "*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n") != 0)
+        if (rbuf_printf(&pro, "*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n*3\r\n$6\r\nCLIENT\r\n$7\r\nUNBLOCK\r\n$1\r\n0\r\n") != 0)
             goto oom;
-        probe = nint++;
+        probe = nint;
+        nint += 2;
     }
     bc->server_id = 0;
     for (int i = 0; i < nint; i++) {
@@ -373,7 +381,7 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
             goto fail_int;
         }
         m->internal = 1;
-        m->id_probe = i == probe;
+        m->id_probe = i == probe ? PROBE_ID : i == probe + 1 ? PROBE_UNBLOCK : 0;
         m->refs = 1;
         m->server = s;
         *link = m;
@@ -530,6 +538,14 @@ void backend_unpin(struct worker *w, struct backend_conn *bc, int dirty)
 {
     struct redis_server *s = bc->srv;
 
+    /* an UNBLOCK sent for it may still be on its way: it must not end the
+     * next holder's blocking command, so it closes (a new connection is a
+     * new id) -- after the replies it still owes (an EXEC) */
+    if (bc->unblocked && !dirty && bc->head != NULL) {
+        bc->parked = 1;
+        return;
+    }
+    dirty |= bc->unblocked;
     s->stats->pinned--;
     /* (one still connecting has its requests queued: they must not go out either) */
     if (dirty && (bc->state != BC_DOWN || bc->head != NULL || bc->out.len > bc->out_off)) {
@@ -635,29 +651,33 @@ void backend_timed_out(struct worker *w, struct msg *m)
 {
     struct backend_conn *bc = m->conn;
     struct redis_server *s;
-    uint64_t now = worker_now_ms();
+    const struct msg *newest;
+    uint64_t now = worker_now_ms(), silent, timeout;
     char why[96];
 
     if (bc == NULL || m->done)
         return;
     s = bc->srv;
+    timeout = (uint64_t)s->pool->conf->server_timeout;
     s->stats->timeouts++;
     s->pool->stats->errors_timeout++;
-    /* replies still flow (a pipeline of big values ahead of m): m alone fails */
-    if (bc->state == BC_UP && now - bc->heard_ms < (uint64_t)s->pool->conf->server_timeout)
+    if (bc->state != BC_UP)
         return;
-    /* silent for server_timeout.  The connection is dropped only once
-     * nobody on it can still be answered in time (a request with time left
-     * may yet get its reply); meanwhile the silence counts against the
-     * server, once. */
-    for (struct msg *x = bc->head; x != NULL && bc->state == BC_UP; x = x->bnext) {
-        if (x != m && !x->done && !x->internal && x->deadline > now && (x->client != NULL || x->parent != NULL)) {
-            if (bc->struck_ms != bc->heard_ms) {
-                bc->struck_ms = bc->heard_ms;
-                redis_server_failed(s);
-            }
-            return;
+    /* replies still flow (a pipeline of big values ahead of m): m alone fails */
+    silent = now - bc->heard_ms;
+    if (silent < timeout)
+        return;
+    /* silent for server_timeout: a failure of the server for each such
+     * span.  A request sent later may still be answered in time (the server
+     * was busy, not gone): the connection stays until the silence reaches
+     * twice server_timeout, or nobody on it has time left */
+    newest = (const struct msg *)(const void *)((const char *)bc->tail - offsetof(struct msg, bnext));
+    if (silent < 2 * timeout && newest != m && !newest->done && newest->deadline > now) {
+        if (now - bc->struck_ms >= timeout) {
+            bc->struck_ms = now;
+            redis_server_failed(s);
         }
+        return;
     }
     snprintf(why, sizeof why, "timeout: no reply within %d ms", s->pool->conf->server_timeout);
     backend_fail_ex(w, bc, why, 1);
@@ -687,6 +707,7 @@ int backend_unblock(struct worker *w, struct backend_conn *pin)
     }
     backend_enqueue(bc, m);
     msg_unref(w, m);
+    pin->unblocked = 1;
     return 0;
 }
 

@@ -703,7 +703,7 @@ static void parse_admin(struct ctx *c, const config_setting_t *s, struct config 
  * start ("out of memory").  config_map_estimate() counts, per worker:
  *   - 2 per shared run stack (coroutines.shared_stacks, proxy/worker.c);
  *   - 2 per run stack of the redis backends' coroutines
- *     (WORKER_BACKEND_STACKS, proxy/worker.h: 16), however many servers;
+ *     (WORKER_BACKEND_STACKS, proxy/worker.h: 64), however many servers;
  *   - 2 for the scratch stack shared-stack copies run on (co_stack.c);
  *   - 2 for the thread's stack and its guard (glibc), 1 for its signal
  *     stack (co_guard.c), 2 for its malloc arena (a heap and its reserve);
@@ -715,7 +715,7 @@ static void parse_admin(struct ctx *c, const config_setting_t *s, struct config 
 #define MAPS_PROCESS 128
 #define MAPS_WORKER 7                /* scratch stack 2, thread stack 2, signal stack 1, arena 2 */
 #define MAPS_PER_STACK 2
-#define MAPS_BACKEND_STACKS 16       /* = WORKER_BACKEND_STACKS */
+#define MAPS_BACKEND_STACKS 64       /* = WORKER_BACKEND_STACKS */
 
 /* The mappings cfg needs; *per_worker: those of one worker. */
 static unsigned long long config_map_estimate(const struct config *cfg, unsigned long long *per_worker)

@@ -80,7 +80,7 @@ struct msg {
     uint8_t unanswered;              /* its connection was half-closed and ended without its reply */
     uint8_t counted;                 /* its reply's bytes are in the client's reply_bytes */
     uint8_t unblock_sent;            /* its client left: CLIENT UNBLOCK (or a FIN) went to the server */
-    uint8_t id_probe;                /* CLIENT ID on a pinned connection's connect */
+    uint8_t id_probe;                /* enum probe: sent on a pinned connection's connect */
     /* Redis Cluster pools (cluster.c) */
     struct rbuf req;                 /* the request's bytes, to send again after a redirect */
     uint64_t retry_at;               /* ms: on the retry list until then */
@@ -132,6 +132,7 @@ struct redis_pool {
 };
 
 enum backend_state { BC_DOWN, BC_CONNECTING, BC_UP };
+enum probe { PROBE_NONE, PROBE_ID, PROBE_UNBLOCK };   /* CLIENT ID; CLIENT UNBLOCK allowed? */
 
 /* One connection to a server, shared by the worker's clients (pipelined). */
 struct backend_conn {
@@ -154,8 +155,9 @@ struct backend_conn {
     uint8_t quiet;                   /* closing it is no server failure */
     uint8_t parked;                  /* pinned, its client gave up on it: closed once its last reply is in */
     uint8_t fin_pending;             /* a FIN follows what is queued (its client left) */
+    uint8_t unblocked;               /* a CLIENT UNBLOCK was sent for it on this connection */
     uint8_t fin_sent;                /* half-closed: the server answers what it ran, then closes */
-    uint64_t struck_ms;              /* the silence (its heard_ms) already counted as a failure */
+    uint64_t struck_ms;              /* ms: a silence was last counted as a failure */
     int64_t server_id;               /* pinned: the server's CLIENT ID for it (0: unknown) */
     uint64_t heard_ms;               /* the server last showed life on it: a reply read, or
                                         its queue starting from empty */

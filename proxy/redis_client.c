@@ -1485,12 +1485,12 @@ static void close_http_client(struct redis_client *c)
  * with numeric escapes, \70 or \x46) is refused.  A guard against
  * accidents, not a sandbox: a script can build a command name at run
  * time; a backend user without FLUSHALL (redis_auth) is the hard limit. */
-static int script_may_flush(const char *p, size_t n)
+static int script_may_flush(const char *p, size_t n, int binary)
 {
     for (size_t i = 0; i < n; i++) {
         if (i + 5 <= n && strncasecmp(p + i, "flush", 5) == 0)
             return 1;
-        if (p[i] == '\\' && i + 1 < n && (isdigit((unsigned char)p[i + 1]) || p[i + 1] == 'x' || p[i + 1] == 'u'))
+        if (!binary && p[i] == '\\' && i + 1 < n && (isdigit((unsigned char)p[i + 1]) || p[i + 1] == 'x' || p[i + 1] == 'u'))
             return 1;
     }
     return 0;
@@ -1547,7 +1547,7 @@ static void handle_request(struct redis_client *c, const char *req, const struct
         return;
     }
     if (!c->pool->conf->allow_flush && (script = request_script(cmd, req, r)) != NULL
-        && script_may_flush(req + script->off, script->len)) {
+        && script_may_flush(req + script->off, script->len, redis_arg_is(req, &r->args[1], "RESTORE"))) {
         c->pool->stats->errors_refused++;
         client_reply_error(c, "ERR coproxy: this script may flush a database, and flushing is turned off in pool %s "
                     "(allow_flush = false)", c->pool->conf->name);
@@ -1660,29 +1660,69 @@ static void client_reset(struct redis_client *c);
  * it (and what queued behind it) with a timeout error.  A request that
  * waits on no connection cannot be overdue, but gets the error anyway.
  */
+/* m is a blocking command waiting on the client's own connection (not a WAIT). */
+static int blocked_on_pin(const struct redis_client *c, const struct msg *m)
+{
+    return m->blocking && m->nfrags == 0 && c->pin != NULL && m->conn == c->pin;
+}
+
+/*
+ * The client gives its head m up: an error reply takes m's place in its
+ * queue, and m goes on alone, its reply handed to orphan_reply (a pop the
+ * server makes for it still goes back, however long the reply).  NULL if
+ * out of memory (then m itself fails).
+ */
+static struct msg *give_up_head(struct redis_client *c, const char *text)
+{
+    struct msg *m = c->head, *e = msg_get(c->w);
+
+    if (e == NULL) {
+        msg_fail(c->w, m, "%s", text);
+        return NULL;
+    }
+    if (rbuf_printf(&e->reply, "-%s\r\n", text) != 0)
+        e->reply.len = 0;
+    e->client = c;
+    e->refs = 1;
+    e->done = 1;
+    e->start_us = m->start_us;
+    e->unpin = m->unpin;
+    e->cnext = m->cnext;
+    if (c->tail == &m->cnext)
+        c->tail = &e->cnext;
+    c->head = e;
+    m->cnext = NULL;
+    m->client = NULL;
+    m->orphan = 1;
+    m->late_reply = orphan_reply;
+    msg_unref(c->w, m);   /* its connection holds it until the reply */
+    return e;
+}
+
 static void time_out_head(struct redis_client *c)
 {
     struct msg *m = c->head;
     struct redis_server *s = m->server;
 
-    if (m->blocking) {
-        /* past its own timeout (or its client left and the server did not
-         * end it): not the server's failure.  The client gets its error;
-         * the command is unblocked, and its connection kept until the
-         * server answers, so that what it may still take goes back */
+    if (blocked_on_pin(c, m)) {
+        /* past its own timeout and server_timeout: not the server's
+         * failure.  The client gets its error; the command is unblocked
+         * (or, its client gone, the connection half-closed) and left to end
+         * alone; the client keeps the connection while it holds a WATCH or
+         * MULTI there, else it is parked until the command's reply */
         struct backend_conn *pin = c->pin;
-        m->orphan = 1;
-        m->late_reply = orphan_reply;
-        msg_fail(c->w, m, "ERR coproxy: timeout: no reply from server %s (%s) to a blocking command within its "
-                 "own timeout and server_timeout (%d ms)", s ? s->conf->name : "?", s ? s->conf->addr.text : "?",
+        char text[512];
+        struct msg *e;
+        snprintf(text, sizeof text, "ERR coproxy: timeout: no reply from server %s (%s) to a blocking command "
+                 "within its own timeout and server_timeout (%d ms)", s->conf->name, s->conf->addr.text,
                  c->pool->conf->server_timeout);
-        if (pin != NULL) {
+        if (c->left_told || backend_unblock(c->w, pin) != 0)
+            backend_half_close(pin);
+        if ((e = give_up_head(c, text)) != NULL && !c->watching && !c->multi) {
+            e->unpin = 0;
             c->pin = NULL;
             c->pin_holds = 0;
-            c->watching = 0;
             c->pin_selected = 0;
-            if (!m->unblock_sent)
-                backend_unblock(c->w, pin);
             backend_park(c->w, pin);
         }
         return;
@@ -1720,7 +1760,7 @@ static void unblock_head(struct redis_client *c, uint64_t now)
 {
     struct msg *m = c->head;
 
-    if (m == NULL || !m->blocking || m->done || c->pin == NULL || c->pin_holds == 0)
+    if (m == NULL || !blocked_on_pin(c, m) || m->done || c->pin_holds == 0)
         return;
     if (m->unblock_sent && (c->pin->fin_pending || c->pin->fin_sent || now < c->unblock_at))
         return;
@@ -1736,7 +1776,7 @@ static void client_left_blocked(struct redis_client *c)
         return;
     c->left_told = 1;
     for (struct msg *m = c->head; m != NULL; m = m->cnext)
-        if (m->blocking && !m->done && !m->after_fin) {
+        if (blocked_on_pin(c, m) && !m->done && !m->after_fin) {
             m->orphan = 1;
             m->late_reply = orphan_reply;
         }
@@ -1807,7 +1847,9 @@ static int wait_head(struct redis_client *c)
     /* a blocked command may wait for ever: notice the client leaving meanwhile */
     if (m->blocking && !c->hup && !c->gone && !c->hup_watch && co_fd_watch(c->fd, POLLRDHUP, client_hup, c) == 0)
         c->hup_watch = 1;
-    until = left && c->unblock_at < m->deadline ? c->unblock_at : m->deadline;
+    /* (UNBLOCK is sent again while it may have come first; not once a FIN went) */
+    until = left && blocked_on_pin(c, m) && !c->pin->fin_pending && !c->pin->fin_sent && c->unblock_at > now
+            && c->unblock_at < m->deadline ? c->unblock_at : m->deadline;
     c->waiting = 1;
     r = co_cond_timedwait(c->cond, until <= now ? 1 : until - now > INT32_MAX ? -1 : (int)(until - now));
     c->waiting = 0;
@@ -1854,6 +1896,8 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
              * (what the server took went back: orphan_reply) */
             if (m->unpin && c->pin_holds > 0)
                 c->pin_holds--;
+            if (m->counted)
+                c->reply_bytes -= m->reply.len;
             c->head = m->cnext;
             if (c->head == NULL)
                 c->tail = &c->head;

@@ -25,11 +25,9 @@ enum pop_kind pushback_kind(const char *name, const char *req, const struct resp
         return POP_MOVED;
     if (strcmp(name, "XREADGROUP") == 0)
         return POP_GROUP;
-    if (strcmp(name, "BLMPOP") == 0) {   /* BLMPOP timeout numkeys key... LEFT|RIGHT [COUNT n] */
-        for (uint32_t i = 3; i < r->argc; i++)
-            if (arg_is(req, &r->args[i], "RIGHT"))
-                return POP_LIST_RIGHT;
-        return POP_LIST_LEFT;
+    if (strcmp(name, "BLMPOP") == 0 && r->argc > 3) {   /* BLMPOP timeout numkeys key... LEFT|RIGHT [COUNT n] */
+        unsigned long long nkeys = strtoull(req + r->args[2].off, NULL, 10);   /* (the server checked it) */
+        return nkeys < r->argc - 3 && arg_is(req, &r->args[3 + nkeys], "RIGHT") ? POP_LIST_RIGHT : POP_LIST_LEFT;
     }
     return POP_NONE;
 }
@@ -83,8 +81,12 @@ int pushback_request(enum pop_kind k, const char *p, size_t n, struct rbuf *out,
 
     if (k != POP_LIST_LEFT && k != POP_LIST_RIGHT && k != POP_ZSET)
         return 0;
-    if (n == 0 || p[0] != '*' || next_header(&w, &type, &top) != 0 || top <= 0)
-        return 0;   /* nil (timed out) or an error: nothing was taken */
+    if (n == 0 || p[0] == '-' || (n >= 3 && p[0] == '$' && p[1] == '-'))
+        return 0;   /* an error, or nil: nothing was taken */
+    if (p[0] != '*' || next_header(&w, &type, &top) != 0)
+        return -EINVAL;
+    if (top <= 0)
+        return 0;   /* nil (timed out) */
     if ((top != 2 && top != 1 + per) || next_bulk(&w, key, keylen) != 0)
         return -EINVAL;
     nested = top == 2 && w.p < w.end && w.p[0] == '*';   /* [key, [elements]] (BLMPOP, BZMPOP) */

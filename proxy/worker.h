@@ -30,10 +30,11 @@
 /* Redis clients read into smaller buffers: a request rarely needs more, and a
  * bigger one grows its buffer. */
 /* The redis backend connections' coroutines (a writer each, a reader while
- * connected) share these run stacks: deeper than an idle client's, so
- * not on the clients' shared stacks; few at a time are busy, so few
- * switches copy; and a pool of 50,000 servers maps no more than one. */
-#define WORKER_BACKEND_STACKS 16
+ * connected) share these run stacks, handed out in turn: deeper than an
+ * idle client's, so not on the clients' shared stacks; enough that a
+ * worker's first 32 connections switch without a copy; and a pool of
+ * 50,000 servers maps no more than 16 servers do. */
+#define WORKER_BACKEND_STACKS 64
 #define WORKER_BACKEND_STACK (64 * 1024)
 #define WORKER_IBUF_SIZE (16 * 1024)
 #define WORKER_IBUF_CACHE 16

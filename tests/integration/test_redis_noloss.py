@@ -63,6 +63,8 @@ def test_blpop_then_close_loses_no_job(proxy):
 
 POPS = [   # (blocking command, what is pushed while it waits, how to read the key back)
     (("BLPOP", "k", 0), ("RPUSH", "k", "a", "b"), ("LRANGE", "k", 0, -1), [b"a", b"b"]),
+    # a long element (streamed in parts): moved from a list made before
+    (("BLPOP", "k", 0), ("LMOVE", "big", "k", "LEFT", "RIGHT"), ("LRANGE", "k", 0, -1), [b"x" * 200000]),
     (("BRPOP", "k", 0), ("RPUSH", "k", "a", "b"), ("LRANGE", "k", 0, -1), [b"a", b"b"]),
     (("BLMPOP", 0, 1, "k", "LEFT", "COUNT", 3), ("RPUSH", "k", "a", "b", "c", "d"), ("LRANGE", "k", 0, -1),
      [b"a", b"b", b"c", b"d"]),
@@ -82,6 +84,7 @@ def test_what_the_server_pops_for_a_client_that_left_goes_back(daemon, backends,
     # the proxy pass the consumer's FIN on, so it pops for a client that is
     # gone.  The proxy puts it back where it was, in the same order.
     s, sock = with_admin(daemon, backends, tmp_path)
+    s.direct(0).rpush("big", "x" * 200000)
     c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
     c.sendall(encode(*block))
     wait_for(lambda: blocked_clients(s) == 1, "it did not block")
@@ -95,7 +98,7 @@ def test_what_the_server_pops_for_a_client_that_left_goes_back(daemon, backends,
         time.sleep(0.3)                                # the proxy has passed the FIN on
     finally:
         os.kill(s.backends[0].proc.pid, signal.SIGCONT)
-    assert isinstance(producer.reply(), int)
+    assert not str(producer.reply()).startswith("b'-")
     wait_for(lambda: blocked_clients(s) == 0, "the blocked command outlived its client")
     r = s.client()
     wait_for(lambda: r.execute_command(*read) == want, f"not given back: {r.execute_command(*read)!r}", timeout=10)
@@ -139,6 +142,73 @@ def test_a_blocking_command_past_its_deadline_is_no_failure_and_loses_nothing(da
     assert c.call("BLPOP", "k", 1) == [b"k", b"a"]
     sv = pool_stats(sock)["servers"][0]
     assert sv["failures"] == 0 and sv["ejections"] == 0, sv
+
+
+def test_blocked_clients_leave_cleanly_where_client_unblock_is_not_allowed(daemon, backends, tmp_path):
+    # A backend user without CLIENT UNBLOCK (an ACL, or Redis before 5):
+    # the proxy tells the server with a FIN on the command's connection
+    # instead; nothing blocks on, no pinned connection is kept.
+    s, sock = with_admin(daemon, backends, tmp_path)
+    assert s.direct(0).execute_command("ACL", "SETUSER", "default", "-client|unblock") == b"OK"
+    for i in range(3):
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        c.sendall(encode("BLPOP", "q", 0))
+        wait_for(lambda: blocked_clients(s) == 1, "it did not block")
+        c.close()
+        wait_for(lambda: blocked_clients(s) == 0, "the blocked command outlived its client", timeout=10)
+    wait_for(lambda: pool_stats(sock)["servers"][0]["pinned"] == 0, "a pinned connection was kept")
+    r = s.client()
+    r.rpush("q", "job")
+    time.sleep(0.3)
+    assert r.lrange("q", 0, -1) == [b"job"]
+    assert pool_stats(sock)["servers"][0]["failures"] == 0
+
+
+def test_a_blocking_timeout_keeps_the_clients_watch(daemon, backends, tmp_path):
+    # WATCH, then a blocking command that times out at the proxy (the
+    # server busy): the WATCH still holds -- a change to the key makes EXEC
+    # fail, as Redis does.
+    s, sock = with_admin(daemon, backends, tmp_path, server_timeout=300)
+    c = Resp(s.port, timeout=30)
+    assert c.call("SET", "k", "v0") == b"+OK"
+    assert c.call("WATCH", "k") == b"+OK"
+    busy = Resp(s.ports[0])
+    c.send(encode("BLPOP", "x", 1))
+    wait_for(lambda: blocked_clients(s) == 1, "it did not block")
+    busy.send(encode("EVAL", BUSY, 0, 2000000))
+    assert c.reply().startswith(b"-ERR coproxy: timeout")
+    assert busy.reply() == b"done"
+    s.direct(0).set("k", "changed")                   # another client writes the watched key
+    assert c.call("MULTI") == b"+OK"
+    assert c.call("SET", "k", "mine") == b"+QUEUED"
+    assert c.call("EXEC") is None                     # the WATCH saw it
+    assert s.direct(0).get("k") == b"changed"
+
+
+def test_a_silent_server_under_load_is_dropped_and_ejected(daemon, backends, tmp_path):
+    # Requests keep coming while the server is stopped: each fails at its
+    # timeout, the silence counts a failure per server_timeout, and the
+    # server is ejected; the connection is dropped once silent for twice
+    # server_timeout.
+    s, sock = with_admin(daemon, backends, tmp_path, n=2, server_timeout=300, auto_eject_hosts=True,
+                         server_failure_limit=2, server_retry_timeout=60000)
+    r = s.client()
+    r.set("probe", "1")
+    victim = 0 if s.direct(0).exists("probe") else 1
+    os.kill(s.backends[victim].proc.pid, signal.SIGSTOP)
+    try:
+        stop, errors = time.monotonic() + 3, 0
+        while time.monotonic() < stop:
+            try:
+                r.get("probe")
+            except redis.ResponseError:
+                errors += 1
+        sv = pool_stats(sock)["servers"][victim]
+        assert errors > 0
+        assert sv["failures"] >= 2 and sv["ejections"] >= 1, sv
+        assert "timeout: no reply within" in s.daemon.log()   # the connection was dropped
+    finally:
+        os.kill(s.backends[victim].proc.pid, signal.SIGCONT)
 
 
 def test_a_half_closed_client_is_answered_as_redis_answers_it(proxy):
@@ -357,7 +427,7 @@ def test_sigterm_lets_a_blocked_command_wait_and_blames_nobody(daemon, backends,
 
 
 def test_blocking_consumers_giving_up_at_random_lose_no_job(daemon, backends):
-    # The soak (tests/soak_noloss.py runs it for 10 minutes), short: numbered
+    # The soak (bench/soak_jobs.py runs it for 10 minutes), short: numbered
     # jobs, blocking consumers that give up at random, two workers.
     from noloss import JobQueues
     bs = backends(2)

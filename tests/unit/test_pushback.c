@@ -35,6 +35,8 @@ static const struct row rows[] = {
     { POP_LIST_LEFT, "*3\r\n$1\r\nq\r\n$1\r\na\r\n$1\r\nb\r\n", -EINVAL, NULL },
     { POP_LIST_LEFT, "*2\r\n:1\r\n$1\r\na\r\n", -EINVAL, NULL },
     { POP_LIST_LEFT, "*2\r\n$1\r\nq\r\n$9\r\nshort\r\n", -EINVAL, NULL },
+    { POP_LIST_LEFT, "$3\r\njob\r\n", -EINVAL, NULL },            /* a part of a reply: not "nothing taken" */
+    { POP_LIST_LEFT, "\r\n$3\r\njob\r\n", -EINVAL, NULL },
     { POP_ZSET, "*2\r\n$1\r\nz\r\n*1\r\n$1\r\na\r\n", -EINVAL, NULL },
 };
 
@@ -66,6 +68,7 @@ static void test_rows(void)
 static void test_kinds(void)
 {
     static const char req[] = "BLMPOP 0 2 a b RIGHT COUNT 2";
+    static const char req2[] = "BLMPOP 0 2 left right LEFT";
     struct resp_arg args[8];
     struct resp_request r = { .args = args, .argc = 0 };
     uint32_t start = 0;
@@ -76,6 +79,17 @@ static void test_kinds(void)
             start = i + 1;
         }
     CHECK_EQ(pushback_kind("BLMPOP", req, &r), POP_LIST_RIGHT);
+    {   /* a key named "right" is a key, not the direction */
+        struct resp_arg args2[8];
+        struct resp_request r2 = { .args = args2, .argc = 0 };
+        uint32_t from = 0;
+        for (uint32_t i = 0; i <= sizeof req2 - 1; i++)
+            if (req2[i] == ' ' || req2[i] == '\0') {
+                args2[r2.argc++] = (struct resp_arg){ .off = from, .len = i - from };
+                from = i + 1;
+            }
+        CHECK_EQ(pushback_kind("BLMPOP", req2, &r2), POP_LIST_LEFT);
+    }
     r.argc = 5;   /* BLMPOP 0 2 a b (LEFT is the default reading) */
     CHECK_EQ(pushback_kind("BLMPOP", req, &r), POP_LIST_LEFT);
     CHECK_EQ(pushback_kind("BLPOP", req, &r), POP_LIST_LEFT);

@@ -1,12 +1,12 @@
 #!/usr/bin/python3
-"""The no-loss soak for blocking consumers: two redis-servers, coproxy with
+"""soak_jobs.py — the no-loss soak for blocking consumers: two redis-servers, coproxy with
 two workers, producers pushing numbered jobs, blocking consumers that give
 up (FIN) at random while blocked -- for SECONDS (default 600).  Prints the
 figures and exits 1 if any job was lost, consumed twice, or came from
 nowhere.  The same check, for 15 s, is in the test suite
 (test_redis_noloss.py).
 
-    /usr/bin/python3 tests/soak_noloss.py [BUILD_DIR] [SECONDS]
+    bench/soak_jobs.py [BUILD_DIR] [SECONDS]
 """
 import os
 import subprocess
@@ -15,7 +15,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "integration"))
+# bench/redis.py would shadow the redis package: this directory is not searched
+sys.path = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 if len(sys.argv) > 1:
     os.environ["COPROXY_BUILD"] = os.path.abspath(sys.argv[1])
 
