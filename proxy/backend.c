@@ -96,7 +96,8 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
             /* a cluster node lost: the request waits for the map to name another */
         } else if (!m->internal && !m->done && half) {
             m->unanswered = 1;   /* the server freed its client first: nothing ran for it */
-            msg_fail(w, m, "ERR coproxy: server %s: its client left", server_desc(s));
+            msg_fail(w, m, "ERR coproxy: server %s: its connection was closed after a blocking command its client "
+                     "left or gave up", server_desc(s));
         } else if (!m->internal && !m->done) {
             s->pool->stats->errors_backend++;
             msg_fail(w, m, "ERR coproxy: server %s: %s", server_desc(s), why);

@@ -145,10 +145,14 @@ static void client_output_check(struct redis_client *c)
 
 void redis_client_notify(struct redis_client *c, struct msg *m)
 {
+    const struct pool_conf *pc = c->pool->conf;
+
     if (!m->counted && !m->silent) {
         m->counted = 1;
         c->reply_bytes += m->reply.len;
-        client_output_check(c);
+        if ((pc->client_output_limit != 0 && c->reply_bytes > pc->client_output_limit)
+            || (pc->client_output_soft_limit != 0 && c->reply_bytes > pc->client_output_soft_limit))
+            client_output_check(c);
     }
     if (c->waiting && m == c->head) {
         c->waiting = 0;
@@ -1817,7 +1821,7 @@ static int is_nil(const struct rbuf *r)
 /* m is a blocking command its client left while it waited: not written. */
 static int client_left_it(const struct redis_client *c, const struct msg *m)
 {
-    return m->unanswered || (m->orphan && c->left_told) || (m->unblock_sent && is_nil(&m->reply));
+    return c->left_told && (m->unanswered || m->orphan || (m->unblock_sent && is_nil(&m->reply)));
 }
 
 /* Waits for the head's reply (or its deadline); 0, or -1 to close the client. */
