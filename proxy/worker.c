@@ -22,6 +22,27 @@
 /* How long accepting pauses when file descriptors run out. */
 #define FD_PRESSURE_PAUSE_MS 100
 
+/* Are the process's memory mappings (nearly) at vm.max_map_count?  Then an
+ * mmap's ENOMEM is that, not a lack of memory. */
+static int worker_maps_exhausted(void)
+{
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+    long limit = -1, maps = 0;
+    int ch;
+
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%ld", &limit) != 1)
+        limit = -1;
+    fclose(f);
+    if (limit <= 0 || (f = fopen("/proc/self/maps", "re")) == NULL)
+        return 0;
+    while ((ch = getc(f)) != EOF)
+        maps += ch == '\n';
+    fclose(f);
+    return maps + 64 >= limit;
+}
+
 uint64_t worker_now_ms(void)
 {
     struct timespec ts;
@@ -629,7 +650,8 @@ static void *worker_main(void *arg)
     acceptors = calloc((size_t)d->cfg.npools, sizeof *acceptors);
     acc = calloc((size_t)d->cfg.npools, sizeof *acc);
     if (w->share == NULL || w->backend_share == NULL || w->pools == NULL || w->confs == NULL || acceptors == NULL || acc == NULL) {
-        log_error("out of memory starting the worker");
+        log_error("out of memory starting the worker%s", worker_maps_exhausted() ? ": the process has used up its "
+                  "memory mappings (sysctl vm.max_map_count); use fewer threads or coroutines.shared_stacks" : "");
         __atomic_store_n(&d->failed, 1, __ATOMIC_RELAXED);
         return NULL;
     }
