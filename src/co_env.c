@@ -149,8 +149,19 @@ void co_die(const char *fmt, ...)
     vsnprintf(msg + n, sizeof msg - (size_t)n - 1, fmt, ap);
     va_end(ap);
     strcat(msg, "\n");
-    if (write(STDERR_FILENO, msg, strlen(msg)) < 0) {
-        /* nothing better to do: we are about to abort */
-    }
+    co_raw_write(STDERR_FILENO, msg, strlen(msg));
     abort();
+}
+
+void co_raw_write(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        long w = syscall(SYS_write, fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;   /* nothing better to do on the way out */
+        p += w;
+        n -= (size_t)w;
+    }
 }

@@ -55,9 +55,8 @@ static void guard_handler(int sig, siginfo_t *si, void *uctx)
                              "(fault at %p, in the guard page)\n",
                              co_describe(co, who, sizeof who), stack->size,
                              co->on_shared ? "shared" : "private", (const void *)addr);
-            if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0) {
-                /* aborting anyway */
-            }
+            if (n > 0)
+                co_raw_write(STDERR_FILENO, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
             signal(SIGABRT, SIG_DFL);
             abort();
         }

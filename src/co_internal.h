@@ -137,6 +137,10 @@ static inline void co_set_flags(struct stCoRoutine_t *co, unsigned flags)
 /* co_env.c */
 CO_HIDDEN struct co_env *co_env_get(void);    /* creates it on first use; NULL if out of memory */
 CO_HIDDEN void co_env_release_zombie(struct co_env *env);
+/* Writes all of p[0..n) to fd with the raw system call, never the hooked
+ * write() (which may allocate, or park the coroutine: not in a signal
+ * handler, not on the way to abort).  Async-signal-safe; best effort. */
+CO_HIDDEN void co_raw_write(int fd, const char *p, size_t n);
 CO_HIDDEN void co_die(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2), cold));
 CO_HIDDEN const char *co_describe(const struct stCoRoutine_t *co, char *buf, size_t len);

@@ -31,6 +31,24 @@ static void overflow_private(void)
     co_resume(co);
 }
 
+/* As the daemon's coroutines: hooks on, so write() on a socket is the
+ * runtime's own, which may park the coroutine -- the report must not use it. */
+void *overflowing_hooked_routine(void *arg);
+void *overflowing_hooked_routine(void *arg)
+{
+    co_enable_hook_sys();
+    overflow_routine_depth(0);
+    return arg;
+}
+
+static void overflow_hooked_to_socket(void)
+{
+    struct stCoRoutineAttr_t attr = { .stack_size = 16 * 1024, .share_stack = NULL };
+    struct stCoRoutine_t *co;
+    co_create(&co, &attr, overflowing_hooked_routine, NULL);
+    co_resume(co);
+}
+
 static void overflow_shared(void)
 {
     struct stCoRoutineAttr_t attr = { .stack_size = 0, .share_stack = co_alloc_sharestack(1, 16 * 1024) };
@@ -65,6 +83,13 @@ static void test_shared_overflow_named(void)
     expect_death(overflow_shared, "shared stack is full");
 }
 
+static void test_overflow_reported_when_stderr_is_a_socket(void)
+{
+    expect_death_on(overflow_hooked_to_socket, "stack overflow in coroutine", 1);
+    expect_death_on(overflow_hooked_to_socket, "overflowing_hooked_routine", 1);
+    expect_death_on(overflow_hooked_to_socket, "stack overflow in coroutine", 2);   /* and it is full */
+}
+
 static void test_other_faults_are_not_overflows(void)
 {
     expect_death(plain_segv_in_coroutine, NULL);
@@ -74,6 +99,7 @@ int main(void)
 {
     RUN(test_private_overflow_named);
     RUN(test_shared_overflow_named);
+    RUN(test_overflow_reported_when_stderr_is_a_socket);
     RUN(test_other_faults_are_not_overflows);
     return 0;
 }
