@@ -11,7 +11,7 @@
 #include "hashkit.h"
 #include "rbuf.h"
 #include "resp.h"
-#include "stats.h"
+#include "counters.h"
 
 struct worker;
 struct pool_rt;

@@ -9,7 +9,7 @@
 #include "daemon.h"
 #include "rbuf.h"
 #include "resp.h"
-#include "stats.h"
+#include "counters.h"
 
 /* Relay buffers: big enough that bulk transfers take few system calls. */
 #define WORKER_BUF_SIZE (64 * 1024)

@@ -8,7 +8,7 @@
 #include "daemon.h"
 #include "kstats.h"
 #include "redis.h"
-#include "stats.h"
+#include "counters.h"
 
 /* One copy of every worker's published counters. */
 struct report {

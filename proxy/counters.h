@@ -1,6 +1,6 @@
-/* stats.h — coproxy's counters: one table per scope, X(name, type, help). */
-#ifndef COPROXY_STATS_H
-#define COPROXY_STATS_H
+/* counters.h — coproxy's counters: one table per scope, X(name, type, help); types only (the proxy writes them, stats/ reads them). */
+#ifndef COPROXY_COUNTERS_H
+#define COPROXY_COUNTERS_H
 
 #include <stdint.h>
 
