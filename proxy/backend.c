@@ -627,8 +627,6 @@ void backend_enqueue(struct backend_conn *bc, struct msg *m)
     /* (not on a client's own connection: what it holds there -- a
      * transaction, a blocked command, a subscription -- cannot move) */
     if (p->cluster != NULL && !m->internal && !m->cluster_map && !bc->pinned && bc->db < 0) {
-        if (m->slot1 == 0)
-            m->slot1 = p->route_slot1;
         m->req.len = 0;
         if (rbuf_append(&m->req, bc->out.data + bc->enq_mark, bc->out.len - bc->enq_mark) != 0)
             m->req.len = 0;   /* out of memory: no redirect for it (the error reaches the client) */

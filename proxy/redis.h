@@ -127,8 +127,6 @@ struct redis_pool {
     struct redis_client *clients;    /* open clients, to wake them at shutdown */
     struct pool_stats *stats;        /* the worker's counters for this pool */
     struct cluster *cluster;         /* distribution = "cluster": the slot map */
-    uint8_t route_read;              /* the request being routed only reads (read_from) */
-    uint16_t route_slot1;            /* cluster: the slot + 1 its key was routed by (0: none) */
 };
 
 enum backend_state { BC_DOWN, BC_CONNECTING, BC_UP };
@@ -193,8 +191,16 @@ struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt);
  * ones connect on first use, removed ones stop getting requests and close
  * their connections once the requests they hold are answered. */
 void redis_pool_reconfigure(struct redis_pool *p);
-/* The server for a key (hash tag applied), or NULL if none is live. */
-struct redis_server *redis_pool_route(struct redis_pool *p, const char *key, size_t len);
+/* Where a key goes: its server (NULL: none is live) and, in a cluster, the
+ * key's slot + 1 (0 elsewhere), which a request keeps to be sent again
+ * after a redirect. */
+struct route {
+    struct redis_server *server;
+    uint16_t slot1;
+};
+/* The route of a key (hash tag applied); read: the request only reads (a
+ * cluster's replicas may serve it, read_from). */
+struct route redis_pool_route(struct redis_pool *p, const char *key, size_t len, int read);
 /* A failure talking to s (connect, connection lost, timeout): counts
  * towards ejection when auto_eject_hosts is on. */
 void redis_server_failed(struct redis_server *s);

@@ -339,9 +339,9 @@ void client_set_deadline(struct redis_client *c, struct msg *m)
     m->deadline = c->batch_us / 1000 + (uint64_t)c->pool->conf->server_timeout;
 }
 
-/* Sends the whole request to server s for the message m. */
-static void send_whole(struct redis_client *c, struct msg *m, struct redis_server *s, const char *req,
-                       const struct resp_request *r)
+/* Sends the whole request to server s for the message m (slot1: its keys' slot + 1 in a cluster, else 0). */
+static void send_whole(struct redis_client *c, struct msg *m, struct redis_server *s, uint16_t slot1,
+                       const char *req, const struct resp_request *r)
 {
     struct backend_conn *bc;
     size_t mark;
@@ -350,6 +350,7 @@ static void send_whole(struct redis_client *c, struct msg *m, struct redis_serve
         msg_fail(c->w, m, "ERR coproxy: no server available in pool %s", c->pool->conf->name);
         return;
     }
+    m->slot1 = slot1;
     if ((bc = conn_for(c, s, m)) == NULL)
         return;
     mark = bc->out.len;
@@ -366,7 +367,7 @@ static void route_keys(struct redis_client *c, const struct redis_cmd *cmd, cons
                        const struct resp_request *r)
 {
     uint32_t stack_keys[16], *keys = r->argc <= 16 ? stack_keys : malloc(r->argc * sizeof *keys);
-    struct redis_server *s = NULL;
+    struct route rt = { NULL, 0 };
     const char *err = NULL;
     struct msg *m;
     int n;
@@ -382,21 +383,22 @@ static void route_keys(struct redis_client *c, const struct redis_cmd *cmd, cons
     }
     if (n == 0) {
         /* EVAL with no keys: any server will do; the script picks one, always the same */
-        s = redis_pool_route(c->pool, req + r->args[1].off, r->args[1].len);
+        rt = redis_pool_route(c->pool, req + r->args[1].off, r->args[1].len, c->route_read);
     }
     for (int i = 0; i < n; i++) {
-        struct redis_server *k = redis_pool_route(c->pool, req + r->args[keys[i]].off, r->args[keys[i]].len);
-        if (i > 0 && k != s) {
+        struct route k = redis_pool_route(c->pool, req + r->args[keys[i]].off, r->args[keys[i]].len, c->route_read);
+        if (i > 0 && k.server != rt.server) {
             char name[40];
             client_reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
                         "(a hash tag such as {user1} keeps keys together)", redis_lower_name(cmd->name, name));
             goto out;
         }
-        s = k;
+        if (i == 0)
+            rt = k;
     }
     if ((m = client_queue_msg(c)) != NULL) {
         client_set_deadline(c, m);
-        send_whole(c, m, s, req, r);
+        send_whole(c, m, rt.server, rt.slot1, req, r);
     }
 out:
     if (keys != stack_keys)
@@ -430,12 +432,13 @@ static void route_split(struct redis_client *c, const struct redis_cmd *cmd, con
     client_set_deadline(c, m);
     for (uint32_t k = 0; k < nkeys; k++) {
         const struct resp_arg *a = &r->args[1 + k * (uint32_t)step];
-        where[k] = redis_pool_route(p, req + a->off, a->len);
+        struct route rt = redis_pool_route(p, req + a->off, a->len, c->route_read);
+        where[k] = rt.server;
         if (where[k] == NULL) {
             msg_fail(c->w, m, "ERR coproxy: no server available in pool %s", p->conf->name);
             goto out;
         }
-        uint32_t key = p->cluster ? p->route_slot1 : (uint32_t)where[k]->index, g = 0;
+        uint32_t key = p->cluster ? rt.slot1 : (uint32_t)where[k]->index, g = 0;
         while (g < nfrags && gkey[g] != key)
             g++;
         if (g == nfrags)
@@ -444,7 +447,7 @@ static void route_split(struct redis_client *c, const struct redis_cmd *cmd, con
         count[g]++;
     }
     if (nfrags == 1) {   /* all on one server: the request goes as it is */
-        send_whole(c, m, where[0], req, r);
+        send_whole(c, m, where[0], p->cluster ? (uint16_t)gkey[0] : 0, req, r);
         goto out;
     }
     m->merge = cmd->route == ROUTE_SPLIT_MGET ? MERGE_MGET : cmd->route == ROUTE_SPLIT_SUM ? MERGE_SUM : MERGE_OK;
@@ -593,8 +596,10 @@ static void route_one(struct redis_client *c, const char *req, const struct resp
 
     if (m == NULL)
         return;
+    struct route rt = redis_pool_route(c->pool, "", 0, 0);
+
     client_set_deadline(c, m);
-    send_whole(c, m, redis_pool_route(c->pool, "", 0), req, r);
+    send_whole(c, m, rt.server, rt.slot1, req, r);
 }
 
 /* INFO: coproxy's server section (with the first server's redis_version)
@@ -778,13 +783,14 @@ static int keys_server(struct redis_client *c, const struct redis_cmd *cmd, cons
         client_reply_error(c, "%s", err);
         rc = -1;
     } else if (n == 0 && cmd->route == ROUTE_KEYS && r->argc > 1) {   /* EVAL with no keys */
-        *out = redis_pool_route(c->pool, req + r->args[1].off, r->args[1].len);
+        *out = redis_pool_route(c->pool, req + r->args[1].off, r->args[1].len, 0).server;
     }
     for (int i = 0; i < n && rc == 0; i++) {
-        struct redis_server *k = redis_pool_route(c->pool, req + r->args[keys[i]].off, r->args[keys[i]].len);
+        struct route rt = redis_pool_route(c->pool, req + r->args[keys[i]].off, r->args[keys[i]].len, 0);
+        struct redis_server *k = rt.server;
         if (i == 0)
-            slot1 = c->pool->route_slot1;
-        if (i > 0 && c->pool->cluster != NULL && c->pool->route_slot1 != slot1) {
+            slot1 = rt.slot1;
+        if (i > 0 && c->pool->cluster != NULL && rt.slot1 != slot1) {
             client_reply_error(c, "CROSSSLOT Keys in request don't hash to the same slot");
             rc = -1;
         } else if (i > 0 && k != *out) {
@@ -1026,7 +1032,7 @@ static void txn_command(struct redis_client *c, const struct redis_cmd *cmd, con
         if (c->pin == NULL || (c->pin->drops == c->pin_drops && !(exec && c->multi_abort))) {
             if (c->pin == NULL && exec && !c->multi_abort) {
                 /* nothing named a key: any server runs it, the same one each time */
-                s = redis_pool_route(c->pool, "", 0);
+                s = redis_pool_route(c->pool, "", 0, 0).server;
                 if (open_multi_on(c, s) != 0) {
                     rbuf_free(&c->deferred);
                     c->ndeferred = 0;
@@ -1163,6 +1169,7 @@ static void route_xread(struct redis_client *c, const struct redis_cmd *cmd, con
                         const struct resp_request *r)
 {
     uint32_t streams = 0, block = 0, nkeys;
+    uint16_t slot1 = 0;
     struct redis_server *s = NULL;
     char name[40];
     struct msg *m;
@@ -1183,7 +1190,10 @@ static void route_xread(struct redis_client *c, const struct redis_cmd *cmd, con
     }
     for (uint32_t k = 0; k < nkeys; k++) {
         const struct resp_arg *a = &r->args[streams + 1 + k];
-        struct redis_server *ks = redis_pool_route(c->pool, req + a->off, a->len);
+        struct route rt = redis_pool_route(c->pool, req + a->off, a->len, c->route_read);
+        struct redis_server *ks = rt.server;
+        if (k == 0)
+            slot1 = rt.slot1;
         if (k > 0 && ks != s) {
             client_reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
                         "(a hash tag such as {user1} keeps keys together)", redis_lower_name(cmd->name, name));
@@ -1197,7 +1207,7 @@ static void route_xread(struct redis_client *c, const struct redis_cmd *cmd, con
     }
     if ((m = client_queue_msg(c)) != NULL) {
         client_set_deadline(c, m);
-        send_whole(c, m, s, req, r);
+        send_whole(c, m, s, slot1, req, r);
     }
 }
 
@@ -1541,9 +1551,8 @@ static void handle_request(struct redis_client *c, const char *req, const struct
     c->last_cmd = cmd->name;
     c->writing = (cmd->flags & (CMD_WRITE | CMD_MAY_WRITE)) != 0;
     /* replicas serve plain reads only: not a transaction's, a WATCHing or pinned client's */
-    c->pool->route_read = !c->writing && !c->multi && c->pin == NULL
-                          && (cmd->route == ROUTE_KEYS || cmd->route == ROUTE_SPLIT_MGET || cmd->route == ROUTE_SPLIT_SUM);
-    c->pool->route_slot1 = 0;
+    c->route_read = !c->writing && !c->multi && c->pin == NULL
+                    && (cmd->route == ROUTE_KEYS || cmd->route == ROUTE_SPLIT_MGET || cmd->route == ROUTE_SPLIT_SUM);
     if (!redis_cmd_arity_ok(cmd, r->argc)) {
         client_reply_error(c, "ERR wrong number of arguments for '%s' command", redis_lower_name(cmd->name, name));
         if (c->multi)

@@ -65,6 +65,7 @@ struct redis_client {
                                             stops until it is carried out */
     /* WAIT (redis_wait.c) */
     uint8_t writing;                     /* the request being routed may write */
+    uint8_t route_read;                  /* the request being routed only reads (read_from) */
     uint64_t wrote;                      /* servers (bit: index; all bits: 64 and more) written to
                                             since the last WAIT */
     struct backend_conn **wait_pins;     /* a WAIT's connections */

@@ -194,7 +194,7 @@ oom:
     free(taken);
 }
 
-struct redis_server *redis_pool_route(struct redis_pool *p, const char *key, size_t len)
+struct route redis_pool_route(struct redis_pool *p, const char *key, size_t len, int read)
 {
     size_t part_len;
     const char *part;
@@ -202,14 +202,13 @@ struct redis_server *redis_pool_route(struct redis_pool *p, const char *key, siz
 
     if (p->cluster != NULL) {
         uint16_t slot = cluster_slot(key, len);
-        p->route_slot1 = (uint16_t)(slot + 1);
-        return cluster_route(p, slot, p->route_read);
+        return (struct route){ cluster_route(p, slot, read), (uint16_t)(slot + 1) };
     }
     if (p->next_rebuild != 0 && worker_now_ms() >= p->next_rebuild)
         rebuild(p, worker_now_ms());
     part = hash_tag_part(p->conf->hash_tag, key, len, &part_len);
     i = dist_pick(&p->dist, hash_key(p->hash, part, part_len));
-    return i < 0 ? NULL : p->servers[i];
+    return (struct route){ i < 0 ? NULL : p->servers[i], 0 };
 }
 
 void redis_server_failed(struct redis_server *s)

@@ -270,7 +270,7 @@ static struct msg *confirmation_msg(struct redis_client *c, const char *kind, co
 
 static void subscribe(struct redis_client *c, const char *ch, size_t len)
 {
-    struct redis_server *s = redis_pool_route(c->pool, ch, len);
+    struct redis_server *s = redis_pool_route(c->pool, ch, len, 0).server;
     struct sub_pin *pin;
     struct msg *m;
 
@@ -316,10 +316,8 @@ static void psubscribe(struct redis_client *c, const char *pat, size_t len)
     client_set_deadline(c, m);
     /* a pattern matches channels of every server (a cluster passes every
      * PUBLISH to all its nodes: one node hears them all) */
-    if (p->cluster != NULL) {
-        p->route_read = 0;
-        one = redis_pool_route(p, "", 0);
-    }
+    if (p->cluster != NULL)
+        one = redis_pool_route(p, "", 0, 0).server;
     for (int i = 0; i < p->nservers; i++) {
         if (p->servers[i]->retired || (one != NULL && p->servers[i] != one)
             || pin_for(c, p->servers[i], m) != NULL)
@@ -447,11 +445,13 @@ void pubsub_introspect(struct redis_client *c, const char *req, const struct res
     }
     for (uint32_t i = 2; i < r->argc; i++) {
         const struct resp_arg *a = &r->args[i];
-        struct redis_server *s = redis_pool_route(p, req + a->off, a->len);
-        if (s == NULL || client_add_frag(c, m, s) == NULL) {
-            msg_fail(c->w, m, s == NULL ? "ERR coproxy: no server available" : "ERR coproxy: out of memory");
+        struct route rt = redis_pool_route(p, req + a->off, a->len, 0);
+        struct msg *f;
+        if (rt.server == NULL || (f = client_add_frag(c, m, rt.server)) == NULL) {
+            msg_fail(c->w, m, rt.server == NULL ? "ERR coproxy: no server available" : "ERR coproxy: out of memory");
             return;
         }
+        f->slot1 = rt.slot1;   /* the channel's slot: a redirect is followed by it */
     }
     m->frags_left = m->nfrags;
     for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
