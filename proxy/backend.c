@@ -91,8 +91,9 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
         bc->head = m->bnext;
         m->bnext = NULL;
         if (m->cluster_map) {
-            cluster_map_failed(s->pool);
-        } else if (!m->internal && !m->done && s->pool->cluster != NULL && m->seq >= sent && cluster_lost(m) == 0) {
+            s->pool->ops->map_failed(s->pool);
+        } else if (!m->internal && !m->done && s->pool->ops->unsent != NULL && m->seq >= sent
+                   && s->pool->ops->unsent(m) == 0) {
             /* a cluster node lost: the request waits for the map to name another */
         } else if (!m->internal && !m->done && half) {
             m->unanswered = 1;   /* the server freed its client first: nothing ran for it */
@@ -107,9 +108,9 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
     bc->tail = &bc->head;
     bc->inflight = 0;
     if (bc->subscriber != NULL)
-        redis_pubsub_lost(bc);
+        s->pool->ops->lost(bc);
     if (had && !s->retired && !quiet)   /* closing a removed server's or a pin is no failure */
-        redis_server_failed(s);
+        s->pool->ops->failed(s);
     if (bc->parked) {   /* nothing is left to wait for */
         bc->parked = 0;
         backend_unpin(w, bc, 0);
@@ -156,11 +157,12 @@ static int complete_head(struct worker *w, struct backend_conn *bc, const char *
     if (m->start_us != 0)
         stats_latency_add(&bc->srv->stats->latency, now_us - m->start_us);
     if (m->cluster_map) {
-        cluster_map_reply(bc->srv->pool, p, n);
+        bc->srv->pool->ops->map_reply(bc->srv->pool, p, n);
         msg_unref(w, m);
         return 0;
     }
-    if (n > 0 && p[0] == '-' && bc->srv->pool->cluster != NULL && cluster_redirect(w, m, p, n) == 0) {
+    if (n > 0 && p[0] == '-' && bc->srv->pool->ops->error_reply != NULL
+        && bc->srv->pool->ops->error_reply(w, m, p, n) == 0) {
         msg_unref(w, m);   /* sent again elsewhere, or waiting: that holds it now */
         return 0;
     }
@@ -260,14 +262,14 @@ static void *reader_main(void *arg)
                 goto out;
             }
             if (is_subscribed(bc) && is_pubsub_message(buf + start, (size_t)rp.pos)) {
-                redis_pubsub_message(w, bc, buf + start, (size_t)rp.pos);
+                bc->srv->pool->ops->push(w, bc, buf + start, (size_t)rp.pos);
             } else if (bc->head == NULL) {
                 backend_fail(w, bc, "sent a reply nobody asked for");
                 goto out;
             } else if (complete_head(w, bc, buf + start, (size_t)rp.pos, now_us) != 0) {
                 goto out;
             } else if (bc->subscriber != NULL && bc->head == NULL) {
-                redis_pubsub_idle(bc);
+                bc->srv->pool->ops->idle(bc);
             }
             start += (size_t)rp.pos;
             resp_reply_reset(&rp);
@@ -504,8 +506,8 @@ static struct backend_conn *checked_conn(struct worker *w, struct backend_conn *
         msg_fail(w, m, "ERR coproxy: server %s: this connection is closing", server_desc(s));
         return NULL;
     }
-    /* (a cluster node that is down: its requests wait for the map to change, see cluster_lost) */
-    if (bc->state == BC_DOWN && bc->head == NULL && worker_now_ms() < bc->retry_at && s->pool->cluster == NULL) {
+    /* (a cluster node that is down: its requests wait for the map to change, see ops->unsent) */
+    if (bc->state == BC_DOWN && bc->head == NULL && worker_now_ms() < bc->retry_at && s->pool->ops->unsent == NULL) {
         s->pool->stats->errors_backend++;
         msg_fail(w, m, "ERR coproxy: server %s is unavailable (%s); retrying", server_desc(s), bc->why);
         return NULL;
@@ -626,7 +628,7 @@ void backend_enqueue(struct backend_conn *bc, struct msg *m)
     m->seq = bc->seq_base + bc->enq_mark;
     /* (not on a client's own connection: what it holds there -- a
      * transaction, a blocked command, a subscription -- cannot move) */
-    if (p->cluster != NULL && !m->internal && !m->cluster_map && !bc->pinned && bc->db < 0) {
+    if (p->ops->keeps_requests && !m->internal && !m->cluster_map && !bc->pinned && bc->db < 0) {
         m->req.len = 0;
         if (rbuf_append(&m->req, bc->out.data + bc->enq_mark, bc->out.len - bc->enq_mark) != 0)
             m->req.len = 0;   /* out of memory: no redirect for it (the error reaches the client) */
@@ -674,7 +676,7 @@ void backend_timed_out(struct worker *w, struct msg *m)
     if (silent < 2 * timeout && newest != m && !newest->done && newest->deadline > now) {
         if (now - bc->struck_ms >= timeout) {
             bc->struck_ms = now;
-            redis_server_failed(s);
+            s->pool->ops->failed(s);
         }
         return;
     }

@@ -111,8 +111,35 @@ struct redis_server {
                                            settings (the config names only the seeds) */
 };
 
+/*
+ * What a backend connection hands to the pool that owns it: the connection
+ * is a transport and calls no feature by name (the cluster's redirects
+ * and slot map, pub/sub pushes, the pool's failure count go through here).
+ * The cluster's members are NULL in a plain pool.
+ */
+struct backend_ops {
+    /* m's reply p[0..n) is an error: 0 if the owner took m on (sent it
+     * again elsewhere, or waits), -1 to give it to its client */
+    int (*error_reply)(struct worker *w, struct msg *m, const char *p, size_t n);
+    /* m's connection was lost before m was sent: 0 if the owner keeps it, -1: fail it */
+    int (*unsent)(struct msg *m);
+    /* the reply to the owner's own request (a CLUSTER SLOTS), or its loss */
+    void (*map_reply)(struct redis_pool *p, const char *reply, size_t n);
+    void (*map_failed)(struct redis_pool *p);
+    /* a pushed message on a subscriber's connection; it answered all it
+     * owed; it was lost */
+    void (*push)(struct worker *w, struct backend_conn *bc, const char *p, size_t n);
+    void (*idle)(struct backend_conn *bc);
+    void (*lost)(struct backend_conn *bc);
+    /* a failure talking to s (connect, lost, silent past server_timeout) */
+    void (*failed)(struct redis_server *s);
+    /* requests keep their bytes, to be sent again after a redirect */
+    uint8_t keeps_requests;
+};
+
 /* Per worker, per redis pool: its servers and where keys go. */
 struct redis_pool {
+    const struct backend_ops *ops;   /* given to its connections */
     struct worker *w;
     struct pool_rt *rt;
     const struct pool_conf *conf;

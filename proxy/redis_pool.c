@@ -62,6 +62,16 @@ static struct redis_server *server_new(struct redis_pool *p, const struct server
     return s;
 }
 
+/* What the pool's backend connections call back (see struct backend_ops). */
+static const struct backend_ops pool_ops = {
+    .push = redis_pubsub_message, .idle = redis_pubsub_idle, .lost = redis_pubsub_lost, .failed = redis_server_failed,
+};
+static const struct backend_ops cluster_pool_ops = {
+    .error_reply = cluster_redirect, .unsent = cluster_lost, .map_reply = cluster_map_reply,
+    .map_failed = cluster_map_failed, .push = redis_pubsub_message, .idle = redis_pubsub_idle,
+    .lost = redis_pubsub_lost, .failed = redis_server_failed, .keeps_requests = 1,
+};
+
 struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt)
 {
     const struct pool_conf *pc = rt->conf;
@@ -71,6 +81,7 @@ struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt)
         return NULL;
     p->w = w;
     p->rt = rt;
+    p->ops = &pool_ops;
     p->conf = pc;
     p->nservers = pc->nservers;
     p->stats = &rt->stats;
@@ -88,6 +99,7 @@ struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt)
     if (strcmp(pc->distribution, "cluster") == 0) {   /* the servers are seeds: the map says the rest */
         if ((p->cluster = cluster_new()) == NULL)
             goto fail;
+        p->ops = &cluster_pool_ops;
         return p;
     }
     rebuild(p, worker_now_ms());
