@@ -45,6 +45,9 @@ struct msg {
     struct msg *cnext;               /* next in the client's queue */
     struct msg *bnext;               /* next in the backend connection's queue */
     struct redis_client *client;     /* a request's client; NULL once it left */
+    /* the client's: msg_finish calls it when the reply is final (it counts
+     * the reply and wakes the client), so messages call no client code by name */
+    void (*finished)(struct redis_client *c, struct msg *m);
     struct msg *parent;              /* a fragment's request; NULL once it gave up */
     struct msg **frags;              /* a split request's fragments */
     uint32_t *keypos;                /* an MGET fragment: which of the parent's keys */
@@ -328,7 +331,6 @@ void redis_pubsub_lost(struct backend_conn *bc);
 /* redis_client.c: one client connection, start to end (a coroutine's routine) */
 void *redis_client_main(void *arg);
 struct redis_client *redis_client_new(struct worker *w, struct pool_rt *p, int fd);
-void redis_client_notify(struct redis_client *c, struct msg *m);
 /* Appends a CLIENT LIST line for each of the pool's clients. 0, or -1 (out of memory). */
 int redis_pool_client_list(struct redis_pool *p, struct rbuf *out);
 /* Shutdown: wakes every idle client of the pool so it ends. */

@@ -143,7 +143,8 @@ static void client_output_check(struct redis_client *c)
     client_wake_up(c);
 }
 
-void redis_client_notify(struct redis_client *c, struct msg *m)
+/* m's reply is final (msg_finish): counted, and the client woken if it waits for it. */
+static void client_reply_done(struct redis_client *c, struct msg *m)
 {
     const struct pool_conf *pc = c->pool->conf;
 
@@ -199,6 +200,7 @@ struct msg *client_queue_msg(struct redis_client *c)
         return NULL;
     }
     m->client = c;
+    m->finished = client_reply_done;
     m->refs = 1;
     m->start_us = c->batch_us;
     m->silent = c->reply_off || c->reply_skip > 0;   /* CLIENT REPLY OFF / SKIP */

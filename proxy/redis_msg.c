@@ -84,8 +84,8 @@ void msg_finish(struct worker *w, struct msg *m)
             p->nfrags = 0;
             msg_finish(w, p);
         }
-    } else if (m->client != NULL) {
-        redis_client_notify(m->client, m);
+    } else if (m->client != NULL && m->finished != NULL) {
+        m->finished(m->client, m);
     }
 }
 
