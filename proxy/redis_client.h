@@ -89,6 +89,16 @@ void client_send_everywhere(struct redis_client *c, struct msg *m, const char *r
 /* Wakes the client if it waits for its head or, subscribed, for anything. */
 void client_wake_up(struct redis_client *c);
 
+/* The client's number within its worker: spreads clients over a server's connections. */
+uint64_t client_seq(const struct redis_client *c);
+/* The client's address, "host:port" ("unix:0" on a Unix socket): for CLIENT LIST and logs. */
+const char *client_addr(const struct redis_client *c, char *out, size_t n);
+/* Replies made here: a bulk string, an integer. */
+void client_reply_bulk(struct redis_client *c, const char *s, size_t n);
+void client_reply_int(struct redis_client *c, int64_t v);
+/* s[0..n) fit to print in an error message (at most 71 characters). */
+const char *client_printable(const char *s, size_t n, char out[72]);
+
 /* Request helpers. */
 int redis_arg_is(const char *req, const struct resp_arg *a, const char *word);
 const char *redis_lower_name(const char *s, char out[40]);

@@ -1,0 +1,286 @@
+/* redis_local.c — redis mode: the commands coproxy answers itself (AUTH, HELLO, CLIENT, COMMAND, RESET, ...). */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "costack.h"
+#include "log.h"
+#include "redis.h"
+#include "redis_client.h"
+#include "redis_cmd.h"
+#include "redis_local.h"
+#include "redis_pinned.h"
+#include "redis_pushback.h"
+#include "redis_route.h"
+#include "worker.h"
+
+/* ---- commands answered here ------------------------------------------------ */
+
+static int check_password(struct redis_client *c, const char *req, const struct resp_arg *user,
+                          const struct resp_arg *pass)
+{
+    const char *want = c->pool->conf->password;
+    size_t n = strlen(want);
+    unsigned diff = pass->len != n;
+
+    if (user && !redis_arg_is(req, user, "default"))
+        diff = 1;
+    for (size_t i = 0; i < pass->len && i < n; i++)
+        diff |= (unsigned)(req[pass->off + i] ^ want[i]);
+    if (diff) {
+        c->pool->stats->auth_failures++;
+        return -1;
+    }
+    c->authed = 1;
+    return 0;
+}
+
+static void cmd_hello(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    uint32_t i = 1;
+    char ver[32];
+    struct msg *m;
+
+    if (r->argc >= 2) {
+        const struct resp_arg *a = &r->args[1];
+        if (!redis_arg_is(req, a, "2")) {
+            if (redis_arg_is(req, a, "3"))
+                client_reply_error(c, "NOPROTO this proxy speaks RESP2 only (HELLO 2)");
+            else
+                client_reply_error(c, "NOPROTO unsupported protocol version");
+            return;
+        }
+        i = 2;
+    }
+    for (; i < r->argc; i++) {
+        if (redis_arg_is(req, &r->args[i], "AUTH") && i + 2 < r->argc) {
+            if (c->pool->conf->password[0] == '\0' || check_password(c, req, &r->args[i + 1], &r->args[i + 2]) != 0) {
+                client_reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+                return;
+            }
+            i += 2;
+        } else if (redis_arg_is(req, &r->args[i], "SETNAME") && i + 1 < r->argc) {
+            i++;
+        } else {
+            char name[72];
+            client_reply_error(c, "ERR Syntax error in HELLO option '%s'",
+                        client_printable(req + r->args[i].off, r->args[i].len, name));
+            return;
+        }
+    }
+    if (!c->authed) {
+        client_reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+                    "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client");
+        return;
+    }
+    if ((m = client_queue_msg(c)) == NULL)
+        return;
+    snprintf(ver, sizeof ver, "%s", COPROXY_VERSION);
+    rbuf_printf(&m->reply, "*14\r\n$6\r\nserver\r\n$7\r\ncoproxy\r\n$7\r\nversion\r\n$%zu\r\n%s\r\n"
+                "$5\r\nproto\r\n:2\r\n$2\r\nid\r\n:%llu\r\n$4\r\nmode\r\n$5\r\nproxy\r\n"
+                "$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n",
+                strlen(ver), ver, (unsigned long long)c->id);
+    m->done = 1;
+}
+
+/* One CLIENT LIST line about client o. */
+static int client_line(const struct redis_client *o, struct rbuf *out)
+{
+    char addr[80], name[40];
+
+    return rbuf_printf(out, "id=%llu addr=%s fd=%d name=%s db=%d sub=%u psub=%u multi=%d watch=%d worker=%d "
+                       "cmd=%s\n", (unsigned long long)o->id, client_addr(o, addr, sizeof addr), o->fd, o->name ? o->name : "",
+                       o->db >= 0 ? o->db : o->pool->conf->redis_db, pubsub_channels(o), pubsub_patterns(o),
+                       o->multi ? (int)o->ndeferred : -1, o->watching, o->w->id,
+                       o->last_cmd ? redis_lower_name(o->last_cmd, name) : "NULL");
+}
+
+int redis_pool_client_list(struct redis_pool *p, struct rbuf *out)
+{
+    for (struct redis_client *o = p->clients; o != NULL; o = o->next)
+        if (client_line(o, out) != 0)
+            return -1;
+    return 0;
+}
+
+static void cmd_client(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    const struct resp_arg *sub = &r->args[1];
+
+    if (redis_arg_is(req, sub, "SETNAME") && r->argc == 3) {
+        const struct resp_arg *a = &r->args[2];
+        for (uint32_t i = 0; i < a->len; i++) {
+            if (req[a->off + i] <= ' ' || req[a->off + i] > '~') {
+                client_reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
+                return;
+            }
+        }
+        free(c->name);
+        c->name = NULL;
+        if (a->len > 0 && (c->name = strndup(req + a->off, a->len)) == NULL) {
+            client_reply_error(c, "ERR coproxy: out of memory");
+            return;
+        }
+        client_reply_str(c, "+OK\r\n");
+    } else if (redis_arg_is(req, sub, "GETNAME") && r->argc == 2) {
+        if (c->name)
+            client_reply_bulk(c, c->name, strlen(c->name));
+        else
+            client_reply_str(c, "$-1\r\n");
+    } else if (redis_arg_is(req, sub, "ID") && r->argc == 2) {
+        client_reply_int(c, (int64_t)c->id);
+    } else if (redis_arg_is(req, sub, "SETINFO") && r->argc == 4) {
+        client_reply_str(c, "+OK\r\n");
+    } else if (redis_arg_is(req, sub, "NO-EVICT") && r->argc == 3) {
+        client_reply_str(c, "+OK\r\n");   /* the proxy holds no data to evict */
+    } else if (redis_arg_is(req, sub, "REPLY") && r->argc == 3) {
+        const struct resp_arg *a = &r->args[2];
+        if (redis_arg_is(req, a, "ON")) {
+            c->reply_off = 0;
+            c->reply_skip = 0;
+            client_reply_str(c, "+OK\r\n");
+        } else if (redis_arg_is(req, a, "OFF") || redis_arg_is(req, a, "SKIP")) {
+            if (redis_arg_is(req, a, "OFF"))
+                c->reply_off = 1;
+            else
+                c->reply_skip = 2;   /* this command's reply and the next one's */
+            client_reply_str(c, "+OK\r\n");   /* not written: OFF and SKIP are silent */
+        } else {
+            client_reply_error(c, "ERR syntax error");
+        }
+    } else if ((redis_arg_is(req, sub, "INFO") && r->argc == 2) || (redis_arg_is(req, sub, "LIST") && r->argc == 2)) {
+        struct rbuf line = { 0 };
+        int err = 0;
+        if (redis_arg_is(req, sub, "INFO"))
+            err = client_line(c, &line);
+        else   /* this worker's clients, then the others' (worker= says which) */
+            err = redis_pool_client_list(c->pool, &line) != 0
+                  || worker_client_lists(c->w, (int)(c->pool->rt - c->w->pools), &line) != 0;
+        if (err)
+            client_reply_error(c, "ERR coproxy: out of memory");
+        else
+            client_reply_bulk(c, line.data ? line.data : "", line.len);
+        rbuf_free(&line);
+    } else {
+        char name[72];
+        client_reply_error(c, "ERR unsupported command 'CLIENT %s'", client_printable(req + sub->off, sub->len, name));
+    }
+}
+
+static void cmd_command(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    if (r->argc == 2 && redis_arg_is(req, &r->args[1], "COUNT"))
+        client_reply_int(c, redis_cmd_count());
+    else if (r->argc >= 2 && redis_arg_is(req, &r->args[1], "DOCS"))
+        client_reply_str(c, "*0\r\n");   /* redis-cli asks for hints: none */
+    else
+        client_reply_error(c, "ERR coproxy: only COMMAND COUNT and COMMAND DOCS are supported");
+}
+
+/* RESET: the client's state as a new connection's (subscriptions, a
+ * transaction, WATCH, SELECT, CLIENT REPLY, its name; AUTH again if a
+ * password is set). */
+void client_reset(struct redis_client *c)
+{
+    pubsub_release(c);
+    if (c->pin != NULL)
+        release_pin(c, c->multi || c->watching || c->pin_holds > 0 || pin_lost(c));
+    c->multi = c->multi_abort = 0;
+    rbuf_free(&c->deferred);
+    c->ndeferred = 0;
+    c->db = -1;
+    c->reply_off = c->reply_skip = 0;
+    free(c->name);
+    c->name = NULL;
+    c->authed = c->pool->conf->password[0] == '\0';
+    if (c->idle != NULL)
+        co_timer_arm(c->idle, c->pool->conf->client_idle_timeout);
+}
+
+void local_command(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                          const struct resp_request *r)
+{
+    const char *name = cmd->name;
+
+    if (strcmp(name, "PING") == 0) {
+        if (r->argc <= 2 && c->ps != NULL && pubsub_count(c) > 0) {   /* subscribed: as a push */
+            struct rbuf b = { 0 };
+            const char *arg = r->argc == 2 ? req + r->args[1].off : "";
+            if (redis_append_header(&b, '*', 2) != 0 || redis_append_bulk(&b, "pong", 4) != 0
+                || redis_append_bulk(&b, arg, r->argc == 2 ? r->args[1].len : 0) != 0)
+                client_reply_error(c, "ERR coproxy: out of memory");
+            else
+                client_reply_raw(c, b.data, b.len);
+            rbuf_free(&b);
+        } else if (r->argc == 1)
+            client_reply_str(c, "+PONG\r\n");
+        else if (r->argc == 2)
+            client_reply_bulk(c, req + r->args[1].off, r->args[1].len);
+        else
+            client_reply_error(c, "ERR wrong number of arguments for 'ping' command");
+    } else if (strcmp(name, "ECHO") == 0) {
+        client_reply_bulk(c, req + r->args[1].off, r->args[1].len);
+    } else if (strcmp(name, "QUIT") == 0) {
+        client_reply_str(c, "+OK\r\n");
+        c->closing = 1;
+    } else if (strcmp(name, "RESET") == 0) {
+        /* carried out when what came before it is answered (a SUBSCRIBE's
+         * acknowledgement, an EXEC), and what follows it sees its effect */
+        struct msg *m = client_queue_msg(c);
+        if (m != NULL) {
+            m->reset = 1;
+            c->reset_pending = 1;
+        }
+    } else if (strcmp(name, "SELECT") == 0) {
+        const struct resp_arg *a = &r->args[1];
+        char *end, num[24];
+        long v;
+        snprintf(num, sizeof num, "%.*s", (int)(a->len < 23 ? a->len : 23), req + a->off);
+        v = strtol(num, &end, 10);
+        if (a->len == 0 || a->len > 20 || *end != '\0') {
+            client_reply_error(c, "ERR value is not an integer or out of range");
+        } else if (c->pool->cluster != NULL && v != 0) {
+            client_reply_error(c, "ERR SELECT is not allowed in cluster mode");
+        } else if (v < 0 || v >= c->pool->conf->databases) {
+            client_reply_error(c, "ERR DB index is out of range");
+        } else {
+            /* the servers' database v: shared connections that selected it, or the pin */
+            c->db = v == c->pool->conf->redis_db ? -1 : (int)v;
+            if (c->pin != NULL) {
+                c->pin_selected = 1;
+                send_pinned(c, req, r);
+            } else {
+                client_reply_str(c, "+OK\r\n");
+            }
+        }
+    } else if (strcmp(name, "AUTH") == 0) {
+        if (c->pool->conf->password[0] == '\0')
+            client_reply_error(c, "ERR AUTH <password> called without any password configured for the default user. "
+                        "Are you sure your configuration is correct?");
+        else if (r->argc > 3)
+            client_reply_error(c, "ERR syntax error");
+        else if (check_password(c, req, r->argc == 3 ? &r->args[1] : NULL, &r->args[r->argc - 1]) != 0)
+            client_reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+        else
+            client_reply_str(c, "+OK\r\n");
+    } else if (strcmp(name, "HELLO") == 0) {
+        cmd_hello(c, req, r);
+    } else if (strcmp(name, "CLIENT") == 0) {
+        cmd_client(c, req, r);
+    } else if (strcmp(name, "COMMAND") == 0) {
+        cmd_command(c, req, r);
+    } else {
+        char lname[40];
+        client_reply_error(c, "ERR unsupported command '%s'", redis_lower_name(name, lname));
+    }
+}

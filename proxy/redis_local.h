@@ -1,0 +1,17 @@
+/* redis_local.h — redis mode: commands answered by coproxy (redis_local.c). */
+#ifndef COPROXY_REDIS_LOCAL_H
+#define COPROXY_REDIS_LOCAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "redis.h"
+#include "redis_cmd.h"
+
+struct redis_client;
+
+void client_reset(struct redis_client *c);
+void local_command(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                          const struct resp_request *r);
+
+#endif

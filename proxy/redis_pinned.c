@@ -1,0 +1,485 @@
+/* redis_pinned.c — redis mode: a connection of the client's own for transactions, WATCH and blocking commands. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "costack.h"
+#include "log.h"
+#include "redis.h"
+#include "redis_client.h"
+#include "redis_cmd.h"
+#include "redis_local.h"
+#include "redis_pinned.h"
+#include "redis_pushback.h"
+#include "redis_route.h"
+#include "worker.h"
+
+/* ---- a connection of its own: transactions and blocking commands ---------- */
+
+/*
+ * WATCH, or the first key after MULTI, pins the client to one server: it
+ * takes a connection of that server's pinned pool and sends its requests
+ * for that server there until EXEC, DISCARD or UNWATCH.  A blocking
+ * command takes one until its reply.  Keys elsewhere are refused (in a
+ * transaction, the transaction aborts, as Redis aborts on a queueing
+ * error).  A client that leaves while the server holds state for it
+ * closes the connection, so no WATCH, MULTI or blocked command outlives it.
+ */
+
+/* The one server of the request's keys: 0 with *out (NULL: no keys), or -1
+ * after the error reply. */
+static int keys_server(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                       const struct resp_request *r, struct redis_server **out)
+{
+    uint32_t stack_keys[16], *keys = r->argc <= 16 ? stack_keys : malloc(r->argc * sizeof *keys);
+    const char *err = NULL;
+    char name[40];
+    int n, rc = 0;
+    uint16_t slot1 = 0;
+
+    *out = NULL;
+    if (keys == NULL) {
+        client_reply_error(c, "ERR coproxy: out of memory");
+        return -1;
+    }
+    n = cmd->first == 0 && cmd->numkeys_at == 0 ? 0 : redis_cmd_keys(cmd, req, r->args, r->argc, keys, &err);
+    if (n < 0) {
+        client_reply_error(c, "%s", err);
+        rc = -1;
+    } else if (n == 0 && cmd->route == ROUTE_KEYS && r->argc > 1) {   /* EVAL with no keys */
+        *out = redis_pool_route(c->pool, req + r->args[1].off, r->args[1].len, 0).server;
+    }
+    for (int i = 0; i < n && rc == 0; i++) {
+        struct route rt = redis_pool_route(c->pool, req + r->args[keys[i]].off, r->args[keys[i]].len, 0);
+        struct redis_server *k = rt.server;
+        if (i == 0)
+            slot1 = rt.slot1;
+        if (i > 0 && c->pool->cluster != NULL && rt.slot1 != slot1) {
+            client_reply_error(c, "CROSSSLOT Keys in request don't hash to the same slot");
+            rc = -1;
+        } else if (i > 0 && k != *out) {
+            client_reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
+                        "(a hash tag such as {user1} keeps keys together)", redis_lower_name(cmd->name, name));
+            rc = -1;
+        }
+        *out = k;
+    }
+    if (keys != stack_keys)
+        free(keys);
+    return rc;
+}
+
+int pin_lost(const struct redis_client *c)
+{
+    return c->pin != NULL && c->pin->drops != c->pin_drops;
+}
+
+static int select_on_pin(struct redis_client *c, int db);
+
+/* Takes a connection of s for the client; -1 after the error reply. */
+static int take_pin(struct redis_client *c, struct redis_server *s)
+{
+    if (s == NULL) {
+        client_reply_error(c, "ERR coproxy: no server available in pool %s", c->pool->conf->name);
+        return -1;
+    }
+    if ((c->pin = backend_pin(c->w, s)) == NULL) {
+        c->pool->stats->errors_refused++;
+        if (c->pool->conf->server_pinned_connections == 0)
+            client_reply_error(c, "ERR coproxy: transactions and blocking commands are off in pool %s "
+                        "(server_pinned_connections = 0)", c->pool->conf->name);
+        else
+            client_reply_error(c, "ERR coproxy: all %d pinned connections to server %s are in use "
+                        "(server_pinned_connections); try again later",
+                        c->pool->conf->server_pinned_connections, s->conf->name);
+        return -1;
+    }
+    c->pin_drops = c->pin->drops;
+    if (c->db >= 0 && select_on_pin(c, c->db) != 0) {
+        release_pin(c, 1);
+        client_reply_error(c, "ERR coproxy: out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void release_pin(struct redis_client *c, int dirty)
+{
+    if (c->pin == NULL)
+        return;
+    /* a free pin is on the pool's database: the next client expects it */
+    if (!dirty && c->pin_selected && select_on_pin(c, c->pool->conf->redis_db) != 0)
+        dirty = 1;
+    c->pin_selected = 0;
+    backend_unpin(c->w, c->pin, dirty);
+    c->pin = NULL;
+    c->watching = 0;
+    c->pin_holds = 0;
+}
+
+/* Sends count whole requests (bytes[0..n)) on bc whose replies nobody
+ * wants but must be '+' (MULTI's +OK, +QUEUED): the transaction's opening. */
+static int send_internal(struct redis_client *c, struct backend_conn *bc, const char *bytes, size_t n,
+                         uint32_t count)
+{
+    if (rbuf_append(&bc->out, bytes, n) != 0)
+        return -1;
+    for (uint32_t i = 0; i < count; i++) {
+        struct msg *m = msg_get(c->w);
+        if (m == NULL)
+            return -1;   /* the connection would be out of step: the caller drops it */
+        m->internal = 1;
+        m->server = bc->srv;
+        backend_enqueue(bc, m);   /* its only holder: the connection */
+    }
+    return 0;
+}
+
+/* SELECT db on the pin, its +OK checked and dropped. */
+static int select_on_pin(struct redis_client *c, int db)
+{
+    char req[64];
+    int n = snprintf(req, sizeof req, "*2\r\n$6\r\nSELECT\r\n$%d\r\n%d\r\n", snprintf(NULL, 0, "%d", db), db);
+
+    c->pin_selected = 1;
+    return send_internal(c, c->pin, req, (size_t)n, 1);
+}
+
+/* The request, as the client's, on its pinned connection. */
+struct msg *send_pinned(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    struct msg *m = client_queue_msg(c);
+    struct backend_conn *bc;
+    size_t mark;
+
+    if (m == NULL)
+        return NULL;
+    client_set_deadline(c, m);
+    if (c->writing)   /* for WAIT */
+        c->wrote |= c->pin->srv->index < 64 ? (uint64_t)1 << c->pin->srv->index : ~(uint64_t)0;
+    if ((bc = backend_pick_pinned(c->w, c->pin, m)) == NULL)
+        return m;
+    mark = bc->out.len;
+    if (append_request(&bc->out, req, r) != 0) {
+        bc->out.len = mark;
+        msg_fail(c->w, m, "ERR coproxy: out of memory");
+        return m;
+    }
+    backend_enqueue(bc, m);
+    return m;
+}
+
+/* The client's state on its pin has ended: the pin goes back, unless a
+ * blocking command still waits on it (then when that is answered). */
+static void unpin_when_idle(struct redis_client *c)
+{
+    c->watching = 0;
+    if (c->pin != NULL && c->pin_holds == 0)
+        release_pin(c, 0);
+}
+
+void abort_multi(struct redis_client *c)
+{
+    c->multi_abort = 1;
+}
+
+/* The transaction's server is known now: pin it and open the transaction
+ * there with what was queued before.  -1 after the error reply. */
+static int open_multi_on(struct redis_client *c, struct redis_server *s)
+{
+    static const char multi[] = "*1\r\n$5\r\nMULTI\r\n";
+
+    if (take_pin(c, s) != 0)
+        return -1;
+    if (send_internal(c, c->pin, multi, sizeof multi - 1, 1) != 0
+        || send_internal(c, c->pin, c->deferred.data, c->deferred.len, c->ndeferred) != 0) {
+        release_pin(c, 1);
+        client_reply_error(c, "ERR coproxy: out of memory");
+        return -1;
+    }
+    rbuf_free(&c->deferred);
+    c->ndeferred = 0;
+    return 0;
+}
+
+/* A request inside MULTI: queued on the transaction's server. */
+void queue_in_multi(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                           const struct resp_request *r)
+{
+    struct redis_server *s = NULL;
+    char name[40];
+
+    switch (cmd->route) {
+    case ROUTE_KEYS:
+    case ROUTE_SPLIT_MGET:
+    case ROUTE_SPLIT_SUM:
+    case ROUTE_SPLIT_MSET:
+    case ROUTE_BLOCKING:   /* inside MULTI it does not block */
+        if (keys_server(c, cmd, req, r, &s) != 0) {
+            abort_multi(c);
+            return;
+        }
+        break;
+    case ROUTE_LOCAL:
+        if (strcmp(cmd->name, "QUIT") == 0) {
+            client_reply_str(c, "+OK\r\n");
+            c->closing = 1;
+            return;
+        }
+        if (strcmp(cmd->name, "PING") == 0 || strcmp(cmd->name, "ECHO") == 0)
+            break;   /* any server answers it: the transaction's */
+        /* fall through */
+    default:
+        c->pool->stats->errors_refused++;
+        client_reply_error(c, "ERR coproxy: '%s' cannot be queued in a transaction", redis_lower_name(cmd->name, name));
+        abort_multi(c);
+        return;
+    }
+    if (c->pin == NULL && s == NULL) {   /* no key yet: queued here until one says where */
+        if (append_request(&c->deferred, req, r) != 0) {
+            client_reply_error(c, "ERR coproxy: out of memory");
+            abort_multi(c);
+            return;
+        }
+        c->ndeferred++;
+        client_reply_str(c, "+QUEUED\r\n");
+        return;
+    }
+    if (c->pin == NULL && open_multi_on(c, s) != 0) {
+        abort_multi(c);
+        return;
+    }
+    if (s != NULL && s != c->pin->srv) {
+        client_reply_error(c, "ERR coproxy: the keys of '%s' are on server %s, this transaction's on server %s "
+                    "(a hash tag such as {user1} keeps keys together)", redis_lower_name(cmd->name, name), s->conf->name,
+                    c->pin->srv->conf->name);
+        abort_multi(c);
+        return;
+    }
+    if (pin_lost(c)) {
+        client_reply_error(c, "ERR coproxy: the connection holding this transaction was lost");
+        abort_multi(c);
+        return;
+    }
+    send_pinned(c, req, r);
+}
+
+void txn_command(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                        const struct resp_request *r)
+{
+    const char *name = cmd->name;
+    struct redis_server *s;
+
+    if (strcmp(name, "MULTI") == 0) {
+        if (c->multi) {
+            client_reply_error(c, "ERR MULTI calls can not be nested");
+            return;
+        }
+        c->multi = 1;
+        c->multi_abort = 0;
+        if (c->pin != NULL && !pin_lost(c)) {
+            send_pinned(c, req, r);   /* pinned already (WATCH, a blocking command): opened there */
+        } else if (c->pin != NULL) {
+            client_reply_str(c, "+OK\r\n");
+            abort_multi(c);   /* its WATCH is gone: EXEC cannot be right */
+        } else {
+            client_reply_str(c, "+OK\r\n");   /* opened on the server at the first key */
+        }
+    } else if (strcmp(name, "EXEC") == 0 || strcmp(name, "DISCARD") == 0) {
+        int exec = name[0] == 'E';
+        if (!c->multi) {
+            client_reply_error(c, exec ? "ERR EXEC without MULTI" : "ERR DISCARD without MULTI");
+            return;
+        }
+        c->multi = 0;
+        if (c->pin == NULL || (c->pin->drops == c->pin_drops && !(exec && c->multi_abort))) {
+            if (c->pin == NULL && exec && !c->multi_abort) {
+                /* nothing named a key: any server runs it, the same one each time */
+                s = redis_pool_route(c->pool, "", 0, 0).server;
+                if (open_multi_on(c, s) != 0) {
+                    rbuf_free(&c->deferred);
+                    c->ndeferred = 0;
+                    return;   /* the error is EXEC's reply */
+                }
+            }
+            if (c->pin != NULL)
+                send_pinned(c, req, r);
+            else if (exec)
+                client_reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
+            else
+                client_reply_str(c, "+OK\r\n");
+            unpin_when_idle(c);   /* EXEC and DISCARD end the WATCH too */
+        } else {
+            /* aborted, or its connection was lost: nothing runs */
+            static const char discard[] = "*1\r\n$7\r\nDISCARD\r\n";
+            int lost = pin_lost(c);
+            if (exec)
+                client_reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
+            else
+                client_reply_str(c, "+OK\r\n");
+            /* the server's MULTI (if it got one) is discarded behind what it queued */
+            if (c->pin != NULL && (lost || send_internal(c, c->pin, discard, sizeof discard - 1, 1) != 0))
+                release_pin(c, 1);
+            else
+                unpin_when_idle(c);
+        }
+        rbuf_free(&c->deferred);
+        c->ndeferred = 0;
+        c->multi_abort = 0;
+    } else if (strcmp(name, "WATCH") == 0) {
+        if (c->multi) {
+            client_reply_error(c, "ERR WATCH inside MULTI is not allowed");
+            return;
+        }
+        if (keys_server(c, cmd, req, r, &s) != 0)
+            return;
+        if (c->pin != NULL && c->pin->srv != s) {
+            client_reply_error(c, "ERR coproxy: the keys of 'watch' are on server %s, this client's watched keys "
+                        "(or its blocked command) on server %s", s ? s->conf->name : "?", c->pin->srv->conf->name);
+            return;
+        }
+        if (c->pin != NULL && pin_lost(c)) {
+            client_reply_error(c, "ERR coproxy: the connection holding this client's WATCH was lost; UNWATCH and "
+                        "start again");
+            return;
+        }
+        if (c->pin == NULL && take_pin(c, s) != 0)
+            return;
+        c->watching = 1;
+        send_pinned(c, req, r);
+    } else {   /* UNWATCH */
+        if (c->multi) {   /* queued like any command */
+            queue_in_multi(c, &(struct redis_cmd){ .name = "PING", .route = ROUTE_LOCAL }, req, r);
+            return;
+        }
+        if (c->pin != NULL && c->watching) {
+            if (!pin_lost(c))
+                send_pinned(c, req, r);
+            else
+                client_reply_str(c, "+OK\r\n");
+            if (pin_lost(c))
+                release_pin(c, 1);
+            else
+                unpin_when_idle(c);
+        } else {
+            client_reply_str(c, "+OK\r\n");
+        }
+    }
+}
+
+/* A blocking request for server s whose own timeout is `ms` (<= 0: none):
+ * on the client's pinned connection, without server_timeout meanwhile. */
+static void send_blocking(struct redis_client *c, const char *cmdname, struct redis_server *s, double ms,
+                          const char *req, const struct resp_request *r)
+{
+    char name[40];
+    struct msg *m;
+
+    if (c->pin != NULL && c->pin->srv != s) {
+        client_reply_error(c, "ERR coproxy: the keys of '%s' are on server %s, this client's watched keys (or its "
+                    "other blocked command) on server %s", redis_lower_name(cmdname, name), s ? s->conf->name : "?",
+                    c->pin->srv->conf->name);
+        return;
+    }
+    if (c->pin == NULL && take_pin(c, s) != 0)
+        return;
+    if ((m = send_pinned(c, req, r)) == NULL)
+        return;
+    if (!(ms > 0) || ms > 1e10)
+        m->deadline = UINT64_MAX;   /* 0 blocks for ever; a bad one, the server refuses at once */
+    else
+        m->deadline = c->batch_us / 1000 + (uint64_t)ms + (uint64_t)c->pool->conf->server_timeout;
+    m->blocking = 1;
+    m->unpin = 1;
+    m->pop_kind = (uint8_t)pushback_kind(cmdname, req, r);
+    if (!c->hup) {
+        /* did its FIN come with it (`nc -N`)?  Then it is answered as Redis
+         * answers it: at once or not at all (one peek per blocking command) */
+        char b;
+        if (recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+            c->hup = 1;
+    }
+    m->after_fin = c->hup;   /* the reply, if the server answers before it sees the FIN, is written */
+    m->db = c->db;
+    c->pin_holds++;
+}
+
+static double arg_number(const char *req, const struct resp_arg *a)
+{
+    char num[40], *end;
+    double v;
+
+    snprintf(num, sizeof num, "%.*s", (int)(a->len < 39 ? a->len : 39), req + a->off);
+    v = strtod(num, &end);
+    return a->len == 0 || *end != '\0' ? -1 : v;
+}
+
+/* BLPOP and kin: the command's own timeout, in seconds (BLMPOP/BZMPOP's
+ * first argument, the others' last). */
+void route_blocking(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                           const struct resp_request *r)
+{
+    struct redis_server *s;
+
+    if (keys_server(c, cmd, req, r, &s) != 0)
+        return;
+    send_blocking(c, cmd->name, s, 1000 * arg_number(req, &r->args[cmd->numkeys_at > 0 ? 1 : r->argc - 1]), req, r);
+}
+
+/* XREAD, XREADGROUP: the keys are the first half of what follows STREAMS;
+ * BLOCK ms makes it a blocking command. */
+void route_xread(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                        const struct resp_request *r)
+{
+    uint32_t streams = 0, block = 0, nkeys;
+    uint16_t slot1 = 0;
+    struct redis_server *s = NULL;
+    char name[40];
+    struct msg *m;
+
+    for (uint32_t i = 1; i < r->argc && streams == 0; i++) {
+        if (redis_arg_is(req, &r->args[i], "STREAMS"))
+            streams = i;
+        else if (redis_arg_is(req, &r->args[i], "BLOCK") && i + 1 < r->argc)
+            block = ++i;
+        else if ((redis_arg_is(req, &r->args[i], "COUNT") || redis_arg_is(req, &r->args[i], "GROUP")) && i + 1 < r->argc)
+            i += redis_arg_is(req, &r->args[i], "GROUP") ? 2 : 1;
+    }
+    nkeys = streams ? (r->argc - streams - 1) / 2 : 0;
+    if (streams == 0 || nkeys == 0 || (r->argc - streams - 1) % 2 != 0) {
+        client_reply_error(c, "ERR Unbalanced '%s' list of streams: for each stream key an ID or '$' must be specified.",
+                    redis_lower_name(cmd->name, name));
+        return;
+    }
+    for (uint32_t k = 0; k < nkeys; k++) {
+        const struct resp_arg *a = &r->args[streams + 1 + k];
+        struct route rt = redis_pool_route(c->pool, req + a->off, a->len, c->route_read);
+        struct redis_server *ks = rt.server;
+        if (k == 0)
+            slot1 = rt.slot1;
+        if (k > 0 && ks != s) {
+            client_reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
+                        "(a hash tag such as {user1} keeps keys together)", redis_lower_name(cmd->name, name));
+            return;
+        }
+        s = ks;
+    }
+    if (block != 0 && !c->multi) {
+        send_blocking(c, cmd->name, s, arg_number(req, &r->args[block]), req, r);
+        return;
+    }
+    if ((m = client_queue_msg(c)) != NULL) {
+        client_set_deadline(c, m);
+        send_whole(c, m, s, slot1, req, r);
+    }
+}
