@@ -21,6 +21,7 @@
 #include "redis.h"
 #include "redis_client.h"
 #include "redis_cmd.h"
+#include "redis_guard.h"
 #include "redis_local.h"
 #include "redis_pinned.h"
 #include "redis_pushback.h"
@@ -290,71 +291,16 @@ const char *redis_lower_name(const char *s, char out[40])
     return out;
 }
 
-/* An HTTP request sent to a redis port (a browser tricked by a web page
- * into a cross-protocol attack): its lines would run as commands.  Redis
- * closes the connection at POST or Host:, and so does coproxy. */
-static int is_http_request(const char *name, size_t n)
-{
-    return (n == 4 && strncasecmp(name, "POST", 4) == 0) || (n == 5 && strncasecmp(name, "Host:", 5) == 0);
-}
-
-static void close_http_client(struct redis_client *c)
-{
-    static __thread uint64_t last_warned;   /* once a minute per worker, as an attack repeats */
-    uint64_t now = worker_now_ms();
-    char addr[80];
-
-    c->pool->stats->security_closed++;
-    c->closing = 1;
-    if (last_warned != 0 && now - last_warned < 60000)
-        return;
-    last_warned = now;
-    log_warn("pool %s: client %s sent an HTTP request (POST or Host:) to the redis port: possible cross-protocol "
-             "attack, connection closed", c->pool->conf->name, client_addr(c, addr, sizeof addr));
-}
-
-/* With allow_flush = false, a script that names a flush (or spells a name
- * with numeric escapes, \70 or \x46) is refused.  A guard against
- * accidents, not a sandbox: a script can build a command name at run
- * time; a backend user without FLUSHALL (redis_auth) is the hard limit. */
-static int script_may_flush(const char *p, size_t n, int binary)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (i + 5 <= n && strncasecmp(p + i, "flush", 5) == 0)
-            return 1;
-        if (!binary && p[i] == '\\' && i + 1 < n && (isdigit((unsigned char)p[i + 1]) || p[i + 1] == 'x' || p[i + 1] == 'u'))
-            return 1;
-    }
-    return 0;
-}
-
-/* The script text a request carries (EVAL, SCRIPT LOAD, FUNCTION LOAD or
- * RESTORE), or NULL. */
-static const struct resp_arg *request_script(const struct redis_cmd *cmd, const char *req, const struct resp_request *r)
-{
-    if ((strcmp(cmd->name, "EVAL") == 0 || strcmp(cmd->name, "EVAL_RO") == 0) && r->argc > 1)
-        return &r->args[1];
-    if (strcmp(cmd->name, "SCRIPT") == 0 && r->argc > 2 && redis_arg_is(req, &r->args[1], "LOAD"))
-        return &r->args[2];
-    if (strcmp(cmd->name, "FUNCTION") == 0 && r->argc > 2
-        && (redis_arg_is(req, &r->args[1], "LOAD") || redis_arg_is(req, &r->args[1], "RESTORE")))
-        return &r->args[redis_arg_is(req, &r->args[1], "LOAD") ? r->argc - 1 : 2];
-    return NULL;
-}
-
 /* One whole request: answer it here, or send it on. */
 static void handle_request(struct redis_client *c, const char *req, const struct resp_request *r)
 {
     const struct resp_arg *a0 = &r->args[0];
     const struct redis_cmd *cmd = redis_cmd_lookup(req + a0->off, a0->len);
-    const struct resp_arg *script;
     char name[72];
 
     c->pool->stats->requests++;
-    if (is_http_request(req + a0->off, a0->len)) {
-        close_http_client(c);
+    if (guard_http(c, req + a0->off, a0->len))
         return;
-    }
     if (cmd == NULL) {
         c->pool->stats->errors_refused++;
         client_reply_error(c, "ERR unsupported command '%s'", client_printable(req + a0->off, a0->len, name));
@@ -377,11 +323,7 @@ static void handle_request(struct redis_client *c, const char *req, const struct
             abort_multi(c);
         return;
     }
-    if (!c->pool->conf->allow_flush && (script = request_script(cmd, req, r)) != NULL
-        && script_may_flush(req + script->off, script->len, redis_arg_is(req, &r->args[1], "RESTORE"))) {
-        c->pool->stats->errors_refused++;
-        client_reply_error(c, "ERR coproxy: this script may flush a database, and flushing is turned off in pool %s "
-                    "(allow_flush = false)", c->pool->conf->name);
+    if (guard_script(c, cmd, req, r)) {
         if (c->multi)
             abort_multi(c);
         return;
@@ -490,73 +432,13 @@ static __attribute__((noinline)) void process_input(struct redis_client *c)
  * it (and what queued behind it) with a timeout error.  A request that
  * waits on no connection cannot be overdue, but gets the error anyway.
  */
-/* m is a blocking command waiting on the client's own connection (not a WAIT). */
-static int blocked_on_pin(const struct redis_client *c, const struct msg *m)
-{
-    return m->blocking && m->nfrags == 0 && c->pin != NULL && m->conn == c->pin;
-}
-
-/*
- * The client gives its head m up: an error reply takes m's place in its
- * queue, and m goes on alone, its reply handed to orphan_reply (a pop the
- * server makes for it still goes back, however long the reply).  NULL if
- * out of memory (then m itself fails).
- */
-static struct msg *give_up_head(struct redis_client *c, const char *text)
-{
-    struct msg *m = c->head, *e = msg_get(c->w);
-
-    if (e == NULL) {
-        msg_fail(c->w, m, "%s", text);
-        return NULL;
-    }
-    if (rbuf_printf(&e->reply, "-%s\r\n", text) != 0)
-        e->reply.len = 0;
-    e->client = c;
-    e->refs = 1;
-    e->done = 1;
-    e->start_us = m->start_us;
-    e->unpin = m->unpin;
-    e->cnext = m->cnext;
-    if (c->tail == &m->cnext)
-        c->tail = &e->cnext;
-    c->head = e;
-    m->cnext = NULL;
-    m->client = NULL;
-    m->orphan = 1;
-    m->late_reply = orphan_reply;
-    msg_unref(c->w, m);   /* its connection holds it until the reply */
-    return e;
-}
-
 static void time_out_head(struct redis_client *c)
 {
     struct msg *m = c->head;
     struct redis_server *s = m->server;
 
-    if (blocked_on_pin(c, m)) {
-        /* past its own timeout and server_timeout: not the server's
-         * failure.  The client gets its error; the command is unblocked
-         * (or, its client gone, the connection half-closed) and left to end
-         * alone; the client keeps the connection while it holds a WATCH or
-         * MULTI there, else it is parked until the command's reply */
-        struct backend_conn *pin = c->pin;
-        char text[512];
-        struct msg *e;
-        snprintf(text, sizeof text, "ERR coproxy: timeout: no reply from server %s (%s) to a blocking command "
-                 "within its own timeout and server_timeout (%d ms)", s->conf->name, s->conf->addr.text,
-                 c->pool->conf->server_timeout);
-        if (c->left_told || backend_unblock(c->w, pin) != 0)
-            backend_half_close(pin);
-        if ((e = give_up_head(c, text)) != NULL && !c->watching && !c->multi) {
-            e->unpin = 0;
-            c->pin = NULL;
-            c->pin_holds = 0;
-            c->pin_selected = 0;
-            backend_park(c->w, pin);
-        }
+    if (pinned_time_out(c))
         return;
-    }
 
     for (uint32_t i = 0; i < m->nfrags && !m->done; i++) {
         if (!m->frags[i]->done) {
@@ -568,49 +450,6 @@ static void time_out_head(struct redis_client *c)
         backend_timed_out(c->w, m);
     msg_fail(c->w, m, "ERR coproxy: timeout: no reply from server %s (%s) within %d ms",
              s ? s->conf->name : "?", s ? s->conf->addr.text : "?", c->pool->conf->server_timeout);
-}
-
-/*
- * A client that leaves while its blocking command waits (its FIN, a reset,
- * its idle kick) must not have anything popped for it.  Its leaving is
- * passed on to the server at once: CLIENT UNBLOCK for the command's own
- * connection (the command ends with a nil reply, nothing taken), or where
- * that cannot be sent, a FIN on that connection (backend_half_close), which
- * the server takes as the client closing.  What the server took just
- * before is given back (give_back).  A command sent after the FIN had come
- * (with it, `nc -N` style) is answered as Redis answers it, then the
- * client is closed.
- */
-#define UNBLOCK_AGAIN_MS 20
-
-/* CLIENT UNBLOCK goes on another connection than the command: it may reach
- * the server first, find nothing blocked, and the command block after it.
- * So it is sent again every UNBLOCK_AGAIN_MS until the command ends. */
-static void unblock_head(struct redis_client *c, uint64_t now)
-{
-    struct msg *m = c->head;
-
-    if (m == NULL || !blocked_on_pin(c, m) || m->done || c->pin_holds == 0)
-        return;
-    if (m->unblock_sent && (c->pin->fin_pending || c->pin->fin_sent || now < c->unblock_at))
-        return;
-    m->unblock_sent = 1;
-    c->unblock_at = now + UNBLOCK_AGAIN_MS;
-    if (backend_unblock(c->w, c->pin) != 0)
-        backend_half_close(c->pin);
-}
-
-static void client_left_blocked(struct redis_client *c)
-{
-    if (c->left_told)
-        return;
-    c->left_told = 1;
-    for (struct msg *m = c->head; m != NULL; m = m->cnext)
-        if (blocked_on_pin(c, m) && !m->done && !m->after_fin) {
-            m->orphan = 1;
-            m->late_reply = orphan_reply;
-        }
-    unblock_head(c, worker_now_ms());
 }
 
 /* The client's socket changed while a blocking command waited: gone, or

@@ -483,3 +483,119 @@ void route_xread(struct redis_client *c, const struct redis_cmd *cmd, const char
         send_whole(c, m, s, slot1, req, r);
     }
 }
+
+/* ---- a client that leaves or gives up while its blocking command waits ---- */
+
+/* m is a blocking command waiting on the client's own connection (not a WAIT). */
+int blocked_on_pin(const struct redis_client *c, const struct msg *m)
+{
+    return m->blocking && m->nfrags == 0 && c->pin != NULL && m->conn == c->pin;
+}
+
+/*
+ * The client gives its head m up: an error reply takes m's place in its
+ * queue, and m goes on alone, its reply handed to orphan_reply (a pop the
+ * server makes for it still goes back, however long the reply).  NULL if
+ * out of memory (then m itself fails).
+ */
+static struct msg *give_up_head(struct redis_client *c, const char *text)
+{
+    struct msg *m = c->head, *e = msg_get(c->w);
+
+    if (e == NULL) {
+        msg_fail(c->w, m, "%s", text);
+        return NULL;
+    }
+    if (rbuf_printf(&e->reply, "-%s\r\n", text) != 0)
+        e->reply.len = 0;
+    e->client = c;
+    e->refs = 1;
+    e->done = 1;
+    e->start_us = m->start_us;
+    e->unpin = m->unpin;
+    e->cnext = m->cnext;
+    if (c->tail == &m->cnext)
+        c->tail = &e->cnext;
+    c->head = e;
+    m->cnext = NULL;
+    m->client = NULL;
+    m->orphan = 1;
+    m->late_reply = orphan_reply;
+    msg_unref(c->w, m);   /* its connection holds it until the reply */
+    return e;
+}
+
+/* The client's head is overdue; if it is a blocking command on the
+ * client's own connection, handles that and returns 1 (else 0). */
+int pinned_time_out(struct redis_client *c)
+{
+    struct msg *m = c->head;
+    struct redis_server *s = m->server;
+
+    if (!blocked_on_pin(c, m))
+        return 0;
+    /* past its own timeout and server_timeout: not the server's
+     * failure.  The client gets its error; the command is unblocked
+     * (or, its client gone, the connection half-closed) and left to end
+     * alone; the client keeps the connection while it holds a WATCH or
+     * MULTI there, else it is parked until the command's reply */
+    struct backend_conn *pin = c->pin;
+    char text[512];
+    struct msg *e;
+    snprintf(text, sizeof text, "ERR coproxy: timeout: no reply from server %s (%s) to a blocking command "
+             "within its own timeout and server_timeout (%d ms)", s->conf->name, s->conf->addr.text,
+             c->pool->conf->server_timeout);
+    if (c->left_told || backend_unblock(c->w, pin) != 0)
+        backend_half_close(pin);
+    if ((e = give_up_head(c, text)) != NULL && !c->watching && !c->multi) {
+        e->unpin = 0;
+        c->pin = NULL;
+        c->pin_holds = 0;
+        c->pin_selected = 0;
+        backend_park(c->w, pin);
+    }
+    return 1;
+}
+
+/*
+ * A client that leaves while its blocking command waits (its FIN, a reset,
+ * its idle kick) must not have anything popped for it.  Its leaving is
+ * passed on to the server at once: CLIENT UNBLOCK for the command's own
+ * connection (the command ends with a nil reply, nothing taken), or where
+ * that cannot be sent, a FIN on that connection (backend_half_close), which
+ * the server takes as the client closing.  What the server took just
+ * before is given back (give_back).  A command sent after the FIN had come
+ * (with it, `nc -N` style) is answered as Redis answers it, then the
+ * client is closed.
+ */
+#define UNBLOCK_AGAIN_MS 20
+
+/* CLIENT UNBLOCK goes on another connection than the command: it may reach
+ * the server first, find nothing blocked, and the command block after it.
+ * So it is sent again every UNBLOCK_AGAIN_MS until the command ends. */
+void unblock_head(struct redis_client *c, uint64_t now)
+{
+    struct msg *m = c->head;
+
+    if (m == NULL || !blocked_on_pin(c, m) || m->done || c->pin_holds == 0)
+        return;
+    if (m->unblock_sent && (c->pin->fin_pending || c->pin->fin_sent || now < c->unblock_at))
+        return;
+    m->unblock_sent = 1;
+    c->unblock_at = now + UNBLOCK_AGAIN_MS;
+    if (backend_unblock(c->w, c->pin) != 0)
+        backend_half_close(c->pin);
+}
+
+void client_left_blocked(struct redis_client *c)
+{
+    if (c->left_told)
+        return;
+    c->left_told = 1;
+    for (struct msg *m = c->head; m != NULL; m = m->cnext)
+        if (blocked_on_pin(c, m) && !m->done && !m->after_fin) {
+            m->orphan = 1;
+            m->late_reply = orphan_reply;
+        }
+    unblock_head(c, worker_now_ms());
+}
