@@ -51,12 +51,6 @@ static uint64_t next_client_id(struct worker *w)
     return ++w->client_seq * 1024 + (uint64_t)w->id;
 }
 
-/* The client's number within its worker: spreads clients over a server's
- * connections (the id's low bits are the worker's). */
-uint64_t client_seq(const struct redis_client *c)
-{
-    return c->id / 1024;
-}
 
 struct redis_client *redis_client_new(struct worker *w, struct pool_rt *p, int fd)
 {

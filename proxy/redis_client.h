@@ -89,8 +89,12 @@ void client_send_everywhere(struct redis_client *c, struct msg *m, const char *r
 /* Wakes the client if it waits for its head or, subscribed, for anything. */
 void client_wake_up(struct redis_client *c);
 
-/* The client's number within its worker: spreads clients over a server's connections. */
-uint64_t client_seq(const struct redis_client *c);
+/* The client's number within its worker: spreads clients over a server's
+ * connections (the id's low bits are the worker's). */
+static inline uint64_t client_seq(const struct redis_client *c)
+{
+    return c->id / 1024;
+}
 /* The client's address, "host:port" ("unix:0" on a Unix socket): for CLIENT LIST and logs. */
 const char *client_addr(const struct redis_client *c, char *out, size_t n);
 /* Replies made here: a bulk string, an integer. */

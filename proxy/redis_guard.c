@@ -65,7 +65,7 @@ static const struct resp_arg *request_script(const struct redis_cmd *cmd, const 
 
 /* An HTTP request (its first line's word is the command's name): the
  * client is closed before anything of it runs.  1 if so. */
-int guard_http(struct redis_client *c, const char *name, size_t n)
+int guard_http_check(struct redis_client *c, const char *name, size_t n)
 {
     if (!is_http_request(name, n))
         return 0;
@@ -75,11 +75,12 @@ int guard_http(struct redis_client *c, const char *name, size_t n)
 
 /* With allow_flush = false, a script that may flush is refused (the error
  * reply written).  1 if so. */
-int guard_script(struct redis_client *c, const struct redis_cmd *cmd, const char *req, const struct resp_request *r)
+int guard_script_check(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                       const struct resp_request *r)
 {
     const struct resp_arg *script;
 
-    if (c->pool->conf->allow_flush || (script = request_script(cmd, req, r)) == NULL
+    if ((script = request_script(cmd, req, r)) == NULL
         || !script_may_flush(req + script->off, script->len, redis_arg_is(req, &r->args[1], "RESTORE")))
         return 0;
     c->pool->stats->errors_refused++;
