@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "admin.h"
-#include "config.h"
+#include "config_file.h"
 #include "daemon.h"
 #include "kstats.h"
 #include "log.h"

@@ -5,7 +5,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "config_file.h"
 
 struct worker;
 

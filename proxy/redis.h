@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "co_routine.h"
-#include "config.h"
+#include "config_file.h"
 #include "dist.h"
 #include "hashkit.h"
 #include "rbuf.h"

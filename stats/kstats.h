@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "addr.h"
-#include "daemon.h"   /* (and through it proxy/config.h, not autoconf's) */
+#include "daemon.h"   /* (and through it proxy/config_file.h) */
 #include "kstats_bpf.h"
 
 #define KSTATS_FIELD(name, type, help) uint64_t name;

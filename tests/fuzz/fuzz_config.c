@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config_file.h"
 
 /* Host names are resolved at load: here only numeric ones are, so that a
  * random name costs no DNS query (this replaces libc's for the target). */

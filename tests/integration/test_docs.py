@@ -1,5 +1,5 @@
 """The manual pages: they lint clean, and coproxy.conf(5) documents every
-setting the daemon accepts (read from proxy/config.c's lists of known names)."""
+setting the daemon accepts (read from proxy/config_file.c's lists of known names)."""
 import os
 import re
 import subprocess
@@ -23,8 +23,8 @@ def test_man_page_lints_clean(page):
 
 
 def known_settings():
-    """The names in each `known` array of config.c (global, admin, coroutines, pool)."""
-    src = open(os.path.join(ROOT, "proxy", "config.c")).read()
+    """The names in each `known` array of config_file.c (global, admin, coroutines, pool)."""
+    src = open(os.path.join(ROOT, "proxy", "config_file.c")).read()
     return [re.findall(r'"(\w+)"', m.group(1))
             for m in re.finditer(r'static const char \*const \w*known\[\] = \{([^}]*)\}', src)]
 

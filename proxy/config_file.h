@@ -1,6 +1,6 @@
-/* config.h — the daemon's configuration, read and validated from a libconfig file. */
-#ifndef COPROXY_CONFIG_H
-#define COPROXY_CONFIG_H
+/* config_file.h — the daemon's configuration, read and validated from a libconfig file. */
+#ifndef COPROXY_CONFIG_FILE_H
+#define COPROXY_CONFIG_FILE_H
 
 #include <stdint.h>
 

@@ -1,4 +1,4 @@
-/* config.c — reads coproxy.conf with libconfig and validates every setting. */
+/* config_file.c — reads coproxy.conf with libconfig and validates every setting. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "config_file.h"
 #include "resp.h"
 #include "log.h"
 
