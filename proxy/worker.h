@@ -12,6 +12,8 @@
 #include "counters.h"
 
 /* Relay buffers: big enough that bulk transfers take few system calls. */
+/* How long accepting pauses when file descriptors run out. */
+#define FD_PRESSURE_PAUSE_MS 100
 #define WORKER_BUF_SIZE (64 * 1024)
 #define WORKER_BUF_CACHE 64
 /* Pipes for splice(2): the relay moves socket data through one without
@@ -138,6 +140,10 @@ void worker_retire(struct worker *w, struct stCoRoutine_t *co);
 
 /* A relay buffer from the worker's cache (NULL if out of memory); give it back soon. */
 char *worker_buf_get(struct worker *w);
+/* The size the relay's pipes grow to (fs.pipe-max-size if under WORKER_PIPE_SIZE). */
+int worker_pipe_size_allowed(void);
+/* Closes the worker's kept pipes. */
+void worker_pipes_close(struct worker *w);
 void worker_buf_put(struct worker *w, char *buf);
 /* An empty pipe from the worker's cache (or a new one); 0 or -1.  Give back
  * only empty pipes (pending data: close them instead). */

@@ -1,0 +1,179 @@
+/* worker_ctx.c — what a worker's code below it uses: the clock, buffer and pipe caches, fd pressure, retiring coroutines. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "costack.h"
+#include "log.h"
+#include "resp.h"
+#include "worker.h"
+
+uint64_t worker_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t worker_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+char *worker_buf_get(struct worker *w)
+{
+    return w->nbufs > 0 ? w->bufs[--w->nbufs] : malloc(WORKER_BUF_SIZE);
+}
+
+void worker_buf_put(struct worker *w, char *buf)
+{
+    if (buf == NULL)
+        return;
+    if (w->nbufs < WORKER_BUF_CACHE)
+        w->bufs[w->nbufs++] = buf;
+    else
+        free(buf);
+}
+
+char *worker_ibuf_get(struct worker *w, size_t *cap)
+{
+    *cap = WORKER_IBUF_SIZE;
+    return w->nibufs > 0 ? w->ibufs[--w->nibufs] : malloc(WORKER_IBUF_SIZE);
+}
+
+void worker_ibuf_put(struct worker *w, char *buf, size_t cap)
+{
+    if (cap == WORKER_IBUF_SIZE && w->nibufs < WORKER_IBUF_CACHE)
+        w->ibufs[w->nibufs++] = buf;
+    else
+        free(buf);   /* grown for a big request: not kept */
+}
+
+void worker_args_get(struct worker *w, struct resp_arg **args, uint32_t *cap)
+{
+    if (w->nargvs > 0) {
+        w->nargvs--;
+        *args = w->argvs[w->nargvs];
+        *cap = w->argv_caps[w->nargvs];
+    } else {
+        *args = NULL;   /* the parser allocates one */
+        *cap = 0;
+    }
+}
+
+void worker_args_put(struct worker *w, struct resp_arg *args, uint32_t cap)
+{
+    if (cap <= 1024 && w->nargvs < WORKER_ARGV_CACHE) {
+        w->argvs[w->nargvs] = args;
+        w->argv_caps[w->nargvs] = cap;
+        w->nargvs++;
+    } else {
+        free(args);
+    }
+}
+
+/* The size to grow pipes to: WORKER_PIPE_SIZE, or fs.pipe-max-size if
+ * that is less (without CAP_SYS_RESOURCE a pipe cannot grow past it). */
+int worker_pipe_size_allowed(void)
+{
+    FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+    long max = 0;
+
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &max) != 1)
+            max = 0;
+        fclose(f);
+    }
+    return max >= 4096 && max < WORKER_PIPE_SIZE ? (int)max : WORKER_PIPE_SIZE;
+}
+
+int worker_pipe_get(struct worker *w, int p[2])
+{
+    uint64_t now;
+
+    if (w->npipes > 0) {
+        w->npipes--;
+        p[0] = w->pipes[w->npipes][0];
+        p[1] = w->pipes[w->npipes][1];
+        return 0;
+    }
+    if (w->pipes_refused_until != 0 && worker_now_ms() < w->pipes_refused_until)
+        return -1;
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0) {
+        int min = w->pipe_size < WORKER_PIPE_MIN ? w->pipe_size : WORKER_PIPE_MIN;
+        /* past the user's pipe budget the kernel refuses to grow it, and
+         * made it tiny (two slots): copying is then faster than splicing */
+        if (fcntl(p[1], F_SETPIPE_SZ, w->pipe_size) >= 0 || fcntl(p[1], F_GETPIPE_SZ) >= min)
+            return 0;
+        close(p[0]);
+        close(p[1]);
+        p[0] = p[1] = -1;
+        now = worker_now_ms();
+        if (w->last_pipe_log == 0 || now - w->last_pipe_log >= 60000) {
+            log_warn("tcp relay: this user's pipe budget is spent (sysctl fs.pipe-user-pages-soft); "
+                     "copying instead of splice(2) for now");
+            w->last_pipe_log = now;
+        }
+    } else {
+        now = worker_now_ms();   /* (out of fds: the accept loop says so) */
+    }
+    w->pipes_refused_until = now + WORKER_PIPE_PAUSE_MS;
+    return -1;
+}
+
+/* Closes the pipes kept for reuse (they count against the user's pipe budget). */
+void worker_pipes_close(struct worker *w)
+{
+    while (w->npipes > 0) {
+        w->npipes--;
+        close(w->pipes[w->npipes][0]);
+        close(w->pipes[w->npipes][1]);
+    }
+}
+
+void worker_pipe_put(struct worker *w, int p[2], int empty)
+{
+    if (p[0] < 0)
+        return;
+    if (empty && w->npipes < WORKER_PIPE_CACHE) {
+        w->pipes[w->npipes][0] = p[0];
+        w->pipes[w->npipes][1] = p[1];
+        w->npipes++;
+    } else {
+        close(p[0]);
+        close(p[1]);
+    }
+    p[0] = p[1] = -1;
+}
+
+void worker_out_of_fds(struct worker *w, const char *pool, const char *what, int err)
+{
+    uint64_t now = worker_now_ms();
+
+    w->fd_pressure_until = now + FD_PRESSURE_PAUSE_MS;
+    if (now - w->last_emfile_log >= 1000) {
+        log_error("pool %s: out of file descriptors (%s: %s); pausing accept "
+                  "(raise LimitNOFILE / ulimit -n)", pool, what, strerror(err));
+        w->last_emfile_log = now;
+    }
+}
+
+void worker_retire(struct worker *w, struct stCoRoutine_t *co)
+{
+    if (w->ndead == w->dead_cap) {
+        int cap = w->dead_cap ? w->dead_cap * 2 : 64;
+        struct stCoRoutine_t **grown = realloc(w->dead, (size_t)cap * sizeof *grown);
+        if (grown == NULL)
+            return;   /* leaks one finished coroutine rather than fail */
+        w->dead = grown;
+        w->dead_cap = cap;
+    }
+    w->dead[w->ndead++] = co;
+}
