@@ -65,31 +65,32 @@ static void test_rows(void)
     }
 }
 
+/* Splits line at spaces into r's arguments (args: room for 8). */
+static void split_args(const char *line, struct resp_request *r, struct resp_arg *args)
+{
+    uint32_t start = 0, len = (uint32_t)strlen(line);
+
+    r->args = args;
+    r->argc = 0;
+    for (uint32_t i = 0; i <= len; i++)
+        if (line[i] == ' ' || line[i] == '\0') {
+            CHECK(r->argc < 8);
+            args[r->argc++] = (struct resp_arg){ .off = start, .len = i - start };
+            start = i + 1;
+        }
+}
+
 static void test_kinds(void)
 {
     static const char req[] = "BLMPOP 0 2 a b RIGHT COUNT 2";
     static const char req2[] = "BLMPOP 0 2 left right LEFT";
-    struct resp_arg args[8];
-    struct resp_request r = { .args = args, .argc = 0 };
-    uint32_t start = 0;
+    struct resp_arg args[8], args2[8];
+    struct resp_request r, r2;
 
-    for (uint32_t i = 0; i <= sizeof req - 1; i++)
-        if (req[i] == ' ' || req[i] == '\0') {
-            args[r.argc++] = (struct resp_arg){ .off = start, .len = i - start };
-            start = i + 1;
-        }
+    split_args(req, &r, args);
     CHECK_EQ(pushback_kind("BLMPOP", req, &r), POP_LIST_RIGHT);
-    {   /* a key named "right" is a key, not the direction */
-        struct resp_arg args2[8];
-        struct resp_request r2 = { .args = args2, .argc = 0 };
-        uint32_t from = 0;
-        for (uint32_t i = 0; i <= sizeof req2 - 1; i++)
-            if (req2[i] == ' ' || req2[i] == '\0') {
-                args2[r2.argc++] = (struct resp_arg){ .off = from, .len = i - from };
-                from = i + 1;
-            }
-        CHECK_EQ(pushback_kind("BLMPOP", req2, &r2), POP_LIST_LEFT);
-    }
+    split_args(req2, &r2, args2);   /* a key named "right" is a key, not the direction */
+    CHECK_EQ(pushback_kind("BLMPOP", req2, &r2), POP_LIST_LEFT);
     r.argc = 5;   /* BLMPOP 0 2 a b (LEFT is the default reading) */
     CHECK_EQ(pushback_kind("BLMPOP", req, &r), POP_LIST_LEFT);
     CHECK_EQ(pushback_kind("BLPOP", req, &r), POP_LIST_LEFT);
