@@ -132,12 +132,13 @@ def echo_backend():
 
 
 class ScriptedBackend:
-    """A backend written in the test: handler(conn) runs per connection in a thread."""
+    """A backend written in the test: handler(conn) runs per connection in a thread
+    (on port, or a free one)."""
 
-    def __init__(self, handler):
+    def __init__(self, handler, port=0):
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", port))
         self.sock.listen(128)
         self.port = self.sock.getsockname()[1]
         self.handler = handler

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import ECHO_CLIENT, copy_for_nobody, free_port, tcp_config, wait_port
+from conftest import ECHO_CLIENT, ScriptedBackend, copy_for_nobody, free_port, tcp_config, wait_port
 
 
 def recv_all(sock, n=None, timeout=30):
@@ -483,33 +483,12 @@ def server_stats(sock, name, check=lambda s: True, timeout=10):
         time.sleep(0.05)
 
 
-class NamedBackend:
+class NamedBackend(ScriptedBackend):
     """Answers each connection with its name and closes it; on a given port or a free one."""
 
     def __init__(self, name, port=0):
         self.name = name
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(128)
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                try:
-                    conn.sendall(self.name)
-                except OSError:
-                    pass
-
-    def close(self):
-        self.sock.close()
+        super().__init__(lambda conn: conn.sendall(name), port)
 
 
 def who_answers(port):
