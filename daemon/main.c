@@ -17,6 +17,7 @@
 #include "log.h"
 #include "notify.h"
 #include "reload.h"
+#include "worker.h"
 
 /*
  * jemalloc's options (read at its start; unused with --without-jemalloc).

@@ -30,5 +30,8 @@ int addr_equal(const struct proxy_addr *a, const struct proxy_addr *b);
 
 /* 127.0.0.0/8, ::1 (or a Unix path): reachable from this host only. */
 int addr_is_loopback(const struct proxy_addr *a);
+/* The peer of connected socket fd as "host:port" ("unix:0" on a Unix socket,
+ * "?:0" if unknown), into out[0..n): for CLIENT LIST and logs. */
+const char *addr_peer(int fd, char *out, size_t n);
 
 #endif

@@ -11,10 +11,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "costack.h"
+#include "backend.h"
 #include "log.h"
-#include "redis.h"
-#include "worker.h"
+#include "redis_msg.h"
+#include "resp_append.h"
+#include "worker_ctx.h"
 
 /*
  * Each connection has a writer coroutine, for its whole life, and a reader
@@ -618,7 +619,8 @@ struct backend_conn *backend_pick(struct worker *w, struct redis_server *s, stru
     return checked_conn(w, &s->conns[affinity % (uint64_t)s->pool->conf->server_connections], m);
 }
 
-void backend_enqueue(struct backend_conn *bc, struct msg *m)
+/* m's request bytes are in bc's output from enq_mark on: m is queued for its reply. */
+static void enqueue(struct backend_conn *bc, struct msg *m)
 {
     struct redis_pool *p = bc->srv->pool;
 
@@ -646,6 +648,39 @@ void backend_enqueue(struct backend_conn *bc, struct msg *m)
         bc->writer_idle = 0;
         co_cond_signal(bc->wake);
     }
+}
+
+/* The append from mark on ended with err: queued, or taken back. */
+static int appended(struct backend_conn *bc, struct msg *m, size_t mark, int err)
+{
+    if (err != 0) {
+        bc->out.len = mark;   /* no half request may stay: the replies after it would shift */
+        msg_fail(bc->srv->pool->w, m, "ERR coproxy: out of memory");
+        return -1;
+    }
+    enqueue(bc, m);
+    return 0;
+}
+
+int backend_send(struct backend_conn *bc, struct msg *m, backend_write_fn write, const void *arg)
+{
+    size_t mark = bc->out.len;
+
+    return appended(bc, m, mark, write(&bc->out, arg));
+}
+
+int backend_send_bytes(struct backend_conn *bc, struct msg *m, const char *bytes, size_t n)
+{
+    size_t mark = bc->out.len;
+
+    return appended(bc, m, mark, n > 0 ? rbuf_append(&bc->out, bytes, n) : 0);
+}
+
+int backend_send_request(struct backend_conn *bc, struct msg *m, const char *req, const struct resp_request *r)
+{
+    size_t mark = bc->out.len;
+
+    return appended(bc, m, mark, resp_append_request(&bc->out, req, r));
 }
 
 void backend_timed_out(struct worker *w, struct msg *m)
@@ -706,7 +741,7 @@ int backend_unblock(struct worker *w, struct backend_conn *pin)
         msg_unref(w, m);
         return -1;
     }
-    backend_enqueue(bc, m);
+    enqueue(bc, m);
     msg_unref(w, m);
     pin->unblocked = 1;
     return 0;
@@ -736,4 +771,10 @@ void backend_half_close(struct backend_conn *bc)
         bc->writer_idle = 0;
         co_cond_signal(bc->wake);
     }
+}
+
+void backend_trim(struct backend_conn *bc)
+{
+    if (bc->out.len == 0)
+        rbuf_free(&bc->out);
 }

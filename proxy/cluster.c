@@ -4,10 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hashkit.h"
+#include "backend.h"
+#include "cluster.h"
 #include "log.h"
-#include "redis.h"
-#include "worker.h"
+#include "redis_msg.h"
+#include "redis_server.h"
+#include "worker_ctx.h"
 
 /*
  * Each worker keeps its own slot map: for each of the 16384 slots, the
@@ -135,7 +137,7 @@ static struct redis_server *node_at(struct redis_pool *p, const char *host, size
     sc->addr = a;
     sc->weight = 1;
     log_info("pool %s: cluster node %s joins the map", p->conf->name, text);
-    return redis_pool_add_server(p, sc);
+    return redis_server_add(p, sc);
 }
 
 /* Sends m (its bytes kept) to node s; ASKING first when asked to. */
@@ -143,33 +145,28 @@ static void send_to(struct worker *w, struct msg *m, struct redis_server *s, int
 {
     static const char ask[] = "*1\r\n$6\r\nASKING\r\n";
     struct backend_conn *bc = backend_pick(w, s, m, 0);
-    size_t mark;
 
     if (bc == NULL)
         return;   /* failed with the reason */
-    mark = bc->out.len;
     if (asking) {
         struct msg *am = msg_get(w);
-        if (am == NULL || rbuf_append(&bc->out, ask, sizeof ask - 1) != 0) {
-            if (am != NULL)
-                msg_unref(w, (am->refs = 1, am));
-            bc->out.len = mark;
+        if (am == NULL) {
             msg_fail(w, m, "ERR coproxy: out of memory");
             return;
         }
         am->internal = 1;
         am->server = s;
-        backend_enqueue(bc, am);
-        mark = bc->out.len;
+        am->refs = 1;
+        if (backend_send_bytes(bc, am, ask, sizeof ask - 1) != 0) {
+            msg_unref(w, am);
+            msg_fail(w, m, "ERR coproxy: out of memory");
+            return;
+        }
+        msg_unref(w, am);   /* the connection's reference is the one left */
     }
-    if (rbuf_append(&bc->out, m->req.data, m->req.len) != 0) {
-        bc->out.len = mark;
-        msg_fail(w, m, "ERR coproxy: out of memory");
-        return;
-    }
-    m->req.len = 0;     /* backend_enqueue keeps the bytes again */
     m->reply.len = 0;   /* (part of a long reply may have come before the connection was lost) */
-    backend_enqueue(bc, m);
+    /* (the send copies the bytes out, then keeps them in m->req again) */
+    backend_send_bytes(bc, m, m->req.data, m->req.len);
 }
 
 /* m waits on the retry list (taking a reference) until `at`. */
@@ -391,11 +388,10 @@ static void refresh(struct redis_pool *p, uint64_t now)
     m->cluster_map = 1;
     m->refs = 1;
     m->deadline = UINT64_MAX;
-    if ((bc = backend_pick(p->w, s, m, 0)) == NULL || rbuf_append(&bc->out, ask, sizeof ask - 1) != 0) {
+    if ((bc = backend_pick(p->w, s, m, 0)) == NULL || backend_send_bytes(bc, m, ask, sizeof ask - 1) != 0) {
         msg_unref(p->w, m);
         return;
     }
-    backend_enqueue(bc, m);
     msg_unref(p->w, m);   /* the connection's reference is the one left */
     cl->refreshes++;
     cl->refresh_deadline = now + REFRESH_TIMEOUT_MS;

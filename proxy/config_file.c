@@ -12,8 +12,8 @@
 #include <unistd.h>
 
 #include "config_file.h"
-#include "resp.h"
 #include "log.h"
+#include "resp.h"
 
 /*
  * Errors name the file, the line and the setting's path as the user wrote
@@ -886,7 +886,7 @@ void config_free(struct config *cfg)
     cfg->npools = 0;
 }
 
-int server_same(const struct server_conf *a, const struct server_conf *b)
+int config_server_same(const struct server_conf *a, const struct server_conf *b)
 {
     return strcmp(a->name, b->name) == 0 && addr_equal(&a->addr, &b->addr);
 }

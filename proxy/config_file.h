@@ -90,6 +90,6 @@ void config_free(struct config *cfg);
 
 /* The same server across two configurations: same name and same address
  * (a reload keeps its connections and counters). */
-int server_same(const struct server_conf *a, const struct server_conf *b);
+int config_server_same(const struct server_conf *a, const struct server_conf *b);
 
 #endif

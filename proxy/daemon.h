@@ -29,10 +29,4 @@ struct daemon {
     int failed;                      /* atomic: a worker could not start */
 };
 
-/* worker.c */
-int worker_start_all(struct daemon *d);
-void worker_join_all(struct daemon *d);
-/* Have all workers taken configuration generation gen? */
-int worker_all_applied(struct daemon *d, unsigned gen);
-
 #endif

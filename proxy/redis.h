@@ -45,9 +45,6 @@ struct msg {
     struct msg *cnext;               /* next in the client's queue */
     struct msg *bnext;               /* next in the backend connection's queue */
     struct redis_client *client;     /* a request's client; NULL once it left */
-    /* the client's: msg_finish calls it when the reply is final (it counts
-     * the reply and wakes the client), so messages call no client code by name */
-    void (*finished)(struct redis_client *c, struct msg *m);
     struct msg *parent;              /* a fragment's request; NULL once it gave up */
     struct msg **frags;              /* a split request's fragments */
     uint32_t *keypos;                /* an MGET fragment: which of the parent's keys */
@@ -198,29 +195,6 @@ struct backend_conn {
     char why[96];                    /* the last failure, for error replies */
 };
 
-/* redis_msg.c: messages come from a per-worker free list */
-struct msg *msg_get(struct worker *w);
-void msg_unref(struct worker *w, struct msg *m);
-/* m's reply is final: marks it done, merges a parent whose last fragment
- * this is, and wakes the client waiting for it. */
-void msg_finish(struct worker *w, struct msg *m);
-/* Finishes m with the error "-<text>\r\n" (text: "ERR ..."), if not done yet. */
-void msg_fail(struct worker *w, struct msg *m, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* The client gives m up (it left, or m timed out): its fragments are orphaned. */
-void msg_abandon(struct worker *w, struct msg *m);
-void msg_cache_free(struct worker *w);
-
-/* redis_merge.c: one reply from a split request's fragments */
-void redis_merge(struct msg *m);
-
-/* redis_pool.c */
-struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt);
-/* After a reload replaced the pool's settings: new weights, hash,
- * distribution and limits take effect, and a new server list -- servers
- * kept (same name and address) keep their connections and counters, new
- * ones connect on first use, removed ones stop getting requests and close
- * their connections once the requests they hold are answered. */
-void redis_pool_reconfigure(struct redis_pool *p);
 /* Where a key goes: its server (NULL: none is live) and, in a cluster, the
  * key's slot + 1 (0 elsewhere), which a request keeps to be sent again
  * after a redirect. */
@@ -228,112 +202,77 @@ struct route {
     struct redis_server *server;
     uint16_t slot1;
 };
-/* The route of a key (hash tag applied); read: the request only reads (a
- * cluster's replicas may serve it, read_from). */
-struct route redis_pool_route(struct redis_pool *p, const char *key, size_t len, int read);
-/* A failure talking to s (connect, connection lost, timeout): counts
- * towards ejection when auto_eject_hosts is on. */
-void redis_server_failed(struct redis_server *s);
-/* Idle: the backend connections' emptied send buffers go back. */
-void redis_pool_trim(struct redis_pool *p);
 
-/* backend.c */
-int backend_start(struct worker *w, struct backend_conn *bc, struct redis_server *s);
-/*
- * The connection of s to send m on, or NULL (m failed with the reason) if
- * s cannot take requests now.  A client's requests to a server all take
- * the same connection (affinity: its id), so they run in the order sent.  The caller appends m's request bytes to the
- * returned connection's `out`, then calls backend_enqueue.
- */
-struct backend_conn *backend_pick(struct worker *w, struct redis_server *s, struct msg *m, uint64_t affinity);
-void backend_enqueue(struct backend_conn *bc, struct msg *m);
-/* A connection of s for one client alone (NULL when
- * server_pinned_connections are all held, or out of memory). */
-struct backend_conn *backend_pin(struct worker *w, struct redis_server *s);
-/* The client is done with it.  dirty: the server may still hold state for
- * it (a transaction, a WATCH, a blocked command): the connection is closed
- * (quietly) and reconnects on its next use. */
-void backend_unpin(struct worker *w, struct backend_conn *bc, int dirty);
-/* As backend_pick, for a client that SELECTed database db (not redis_db):
- * a connection of s that has selected it. */
-struct backend_conn *backend_pick_db(struct worker *w, struct redis_server *s, struct msg *m, int db);
-/* As backend_pick, for the client's pinned connection. */
-struct backend_conn *backend_pick_pinned(struct worker *w, struct backend_conn *bc, struct msg *m);
-/* A connection of a server a reload removed: closed now if it holds no
- * request, else by its reader after the last reply. */
-void backend_retire(struct worker *w, struct backend_conn *bc);
-/* m, queued on its connection, got no reply within server_timeout; the
- * caller fails m alone (its reply is skipped when it comes).  While the
- * server answers on that connection, that is all.  A server silent there
- * for server_timeout counts a failure (once per silence), and once no
- * request on the connection can still be answered in time it is truly
- * unresponsive: the connection is dropped and reopened. */
-void backend_timed_out(struct worker *w, struct msg *m);
-/* The client of bc, a pinned connection, left: a FIN goes to the server
- * after the bytes queued, so that it frees its client as Redis frees a
- * client that closed (a blocked command ends, nothing more is popped for
- * it).  The server answers what it ran before, then closes: requests it
- * did not answer end `unanswered`.  Not a server failure. */
-void backend_half_close(struct backend_conn *bc);
-/* The client of pin, a pinned connection with a blocking command in
- * flight, left: CLIENT UNBLOCK goes to the server on a shared connection,
- * so the command ends now (a nil reply) with nothing taken, or its reply
- * -- taken just before -- still arrives on pin, which stays open.  0 if
- * sent; -1 if it cannot be (the id unknown, no shared connection up). */
-int backend_unblock(struct worker *w, struct backend_conn *pin);
-/* The client of pin gave up on what it holds (a blocking command past its
- * deadline): the connection stays open until its replies are in (an
- * orphan's is given back), then closes quietly and is free again. */
-void backend_park(struct worker *w, struct backend_conn *pin);
+/* One redis-mode client: its state, shared by the files that serve it
+ * (redis_client.c reads and dispatches, the others route and answer). */
+struct redis_pubsub;
 
-/* redis_orphan.c: m's reply p[0..n) came for a blocking command whose
- * client left or gave up: the elements it took are pushed back. */
-void orphan_reply(struct worker *w, struct msg *m, const char *p, size_t n);
+struct redis_client {
+    struct worker *w;
+    struct redis_pool *pool;
+    struct redis_client *prev, *next;    /* the pool's open clients */
+    struct co_timer *idle;
+    struct stCoCond_t *cond;             /* waits for the head's reply (made on first use) */
+    struct rbuf in;                      /* input; [in_off, in.len) not parsed yet */
+    size_t in_off;
+    struct resp_request req;
+    struct msg *head, **tail;            /* requests in order, until their replies are written */
+    uint32_t nqueued;
+    uint64_t batch_us;                   /* when the requests being parsed arrived */
+    int fd;
+    char *name;                          /* CLIENT SETNAME */
+    uint64_t id;
+    uint8_t authed;
+    uint8_t waiting;                     /* parked on cond for the head */
+    uint8_t partial;                     /* the buffer ends inside a request */
+    uint8_t closing;                     /* QUIT or a protocol error: close once answered */
+    uint8_t kicked;
+    uint8_t started;
+    uint8_t hup;                         /* the peer's FIN or an error was signalled: read to
+                                            EOF, a short read no longer means drained */
+    uint8_t gone;                        /* it closed while a blocking command waited */
+    uint8_t hup_watch;                   /* a watch for that is armed on fd */
+    uint8_t left_told;                   /* its leaving was passed on to its blocked command's server */
+    uint64_t unblock_at;                 /* ms: CLIENT UNBLOCK is sent again then (it may have come first) */
+    uint8_t overflow;                    /* past client_output_limit: being closed */
+    uint64_t reply_bytes;                /* replies done, not yet written (client_output_limit) */
+    uint64_t soft_since;                 /* ms: over client_output_soft_limit since (0: not over) */
+    struct co_timer *soft_timer;         /* fires client_output_soft_time after soft_since */
+    /* a connection of its own (issue: transactions, blocking commands) */
+    struct backend_conn *pin;
+    uint32_t pin_drops;                  /* pin->drops when its server-side state began */
+    uint32_t pin_holds;                  /* blocking commands in flight on the pin */
+    uint8_t watching;                    /* WATCH sent on the pin */
+    uint8_t multi;                       /* inside MULTI */
+    uint8_t multi_abort;                 /* EXEC answers EXECABORT */
+    struct rbuf deferred;                /* MULTI before any key: the queued requests' bytes */
+    uint32_t ndeferred;
+    int db;                              /* SELECTed database; -1: the pool's redis_db */
+    uint8_t pin_selected;                /* a SELECT went on the pin: restore it when done */
+    uint8_t reply_off;                   /* CLIENT REPLY OFF: replies are not written */
+    uint8_t reply_skip;                  /* CLIENT REPLY SKIP: the next one is not */
+    const char *last_cmd;                /* for CLIENT INFO/LIST */
+    /* pub/sub (redis_pubsub.c) */
+    struct redis_pubsub *ps;             /* its subscriptions; NULL: none yet */
+    size_t push_bytes;                   /* messages queued for it, not yet written */
+    uint8_t sub_waiting;                 /* subscribed and idle: parked on cond for input or a message */
+    uint8_t input_ready;                 /* its socket became readable meanwhile */
+    uint8_t reset_pending;               /* a RESET waits for what came before it: parsing
+                                            stops until it is carried out */
+    /* WAIT (redis_wait.c) */
+    uint8_t writing;                     /* the request being routed may write */
+    uint8_t route_read;                  /* the request being routed only reads (read_from) */
+    uint64_t wrote;                      /* servers (bit: index; all bits: 64 and more) written to
+                                            since the last WAIT */
+    struct backend_conn **wait_pins;     /* a WAIT's connections */
+    uint32_t nwait_pins;
+};
 
-/* redis_pool.c: a node the slot map names, added to the pool's servers */
-struct redis_server *redis_pool_add_server(struct redis_pool *p, struct server_conf *sc);
-
-/* cluster.c: Redis Cluster pools */
-struct cluster *cluster_new(void);
-void cluster_free(struct cluster *cl);
-/* The slot of a key, as Redis Cluster computes it ({hash tag} included). */
-uint16_t cluster_slot(const char *key, size_t len);
-/* The node for a slot: its master, or a replica for a read when read_from
- * says so; before the map is known, a seed (a redirect corrects it). */
-struct redis_server *cluster_route(struct redis_pool *p, uint16_t slot, int read);
-/* m's reply p[0..n) is an error: a redirect (MOVED, ASK) or a retry
- * (TRYAGAIN, CLUSTERDOWN) takes m on (0: sent again or waiting), else -1. */
-int cluster_redirect(struct worker *w, struct msg *m, const char *p, size_t n);
-/* m's connection was lost before m was sent: m waits for the map to say
- * where to go, until its deadline (0), or -1: fail it.  (One that went out
- * may have run: it is never sent twice.) */
-int cluster_lost(struct msg *m);
-/* The reply to the pool's own CLUSTER SLOTS. */
-void cluster_map_reply(struct redis_pool *p, const char *reply, size_t n);
-/* The masters of the map into out[] (room for p->nservers), ordered by
- * address (the same order in every worker); their number. */
-int cluster_masters(struct redis_pool *p, struct redis_server **out);
-/* The pool's CLUSTER SLOTS got no answer (its connection failed). */
-void cluster_map_failed(struct redis_pool *p);
-/* Each loop turn: retries due, a refresh due. */
-void cluster_tick(struct redis_pool *p, uint64_t now);
-/* The worker's figures for the admin STATS document, as a JSON object. */
-int cluster_stats_json(const struct redis_pool *p, struct rbuf *out);
-
-/* redis_pubsub.c: what a subscriber's connection hands back */
-/* A message (p[0..n), as the server sent it) for bc's subscriber. */
-void redis_pubsub_message(struct worker *w, struct backend_conn *bc, const char *p, size_t n);
-/* bc has answered everything sent on it: the subscriber may give it back. */
-void redis_pubsub_idle(struct backend_conn *bc);
-/* bc was lost: its subscriber's subscriptions there are gone. */
-void redis_pubsub_lost(struct backend_conn *bc);
-
-/* redis_client.c: one client connection, start to end (a coroutine's routine) */
-void *redis_client_main(void *arg);
-struct redis_client *redis_client_new(struct worker *w, struct pool_rt *p, int fd);
-/* Appends a CLIENT LIST line for each of the pool's clients. 0, or -1 (out of memory). */
-int redis_pool_client_list(struct redis_pool *p, struct rbuf *out);
-/* Shutdown: wakes every idle client of the pool so it ends. */
-void redis_pool_stop_clients(struct redis_pool *p);
+/* The client's number within its worker: spreads clients over a server's
+ * connections (the id's low bits are the worker's). */
+static inline uint64_t client_seq(const struct redis_client *c)
+{
+    return c->id / 1024;
+}
 
 #endif

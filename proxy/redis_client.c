@@ -16,17 +16,18 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "costack.h"
+#include "backend.h"
 #include "log.h"
-#include "redis.h"
 #include "redis_client.h"
-#include "redis_cmd.h"
 #include "redis_guard.h"
 #include "redis_local.h"
+#include "redis_msg.h"
 #include "redis_pinned.h"
-#include "redis_pushback.h"
+#include "redis_pubsub.h"
+#include "redis_reply.h"
 #include "redis_route.h"
-#include "worker.h"
+#include "redis_wait.h"
+#include "worker_ctx.h"
 
 /*
  * Written as a loop of blocking steps, each parking only this client:
@@ -68,7 +69,7 @@ struct redis_client *redis_client_new(struct worker *w, struct pool_rt *p, int f
     return c;
 }
 
-void redis_pool_stop_clients(struct redis_pool *p)
+void redis_client_stop_all(struct redis_pool *p)
 {
     /* a client ends when its reads end: in-flight requests are still
      * answered.  A blocked command waits on (up to shutdown_timeout): its
@@ -98,13 +99,13 @@ static void handle_request(struct redis_client *c, const char *req, const struct
         return;
     if (cmd == NULL) {
         c->pool->stats->errors_refused++;
-        client_reply_error(c, "ERR unsupported command '%s'", client_printable(req + a0->off, a0->len, name));
+        reply_error(c, "ERR unsupported command '%s'", reply_printable(req + a0->off, a0->len, name));
         if (c->multi)
-            abort_multi(c);
+            pinned_abort_multi(c);
         return;
     }
     if (!c->authed && !(cmd->flags & CMD_NOAUTH)) {
-        client_reply_error(c, "NOAUTH Authentication required.");
+        reply_error(c, "NOAUTH Authentication required.");
         return;
     }
     c->last_cmd = cmd->name;
@@ -113,34 +114,34 @@ static void handle_request(struct redis_client *c, const char *req, const struct
     c->route_read = !c->writing && !c->multi && c->pin == NULL
                     && (cmd->route == ROUTE_KEYS || cmd->route == ROUTE_SPLIT_MGET || cmd->route == ROUTE_SPLIT_SUM);
     if (!redis_cmd_arity_ok(cmd, r->argc)) {
-        client_reply_error(c, "ERR wrong number of arguments for '%s' command", redis_lower_name(cmd->name, name));
+        reply_error(c, "ERR wrong number of arguments for '%s' command", reply_lower_name(cmd->name, name));
         if (c->multi)
-            abort_multi(c);
+            pinned_abort_multi(c);
         return;
     }
     if (guard_script(c, cmd, req, r)) {
         if (c->multi)
-            abort_multi(c);
+            pinned_abort_multi(c);
         return;
     }
     if (c->ps != NULL && !(cmd->flags & CMD_SUBSCRIBED) && pubsub_count(c) > 0) {
-        client_reply_error(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
-                           "are allowed in this context", redis_lower_name(cmd->name, name));
+        reply_error(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+                           "are allowed in this context", reply_lower_name(cmd->name, name));
         return;
     }
     if (c->multi && cmd->route != ROUTE_TXN && strcmp(cmd->name, "RESET") != 0) {   /* RESET runs at once */
-        queue_in_multi(c, cmd, req, r);
+        pinned_queue_in_multi(c, cmd, req, r);
         return;
     }
     switch (cmd->route) {
     case ROUTE_TXN:
-        txn_command(c, cmd, req, r);
+        pinned_txn_command(c, cmd, req, r);
         break;
     case ROUTE_BLOCKING:
-        route_blocking(c, cmd, req, r);
+        pinned_route_blocking(c, cmd, req, r);
         break;
     case ROUTE_XREAD:
-        route_xread(c, cmd, req, r);
+        pinned_route_xread(c, cmd, req, r);
         break;
     case ROUTE_KEYS:
         route_keys(c, cmd, req, r);
@@ -179,11 +180,11 @@ static void handle_request(struct redis_client *c, const char *req, const struct
         break;
     case ROUTE_REFUSED:
         c->pool->stats->errors_refused++;
-        client_reply_error(c, "ERR coproxy: %s", cmd->reason ? cmd->reason : "command refused");
+        reply_error(c, "ERR coproxy: %s", cmd->reason ? cmd->reason : "command refused");
         break;
     default:
         c->pool->stats->errors_refused++;
-        client_reply_error(c, "ERR unsupported command '%s'", client_printable(req + a0->off, a0->len, name));
+        reply_error(c, "ERR unsupported command '%s'", reply_printable(req + a0->off, a0->len, name));
         break;
     }
 }
@@ -206,7 +207,7 @@ static __attribute__((noinline)) void process_input(struct redis_client *c)
         }
         if (r == RESP_ERROR) {
             c->pool->stats->errors_protocol++;
-            client_reply_error(c, "ERR Protocol error: %s", c->req.error ? c->req.error : "malformed request");
+            reply_error(c, "ERR Protocol error: %s", c->req.error ? c->req.error : "malformed request");
             log_debug("pool %s: protocol error from client %d: %s", c->pool->conf->name, c->fd,
                       c->req.error ? c->req.error : "?");
             c->closing = 1;
@@ -260,13 +261,13 @@ static void client_hup(int fd, short revents, void *arg)
         /* its FIN: told to the server now, before anything another client
          * sends after it (a push that would wake the command) is routed */
         c->hup = 1;
-        client_left_blocked(c);
-        client_wake_up(c);
+        pinned_client_left(c);
+        msg_wake_client(c);
     } else if ((n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                || (revents & (POLLHUP | POLLERR | POLLNVAL))) {
         c->gone = 1;
-        client_left_blocked(c);
-        client_wake_up(c);
+        pinned_client_left(c);
+        msg_wake_client(c);
     } else if (co_fd_watch(fd, POLLRDHUP, client_hup, c) == 0) {
         c->hup_watch = 1;
     }
@@ -300,8 +301,8 @@ static int wait_head(struct redis_client *c)
     if (m->blocking && (c->hup || c->gone || c->kicked || c->overflow)) {
         /* it left (or is being closed): the server ends the command; the
          * wait for that is bounded by server_timeout */
-        client_left_blocked(c);
-        unblock_head(c, now);   /* again, or a later one pipelined behind the first */
+        pinned_client_left(c);
+        pinned_unblock_head(c, now);   /* again, or a later one pipelined behind the first */
         if (m->deadline > now + (uint64_t)c->pool->conf->server_timeout)
             m->deadline = now + (uint64_t)c->pool->conf->server_timeout;
         left = 1;
@@ -312,7 +313,7 @@ static int wait_head(struct redis_client *c)
     if (m->blocking && !c->hup && !c->gone && !c->hup_watch && co_fd_watch(c->fd, POLLRDHUP, client_hup, c) == 0)
         c->hup_watch = 1;
     /* (UNBLOCK is sent again while it may have come first; not once a FIN went) */
-    until = left && blocked_on_pin(c, m) && !c->pin->fin_pending && !c->pin->fin_sent && c->unblock_at > now
+    until = left && pinned_blocked_on(c, m) && !c->pin->fin_pending && !c->pin->fin_sent && c->unblock_at > now
             && c->unblock_at < m->deadline ? c->unblock_at : m->deadline;
     c->waiting = 1;
     r = co_cond_timedwait(c->cond, until <= now ? 1 : until - now > INT32_MAX ? -1 : (int)(until - now));
@@ -343,7 +344,7 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
             continue;
         }
         if (m->reset && !m->done) {
-            client_reset(c);
+            local_reset(c);
             c->reset_pending = 0;
             if (rbuf_append(&m->reply, "+RESET\r\n", 8) != 0)
                 m->reply.len = 0;
@@ -392,7 +393,7 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
             return -1;
         if (lost) {   /* a blocked command waits still: see it ended (and undone) first */
             c->gone = 1;
-            client_left_blocked(c);
+            pinned_client_left(c);
         } else {
             c->pool->stats->bytes_out += total;
         }
@@ -410,7 +411,7 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
             if (m->wait)
                 wait_release(c, 0);
             if (m->unpin && c->pin_holds > 0 && --c->pin_holds == 0 && !c->watching && !c->multi) {
-                release_pin(c, pin_lost(c));   /* its blocking command is answered */
+                pinned_release(c, pinned_lost(c));   /* its blocking command is answered */
                 if (c->w->stopping)
                     shutdown(c->fd, SHUT_RD);   /* shutting down: it was let wait for this */
             }
@@ -492,7 +493,7 @@ static void subscriber_input(int fd, short revents, void *arg)
     c->input_ready = 1;
     if (revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
         c->hup = 1;
-    client_wake_up(c);
+    msg_wake_client(c);
 }
 
 /* Subscribed, messages come unasked: waits for input or for one. 0, or -1. */
@@ -592,7 +593,7 @@ static void client_close(struct redis_client *c)
     wait_release(c, 1);
     /* the server may hold a WATCH, a MULTI or a blocked command for it: that connection goes */
     if (c->pin != NULL)
-        release_pin(c, c->multi || c->watching || c->pin->inflight > 0 || pin_lost(c));
+        pinned_release(c, c->multi || c->watching || c->pin->inflight > 0 || pinned_lost(c));
     rbuf_free(&c->deferred);
     c->in_off = c->in.len = 0;
     release_input(c);

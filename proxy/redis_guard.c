@@ -6,10 +6,10 @@
 #include <strings.h>
 
 #include "log.h"
-#include "redis.h"
-#include "redis_client.h"
 #include "redis_guard.h"
-#include "worker.h"
+#include "redis_reply.h"
+#include "resp_append.h"
+#include "worker_ctx.h"
 
 /* An HTTP request sent to a redis port (a browser tricked by a web page
  * into a cross-protocol attack): its lines would run as commands.  Redis
@@ -31,7 +31,7 @@ static void close_http_client(struct redis_client *c)
         return;
     last_warned = now;
     log_warn("pool %s: client %s sent an HTTP request (POST or Host:) to the redis port: possible cross-protocol "
-             "attack, connection closed", c->pool->conf->name, client_addr(c, addr, sizeof addr));
+             "attack, connection closed", c->pool->conf->name, addr_peer(c->fd, addr, sizeof addr));
 }
 
 /* With allow_flush = false, a script that names a flush (or spells a name
@@ -55,11 +55,11 @@ static const struct resp_arg *request_script(const struct redis_cmd *cmd, const 
 {
     if ((strcmp(cmd->name, "EVAL") == 0 || strcmp(cmd->name, "EVAL_RO") == 0) && r->argc > 1)
         return &r->args[1];
-    if (strcmp(cmd->name, "SCRIPT") == 0 && r->argc > 2 && redis_arg_is(req, &r->args[1], "LOAD"))
+    if (strcmp(cmd->name, "SCRIPT") == 0 && r->argc > 2 && resp_arg_is(req, &r->args[1], "LOAD"))
         return &r->args[2];
     if (strcmp(cmd->name, "FUNCTION") == 0 && r->argc > 2
-        && (redis_arg_is(req, &r->args[1], "LOAD") || redis_arg_is(req, &r->args[1], "RESTORE")))
-        return &r->args[redis_arg_is(req, &r->args[1], "LOAD") ? r->argc - 1 : 2];
+        && (resp_arg_is(req, &r->args[1], "LOAD") || resp_arg_is(req, &r->args[1], "RESTORE")))
+        return &r->args[resp_arg_is(req, &r->args[1], "LOAD") ? r->argc - 1 : 2];
     return NULL;
 }
 
@@ -81,10 +81,10 @@ int guard_script_check(struct redis_client *c, const struct redis_cmd *cmd, cons
     const struct resp_arg *script;
 
     if ((script = request_script(cmd, req, r)) == NULL
-        || !script_may_flush(req + script->off, script->len, redis_arg_is(req, &r->args[1], "RESTORE")))
+        || !script_may_flush(req + script->off, script->len, resp_arg_is(req, &r->args[1], "RESTORE")))
         return 0;
     c->pool->stats->errors_refused++;
-    client_reply_error(c, "ERR coproxy: this script may flush a database, and flushing is turned off in pool %s "
+    reply_error(c, "ERR coproxy: this script may flush a database, and flushing is turned off in pool %s "
                        "(allow_flush = false)", c->pool->conf->name);
     return 1;
 }

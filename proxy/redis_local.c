@@ -13,16 +13,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "costack.h"
-#include "log.h"
-#include "redis.h"
-#include "redis_client.h"
-#include "redis_cmd.h"
 #include "redis_local.h"
+#include "redis_msg.h"
 #include "redis_pinned.h"
-#include "redis_pushback.h"
-#include "redis_route.h"
-#include "worker.h"
+#include "redis_pubsub.h"
+#include "redis_reply.h"
+#include "resp_append.h"
+#include "worker_ctx.h"
 
 /* ---- commands answered here ------------------------------------------------ */
 
@@ -33,7 +30,7 @@ static int check_password(struct redis_client *c, const char *req, const struct 
     size_t n = strlen(want);
     unsigned diff = pass->len != n;
 
-    if (user && !redis_arg_is(req, user, "default"))
+    if (user && !resp_arg_is(req, user, "default"))
         diff = 1;
     for (size_t i = 0; i < pass->len && i < n; i++)
         diff |= (unsigned)(req[pass->off + i] ^ want[i]);
@@ -53,37 +50,37 @@ static void cmd_hello(struct redis_client *c, const char *req, const struct resp
 
     if (r->argc >= 2) {
         const struct resp_arg *a = &r->args[1];
-        if (!redis_arg_is(req, a, "2")) {
-            if (redis_arg_is(req, a, "3"))
-                client_reply_error(c, "NOPROTO this proxy speaks RESP2 only (HELLO 2)");
+        if (!resp_arg_is(req, a, "2")) {
+            if (resp_arg_is(req, a, "3"))
+                reply_error(c, "NOPROTO this proxy speaks RESP2 only (HELLO 2)");
             else
-                client_reply_error(c, "NOPROTO unsupported protocol version");
+                reply_error(c, "NOPROTO unsupported protocol version");
             return;
         }
         i = 2;
     }
     for (; i < r->argc; i++) {
-        if (redis_arg_is(req, &r->args[i], "AUTH") && i + 2 < r->argc) {
+        if (resp_arg_is(req, &r->args[i], "AUTH") && i + 2 < r->argc) {
             if (c->pool->conf->password[0] == '\0' || check_password(c, req, &r->args[i + 1], &r->args[i + 2]) != 0) {
-                client_reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+                reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
                 return;
             }
             i += 2;
-        } else if (redis_arg_is(req, &r->args[i], "SETNAME") && i + 1 < r->argc) {
+        } else if (resp_arg_is(req, &r->args[i], "SETNAME") && i + 1 < r->argc) {
             i++;
         } else {
             char name[72];
-            client_reply_error(c, "ERR Syntax error in HELLO option '%s'",
-                        client_printable(req + r->args[i].off, r->args[i].len, name));
+            reply_error(c, "ERR Syntax error in HELLO option '%s'",
+                        reply_printable(req + r->args[i].off, r->args[i].len, name));
             return;
         }
     }
     if (!c->authed) {
-        client_reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+        reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
                     "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client");
         return;
     }
-    if ((m = client_queue_msg(c)) == NULL)
+    if ((m = msg_queue(c)) == NULL)
         return;
     snprintf(ver, sizeof ver, "%s", COPROXY_VERSION);
     rbuf_printf(&m->reply, "*14\r\n$6\r\nserver\r\n$7\r\ncoproxy\r\n$7\r\nversion\r\n$%zu\r\n%s\r\n"
@@ -99,13 +96,13 @@ static int client_line(const struct redis_client *o, struct rbuf *out)
     char addr[80], name[40];
 
     return rbuf_printf(out, "id=%llu addr=%s fd=%d name=%s db=%d sub=%u psub=%u multi=%d watch=%d worker=%d "
-                       "cmd=%s\n", (unsigned long long)o->id, client_addr(o, addr, sizeof addr), o->fd, o->name ? o->name : "",
+                       "cmd=%s\n", (unsigned long long)o->id, addr_peer(o->fd, addr, sizeof addr), o->fd, o->name ? o->name : "",
                        o->db >= 0 ? o->db : o->pool->conf->redis_db, pubsub_channels(o), pubsub_patterns(o),
                        o->multi ? (int)o->ndeferred : -1, o->watching, o->w->id,
-                       o->last_cmd ? redis_lower_name(o->last_cmd, name) : "NULL");
+                       o->last_cmd ? reply_lower_name(o->last_cmd, name) : "NULL");
 }
 
-int redis_pool_client_list(struct redis_pool *p, struct rbuf *out)
+int local_client_list(struct redis_pool *p, struct rbuf *out)
 {
     for (struct redis_client *o = p->clients; o != NULL; o = o->next)
         if (client_line(o, out) != 0)
@@ -117,84 +114,84 @@ static void cmd_client(struct redis_client *c, const char *req, const struct res
 {
     const struct resp_arg *sub = &r->args[1];
 
-    if (redis_arg_is(req, sub, "SETNAME") && r->argc == 3) {
+    if (resp_arg_is(req, sub, "SETNAME") && r->argc == 3) {
         const struct resp_arg *a = &r->args[2];
         for (uint32_t i = 0; i < a->len; i++) {
             if (req[a->off + i] <= ' ' || req[a->off + i] > '~') {
-                client_reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
+                reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
                 return;
             }
         }
         free(c->name);
         c->name = NULL;
         if (a->len > 0 && (c->name = strndup(req + a->off, a->len)) == NULL) {
-            client_reply_error(c, "ERR coproxy: out of memory");
+            reply_error(c, "ERR coproxy: out of memory");
             return;
         }
-        client_reply_str(c, "+OK\r\n");
-    } else if (redis_arg_is(req, sub, "GETNAME") && r->argc == 2) {
+        reply_str(c, "+OK\r\n");
+    } else if (resp_arg_is(req, sub, "GETNAME") && r->argc == 2) {
         if (c->name)
-            client_reply_bulk(c, c->name, strlen(c->name));
+            reply_bulk(c, c->name, strlen(c->name));
         else
-            client_reply_str(c, "$-1\r\n");
-    } else if (redis_arg_is(req, sub, "ID") && r->argc == 2) {
-        client_reply_int(c, (int64_t)c->id);
-    } else if (redis_arg_is(req, sub, "SETINFO") && r->argc == 4) {
-        client_reply_str(c, "+OK\r\n");
-    } else if (redis_arg_is(req, sub, "NO-EVICT") && r->argc == 3) {
-        client_reply_str(c, "+OK\r\n");   /* the proxy holds no data to evict */
-    } else if (redis_arg_is(req, sub, "REPLY") && r->argc == 3) {
+            reply_str(c, "$-1\r\n");
+    } else if (resp_arg_is(req, sub, "ID") && r->argc == 2) {
+        reply_int(c, (int64_t)c->id);
+    } else if (resp_arg_is(req, sub, "SETINFO") && r->argc == 4) {
+        reply_str(c, "+OK\r\n");
+    } else if (resp_arg_is(req, sub, "NO-EVICT") && r->argc == 3) {
+        reply_str(c, "+OK\r\n");   /* the proxy holds no data to evict */
+    } else if (resp_arg_is(req, sub, "REPLY") && r->argc == 3) {
         const struct resp_arg *a = &r->args[2];
-        if (redis_arg_is(req, a, "ON")) {
+        if (resp_arg_is(req, a, "ON")) {
             c->reply_off = 0;
             c->reply_skip = 0;
-            client_reply_str(c, "+OK\r\n");
-        } else if (redis_arg_is(req, a, "OFF") || redis_arg_is(req, a, "SKIP")) {
-            if (redis_arg_is(req, a, "OFF"))
+            reply_str(c, "+OK\r\n");
+        } else if (resp_arg_is(req, a, "OFF") || resp_arg_is(req, a, "SKIP")) {
+            if (resp_arg_is(req, a, "OFF"))
                 c->reply_off = 1;
             else
                 c->reply_skip = 2;   /* this command's reply and the next one's */
-            client_reply_str(c, "+OK\r\n");   /* not written: OFF and SKIP are silent */
+            reply_str(c, "+OK\r\n");   /* not written: OFF and SKIP are silent */
         } else {
-            client_reply_error(c, "ERR syntax error");
+            reply_error(c, "ERR syntax error");
         }
-    } else if ((redis_arg_is(req, sub, "INFO") && r->argc == 2) || (redis_arg_is(req, sub, "LIST") && r->argc == 2)) {
+    } else if ((resp_arg_is(req, sub, "INFO") && r->argc == 2) || (resp_arg_is(req, sub, "LIST") && r->argc == 2)) {
         struct rbuf line = { 0 };
         int err = 0;
-        if (redis_arg_is(req, sub, "INFO"))
+        if (resp_arg_is(req, sub, "INFO"))
             err = client_line(c, &line);
         else   /* this worker's clients, then the others' (worker= says which) */
-            err = redis_pool_client_list(c->pool, &line) != 0
+            err = local_client_list(c->pool, &line) != 0
                   || worker_client_lists(c->w, (int)(c->pool->rt - c->w->pools), &line) != 0;
         if (err)
-            client_reply_error(c, "ERR coproxy: out of memory");
+            reply_error(c, "ERR coproxy: out of memory");
         else
-            client_reply_bulk(c, line.data ? line.data : "", line.len);
+            reply_bulk(c, line.data ? line.data : "", line.len);
         rbuf_free(&line);
     } else {
         char name[72];
-        client_reply_error(c, "ERR unsupported command 'CLIENT %s'", client_printable(req + sub->off, sub->len, name));
+        reply_error(c, "ERR unsupported command 'CLIENT %s'", reply_printable(req + sub->off, sub->len, name));
     }
 }
 
 static void cmd_command(struct redis_client *c, const char *req, const struct resp_request *r)
 {
-    if (r->argc == 2 && redis_arg_is(req, &r->args[1], "COUNT"))
-        client_reply_int(c, redis_cmd_count());
-    else if (r->argc >= 2 && redis_arg_is(req, &r->args[1], "DOCS"))
-        client_reply_str(c, "*0\r\n");   /* redis-cli asks for hints: none */
+    if (r->argc == 2 && resp_arg_is(req, &r->args[1], "COUNT"))
+        reply_int(c, redis_cmd_count());
+    else if (r->argc >= 2 && resp_arg_is(req, &r->args[1], "DOCS"))
+        reply_str(c, "*0\r\n");   /* redis-cli asks for hints: none */
     else
-        client_reply_error(c, "ERR coproxy: only COMMAND COUNT and COMMAND DOCS are supported");
+        reply_error(c, "ERR coproxy: only COMMAND COUNT and COMMAND DOCS are supported");
 }
 
 /* RESET: the client's state as a new connection's (subscriptions, a
  * transaction, WATCH, SELECT, CLIENT REPLY, its name; AUTH again if a
  * password is set). */
-void client_reset(struct redis_client *c)
+void local_reset(struct redis_client *c)
 {
     pubsub_release(c);
     if (c->pin != NULL)
-        release_pin(c, c->multi || c->watching || c->pin_holds > 0 || pin_lost(c));
+        pinned_release(c, c->multi || c->watching || c->pin_holds > 0 || pinned_lost(c));
     c->multi = c->multi_abort = 0;
     rbuf_free(&c->deferred);
     c->ndeferred = 0;
@@ -216,27 +213,27 @@ void local_command(struct redis_client *c, const struct redis_cmd *cmd, const ch
         if (r->argc <= 2 && c->ps != NULL && pubsub_count(c) > 0) {   /* subscribed: as a push */
             struct rbuf b = { 0 };
             const char *arg = r->argc == 2 ? req + r->args[1].off : "";
-            if (redis_append_header(&b, '*', 2) != 0 || redis_append_bulk(&b, "pong", 4) != 0
-                || redis_append_bulk(&b, arg, r->argc == 2 ? r->args[1].len : 0) != 0)
-                client_reply_error(c, "ERR coproxy: out of memory");
+            if (resp_append_header(&b, '*', 2) != 0 || resp_append_bulk(&b, "pong", 4) != 0
+                || resp_append_bulk(&b, arg, r->argc == 2 ? r->args[1].len : 0) != 0)
+                reply_error(c, "ERR coproxy: out of memory");
             else
-                client_reply_raw(c, b.data, b.len);
+                reply_raw(c, b.data, b.len);
             rbuf_free(&b);
         } else if (r->argc == 1)
-            client_reply_str(c, "+PONG\r\n");
+            reply_str(c, "+PONG\r\n");
         else if (r->argc == 2)
-            client_reply_bulk(c, req + r->args[1].off, r->args[1].len);
+            reply_bulk(c, req + r->args[1].off, r->args[1].len);
         else
-            client_reply_error(c, "ERR wrong number of arguments for 'ping' command");
+            reply_error(c, "ERR wrong number of arguments for 'ping' command");
     } else if (strcmp(name, "ECHO") == 0) {
-        client_reply_bulk(c, req + r->args[1].off, r->args[1].len);
+        reply_bulk(c, req + r->args[1].off, r->args[1].len);
     } else if (strcmp(name, "QUIT") == 0) {
-        client_reply_str(c, "+OK\r\n");
+        reply_str(c, "+OK\r\n");
         c->closing = 1;
     } else if (strcmp(name, "RESET") == 0) {
         /* carried out when what came before it is answered (a SUBSCRIBE's
          * acknowledgement, an EXEC), and what follows it sees its effect */
-        struct msg *m = client_queue_msg(c);
+        struct msg *m = msg_queue(c);
         if (m != NULL) {
             m->reset = 1;
             c->reset_pending = 1;
@@ -248,31 +245,31 @@ void local_command(struct redis_client *c, const struct redis_cmd *cmd, const ch
         snprintf(num, sizeof num, "%.*s", (int)(a->len < 23 ? a->len : 23), req + a->off);
         v = strtol(num, &end, 10);
         if (a->len == 0 || a->len > 20 || *end != '\0') {
-            client_reply_error(c, "ERR value is not an integer or out of range");
+            reply_error(c, "ERR value is not an integer or out of range");
         } else if (c->pool->cluster != NULL && v != 0) {
-            client_reply_error(c, "ERR SELECT is not allowed in cluster mode");
+            reply_error(c, "ERR SELECT is not allowed in cluster mode");
         } else if (v < 0 || v >= c->pool->conf->databases) {
-            client_reply_error(c, "ERR DB index is out of range");
+            reply_error(c, "ERR DB index is out of range");
         } else {
             /* the servers' database v: shared connections that selected it, or the pin */
             c->db = v == c->pool->conf->redis_db ? -1 : (int)v;
             if (c->pin != NULL) {
                 c->pin_selected = 1;
-                send_pinned(c, req, r);
+                pinned_send(c, req, r);
             } else {
-                client_reply_str(c, "+OK\r\n");
+                reply_str(c, "+OK\r\n");
             }
         }
     } else if (strcmp(name, "AUTH") == 0) {
         if (c->pool->conf->password[0] == '\0')
-            client_reply_error(c, "ERR AUTH <password> called without any password configured for the default user. "
+            reply_error(c, "ERR AUTH <password> called without any password configured for the default user. "
                         "Are you sure your configuration is correct?");
         else if (r->argc > 3)
-            client_reply_error(c, "ERR syntax error");
+            reply_error(c, "ERR syntax error");
         else if (check_password(c, req, r->argc == 3 ? &r->args[1] : NULL, &r->args[r->argc - 1]) != 0)
-            client_reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+            reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
         else
-            client_reply_str(c, "+OK\r\n");
+            reply_str(c, "+OK\r\n");
     } else if (strcmp(name, "HELLO") == 0) {
         cmd_hello(c, req, r);
     } else if (strcmp(name, "CLIENT") == 0) {
@@ -281,6 +278,6 @@ void local_command(struct redis_client *c, const struct redis_cmd *cmd, const ch
         cmd_command(c, req, r);
     } else {
         char lname[40];
-        client_reply_error(c, "ERR unsupported command '%s'", redis_lower_name(name, lname));
+        reply_error(c, "ERR unsupported command '%s'", reply_lower_name(name, lname));
     }
 }

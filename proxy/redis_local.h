@@ -10,8 +10,11 @@
 
 struct redis_client;
 
-void client_reset(struct redis_client *c);
+void local_reset(struct redis_client *c);
 void local_command(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
                           const struct resp_request *r);
+
+/* Appends a CLIENT LIST line for each of the pool's clients. 0, or -1 (out of memory). */
+int local_client_list(struct redis_pool *p, struct rbuf *out);
 
 #endif

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "redis.h"
+#include "redis_merge.h"
 
 /* The first fragment reply that is an error, or NULL. */
 static const struct rbuf *first_error(const struct msg *m)

@@ -1,12 +1,16 @@
-/* redis_msg.c — requests in flight: the per-worker message cache, completion. */
+/* redis_msg.c — requests in flight: the per-worker message cache, a client's queue of
+ * them, completion (the reply counted on its client, which is woken), output limits. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
-#include "redis.h"
-#include "worker.h"
+#include "log.h"
+#include "redis_merge.h"
+#include "redis_msg.h"
+#include "worker_ctx.h"
 
 /* A reply buffer up to this size stays with its message when it is recycled. */
 #define MSG_KEEP_REPLY 1024
@@ -61,6 +65,104 @@ void msg_cache_free(struct worker *w)
     w->nfree_msgs = 0;
 }
 
+/* ---- a client's replies ---------------------------------------------------- */
+
+/* Replies pile up for a client that does not read them: past the pool's
+ * limits it is closed (its socket shut down wakes it wherever it waits). */
+static void output_check(struct redis_client *c);
+
+static void soft_limit_due(void *arg)
+{
+    struct redis_client *c = arg;
+
+    if (c->soft_since != 0)
+        output_check(c);
+}
+
+static void output_check(struct redis_client *c)
+{
+    const struct pool_conf *pc = c->pool->conf;
+    uint64_t now;
+    char addr[80];
+
+    if (c->overflow)
+        return;
+    if (pc->client_output_limit == 0 || c->reply_bytes <= pc->client_output_limit) {
+        if (pc->client_output_soft_limit == 0 || c->reply_bytes <= pc->client_output_soft_limit) {
+            c->soft_since = 0;
+            return;
+        }
+        now = worker_now_ms();
+        if (c->soft_since == 0) {
+            /* over from now: looked at again when the time is up, whether
+             * or not more replies come meanwhile */
+            c->soft_since = now;
+            if (c->soft_timer == NULL)
+                c->soft_timer = co_timer_new(soft_limit_due, c);
+            if (c->soft_timer != NULL)
+                co_timer_arm(c->soft_timer, pc->client_output_soft_time);
+        }
+        if (now - c->soft_since < (uint64_t)pc->client_output_soft_time)
+            return;
+    }
+    c->overflow = 1;
+    c->pool->stats->client_output_closed++;
+    log_warn("pool %s: client %s closed: %llu bytes of replies it has not read (client_output_limit %llu, "
+             "client_output_soft_limit %llu for %d ms)", pc->name, addr_peer(c->fd, addr, sizeof addr),
+             (unsigned long long)c->reply_bytes, (unsigned long long)pc->client_output_limit,
+             (unsigned long long)pc->client_output_soft_limit, pc->client_output_soft_time);
+    shutdown(c->fd, SHUT_RDWR);
+    msg_wake_client(c);
+}
+
+/* m's reply is final: counted on its client, and the client woken if it waits for it. */
+static void client_done(struct redis_client *c, struct msg *m)
+{
+    const struct pool_conf *pc = c->pool->conf;
+
+    if (!m->counted && !m->silent) {
+        m->counted = 1;
+        c->reply_bytes += m->reply.len;
+        if ((pc->client_output_limit != 0 && c->reply_bytes > pc->client_output_limit)
+            || (pc->client_output_soft_limit != 0 && c->reply_bytes > pc->client_output_soft_limit))
+            output_check(c);
+    }
+    if (c->waiting && m == c->head) {
+        c->waiting = 0;
+        co_cond_signal(c->cond);
+    }
+}
+
+void msg_wake_client(struct redis_client *c)
+{
+    if (c->waiting || c->sub_waiting) {
+        c->waiting = c->sub_waiting = 0;
+        co_cond_signal(c->cond);
+    }
+}
+
+/* A new message at the tail of the client's queue (NULL: out of memory, the
+ * client is closed). */
+struct msg *msg_queue(struct redis_client *c)
+{
+    struct msg *m = msg_get(c->w);
+
+    if (m == NULL) {
+        c->closing = 1;
+        return NULL;
+    }
+    m->client = c;
+    m->refs = 1;
+    m->start_us = c->batch_us;
+    m->silent = c->reply_off || c->reply_skip > 0;   /* CLIENT REPLY OFF / SKIP */
+    if (c->reply_skip > 0)
+        c->reply_skip--;
+    *c->tail = m;
+    c->tail = &m->cnext;
+    c->nqueued++;
+    return m;
+}
+
 void msg_finish(struct worker *w, struct msg *m)
 {
     struct msg *p = m->parent;
@@ -84,8 +186,8 @@ void msg_finish(struct worker *w, struct msg *m)
             p->nfrags = 0;
             msg_finish(w, p);
         }
-    } else if (m->client != NULL && m->finished != NULL) {
-        m->finished(m->client, m);
+    } else if (m->client != NULL) {
+        client_done(m->client, m);
     }
 }
 

@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
+#include "cluster.h"
 #include "log.h"
-#include "redis.h"
+#include "redis_msg.h"
+#include "redis_orphan.h"
 #include "redis_pushback.h"
 
 /* The request that undoes the pop, sent on a shared connection of the
@@ -23,12 +26,11 @@ static int send_back(struct worker *w, struct msg *m, const struct rbuf *req, co
     if (s->pool->cluster != NULL)
         g->slot1 = (uint16_t)(cluster_slot(key, keylen) + 1);
     bc = m->db >= 0 ? backend_pick_db(w, s, g, m->db) : backend_pick(w, s, g, 0);
-    if (bc == NULL || rbuf_append(&bc->out, req->data, req->len) != 0) {
+    if (bc == NULL || backend_send_bytes(bc, g, req->data, req->len) != 0) {
         msg_unref(w, g);
         return -1;
     }
-    backend_enqueue(bc, g);
-    msg_unref(w, g);
+    msg_unref(w, g);   /* the connection's reference is the one left */
     return 0;
 }
 

@@ -13,16 +13,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "costack.h"
-#include "log.h"
-#include "redis.h"
-#include "redis_client.h"
-#include "redis_cmd.h"
-#include "redis_local.h"
+#include "backend.h"
+#include "redis_msg.h"
+#include "redis_orphan.h"
 #include "redis_pinned.h"
 #include "redis_pushback.h"
+#include "redis_reply.h"
 #include "redis_route.h"
-#include "worker.h"
+#include "resp_append.h"
+#include "worker_ctx.h"
 
 /* ---- a connection of its own: transactions and blocking commands ---------- */
 
@@ -49,27 +48,27 @@ static int keys_server(struct redis_client *c, const struct redis_cmd *cmd, cons
 
     *out = NULL;
     if (keys == NULL) {
-        client_reply_error(c, "ERR coproxy: out of memory");
+        reply_error(c, "ERR coproxy: out of memory");
         return -1;
     }
     n = cmd->first == 0 && cmd->numkeys_at == 0 ? 0 : redis_cmd_keys(cmd, req, r->args, r->argc, keys, &err);
     if (n < 0) {
-        client_reply_error(c, "%s", err);
+        reply_error(c, "%s", err);
         rc = -1;
     } else if (n == 0 && cmd->route == ROUTE_KEYS && r->argc > 1) {   /* EVAL with no keys */
-        *out = redis_pool_route(c->pool, req + r->args[1].off, r->args[1].len, 0).server;
+        *out = route_of_key(c->pool, req + r->args[1].off, r->args[1].len, 0).server;
     }
     for (int i = 0; i < n && rc == 0; i++) {
-        struct route rt = redis_pool_route(c->pool, req + r->args[keys[i]].off, r->args[keys[i]].len, 0);
+        struct route rt = route_of_key(c->pool, req + r->args[keys[i]].off, r->args[keys[i]].len, 0);
         struct redis_server *k = rt.server;
         if (i == 0)
             slot1 = rt.slot1;
         if (i > 0 && c->pool->cluster != NULL && rt.slot1 != slot1) {
-            client_reply_error(c, "CROSSSLOT Keys in request don't hash to the same slot");
+            reply_error(c, "CROSSSLOT Keys in request don't hash to the same slot");
             rc = -1;
         } else if (i > 0 && k != *out) {
-            client_reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
-                        "(a hash tag such as {user1} keeps keys together)", redis_lower_name(cmd->name, name));
+            reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
+                        "(a hash tag such as {user1} keeps keys together)", reply_lower_name(cmd->name, name));
             rc = -1;
         }
         *out = k;
@@ -79,7 +78,7 @@ static int keys_server(struct redis_client *c, const struct redis_cmd *cmd, cons
     return rc;
 }
 
-int pin_lost(const struct redis_client *c)
+int pinned_lost(const struct redis_client *c)
 {
     return c->pin != NULL && c->pin->drops != c->pin_drops;
 }
@@ -90,30 +89,30 @@ static int select_on_pin(struct redis_client *c, int db);
 static int take_pin(struct redis_client *c, struct redis_server *s)
 {
     if (s == NULL) {
-        client_reply_error(c, "ERR coproxy: no server available in pool %s", c->pool->conf->name);
+        reply_error(c, "ERR coproxy: no server available in pool %s", c->pool->conf->name);
         return -1;
     }
     if ((c->pin = backend_pin(c->w, s)) == NULL) {
         c->pool->stats->errors_refused++;
         if (c->pool->conf->server_pinned_connections == 0)
-            client_reply_error(c, "ERR coproxy: transactions and blocking commands are off in pool %s "
+            reply_error(c, "ERR coproxy: transactions and blocking commands are off in pool %s "
                         "(server_pinned_connections = 0)", c->pool->conf->name);
         else
-            client_reply_error(c, "ERR coproxy: all %d pinned connections to server %s are in use "
+            reply_error(c, "ERR coproxy: all %d pinned connections to server %s are in use "
                         "(server_pinned_connections); try again later",
                         c->pool->conf->server_pinned_connections, s->conf->name);
         return -1;
     }
     c->pin_drops = c->pin->drops;
     if (c->db >= 0 && select_on_pin(c, c->db) != 0) {
-        release_pin(c, 1);
-        client_reply_error(c, "ERR coproxy: out of memory");
+        pinned_release(c, 1);
+        reply_error(c, "ERR coproxy: out of memory");
         return -1;
     }
     return 0;
 }
 
-void release_pin(struct redis_client *c, int dirty)
+void pinned_release(struct redis_client *c, int dirty)
 {
     if (c->pin == NULL)
         return;
@@ -132,15 +131,19 @@ void release_pin(struct redis_client *c, int dirty)
 static int send_internal(struct redis_client *c, struct backend_conn *bc, const char *bytes, size_t n,
                          uint32_t count)
 {
-    if (rbuf_append(&bc->out, bytes, n) != 0)
-        return -1;
     for (uint32_t i = 0; i < count; i++) {
         struct msg *m = msg_get(c->w);
+        int err;
         if (m == NULL)
             return -1;   /* the connection would be out of step: the caller drops it */
         m->internal = 1;
         m->server = bc->srv;
-        backend_enqueue(bc, m);   /* its only holder: the connection */
+        m->refs = 1;
+        /* the bytes go with the first; the others are their replies' places */
+        err = backend_send_bytes(bc, m, bytes, i == 0 ? n : 0);
+        msg_unref(c->w, m);   /* its only holder now: the connection */
+        if (err != 0)
+            return -1;
     }
     return 0;
 }
@@ -156,26 +159,18 @@ static int select_on_pin(struct redis_client *c, int db)
 }
 
 /* The request, as the client's, on its pinned connection. */
-struct msg *send_pinned(struct redis_client *c, const char *req, const struct resp_request *r)
+struct msg *pinned_send(struct redis_client *c, const char *req, const struct resp_request *r)
 {
-    struct msg *m = client_queue_msg(c);
+    struct msg *m = msg_queue(c);
     struct backend_conn *bc;
-    size_t mark;
 
     if (m == NULL)
         return NULL;
-    client_set_deadline(c, m);
+    route_set_deadline(c, m);
     if (c->writing)   /* for WAIT */
         c->wrote |= c->pin->srv->index < 64 ? (uint64_t)1 << c->pin->srv->index : ~(uint64_t)0;
-    if ((bc = backend_pick_pinned(c->w, c->pin, m)) == NULL)
-        return m;
-    mark = bc->out.len;
-    if (append_request(&bc->out, req, r) != 0) {
-        bc->out.len = mark;
-        msg_fail(c->w, m, "ERR coproxy: out of memory");
-        return m;
-    }
-    backend_enqueue(bc, m);
+    if ((bc = backend_pick_pinned(c->w, c->pin, m)) != NULL)
+        backend_send_request(bc, m, req, r);
     return m;
 }
 
@@ -185,10 +180,10 @@ static void unpin_when_idle(struct redis_client *c)
 {
     c->watching = 0;
     if (c->pin != NULL && c->pin_holds == 0)
-        release_pin(c, 0);
+        pinned_release(c, 0);
 }
 
-void abort_multi(struct redis_client *c)
+void pinned_abort_multi(struct redis_client *c)
 {
     c->multi_abort = 1;
 }
@@ -203,8 +198,8 @@ static int open_multi_on(struct redis_client *c, struct redis_server *s)
         return -1;
     if (send_internal(c, c->pin, multi, sizeof multi - 1, 1) != 0
         || send_internal(c, c->pin, c->deferred.data, c->deferred.len, c->ndeferred) != 0) {
-        release_pin(c, 1);
-        client_reply_error(c, "ERR coproxy: out of memory");
+        pinned_release(c, 1);
+        reply_error(c, "ERR coproxy: out of memory");
         return -1;
     }
     rbuf_free(&c->deferred);
@@ -213,7 +208,7 @@ static int open_multi_on(struct redis_client *c, struct redis_server *s)
 }
 
 /* A request inside MULTI: queued on the transaction's server. */
-void queue_in_multi(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+void pinned_queue_in_multi(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
                            const struct resp_request *r)
 {
     struct redis_server *s = NULL;
@@ -226,13 +221,13 @@ void queue_in_multi(struct redis_client *c, const struct redis_cmd *cmd, const c
     case ROUTE_SPLIT_MSET:
     case ROUTE_BLOCKING:   /* inside MULTI it does not block */
         if (keys_server(c, cmd, req, r, &s) != 0) {
-            abort_multi(c);
+            pinned_abort_multi(c);
             return;
         }
         break;
     case ROUTE_LOCAL:
         if (strcmp(cmd->name, "QUIT") == 0) {
-            client_reply_str(c, "+OK\r\n");
+            reply_str(c, "+OK\r\n");
             c->closing = 1;
             return;
         }
@@ -241,40 +236,40 @@ void queue_in_multi(struct redis_client *c, const struct redis_cmd *cmd, const c
         /* fall through */
     default:
         c->pool->stats->errors_refused++;
-        client_reply_error(c, "ERR coproxy: '%s' cannot be queued in a transaction", redis_lower_name(cmd->name, name));
-        abort_multi(c);
+        reply_error(c, "ERR coproxy: '%s' cannot be queued in a transaction", reply_lower_name(cmd->name, name));
+        pinned_abort_multi(c);
         return;
     }
     if (c->pin == NULL && s == NULL) {   /* no key yet: queued here until one says where */
-        if (append_request(&c->deferred, req, r) != 0) {
-            client_reply_error(c, "ERR coproxy: out of memory");
-            abort_multi(c);
+        if (resp_append_request(&c->deferred, req, r) != 0) {
+            reply_error(c, "ERR coproxy: out of memory");
+            pinned_abort_multi(c);
             return;
         }
         c->ndeferred++;
-        client_reply_str(c, "+QUEUED\r\n");
+        reply_str(c, "+QUEUED\r\n");
         return;
     }
     if (c->pin == NULL && open_multi_on(c, s) != 0) {
-        abort_multi(c);
+        pinned_abort_multi(c);
         return;
     }
     if (s != NULL && s != c->pin->srv) {
-        client_reply_error(c, "ERR coproxy: the keys of '%s' are on server %s, this transaction's on server %s "
-                    "(a hash tag such as {user1} keeps keys together)", redis_lower_name(cmd->name, name), s->conf->name,
+        reply_error(c, "ERR coproxy: the keys of '%s' are on server %s, this transaction's on server %s "
+                    "(a hash tag such as {user1} keeps keys together)", reply_lower_name(cmd->name, name), s->conf->name,
                     c->pin->srv->conf->name);
-        abort_multi(c);
+        pinned_abort_multi(c);
         return;
     }
-    if (pin_lost(c)) {
-        client_reply_error(c, "ERR coproxy: the connection holding this transaction was lost");
-        abort_multi(c);
+    if (pinned_lost(c)) {
+        reply_error(c, "ERR coproxy: the connection holding this transaction was lost");
+        pinned_abort_multi(c);
         return;
     }
-    send_pinned(c, req, r);
+    pinned_send(c, req, r);
 }
 
-void txn_command(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+void pinned_txn_command(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
                         const struct resp_request *r)
 {
     const char *name = cmd->name;
@@ -282,30 +277,30 @@ void txn_command(struct redis_client *c, const struct redis_cmd *cmd, const char
 
     if (strcmp(name, "MULTI") == 0) {
         if (c->multi) {
-            client_reply_error(c, "ERR MULTI calls can not be nested");
+            reply_error(c, "ERR MULTI calls can not be nested");
             return;
         }
         c->multi = 1;
         c->multi_abort = 0;
-        if (c->pin != NULL && !pin_lost(c)) {
-            send_pinned(c, req, r);   /* pinned already (WATCH, a blocking command): opened there */
+        if (c->pin != NULL && !pinned_lost(c)) {
+            pinned_send(c, req, r);   /* pinned already (WATCH, a blocking command): opened there */
         } else if (c->pin != NULL) {
-            client_reply_str(c, "+OK\r\n");
-            abort_multi(c);   /* its WATCH is gone: EXEC cannot be right */
+            reply_str(c, "+OK\r\n");
+            pinned_abort_multi(c);   /* its WATCH is gone: EXEC cannot be right */
         } else {
-            client_reply_str(c, "+OK\r\n");   /* opened on the server at the first key */
+            reply_str(c, "+OK\r\n");   /* opened on the server at the first key */
         }
     } else if (strcmp(name, "EXEC") == 0 || strcmp(name, "DISCARD") == 0) {
         int exec = name[0] == 'E';
         if (!c->multi) {
-            client_reply_error(c, exec ? "ERR EXEC without MULTI" : "ERR DISCARD without MULTI");
+            reply_error(c, exec ? "ERR EXEC without MULTI" : "ERR DISCARD without MULTI");
             return;
         }
         c->multi = 0;
         if (c->pin == NULL || (c->pin->drops == c->pin_drops && !(exec && c->multi_abort))) {
             if (c->pin == NULL && exec && !c->multi_abort) {
                 /* nothing named a key: any server runs it, the same one each time */
-                s = redis_pool_route(c->pool, "", 0, 0).server;
+                s = route_of_key(c->pool, "", 0, 0).server;
                 if (open_multi_on(c, s) != 0) {
                     rbuf_free(&c->deferred);
                     c->ndeferred = 0;
@@ -313,23 +308,23 @@ void txn_command(struct redis_client *c, const struct redis_cmd *cmd, const char
                 }
             }
             if (c->pin != NULL)
-                send_pinned(c, req, r);
+                pinned_send(c, req, r);
             else if (exec)
-                client_reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
+                reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
             else
-                client_reply_str(c, "+OK\r\n");
+                reply_str(c, "+OK\r\n");
             unpin_when_idle(c);   /* EXEC and DISCARD end the WATCH too */
         } else {
             /* aborted, or its connection was lost: nothing runs */
             static const char discard[] = "*1\r\n$7\r\nDISCARD\r\n";
-            int lost = pin_lost(c);
+            int lost = pinned_lost(c);
             if (exec)
-                client_reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
+                reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
             else
-                client_reply_str(c, "+OK\r\n");
+                reply_str(c, "+OK\r\n");
             /* the server's MULTI (if it got one) is discarded behind what it queued */
             if (c->pin != NULL && (lost || send_internal(c, c->pin, discard, sizeof discard - 1, 1) != 0))
-                release_pin(c, 1);
+                pinned_release(c, 1);
             else
                 unpin_when_idle(c);
         }
@@ -338,41 +333,41 @@ void txn_command(struct redis_client *c, const struct redis_cmd *cmd, const char
         c->multi_abort = 0;
     } else if (strcmp(name, "WATCH") == 0) {
         if (c->multi) {
-            client_reply_error(c, "ERR WATCH inside MULTI is not allowed");
+            reply_error(c, "ERR WATCH inside MULTI is not allowed");
             return;
         }
         if (keys_server(c, cmd, req, r, &s) != 0)
             return;
         if (c->pin != NULL && c->pin->srv != s) {
-            client_reply_error(c, "ERR coproxy: the keys of 'watch' are on server %s, this client's watched keys "
+            reply_error(c, "ERR coproxy: the keys of 'watch' are on server %s, this client's watched keys "
                         "(or its blocked command) on server %s", s ? s->conf->name : "?", c->pin->srv->conf->name);
             return;
         }
-        if (c->pin != NULL && pin_lost(c)) {
-            client_reply_error(c, "ERR coproxy: the connection holding this client's WATCH was lost; UNWATCH and "
+        if (c->pin != NULL && pinned_lost(c)) {
+            reply_error(c, "ERR coproxy: the connection holding this client's WATCH was lost; UNWATCH and "
                         "start again");
             return;
         }
         if (c->pin == NULL && take_pin(c, s) != 0)
             return;
         c->watching = 1;
-        send_pinned(c, req, r);
+        pinned_send(c, req, r);
     } else {   /* UNWATCH */
         if (c->multi) {   /* queued like any command */
-            queue_in_multi(c, &(struct redis_cmd){ .name = "PING", .route = ROUTE_LOCAL }, req, r);
+            pinned_queue_in_multi(c, &(struct redis_cmd){ .name = "PING", .route = ROUTE_LOCAL }, req, r);
             return;
         }
         if (c->pin != NULL && c->watching) {
-            if (!pin_lost(c))
-                send_pinned(c, req, r);
+            if (!pinned_lost(c))
+                pinned_send(c, req, r);
             else
-                client_reply_str(c, "+OK\r\n");
-            if (pin_lost(c))
-                release_pin(c, 1);
+                reply_str(c, "+OK\r\n");
+            if (pinned_lost(c))
+                pinned_release(c, 1);
             else
                 unpin_when_idle(c);
         } else {
-            client_reply_str(c, "+OK\r\n");
+            reply_str(c, "+OK\r\n");
         }
     }
 }
@@ -386,14 +381,14 @@ static void send_blocking(struct redis_client *c, const char *cmdname, struct re
     struct msg *m;
 
     if (c->pin != NULL && c->pin->srv != s) {
-        client_reply_error(c, "ERR coproxy: the keys of '%s' are on server %s, this client's watched keys (or its "
-                    "other blocked command) on server %s", redis_lower_name(cmdname, name), s ? s->conf->name : "?",
+        reply_error(c, "ERR coproxy: the keys of '%s' are on server %s, this client's watched keys (or its "
+                    "other blocked command) on server %s", reply_lower_name(cmdname, name), s ? s->conf->name : "?",
                     c->pin->srv->conf->name);
         return;
     }
     if (c->pin == NULL && take_pin(c, s) != 0)
         return;
-    if ((m = send_pinned(c, req, r)) == NULL)
+    if ((m = pinned_send(c, req, r)) == NULL)
         return;
     if (!(ms > 0) || ms > 1e10)
         m->deadline = UINT64_MAX;   /* 0 blocks for ever; a bad one, the server refuses at once */
@@ -426,7 +421,7 @@ static double arg_number(const char *req, const struct resp_arg *a)
 
 /* BLPOP and kin: the command's own timeout, in seconds (BLMPOP/BZMPOP's
  * first argument, the others' last). */
-void route_blocking(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+void pinned_route_blocking(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
                            const struct resp_request *r)
 {
     struct redis_server *s;
@@ -438,7 +433,7 @@ void route_blocking(struct redis_client *c, const struct redis_cmd *cmd, const c
 
 /* XREAD, XREADGROUP: the keys are the first half of what follows STREAMS;
  * BLOCK ms makes it a blocking command. */
-void route_xread(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+void pinned_route_xread(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
                         const struct resp_request *r)
 {
     uint32_t streams = 0, block = 0, nkeys;
@@ -448,28 +443,28 @@ void route_xread(struct redis_client *c, const struct redis_cmd *cmd, const char
     struct msg *m;
 
     for (uint32_t i = 1; i < r->argc && streams == 0; i++) {
-        if (redis_arg_is(req, &r->args[i], "STREAMS"))
+        if (resp_arg_is(req, &r->args[i], "STREAMS"))
             streams = i;
-        else if (redis_arg_is(req, &r->args[i], "BLOCK") && i + 1 < r->argc)
+        else if (resp_arg_is(req, &r->args[i], "BLOCK") && i + 1 < r->argc)
             block = ++i;
-        else if ((redis_arg_is(req, &r->args[i], "COUNT") || redis_arg_is(req, &r->args[i], "GROUP")) && i + 1 < r->argc)
-            i += redis_arg_is(req, &r->args[i], "GROUP") ? 2 : 1;
+        else if ((resp_arg_is(req, &r->args[i], "COUNT") || resp_arg_is(req, &r->args[i], "GROUP")) && i + 1 < r->argc)
+            i += resp_arg_is(req, &r->args[i], "GROUP") ? 2 : 1;
     }
     nkeys = streams ? (r->argc - streams - 1) / 2 : 0;
     if (streams == 0 || nkeys == 0 || (r->argc - streams - 1) % 2 != 0) {
-        client_reply_error(c, "ERR Unbalanced '%s' list of streams: for each stream key an ID or '$' must be specified.",
-                    redis_lower_name(cmd->name, name));
+        reply_error(c, "ERR Unbalanced '%s' list of streams: for each stream key an ID or '$' must be specified.",
+                    reply_lower_name(cmd->name, name));
         return;
     }
     for (uint32_t k = 0; k < nkeys; k++) {
         const struct resp_arg *a = &r->args[streams + 1 + k];
-        struct route rt = redis_pool_route(c->pool, req + a->off, a->len, c->route_read);
+        struct route rt = route_of_key(c->pool, req + a->off, a->len, c->route_read);
         struct redis_server *ks = rt.server;
         if (k == 0)
             slot1 = rt.slot1;
         if (k > 0 && ks != s) {
-            client_reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
-                        "(a hash tag such as {user1} keeps keys together)", redis_lower_name(cmd->name, name));
+            reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
+                        "(a hash tag such as {user1} keeps keys together)", reply_lower_name(cmd->name, name));
             return;
         }
         s = ks;
@@ -478,16 +473,16 @@ void route_xread(struct redis_client *c, const struct redis_cmd *cmd, const char
         send_blocking(c, cmd->name, s, arg_number(req, &r->args[block]), req, r);
         return;
     }
-    if ((m = client_queue_msg(c)) != NULL) {
-        client_set_deadline(c, m);
-        send_whole(c, m, s, slot1, req, r);
+    if ((m = msg_queue(c)) != NULL) {
+        route_set_deadline(c, m);
+        route_send_whole(c, m, s, slot1, req, r);
     }
 }
 
 /* ---- a client that leaves or gives up while its blocking command waits ---- */
 
 /* m is a blocking command waiting on the client's own connection (not a WAIT). */
-int blocked_on_pin(const struct redis_client *c, const struct msg *m)
+int pinned_blocked_on(const struct redis_client *c, const struct msg *m)
 {
     return m->blocking && m->nfrags == 0 && c->pin != NULL && m->conn == c->pin;
 }
@@ -532,7 +527,7 @@ int pinned_time_out(struct redis_client *c)
     struct msg *m = c->head;
     struct redis_server *s = m->server;
 
-    if (!blocked_on_pin(c, m))
+    if (!pinned_blocked_on(c, m))
         return 0;
     /* past its own timeout and server_timeout: not the server's
      * failure.  The client gets its error; the command is unblocked
@@ -573,11 +568,11 @@ int pinned_time_out(struct redis_client *c)
 /* CLIENT UNBLOCK goes on another connection than the command: it may reach
  * the server first, find nothing blocked, and the command block after it.
  * So it is sent again every UNBLOCK_AGAIN_MS until the command ends. */
-void unblock_head(struct redis_client *c, uint64_t now)
+void pinned_unblock_head(struct redis_client *c, uint64_t now)
 {
     struct msg *m = c->head;
 
-    if (m == NULL || !blocked_on_pin(c, m) || m->done || c->pin_holds == 0)
+    if (m == NULL || !pinned_blocked_on(c, m) || m->done || c->pin_holds == 0)
         return;
     if (m->unblock_sent && (c->pin->fin_pending || c->pin->fin_sent || now < c->unblock_at))
         return;
@@ -587,15 +582,15 @@ void unblock_head(struct redis_client *c, uint64_t now)
         backend_half_close(c->pin);
 }
 
-void client_left_blocked(struct redis_client *c)
+void pinned_client_left(struct redis_client *c)
 {
     if (c->left_told)
         return;
     c->left_told = 1;
     for (struct msg *m = c->head; m != NULL; m = m->cnext)
-        if (blocked_on_pin(c, m) && !m->done && !m->after_fin) {
+        if (pinned_blocked_on(c, m) && !m->done && !m->after_fin) {
             m->orphan = 1;
             m->late_reply = orphan_reply;
         }
-    unblock_head(c, worker_now_ms());
+    pinned_unblock_head(c, worker_now_ms());
 }

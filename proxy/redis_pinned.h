@@ -10,27 +10,27 @@
 
 struct redis_client;
 
-int pin_lost(const struct redis_client *c);
-void release_pin(struct redis_client *c, int dirty);
-struct msg *send_pinned(struct redis_client *c, const char *req, const struct resp_request *r);
-void abort_multi(struct redis_client *c);
-void queue_in_multi(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+int pinned_lost(const struct redis_client *c);
+void pinned_release(struct redis_client *c, int dirty);
+struct msg *pinned_send(struct redis_client *c, const char *req, const struct resp_request *r);
+void pinned_abort_multi(struct redis_client *c);
+void pinned_queue_in_multi(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
                            const struct resp_request *r);
-void txn_command(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+void pinned_txn_command(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
                         const struct resp_request *r);
-void route_blocking(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+void pinned_route_blocking(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
                            const struct resp_request *r);
-void route_xread(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+void pinned_route_xread(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
                         const struct resp_request *r);
 
 /* m is a blocking command waiting on the client's own connection (not a WAIT). */
-int blocked_on_pin(const struct redis_client *c, const struct msg *m);
+int pinned_blocked_on(const struct redis_client *c, const struct msg *m);
 /* The client's head is overdue: a blocking command on the client's own
  * connection is given up (1: done), else 0. */
 int pinned_time_out(struct redis_client *c);
 /* The client left while a blocking command waits: its server is told (see redis_pinned.c). */
-void client_left_blocked(struct redis_client *c);
+void pinned_client_left(struct redis_client *c);
 /* CLIENT UNBLOCK for the head, again every UNBLOCK_AGAIN_MS while it may have come first. */
-void unblock_head(struct redis_client *c, uint64_t now);
+void pinned_unblock_head(struct redis_client *c, uint64_t now);
 
 #endif

@@ -2,13 +2,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
+#include "cluster.h"
 #include "log.h"
-#include "redis.h"
-#include "worker.h"
+#include "redis_pool.h"
+#include "redis_pubsub.h"
+#include "redis_server.h"
+#include "worker_ctx.h"
 
 /* Rebuilds the distribution over the servers not ejected now; notes when
  * the next ejected one comes back. */
-static void rebuild(struct redis_pool *p, uint64_t now)
+void redis_pool_rebuild(struct redis_pool *p, uint64_t now)
 {
     p->next_rebuild = 0;
     for (int i = 0; i < p->nservers; i++) {
@@ -40,36 +44,14 @@ static void take_settings(struct redis_pool *p)
                                       .max_inline = pc->max_inline_length };
 }
 
-/* A server of the pool, its connections' coroutines started (they connect on first use). */
-static struct redis_server *server_new(struct redis_pool *p, const struct server_conf *sc, int index)
-{
-    struct redis_server *s = calloc(1, sizeof *s);
-
-    if (s == NULL)
-        return NULL;
-    s->pool = p;
-    s->conf = sc;
-    s->index = index;
-    s->stats = &s->own;
-    s->conns = calloc((size_t)p->conf->server_connections, sizeof *s->conns);
-    if (s->conns == NULL) {
-        free(s);
-        return NULL;
-    }
-    for (int k = 0; k < p->conf->server_connections; k++)
-        if (backend_start(p->w, &s->conns[k], s) != 0)
-            return NULL;   /* out of memory: what started stays parked */
-    return s;
-}
-
 /* What the pool's backend connections call back (see struct backend_ops). */
 static const struct backend_ops pool_ops = {
-    .push = redis_pubsub_message, .idle = redis_pubsub_idle, .lost = redis_pubsub_lost, .failed = redis_server_failed,
+    .push = redis_pubsub_message, .idle = redis_pubsub_idle, .lost = redis_pubsub_lost, .failed = redis_pool_server_failed,
 };
 static const struct backend_ops cluster_pool_ops = {
     .error_reply = cluster_redirect, .unsent = cluster_lost, .map_reply = cluster_map_reply,
     .map_failed = cluster_map_failed, .push = redis_pubsub_message, .idle = redis_pubsub_idle,
-    .lost = redis_pubsub_lost, .failed = redis_server_failed, .keeps_requests = 1,
+    .lost = redis_pubsub_lost, .failed = redis_pool_server_failed, .keeps_requests = 1,
 };
 
 struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt)
@@ -91,7 +73,7 @@ struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt)
     if (p->servers == NULL || p->dist_servers == NULL)
         goto fail;
     for (int i = 0; i < pc->nservers; i++) {
-        if ((p->servers[i] = server_new(p, &pc->servers[i], i)) == NULL)
+        if ((p->servers[i] = redis_server_new(p, &pc->servers[i], i)) == NULL)
             goto fail;
         p->dist_servers[i] = (struct dist_server){ .name = pc->servers[i].dist_name,
                                                    .weight = pc->servers[i].weight, .live = 1 };
@@ -102,32 +84,13 @@ struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt)
         p->ops = &cluster_pool_ops;
         return p;
     }
-    rebuild(p, worker_now_ms());
+    redis_pool_rebuild(p, worker_now_ms());
     if (p->dist.npoints == 0)
         goto fail;
     return p;
 fail:
     log_error("pool %s: out of memory setting up its servers", pc->name);
     return NULL;   /* the worker fails to start: the process exits */
-}
-
-struct redis_server *redis_pool_add_server(struct redis_pool *p, struct server_conf *sc)
-{
-    struct redis_server **grown = realloc(p->servers, ((size_t)p->nservers + 1) * sizeof *grown);
-    struct redis_server *s;
-
-    if (grown == NULL) {
-        free(sc);
-        return NULL;
-    }
-    p->servers = grown;
-    if ((s = server_new(p, sc, p->nservers)) == NULL) {
-        free(sc);
-        return NULL;
-    }
-    s->cluster_conf = sc;
-    p->servers[p->nservers++] = s;
-    return s;
 }
 
 void redis_pool_reconfigure(struct redis_pool *p)
@@ -144,7 +107,7 @@ void redis_pool_reconfigure(struct redis_pool *p)
         free(ds);
         free(taken);
         for (int i = 0; i < p->nservers && i < pc->nservers; i++)
-            if (p->servers[i]->cluster_conf == NULL && server_same(p->servers[i]->conf, &pc->servers[i]))
+            if (p->servers[i]->cluster_conf == NULL && config_server_same(p->servers[i]->conf, &pc->servers[i]))
                 p->servers[i]->conf = &pc->servers[i];
         take_settings(p);
         return;
@@ -155,12 +118,12 @@ void redis_pool_reconfigure(struct redis_pool *p)
      * connections, queued requests and counters */
     for (int i = 0; i < pc->nservers; i++) {
         for (int j = 0; j < p->nservers && servers[i] == NULL; j++)
-            if (!taken[j] && server_same(p->servers[j]->conf, &pc->servers[i])) {
+            if (!taken[j] && config_server_same(p->servers[j]->conf, &pc->servers[i])) {
                 servers[i] = p->servers[j];
                 taken[j] = 1;
             }
         if (servers[i] == NULL) {
-            if ((servers[i] = server_new(p, &pc->servers[i], i)) == NULL)
+            if ((servers[i] = redis_server_new(p, &pc->servers[i], i)) == NULL)
                 goto oom;   /* (servers made so far stay parked: out of memory anyway) */
             fresh++;
         }
@@ -197,7 +160,7 @@ void redis_pool_reconfigure(struct redis_pool *p)
     p->dist_servers = ds;
     p->nservers = pc->nservers;
     take_settings(p);
-    rebuild(p, worker_now_ms());   /* ejections due back; on failure nd stands, and fits */
+    redis_pool_rebuild(p, worker_now_ms());   /* ejections due back; on failure nd stands, and fits */
     return;
 oom:
     log_error("pool %s: out of memory for the new server list; keeping the old one", pc->name);
@@ -206,24 +169,7 @@ oom:
     free(taken);
 }
 
-struct route redis_pool_route(struct redis_pool *p, const char *key, size_t len, int read)
-{
-    size_t part_len;
-    const char *part;
-    int i;
-
-    if (p->cluster != NULL) {
-        uint16_t slot = cluster_slot(key, len);
-        return (struct route){ cluster_route(p, slot, read), (uint16_t)(slot + 1) };
-    }
-    if (p->next_rebuild != 0 && worker_now_ms() >= p->next_rebuild)
-        rebuild(p, worker_now_ms());
-    part = hash_tag_part(p->conf->hash_tag, key, len, &part_len);
-    i = dist_pick(&p->dist, hash_key(p->hash, part, part_len));
-    return (struct route){ i < 0 ? NULL : p->servers[i], 0 };
-}
-
-void redis_server_failed(struct redis_server *s)
+void redis_pool_server_failed(struct redis_server *s)
 {
     struct redis_pool *p = s->pool;
     uint64_t now;
@@ -239,16 +185,13 @@ void redis_server_failed(struct redis_server *s)
     s->stats->ejected = 1;
     log_warn("pool %s: server %s (%s) ejected for %d ms after %d failures in a row", p->conf->name,
              s->conf->name, s->conf->addr.text, p->conf->server_retry_timeout, s->failures);
-    rebuild(p, now);
+    redis_pool_rebuild(p, now);
 }
 
 void redis_pool_trim(struct redis_pool *p)
 {
     for (int i = 0; i < p->nservers; i++) {
-        for (int k = 0; k < p->conf->server_connections; k++) {
-            struct backend_conn *bc = &p->servers[i]->conns[k];
-            if (bc->out.len == 0)
-                rbuf_free(&bc->out);
-        }
+        for (int k = 0; k < p->conf->server_connections; k++)
+            backend_trim(&p->servers[i]->conns[k]);
     }
 }

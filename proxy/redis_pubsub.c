@@ -5,9 +5,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "costack.h"
+#include "backend.h"
 #include "log.h"
-#include "redis_client.h"
+#include "redis_msg.h"
+#include "redis_pubsub.h"
+#include "redis_reply.h"
+#include "redis_route.h"
+#include "resp_append.h"
 #include "worker.h"
 
 /*
@@ -172,7 +176,7 @@ static void lost_track(struct redis_client *c)
     for (uint32_t i = 0; i < c->ps->npins; i++)
         c->ps->pins[i].dirty = 1;
     c->closing = 1;
-    client_wake_up(c);
+    msg_wake_client(c);
 }
 
 /* ["<kind>", name, count] as Redis confirms a (un)subscription (name NULL: nil). */
@@ -180,9 +184,9 @@ static int make_confirmation(struct rbuf *b, const char *kind, const char *name,
 {
     char num[RESP_INT_MAX_LEN];
 
-    if (redis_append_header(b, '*', 3) != 0 || redis_append_bulk(b, kind, strlen(kind)) != 0)
+    if (resp_append_header(b, '*', 3) != 0 || resp_append_bulk(b, kind, strlen(kind)) != 0)
         return -1;
-    if (name == NULL ? rbuf_append(b, "$-1\r\n", 5) != 0 : redis_append_bulk(b, name, len) != 0)
+    if (name == NULL ? rbuf_append(b, "$-1\r\n", 5) != 0 : resp_append_bulk(b, name, len) != 0)
         return -1;
     return rbuf_append(b, num, resp_write_int(num, ':', count));
 }
@@ -193,10 +197,26 @@ static void confirm_now(struct redis_client *c, const char *kind, const char *na
     struct rbuf b = { 0 };
 
     if (make_confirmation(&b, kind, name, len, pubsub_count(c)) != 0)
-        client_reply_error(c, "ERR coproxy: out of memory");
+        reply_error(c, "ERR coproxy: out of memory");
     else
-        client_reply_raw(c, b.data, b.len);
+        reply_raw(c, b.data, b.len);
     rbuf_free(&b);
+}
+
+/* One (UN)SUBSCRIBE command for a name: "*2 <cmd> <name>". */
+struct subscribe_req {
+    const char *cmd;
+    const char *name;
+    size_t len;
+};
+
+static int write_subscribe(struct rbuf *out, const void *arg)
+{
+    const struct subscribe_req *sr = arg;
+    int err = resp_append_header(out, '*', 2);
+
+    err = err ? err : resp_append_bulk(out, sr->cmd, strlen(sr->cmd));
+    return err ? err : resp_append_bulk(out, sr->name, sr->len);
 }
 
 /*
@@ -224,7 +244,7 @@ static void send_to_pins(struct redis_client *c, struct msg *m, const char *cmd,
     }
     for (uint32_t i = 0; i < ps->npins; i++)
         if (ps->pins[i].bc != NULL && (only == NULL || only == &ps->pins[i])
-            && client_add_frag(c, m, ps->pins[i].srv) == NULL) {
+            && route_add_frag(c, m, ps->pins[i].srv) == NULL) {
             msg_fail(c->w, m, "ERR coproxy: out of memory");
             lost_track(c);
             return;
@@ -233,22 +253,14 @@ static void send_to_pins(struct redis_client *c, struct msg *m, const char *cmd,
     for (uint32_t i = 0, k = 0; i < ps->npins && k < m->nfrags && m->nfrags > 0; i++) {
         struct backend_conn *bc = ps->pins[i].bc;
         struct msg *f;
-        size_t mark;
         if (bc == NULL || (only != NULL && only != &ps->pins[i]))
             continue;
         f = m->frags[k++];
         if ((bc = backend_pick_pinned(c->w, bc, f)) == NULL)
             continue;
-        mark = bc->out.len;
-        if (redis_append_header(&bc->out, '*', 2) != 0 || redis_append_bulk(&bc->out, cmd, strlen(cmd)) != 0
-            || redis_append_bulk(&bc->out, name, len) != 0) {
-            bc->out.len = mark;
-            msg_fail(c->w, f, "ERR coproxy: out of memory");
-            lost_track(c);
-            continue;
-        }
         f->deadline = m->deadline;
-        backend_enqueue(bc, f);
+        if (backend_send(bc, f, write_subscribe, &(struct subscribe_req){ cmd, name, len }) != 0)
+            lost_track(c);
     }
 }
 
@@ -256,11 +268,11 @@ static void send_to_pins(struct redis_client *c, struct msg *m, const char *cmd,
 static struct msg *confirmation_msg(struct redis_client *c, const char *kind, const char *name, size_t len,
                                     uint32_t count)
 {
-    struct msg *m = client_queue_msg(c);
+    struct msg *m = msg_queue(c);
 
     if (m == NULL)
         return NULL;
-    client_set_deadline(c, m);
+    route_set_deadline(c, m);
     if (make_confirmation(&m->reply, kind, name, len, count) != 0) {
         msg_fail(c->w, m, "ERR coproxy: out of memory");
         return NULL;
@@ -270,7 +282,7 @@ static struct msg *confirmation_msg(struct redis_client *c, const char *kind, co
 
 static void subscribe(struct redis_client *c, const char *ch, size_t len)
 {
-    struct redis_server *s = redis_pool_route(c->pool, ch, len, 0).server;
+    struct redis_server *s = route_of_key(c->pool, ch, len, 0).server;
     struct sub_pin *pin;
     struct msg *m;
 
@@ -279,12 +291,12 @@ static void subscribe(struct redis_client *c, const char *ch, size_t len)
         return;
     }
     if (s == NULL) {
-        client_reply_error(c, "ERR coproxy: no server available in pool %s", c->pool->conf->name);
+        reply_error(c, "ERR coproxy: no server available in pool %s", c->pool->conf->name);
         return;
     }
-    if ((m = client_queue_msg(c)) == NULL)
+    if ((m = msg_queue(c)) == NULL)
         return;
-    client_set_deadline(c, m);
+    route_set_deadline(c, m);
     if ((pin = pin_for(c, s, m)) == NULL)
         return;
     if (add_name(&c->ps->channels, ch, len, (uint32_t)(pin - c->ps->pins)) != 0) {
@@ -311,13 +323,13 @@ static void psubscribe(struct redis_client *c, const char *pat, size_t len)
         confirm_now(c, "psubscribe", pat, len);
         return;
     }
-    if ((m = client_queue_msg(c)) == NULL)
+    if ((m = msg_queue(c)) == NULL)
         return;
-    client_set_deadline(c, m);
+    route_set_deadline(c, m);
     /* a pattern matches channels of every server (a cluster passes every
      * PUBLISH to all its nodes: one node hears them all) */
     if (p->cluster != NULL)
-        one = redis_pool_route(p, "", 0, 0).server;
+        one = route_of_key(p, "", 0, 0).server;
     for (int i = 0; i < p->nservers; i++) {
         if (p->servers[i]->retired || (one != NULL && p->servers[i] != one)
             || pin_for(c, p->servers[i], m) != NULL)
@@ -380,7 +392,7 @@ void pubsub_command(struct redis_client *c, const struct redis_cmd *cmd, const c
     struct sub_names *names;
 
     if (c->ps == NULL && (c->ps = calloc(1, sizeof *c->ps)) == NULL) {
-        client_reply_error(c, "ERR coproxy: out of memory");
+        reply_error(c, "ERR coproxy: out of memory");
         return;
     }
     names = pattern ? &c->ps->patterns : &c->ps->channels;
@@ -418,23 +430,23 @@ void pubsub_introspect(struct redis_client *c, const char *req, const struct res
     struct redis_pool *p = c->pool;
     struct msg *m;
 
-    if (redis_arg_is(req, sub, "NUMSUB") && r->argc == 2) {
-        client_reply_str(c, "*0\r\n");
+    if (resp_arg_is(req, sub, "NUMSUB") && r->argc == 2) {
+        reply_str(c, "*0\r\n");
         return;
     }
-    if (!(redis_arg_is(req, sub, "CHANNELS") && r->argc <= 3) && !(redis_arg_is(req, sub, "NUMPAT") && r->argc == 2)
-        && !redis_arg_is(req, sub, "NUMSUB")) {
-        client_reply_error(c, "ERR coproxy: only PUBSUB CHANNELS [pattern], NUMSUB and NUMPAT are supported");
+    if (!(resp_arg_is(req, sub, "CHANNELS") && r->argc <= 3) && !(resp_arg_is(req, sub, "NUMPAT") && r->argc == 2)
+        && !resp_arg_is(req, sub, "NUMSUB")) {
+        reply_error(c, "ERR coproxy: only PUBSUB CHANNELS [pattern], NUMSUB and NUMPAT are supported");
         return;
     }
-    if ((m = client_queue_msg(c)) == NULL)
+    if ((m = msg_queue(c)) == NULL)
         return;
-    client_set_deadline(c, m);
-    if (!redis_arg_is(req, sub, "NUMSUB")) {
+    route_set_deadline(c, m);
+    if (!resp_arg_is(req, sub, "NUMSUB")) {
         /* a channel lives on one server: the lists add up; every server
          * holds the patterns subscribed through coproxy: the most is right */
-        m->merge = redis_arg_is(req, sub, "CHANNELS") ? MERGE_CONCAT : MERGE_MAX;
-        client_send_everywhere(c, m, req, r);
+        m->merge = resp_arg_is(req, sub, "CHANNELS") ? MERGE_CONCAT : MERGE_MAX;
+        route_send_everywhere(c, m, req, r);
         return;
     }
     /* NUMSUB: each channel asked of its server, the pairs in the client's order */
@@ -445,9 +457,9 @@ void pubsub_introspect(struct redis_client *c, const char *req, const struct res
     }
     for (uint32_t i = 2; i < r->argc; i++) {
         const struct resp_arg *a = &r->args[i];
-        struct route rt = redis_pool_route(p, req + a->off, a->len, 0);
+        struct route rt = route_of_key(p, req + a->off, a->len, 0);
         struct msg *f;
-        if (rt.server == NULL || (f = client_add_frag(c, m, rt.server)) == NULL) {
+        if (rt.server == NULL || (f = route_add_frag(c, m, rt.server)) == NULL) {
             msg_fail(c->w, m, rt.server == NULL ? "ERR coproxy: no server available" : "ERR coproxy: out of memory");
             return;
         }
@@ -457,11 +469,11 @@ void pubsub_introspect(struct redis_client *c, const char *req, const struct res
     for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
         const struct resp_arg *a = &r->args[i + 2];
         struct rbuf b = { 0 };
-        if (redis_append_header(&b, '*', 3) != 0 || redis_append_bulk(&b, "PUBSUB", 6) != 0
-            || redis_append_bulk(&b, "NUMSUB", 6) != 0 || redis_append_bulk(&b, req + a->off, a->len) != 0)
+        if (resp_append_header(&b, '*', 3) != 0 || resp_append_bulk(&b, "PUBSUB", 6) != 0
+            || resp_append_bulk(&b, "NUMSUB", 6) != 0 || resp_append_bulk(&b, req + a->off, a->len) != 0)
             msg_fail(c->w, m->frags[i], "ERR coproxy: out of memory");
         else
-            client_send_frag(c, m->frags[i], b.data, b.len);
+            route_send_frag(c, m->frags[i], b.data, b.len);
         rbuf_free(&b);
     }
 }
@@ -499,7 +511,7 @@ void redis_pubsub_message(struct worker *w, struct backend_conn *bc, const char 
                  c->pool->conf->name, (unsigned long long)c->id, PUBSUB_OUTPUT_LIMIT >> 20);
         c->closing = 1;
         shutdown(c->fd, SHUT_RDWR);   /* wakes it wherever it waits */
-        client_wake_up(c);
+        msg_wake_client(c);
         return;
     }
     if ((m = msg_get(w)) == NULL || rbuf_append(&m->reply, p, n) != 0) {
@@ -527,7 +539,7 @@ void redis_pubsub_message(struct worker *w, struct backend_conn *bc, const char 
         c->tail = &m->cnext;
     c->nqueued++;
     if (link == &c->head || c->sub_waiting)
-        client_wake_up(c);
+        msg_wake_client(c);
 }
 
 void redis_pubsub_idle(struct backend_conn *bc)
@@ -546,5 +558,5 @@ void redis_pubsub_lost(struct backend_conn *bc)
     log_debug("pool %s: a subscriber's connection to server %s was lost: closing the client",
               c->pool->conf->name, bc->srv->conf->name);
     c->closing = 1;
-    client_wake_up(c);
+    msg_wake_client(c);
 }

@@ -13,51 +13,32 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "costack.h"
-#include "log.h"
-#include "redis.h"
-#include "redis_client.h"
-#include "redis_cmd.h"
-#include "redis_local.h"
-#include "redis_pinned.h"
-#include "redis_pushback.h"
+#include "backend.h"
+#include "cluster.h"
+#include "redis_msg.h"
+#include "redis_pool.h"
+#include "redis_reply.h"
 #include "redis_route.h"
-#include "worker.h"
+#include "resp_append.h"
+#include "worker_ctx.h"
 
 /* ---- routing -------------------------------------------------------------- */
 
-int redis_arg_is(const char *req, const struct resp_arg *a, const char *word)
+struct route route_of_key(struct redis_pool *p, const char *key, size_t len, int read)
 {
-    return a->len == strlen(word) && strncasecmp(req + a->off, word, a->len) == 0;
-}
+    size_t part_len;
+    const char *part;
+    int i;
 
-int redis_append_bulk(struct rbuf *b, const char *p, size_t n)
-{
-    if (rbuf_reserve(b, resp_write_bulk_len(n)) != 0)
-        return -ENOMEM;
-    b->len += resp_write_bulk(b->data + b->len, p, n);
-    return 0;
-}
-
-int redis_append_header(struct rbuf *b, char type, int64_t n)
-{
-    if (rbuf_reserve(b, RESP_INT_MAX_LEN) != 0)
-        return -ENOMEM;
-    b->len += resp_write_int(b->data + b->len, type, n);
-    return 0;
-}
-
-/* The request's bytes for a backend: as received, or an inline command as a multibulk. */
-int append_request(struct rbuf *b, const char *req, const struct resp_request *r)
-{
-    if (!r->inline_cmd)
-        return rbuf_append(b, req, r->size);
-    if (redis_append_header(b, '*', r->argc) != 0)
-        return -ENOMEM;
-    for (uint32_t i = 0; i < r->argc; i++)
-        if (redis_append_bulk(b, req + r->args[i].off, r->args[i].len) != 0)
-            return -ENOMEM;
-    return 0;
+    if (p->cluster != NULL) {
+        uint16_t slot = cluster_slot(key, len);
+        return (struct route){ cluster_route(p, slot, read), (uint16_t)(slot + 1) };
+    }
+    if (p->next_rebuild != 0 && worker_now_ms() >= p->next_rebuild)
+        redis_pool_rebuild(p, worker_now_ms());   /* an ejected server is due back */
+    part = hash_tag_part(p->conf->hash_tag, key, len, &part_len);
+    i = dist_pick(&p->dist, hash_key(p->hash, part, part_len));
+    return (struct route){ i < 0 ? NULL : p->servers[i], 0 };
 }
 
 /* The connection for a request to s: the client's own when s is its server
@@ -73,32 +54,49 @@ static struct backend_conn *conn_for(struct redis_client *c, struct redis_server
     return backend_pick(c->w, s, m, client_seq(c));
 }
 
-void client_set_deadline(struct redis_client *c, struct msg *m)
+void route_set_deadline(struct redis_client *c, struct msg *m)
 {
     m->deadline = c->batch_us / 1000 + (uint64_t)c->pool->conf->server_timeout;
 }
 
 /* Sends the whole request to server s for the message m (slot1: its keys' slot + 1 in a cluster, else 0). */
-void send_whole(struct redis_client *c, struct msg *m, struct redis_server *s, uint16_t slot1,
+void route_send_whole(struct redis_client *c, struct msg *m, struct redis_server *s, uint16_t slot1,
                        const char *req, const struct resp_request *r)
 {
     struct backend_conn *bc;
-    size_t mark;
 
     if (s == NULL) {
         msg_fail(c->w, m, "ERR coproxy: no server available in pool %s", c->pool->conf->name);
         return;
     }
     m->slot1 = slot1;
-    if ((bc = conn_for(c, s, m)) == NULL)
-        return;
-    mark = bc->out.len;
-    if (append_request(&bc->out, req, r) != 0) {
-        bc->out.len = mark;   /* no half request may stay: replies would shift */
-        msg_fail(c->w, m, "ERR coproxy: out of memory");
-        return;
+    if ((bc = conn_for(c, s, m)) != NULL)
+        backend_send_request(bc, m, req, r);
+}
+
+/* One server's part of a split request: the command and that server's keys
+ * (with their values when step is 2). */
+struct part {
+    const char *req;
+    const struct resp_request *r;
+    const struct msg *f;
+    int step;
+};
+
+static int write_part(struct rbuf *out, const void *arg)
+{
+    const struct part *pt = arg;
+    const struct resp_arg *a = pt->r->args;
+    int err = resp_append_header(out, '*', 1 + (int64_t)pt->f->nkeys * pt->step);
+
+    err = err ? err : resp_append_bulk(out, pt->req + a[0].off, a[0].len);
+    for (uint32_t k = 0; k < pt->f->nkeys && err == 0; k++) {
+        uint32_t at = 1 + pt->f->keypos[k] * (uint32_t)pt->step;
+        err = resp_append_bulk(out, pt->req + a[at].off, a[at].len);
+        if (pt->step == 2 && err == 0)
+            err = resp_append_bulk(out, pt->req + a[at + 1].off, a[at + 1].len);
     }
-    backend_enqueue(bc, m);
+    return err;
 }
 
 /* A command whose keys must all be on one server. */
@@ -112,32 +110,32 @@ void route_keys(struct redis_client *c, const struct redis_cmd *cmd, const char 
     int n;
 
     if (keys == NULL) {
-        client_reply_error(c, "ERR coproxy: out of memory");
+        reply_error(c, "ERR coproxy: out of memory");
         return;
     }
     n = redis_cmd_keys(cmd, req, r->args, r->argc, keys, &err);
     if (n < 0) {
-        client_reply_error(c, "%s", err);
+        reply_error(c, "%s", err);
         goto out;
     }
     if (n == 0) {
         /* EVAL with no keys: any server will do; the script picks one, always the same */
-        rt = redis_pool_route(c->pool, req + r->args[1].off, r->args[1].len, c->route_read);
+        rt = route_of_key(c->pool, req + r->args[1].off, r->args[1].len, c->route_read);
     }
     for (int i = 0; i < n; i++) {
-        struct route k = redis_pool_route(c->pool, req + r->args[keys[i]].off, r->args[keys[i]].len, c->route_read);
+        struct route k = route_of_key(c->pool, req + r->args[keys[i]].off, r->args[keys[i]].len, c->route_read);
         if (i > 0 && k.server != rt.server) {
             char name[40];
-            client_reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
-                        "(a hash tag such as {user1} keeps keys together)", redis_lower_name(cmd->name, name));
+            reply_error(c, "ERR coproxy: the keys of '%s' are on different servers "
+                        "(a hash tag such as {user1} keeps keys together)", reply_lower_name(cmd->name, name));
             goto out;
         }
         if (i == 0)
             rt = k;
     }
-    if ((m = client_queue_msg(c)) != NULL) {
-        client_set_deadline(c, m);
-        send_whole(c, m, rt.server, rt.slot1, req, r);
+    if ((m = msg_queue(c)) != NULL) {
+        route_set_deadline(c, m);
+        route_send_whole(c, m, rt.server, rt.slot1, req, r);
     }
 out:
     if (keys != stack_keys)
@@ -164,14 +162,14 @@ void route_split(struct redis_client *c, const struct redis_cmd *cmd, const char
     uint32_t nfrags = 0;
 
     if (where == NULL || count == NULL || frag_of == NULL || group == NULL || gkey == NULL
-        || (m = client_queue_msg(c)) == NULL) {
-        client_reply_error(c, "ERR coproxy: out of memory");
+        || (m = msg_queue(c)) == NULL) {
+        reply_error(c, "ERR coproxy: out of memory");
         goto out;
     }
-    client_set_deadline(c, m);
+    route_set_deadline(c, m);
     for (uint32_t k = 0; k < nkeys; k++) {
         const struct resp_arg *a = &r->args[1 + k * (uint32_t)step];
-        struct route rt = redis_pool_route(p, req + a->off, a->len, c->route_read);
+        struct route rt = route_of_key(p, req + a->off, a->len, c->route_read);
         where[k] = rt.server;
         if (where[k] == NULL) {
             msg_fail(c->w, m, "ERR coproxy: no server available in pool %s", p->conf->name);
@@ -186,7 +184,7 @@ void route_split(struct redis_client *c, const struct redis_cmd *cmd, const char
         count[g]++;
     }
     if (nfrags == 1) {   /* all on one server: the request goes as it is */
-        send_whole(c, m, where[0], p->cluster ? (uint16_t)gkey[0] : 0, req, r);
+        route_send_whole(c, m, where[0], p->cluster ? (uint16_t)gkey[0] : 0, req, r);
         goto out;
     }
     m->merge = cmd->route == ROUTE_SPLIT_MGET ? MERGE_MGET : cmd->route == ROUTE_SPLIT_SUM ? MERGE_SUM : MERGE_OK;
@@ -221,25 +219,8 @@ void route_split(struct redis_client *c, const struct redis_cmd *cmd, const char
     for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
         struct msg *f = m->frags[i];
         struct backend_conn *bc = conn_for(c, f->server, f);
-        size_t mark;
-        int err;
-        if (bc == NULL)
-            continue;
-        mark = bc->out.len;
-        err = redis_append_header(&bc->out, '*', 1 + (int64_t)f->nkeys * step);
-        err = err ? err : redis_append_bulk(&bc->out, req + r->args[0].off, r->args[0].len);
-        for (uint32_t k = 0; k < f->nkeys && err == 0; k++) {
-            uint32_t at = 1 + f->keypos[k] * (uint32_t)step;
-            err = redis_append_bulk(&bc->out, req + r->args[at].off, r->args[at].len);
-            if (step == 2 && err == 0)
-                err = redis_append_bulk(&bc->out, req + r->args[at + 1].off, r->args[at + 1].len);
-        }
-        if (err != 0) {
-            bc->out.len = mark;
-            msg_fail(c->w, f, "ERR coproxy: out of memory");
-            continue;
-        }
-        backend_enqueue(bc, f);
+        if (bc != NULL)
+            backend_send(bc, f, write_part, &(struct part){ req, r, f, step });
     }
 out:
     free(where);
@@ -254,7 +235,7 @@ out:
 static void send_everywhere(struct redis_client *c, struct msg *m, const char *bytes, size_t n, const char *req,
                             const struct resp_request *r);
 
-struct msg *client_add_frag(struct redis_client *c, struct msg *m, struct redis_server *s)
+struct msg *route_add_frag(struct redis_client *c, struct msg *m, struct redis_server *s)
 {
     struct msg *f = msg_get(c->w);
 
@@ -269,23 +250,15 @@ struct msg *client_add_frag(struct redis_client *c, struct msg *m, struct redis_
     return f;
 }
 
-void client_send_frag(struct redis_client *c, struct msg *f, const char *bytes, size_t n)
+void route_send_frag(struct redis_client *c, struct msg *f, const char *bytes, size_t n)
 {
     struct backend_conn *bc = conn_for(c, f->server, f);
-    size_t mark;
 
-    if (bc == NULL)
-        return;
-    mark = bc->out.len;
-    if (rbuf_append(&bc->out, bytes, n) != 0) {
-        bc->out.len = mark;
-        msg_fail(c->w, f, "ERR coproxy: out of memory");
-        return;
-    }
-    backend_enqueue(bc, f);
+    if (bc != NULL)
+        backend_send_bytes(bc, f, bytes, n);
 }
 
-void client_send_everywhere(struct redis_client *c, struct msg *m, const char *req, const struct resp_request *r)
+void route_send_everywhere(struct redis_client *c, struct msg *m, const char *req, const struct resp_request *r)
 {
     send_everywhere(c, m, NULL, 0, req, r);
 }
@@ -303,7 +276,7 @@ static void send_everywhere(struct redis_client *c, struct msg *m, const char *b
     }
     for (int i = 0; i < p->nservers; i++)
         if (!p->servers[i]->cluster_replica && !p->servers[i]->cluster_absent   /* a cluster's masters */
-            && client_add_frag(c, m, p->servers[i]) == NULL) {
+            && route_add_frag(c, m, p->servers[i]) == NULL) {
             msg_fail(c->w, m, "ERR coproxy: out of memory");
             return;
         }
@@ -315,30 +288,24 @@ static void send_everywhere(struct redis_client *c, struct msg *m, const char *b
     for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
         struct msg *f = m->frags[i];
         struct backend_conn *bc = conn_for(c, f->server, f);
-        size_t mark;
-        if (bc == NULL)
-            continue;
-        mark = bc->out.len;
-        if ((bytes ? rbuf_append(&bc->out, bytes, n) : append_request(&bc->out, req, r)) != 0) {
-            bc->out.len = mark;
-            msg_fail(c->w, f, "ERR coproxy: out of memory");
-            continue;
-        }
-        backend_enqueue(bc, f);
+        if (bc != NULL && bytes != NULL)
+            backend_send_bytes(bc, f, bytes, n);
+        else if (bc != NULL)
+            backend_send_request(bc, f, req, r);
     }
 }
 
 /* To one server, the same one every time (the one the empty key maps to). */
 void route_one(struct redis_client *c, const char *req, const struct resp_request *r)
 {
-    struct msg *m = client_queue_msg(c);
+    struct msg *m = msg_queue(c);
 
     if (m == NULL)
         return;
-    struct route rt = redis_pool_route(c->pool, "", 0, 0);
+    struct route rt = route_of_key(c->pool, "", 0, 0);
 
-    client_set_deadline(c, m);
-    send_whole(c, m, rt.server, rt.slot1, req, r);
+    route_set_deadline(c, m);
+    route_send_whole(c, m, rt.server, rt.slot1, req, r);
 }
 
 /* INFO: coproxy's server section (with the first server's redis_version)
@@ -353,20 +320,20 @@ void route_info(struct redis_client *c, const char *req, const struct resp_reque
 
     for (uint32_t i = 1; i < r->argc; i++) {
         const struct resp_arg *a = &r->args[i];
-        if (redis_arg_is(req, a, "default") || redis_arg_is(req, a, "all") || redis_arg_is(req, a, "everything"))
+        if (resp_arg_is(req, a, "default") || resp_arg_is(req, a, "all") || resp_arg_is(req, a, "everything"))
             want |= 3;
-        else if (redis_arg_is(req, a, "server"))
+        else if (resp_arg_is(req, a, "server"))
             want |= 1;
-        else if (redis_arg_is(req, a, "keyspace"))
+        else if (resp_arg_is(req, a, "keyspace"))
             want |= 2;
     }
     if (want == 0) {
-        client_reply_str(c, "$0\r\n\r\n");   /* as Redis for sections it does not have */
+        reply_str(c, "$0\r\n\r\n");   /* as Redis for sections it does not have */
         return;
     }
-    if ((m = client_queue_msg(c)) == NULL)
+    if ((m = msg_queue(c)) == NULL)
         return;
-    client_set_deadline(c, m);
+    route_set_deadline(c, m);
     m->merge = MERGE_INFO;
     m->info_want = want;
     if ((want & 1)
@@ -380,6 +347,25 @@ void route_info(struct redis_client *c, const char *req, const struct resp_reque
 }
 
 /* SCAN: the client's cursor says which server and where in it (see merge_scan). */
+/* SCAN to one server: the client's request with that server's cursor. */
+struct scan_req {
+    const char *req;
+    const struct resp_request *r;
+    const char *cursor;
+};
+
+static int write_scan(struct rbuf *out, const void *arg)
+{
+    const struct scan_req *sr = arg;
+    int err = resp_append_header(out, '*', sr->r->argc);
+
+    err = err ? err : resp_append_bulk(out, "SCAN", 4);
+    err = err ? err : resp_append_bulk(out, sr->cursor, strlen(sr->cursor));
+    for (uint32_t k = 2; k < sr->r->argc && err == 0; k++)
+        err = resp_append_bulk(out, sr->req + sr->r->args[k].off, sr->r->args[k].len);
+    return err;
+}
+
 void route_scan(struct redis_client *c, const char *req, const struct resp_request *r)
 {
     struct redis_pool *p = c->pool;
@@ -388,7 +374,6 @@ void route_scan(struct redis_client *c, const char *req, const struct resp_reque
     struct msg *m, *f;
     char num[24], *end;
     unsigned long long cursor;
-    size_t mark;
     struct redis_server *stack_masters[16], **masters = stack_masters, *s;
     int i, n = p->nservers;
 
@@ -396,19 +381,19 @@ void route_scan(struct redis_client *c, const char *req, const struct resp_reque
     errno = 0;
     cursor = strtoull(num, &end, 10);
     if (a->len == 0 || a->len > 20 || *end != '\0' || num[0] == '-' || errno == ERANGE) {   /* Redis: 64 bits */
-        client_reply_error(c, "ERR invalid cursor");
+        reply_error(c, "ERR invalid cursor");
         return;
     }
     if (p->cluster != NULL) {   /* the masters, in an order every worker agrees on */
         if (n > 16 && (masters = malloc((size_t)n * sizeof *masters)) == NULL) {
-            client_reply_error(c, "ERR coproxy: out of memory");
+            reply_error(c, "ERR coproxy: out of memory");
             return;
         }
         n = cluster_masters(p, masters);
         if (n == 0) {
             if (masters != stack_masters)
                 free(masters);
-            client_reply_error(c, "ERR coproxy: no cluster node known yet");
+            reply_error(c, "ERR coproxy: no cluster node known yet");
             return;
         }
     }
@@ -416,13 +401,13 @@ void route_scan(struct redis_client *c, const char *req, const struct resp_reque
     s = p->cluster != NULL ? masters[i] : p->servers[i];
     if (masters != stack_masters)
         free(masters);
-    if ((m = client_queue_msg(c)) == NULL)
+    if ((m = msg_queue(c)) == NULL)
         return;
-    client_set_deadline(c, m);
+    route_set_deadline(c, m);
     m->merge = MERGE_SCAN;
     m->scan_server = (uint32_t)i;
     m->scan_nservers = (uint32_t)n;
-    if ((m->frags = calloc(1, sizeof *m->frags)) == NULL || (f = client_add_frag(c, m, s)) == NULL) {
+    if ((m->frags = calloc(1, sizeof *m->frags)) == NULL || (f = route_add_frag(c, m, s)) == NULL) {
         msg_fail(c->w, m, "ERR coproxy: out of memory");
         return;
     }
@@ -430,21 +415,8 @@ void route_scan(struct redis_client *c, const char *req, const struct resp_reque
     if ((bc = conn_for(c, f->server, f)) == NULL)
         return;
     /* the same request with the server's own cursor */
-    mark = bc->out.len;
     snprintf(num, sizeof num, "%llu", cursor / (unsigned long long)n);
-    if (redis_append_header(&bc->out, '*', r->argc) != 0 || redis_append_bulk(&bc->out, "SCAN", 4) != 0
-        || redis_append_bulk(&bc->out, num, strlen(num)) != 0) {
-        bc->out.len = mark;
-        msg_fail(c->w, f, "ERR coproxy: out of memory");
-        return;
-    }
-    for (uint32_t k = 2; k < r->argc; k++)
-        if (redis_append_bulk(&bc->out, req + r->args[k].off, r->args[k].len) != 0) {
-            bc->out.len = mark;
-            msg_fail(c->w, f, "ERR coproxy: out of memory");
-            return;
-        }
-    backend_enqueue(bc, f);
+    backend_send(bc, f, write_scan, &(struct scan_req){ req, r, num });
 }
 
 void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
@@ -453,34 +425,34 @@ void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, const cha
     struct redis_pool *p = c->pool;
     struct msg *m;
 
-    int exists = strcmp(cmd->name, "SCRIPT") == 0 && redis_arg_is(req, &r->args[1], "EXISTS");
+    int exists = strcmp(cmd->name, "SCRIPT") == 0 && resp_arg_is(req, &r->args[1], "EXISTS");
 
-    if (strcmp(cmd->name, "SCRIPT") == 0 && !redis_arg_is(req, &r->args[1], "LOAD") && !redis_arg_is(req, &r->args[1], "FLUSH")
+    if (strcmp(cmd->name, "SCRIPT") == 0 && !resp_arg_is(req, &r->args[1], "LOAD") && !resp_arg_is(req, &r->args[1], "FLUSH")
         && !exists) {
-        client_reply_error(c, "ERR coproxy: only SCRIPT LOAD, EXISTS and FLUSH are supported (they go to every server)");
+        reply_error(c, "ERR coproxy: only SCRIPT LOAD, EXISTS and FLUSH are supported (they go to every server)");
         return;
     }
     if (!p->conf->allow_flush && (strcmp(cmd->name, "FLUSHDB") == 0 || strcmp(cmd->name, "FLUSHALL") == 0)) {
         c->pool->stats->errors_refused++;
-        client_reply_error(c, "ERR coproxy: %s is turned off in pool %s (allow_flush = false)", cmd->name, p->conf->name);
+        reply_error(c, "ERR coproxy: %s is turned off in pool %s (allow_flush = false)", cmd->name, p->conf->name);
         return;
     }
     if (strcmp(cmd->name, "FUNCTION") == 0) {
         const struct resp_arg *sub = &r->args[1];
-        if (redis_arg_is(req, sub, "LIST") || redis_arg_is(req, sub, "DUMP")) {   /* every server has the same */
+        if (resp_arg_is(req, sub, "LIST") || resp_arg_is(req, sub, "DUMP")) {   /* every server has the same */
             route_one(c, req, r);
             return;
         }
-        if (!redis_arg_is(req, sub, "LOAD") && !redis_arg_is(req, sub, "DELETE") && !redis_arg_is(req, sub, "FLUSH")
-            && !redis_arg_is(req, sub, "RESTORE")) {
-            client_reply_error(c, "ERR coproxy: FUNCTION LOAD, DELETE, FLUSH and RESTORE go to every server, LIST and "
+        if (!resp_arg_is(req, sub, "LOAD") && !resp_arg_is(req, sub, "DELETE") && !resp_arg_is(req, sub, "FLUSH")
+            && !resp_arg_is(req, sub, "RESTORE")) {
+            reply_error(c, "ERR coproxy: FUNCTION LOAD, DELETE, FLUSH and RESTORE go to every server, LIST and "
                         "DUMP to one; ask a server directly for the others");
             return;
         }
     }
-    if ((m = client_queue_msg(c)) == NULL)
+    if ((m = msg_queue(c)) == NULL)
         return;
-    client_set_deadline(c, m);
+    route_set_deadline(c, m);
     m->merge = cmd->route == ROUTE_FANOUT_SUM      ? MERGE_SUM
                : cmd->route == ROUTE_FANOUT_CONCAT ? MERGE_CONCAT
                : cmd->route == ROUTE_FANOUT_RANDOM ? MERGE_RANDOM

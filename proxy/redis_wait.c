@@ -3,8 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "redis_client.h"
-#include "worker.h"
+#include "backend.h"
+#include "redis_msg.h"
+#include "redis_reply.h"
+#include "redis_route.h"
+#include "redis_wait.h"
+#include "resp_append.h"
+#include "worker_ctx.h"
 
 /*
  * WAIT counts the replicas that acknowledged one connection's writes, and a
@@ -38,22 +43,22 @@ void wait_command(struct redis_client *c, const char *req, const struct resp_req
     struct msg *m;
 
     if (parse_long(req, &r->args[1], &replicas) != 0 || parse_long(req, &r->args[2], &timeout) != 0) {
-        client_reply_error(c, "ERR value is not an integer or out of range");
+        reply_error(c, "ERR value is not an integer or out of range");
         return;
     }
     if (timeout < 0) {
-        client_reply_error(c, "ERR timeout is negative");
+        reply_error(c, "ERR timeout is negative");
         return;
     }
-    if ((m = client_queue_msg(c)) == NULL)
+    if ((m = msg_queue(c)) == NULL)
         return;
     m->merge = MERGE_MIN;
     m->wait = 1;
     m->deadline = UINT64_MAX;   /* set when it goes out */
     /* kept in the reply buffer until it goes out (wait_dispatch) */
-    if (redis_append_header(&m->reply, '*', 3) != 0 || redis_append_bulk(&m->reply, "WAIT", 4) != 0
-        || redis_append_bulk(&m->reply, req + r->args[1].off, r->args[1].len) != 0
-        || redis_append_bulk(&m->reply, req + r->args[2].off, r->args[2].len) != 0) {
+    if (resp_append_header(&m->reply, '*', 3) != 0 || resp_append_bulk(&m->reply, "WAIT", 4) != 0
+        || resp_append_bulk(&m->reply, req + r->args[1].off, r->args[1].len) != 0
+        || resp_append_bulk(&m->reply, req + r->args[2].off, r->args[2].len) != 0) {
         msg_fail(c->w, m, "ERR coproxy: out of memory");
         return;
     }
@@ -114,7 +119,7 @@ void wait_dispatch(struct redis_client *c, struct msg *m)
             goto out;
         }
         c->wait_pins[c->nwait_pins++] = bc;
-        if (client_add_frag(c, m, s) == NULL) {
+        if (route_add_frag(c, m, s) == NULL) {
             msg_fail(c->w, m, "ERR coproxy: out of memory");
             goto out;
         }
@@ -125,29 +130,25 @@ void wait_dispatch(struct redis_client *c, struct msg *m)
     for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
         struct msg *f = m->frags[i];
         struct backend_conn *bc = backend_pick_pinned(c->w, c->wait_pins[i], f);
-        size_t mark;
         if (bc == NULL)
             continue;
         f->deadline = m->deadline;
-        mark = bc->out.len;
         if (!all) {   /* the offset past the client's writes, then the WAIT */
             struct msg *pm = msg_get(c->w);
-            if (pm == NULL || rbuf_append(&bc->out, publish, sizeof publish - 1) != 0) {
-                if (pm != NULL)
-                    msg_unref(c->w, (pm->refs = 1, pm));
-                bc->out.len = mark;
+            int err = -1;
+            if (pm != NULL) {
+                pm->internal = 1;
+                pm->server = bc->srv;
+                pm->refs = 1;
+                err = backend_send_bytes(bc, pm, publish, sizeof publish - 1);
+                msg_unref(c->w, pm);   /* its only holder now: the connection */
+            }
+            if (err != 0) {
                 msg_fail(c->w, f, "ERR coproxy: out of memory");
                 continue;
             }
-            pm->internal = 1;
-            pm->server = bc->srv;
-            backend_enqueue(bc, pm);
         }
-        if (rbuf_append(&bc->out, wait.data, wait.len) != 0) {
-            msg_fail(c->w, f, "ERR coproxy: out of memory");   /* the connection is dropped when let go */
-            continue;
-        }
-        backend_enqueue(bc, f);
+        backend_send_bytes(bc, f, wait.data, wait.len);   /* (failed: the connection is dropped when let go) */
     }
 out:
     rbuf_free(&wait);

@@ -11,9 +11,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "costack.h"
 #include "log.h"
-#include "worker.h"
+#include "tcp.h"
+#include "worker_ctx.h"
 
 /*
  * Written as blocking code -- connect(), poll(), write() -- running in a
@@ -63,6 +63,16 @@ struct tcp_conn {
 };
 
 /* FNV-1a over the client's IP address (not its port): a client sticks to a backend. */
+/* The server a tcp connection made before a reload used, in the pool's
+ * current list (same name and address), or -1. */
+static int tcp_server_index(const struct pool_rt *p, const struct server_conf *sc)
+{
+    for (int i = 0; i < p->conf->nservers; i++)
+        if (config_server_same(&p->conf->servers[i], sc))
+            return i;
+    return -1;
+}
+
 static unsigned hash_peer(const struct sockaddr *peer, unsigned len)
 {
     const unsigned char *b = (const unsigned char *)peer;
@@ -158,7 +168,7 @@ static __attribute__((noinline)) struct tcp_health *health_of(struct pool_rt *p)
     n->nservers = pc->nservers;
     for (int i = 0; h != NULL && i < n->nservers; i++)
         for (int j = 0; j < h->nservers; j++)
-            if (server_same(&n->servers[i], &h->servers[j]))
+            if (config_server_same(&n->servers[i], &h->servers[j]))
                 n->b[i] = h->b[j];
     if (h != NULL) {
         n->unreachable = h->unreachable;
@@ -338,7 +348,7 @@ static __attribute__((noinline)) int connect_end(struct tcp_conn *c, const struc
     else if (status == EINPROGRESS && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
         err = errno;
     /* the server in the pool's list now (a reload came during the connect: by name), or -1 */
-    now_s = c->p->server_gen == gen ? s : worker_server_index(c->p, sc);
+    now_s = c->p->server_gen == gen ? s : tcp_server_index(c->p, sc);
     h = now_s >= 0 ? health_of(c->p) : NULL;
     if (err == 0) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -656,7 +666,7 @@ void *tcp_conn_main(void *arg)
         close(c->cfd);
     if (c->server >= 0) {
         /* after a reload, its server is found again by name (or is gone) */
-        int s = c->server_gen == p->server_gen ? c->server : worker_server_index(p, c->sc);
+        int s = c->server_gen == p->server_gen ? c->server : tcp_server_index(p, c->sc);
         if (s >= 0) {
             p->active[s]--;
             p->server_stats[s].connections--;

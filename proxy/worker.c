@@ -14,10 +14,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "costack.h"
+#include "cluster.h"
 #include "log.h"
-#include "redis.h"
+#include "redis_client.h"
+#include "redis_msg.h"
+#include "redis_pool.h"
+#include "tcp.h"
 #include "worker.h"
+#include "worker_ctx.h"
+#include "worker_publish.h"
 
 
 /* Are the process's memory mappings (nearly) at vm.max_map_count?  Then an
@@ -175,19 +180,9 @@ static int same_servers(const struct pool_conf *a, const struct pool_conf *b)
     if (a->nservers != b->nservers)
         return 0;
     for (int i = 0; i < a->nservers; i++)
-        if (!server_same(&a->servers[i], &b->servers[i]))
+        if (!config_server_same(&a->servers[i], &b->servers[i]))
             return 0;
     return 1;
-}
-
-/* The server a tcp connection made before a reload used, in the pool's
- * current list (same name and address), or -1. */
-int worker_server_index(const struct pool_rt *p, const struct server_conf *sc)
-{
-    for (int i = 0; i < p->conf->nservers; i++)
-        if (server_same(&p->conf->servers[i], sc))
-            return i;
-    return -1;
 }
 
 /* A tcp pool's new server list: the arrays indexed by server are rebuilt,
@@ -207,7 +202,7 @@ static int tcp_new_servers(struct pool_rt *p, const struct pool_conf *old)
     }
     for (int i = 0; i < pc->nservers; i++)
         for (int j = 0; j < old->nservers; j++)
-            if (server_same(&pc->servers[i], &old->servers[j])) {
+            if (config_server_same(&pc->servers[i], &old->servers[j])) {
                 st[i] = p->server_stats[j];
                 active[i] = p->active[j];
                 st[i].connecting = 0;   /* a connect in progress counts where it started */
@@ -259,139 +254,8 @@ int worker_all_applied(struct daemon *d, unsigned gen)
     return 1;
 }
 
-/* Another worker asked for this one's CLIENT LIST lines. */
-static void worker_list_clients(struct worker *w)
-{
-    pthread_mutex_lock(&w->snap_lock);
-    if (w->list_out == NULL)
-        w->list_out = calloc((size_t)w->d->cfg.npools, sizeof *w->list_out);
-    for (int i = 0; w->list_out != NULL && i < w->d->cfg.npools; i++) {
-        w->list_out[i].len = 0;
-        if (w->pools[i].redis != NULL && redis_pool_client_list(w->pools[i].redis, &w->list_out[i]) != 0)
-            w->list_out[i].len = 0;
-    }
-    w->list_done = w->list_req;
-    pthread_mutex_unlock(&w->snap_lock);
-}
-
-int worker_client_lists(struct worker *self, int pool, struct rbuf *out)
-{
-    struct daemon *d = self->d;
-    unsigned *want = calloc((size_t)d->cfg.threads, sizeof *want);
-    uint64_t deadline = worker_now_ms() + 2000;
-    int rc = 0;
-
-    if (want == NULL)
-        return -1;
-    for (int i = 0; i < d->cfg.threads; i++) {
-        struct worker *o = &d->workers[i];
-        if (o == self)
-            continue;
-        pthread_mutex_lock(&o->snap_lock);
-        want[i] = o->list_req + 1;
-        __atomic_store_n(&o->list_req, want[i], __ATOMIC_RELEASE);
-        pthread_mutex_unlock(&o->snap_lock);
-    }
-    for (int i = 0; i < d->cfg.threads && rc == 0; i++) {
-        struct worker *o = &d->workers[i];
-        for (int answered = o == self; !answered;) {
-            pthread_mutex_lock(&o->snap_lock);
-            if ((int)(o->list_done - want[i]) >= 0) {
-                answered = 1;
-                if (o->list_out != NULL)
-                    rc = rbuf_append(out, o->list_out[pool].data, o->list_out[pool].len);
-            }
-            pthread_mutex_unlock(&o->snap_lock);
-            if (answered || worker_now_ms() >= deadline)
-                break;
-            usleep(5 * 1000);   /* hooked: parks this coroutine only */
-        }
-    }
-    free(want);
-    return rc;
-}
-
 #define WORKER_TRIM_IDLE_MS 1000
 #define WORKER_PUBLISH_MS 100
-
-/* Copies the counters where the admin thread reads them: a lock taken ten
- * times a second by the worker, never on the request path. */
-static void worker_publish(struct worker *w, uint64_t now)
-{
-    int np = w->d->cfg.npools;
-
-    if (w->snap_pools == NULL)
-        return;
-    pthread_mutex_lock(&w->snap_lock);
-    w->snap_co = co_get_counters();
-    for (int i = 0; i < np; i++) {
-        const struct pool_rt *p = &w->pools[i];
-        int n = p->conf->nservers;
-        w->snap_pools[i] = p->stats;
-        if (n != w->snap_nservers[i]) {   /* a reload changed the list */
-            struct server_stats *grown = realloc(w->snap_servers[i], (size_t)n * sizeof *grown);
-            if (grown == NULL) {
-                w->snap_nservers[i] = 0;   /* reads as zeros rather than overrun */
-                w->snap_conf[i] = NULL;
-                continue;
-            }
-            w->snap_servers[i] = grown;
-            w->snap_nservers[i] = n;
-        }
-        w->snap_conf[i] = p->conf->servers;   /* which servers, in which order */
-        for (int k = 0; k < n; k++)   /* a redis server keeps its counters in itself */
-            w->snap_servers[i][k] = p->redis ? *p->redis->servers[k]->stats : p->server_stats[k];
-        if (p->redis != NULL && p->redis->cluster != NULL
-            && (w->snap_cluster != NULL || (w->snap_cluster = calloc((size_t)np, sizeof *w->snap_cluster)) != NULL)) {
-            w->snap_cluster[i].len = 0;
-            if (cluster_stats_json(p->redis, &w->snap_cluster[i]) != 0)
-                w->snap_cluster[i].len = 0;
-        }
-    }
-    w->snap_at = now;
-    pthread_mutex_unlock(&w->snap_lock);
-}
-
-int worker_cluster_json(struct worker *w, int pool, struct rbuf *out)
-{
-    int rc;
-
-    pthread_mutex_lock(&w->snap_lock);
-    if (w->snap_cluster != NULL && w->snap_cluster[pool].len > 0)
-        rc = rbuf_append(out, w->snap_cluster[pool].data, w->snap_cluster[pool].len);
-    else
-        rc = rbuf_append(out, "null", 4);
-    pthread_mutex_unlock(&w->snap_lock);
-    return rc;
-}
-
-void worker_snapshot(struct worker *w, struct co_counters *co, struct pool_stats *pools,
-                     struct server_stats **servers)
-{
-    pthread_mutex_lock(&w->snap_lock);
-    *co = w->snap_co;
-    for (int i = 0; i < w->d->cfg.npools; i++) {
-        const struct pool_conf *pc = &w->d->cfg.pools[i];
-        const struct server_conf *have = w->snap_conf ? w->snap_conf[i] : NULL;
-        int n = w->snap_pools ? w->snap_nservers[i] : 0;
-        pools[i] = w->snap_pools ? w->snap_pools[i] : (struct pool_stats){ 0 };
-        memset(servers[i], 0, (size_t)pc->nservers * sizeof *servers[i]);
-        if (have == NULL)
-            continue;
-        if (have == pc->servers && n == pc->nservers) {   /* the same list: the usual case */
-            memcpy(servers[i], w->snap_servers[i], (size_t)n * sizeof *servers[i]);
-            continue;
-        }
-        /* a reload the worker has yet to take: its counters, matched by server */
-        for (int j = 0; j < pc->nservers; j++)
-            for (int k = 0; k < n; k++)
-                if (server_same(&have[k], &pc->servers[j])) {
-                    servers[i][j] = w->snap_servers[i][k];
-                    break;
-                }
-    }
-    pthread_mutex_unlock(&w->snap_lock);
-}
 
 /* Once per loop turn (at most 100 ms apart): releases finished connections,
  * trims caches when idle, notices shutdown and ends the loop when drained. */
@@ -407,9 +271,9 @@ static int worker_tick(void *arg)
         w->snap_at = 0;   /* publish the new lists now */
     }
     if (now - w->snap_at >= WORKER_PUBLISH_MS)
-        worker_publish(w, now);
+        worker_publish_counters(w, now);
     if (__atomic_load_n(&w->list_req, __ATOMIC_ACQUIRE) != w->list_done)
-        worker_list_clients(w);
+        worker_publish_clients(w);
     for (int i = 0; i < w->d->cfg.npools; i++)
         if (w->pools[i].redis != NULL && w->pools[i].redis->cluster != NULL)
             cluster_tick(w->pools[i].redis, now);
@@ -433,7 +297,7 @@ static int worker_tick(void *arg)
         }
         for (int i = 0; i < w->d->cfg.npools; i++)
             if (w->pools[i].redis)
-                redis_pool_stop_clients(w->pools[i].redis);
+                redis_client_stop_all(w->pools[i].redis);
         log_info("stopping: %d connection(s) open, waiting up to %d ms", w->conns,
                  w->shutdown_timeout);
     }

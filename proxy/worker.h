@@ -110,57 +110,10 @@ struct worker {
     struct rbuf *snap_cluster;       /* [npools]: a cluster pool's map figures (JSON), under snap_lock */
 };
 
-/* Copies the worker's counters as of its last publication (at most 100 ms
- * old): the runtime's, and per pool and server (arrays sized by d->cfg,
- * read under cfg_lock; a server list the worker has yet to take reads as
- * zeros where it differs). */
-void worker_snapshot(struct worker *w, struct co_counters *co, struct pool_stats *pools,
-                     struct server_stats **servers);
-
-/* Appends the CLIENT LIST lines of pool `pool`'s clients on every worker
- * but `self` (asked of them; one that does not answer within 2 s is left
- * out).  Parks the calling coroutine meanwhile.  0, or -1 (out of memory). */
-int worker_client_lists(struct worker *self, int pool, struct rbuf *out);
-
-/* Appends worker w's figures for cluster pool `pool` as a JSON object ("null" if none yet). */
-int worker_cluster_json(struct worker *w, int pool, struct rbuf *out);
-
-/* A redis client's input buffer, and its argument array, from the worker's caches. */
-char *worker_ibuf_get(struct worker *w, size_t *cap);
-void worker_ibuf_put(struct worker *w, char *buf, size_t cap);
-void worker_args_get(struct worker *w, struct resp_arg **args, uint32_t *cap);
-void worker_args_put(struct worker *w, struct resp_arg *args, uint32_t cap);
-
-/* Out of file descriptors (what: where it showed): logs at most once a
- * second and makes the worker's accept loops pause a little. */
-void worker_out_of_fds(struct worker *w, const char *pool, const char *what, int err);
-
-/* Called by a connection coroutine as it ends: the worker releases it between turns. */
-void worker_retire(struct worker *w, struct stCoRoutine_t *co);
-
-/* A relay buffer from the worker's cache (NULL if out of memory); give it back soon. */
-char *worker_buf_get(struct worker *w);
-/* The size the relay's pipes grow to (fs.pipe-max-size if under WORKER_PIPE_SIZE). */
-int worker_pipe_size_allowed(void);
-/* Closes the worker's kept pipes. */
-void worker_pipes_close(struct worker *w);
-void worker_buf_put(struct worker *w, char *buf);
-/* An empty pipe from the worker's cache (or a new one); 0 or -1.  Give back
- * only empty pipes (pending data: close them instead). */
-int worker_pipe_get(struct worker *w, int p[2]);
-void worker_pipe_put(struct worker *w, int p[2], int empty);
-uint64_t worker_now_ms(void);
-uint64_t worker_now_us(void);
-
-/* The index in p's current server list of server sc (same name and
- * address), or -1: for connections made before a reload. */
-int worker_server_index(const struct pool_rt *p, const struct server_conf *sc);
-
-/* tcp.c: one client connection, start to end (a coroutine's routine). */
-void *tcp_conn_main(void *arg);
-/* A client's coroutine, its state in the same allocation (one per
- * connection): 0, or -1 when out of memory. */
-int tcp_conn_start(struct worker *w, struct pool_rt *p, int fd, const struct sockaddr *peer, unsigned peer_len,
-                   const struct stCoRoutineAttr_t *attr, struct stCoRoutine_t **co);
+/* worker.c */
+int worker_start_all(struct daemon *d);
+void worker_join_all(struct daemon *d);
+/* Have all workers taken configuration generation gen? */
+int worker_all_applied(struct daemon *d, unsigned gen);
 
 #endif

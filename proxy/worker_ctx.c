@@ -8,10 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "costack.h"
 #include "log.h"
-#include "resp.h"
-#include "worker.h"
+#include "worker_ctx.h"
 
 uint64_t worker_now_ms(void)
 {
@@ -176,4 +174,43 @@ void worker_retire(struct worker *w, struct stCoRoutine_t *co)
         w->dead_cap = cap;
     }
     w->dead[w->ndead++] = co;
+}
+
+/* This worker's client asks every worker for its CLIENT LIST lines (the
+ * other workers answer from their loop: worker_publish_clients). */
+int worker_client_lists(struct worker *self, int pool, struct rbuf *out)
+{
+    struct daemon *d = self->d;
+    unsigned *want = calloc((size_t)d->cfg.threads, sizeof *want);
+    uint64_t deadline = worker_now_ms() + 2000;
+    int rc = 0;
+
+    if (want == NULL)
+        return -1;
+    for (int i = 0; i < d->cfg.threads; i++) {
+        struct worker *o = &d->workers[i];
+        if (o == self)
+            continue;
+        pthread_mutex_lock(&o->snap_lock);
+        want[i] = o->list_req + 1;
+        __atomic_store_n(&o->list_req, want[i], __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&o->snap_lock);
+    }
+    for (int i = 0; i < d->cfg.threads && rc == 0; i++) {
+        struct worker *o = &d->workers[i];
+        for (int answered = o == self; !answered;) {
+            pthread_mutex_lock(&o->snap_lock);
+            if ((int)(o->list_done - want[i]) >= 0) {
+                answered = 1;
+                if (o->list_out != NULL)
+                    rc = rbuf_append(out, o->list_out[pool].data, o->list_out[pool].len);
+            }
+            pthread_mutex_unlock(&o->snap_lock);
+            if (answered || worker_now_ms() >= deadline)
+                break;
+            usleep(5 * 1000);   /* hooked: parks this coroutine only */
+        }
+    }
+    free(want);
+    return rc;
 }

@@ -18,8 +18,11 @@
 #include "admin_http.h"
 #include "costack.h"
 #include "log.h"
+#include "rbuf.h"
 #include "report.h"
+#include "resp.h"
 #include "worker.h"
+#include "worker_ctx.h"
 
 /*
  * The admin side never touches a worker's memory except through
@@ -208,11 +211,11 @@ static void *admin_client(void *arg)
             break;
         len += (size_t)n;
         if (first && tcp) {   /* Prometheus scrapes the TCP port over HTTP */
-            int http = http_sniff(buf, len);
+            int http = admin_http_sniff(buf, len);
             if (http < 0)
                 continue;
             if (http > 0) {
-                http_serve(fd, buf, len, sizeof buf, admin.d->cfg.admin_password, auth_deadline, metrics_body);
+                admin_http_serve(fd, buf, len, sizeof buf, admin.d->cfg.admin_password, auth_deadline, metrics_body);
                 break;
             }
         }

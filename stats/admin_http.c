@@ -7,7 +7,9 @@
 #include <sys/time.h>
 
 #include "admin_http.h"
+#include "rbuf.h"
 #include "worker.h"
+#include "worker_ctx.h"
 
 /*
  * Just enough HTTP/1.x for a scraper: one request per connection, its head
@@ -16,7 +18,7 @@
  * user name, as Prometheus' basic_auth sends it) or a Bearer token.
  */
 
-int http_sniff(const char *buf, size_t len)
+int admin_http_sniff(const char *buf, size_t len)
 {
     static const char *const methods[] = { "GET ", "HEAD " };
 
@@ -130,7 +132,7 @@ static void respond(int fd, int head_only, const char *status, const char *type,
         (void)!send(fd, body, len, MSG_NOSIGNAL);
 }
 
-void http_serve(int fd, char *buf, size_t len, size_t cap, const char *password, uint64_t deadline_ms,
+void admin_http_serve(int fd, char *buf, size_t len, size_t cap, const char *password, uint64_t deadline_ms,
                 int (*metrics)(struct rbuf *out))
 {
     static const char text[] = "text/plain; charset=utf-8";
@@ -163,7 +165,7 @@ void http_serve(int fd, char *buf, size_t len, size_t cap, const char *password,
         len += (size_t)n;
     }
     *end = '\0';
-    p = strchr(buf, ' ') + 1;   /* http_sniff saw the method and its space */
+    p = strchr(buf, ' ') + 1;   /* admin_http_sniff saw the method and its space */
     q = p + strcspn(p, " \r\n");
     snprintf(path, sizeof path, "%.*s", (int)(q - p < 63 ? q - p : 63), p);
     if (strncmp(q, " HTTP/1.", 8) != 0) {

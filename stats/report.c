@@ -6,8 +6,12 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "kstats.h"
+#include "rbuf.h"
 #include "report.h"
 #include "worker.h"
+#include "worker_ctx.h"
+#include "worker_publish.h"
 
 /* A string literal appended (its length counted by the compiler). */
 #define rbuf_lit(o, s) rbuf_append(o, s, sizeof s - 1)

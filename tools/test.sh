@@ -50,6 +50,9 @@ echo "== gcc build, make check"
 check build
 tail -n 12 build/check.out
 
+echo "== the daemon's call and include graphs go one way (tools/callgraph.py)"
+/usr/bin/python3 tools/callgraph.py build
+
 echo "== integration tests against the ASan + UBSan build, without BPF (leak checks off: the daemon frees little at exit)"
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 COPROXY_BUILD="$PWD/build-asan" /usr/bin/python3 -m pytest \
     -p no:cacheprovider -q --ignore=tests/integration/test_package.py --ignore=tests/integration/test_install.py \

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "admin_http.h"
+#include "rbuf.h"
 #include "resp.h"
 
 #define ADMIN_MAX_REQUEST 4096   /* as stats/admin.c */
@@ -33,7 +34,7 @@ static void http(const uint8_t *data, size_t size)
         return;
     }
     shutdown(sv[1], SHUT_WR);
-    http_serve(sv[0], buf, first, sizeof buf, (data[0] & 1) ? "secret" : "", UINT64_MAX, metrics);
+    admin_http_serve(sv[0], buf, first, sizeof buf, (data[0] & 1) ? "secret" : "", UINT64_MAX, metrics);
     close(sv[0]);
     close(sv[1]);
 }
@@ -45,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char buf[ADMIN_MAX_REQUEST];
     size_t off = 0, len = size < sizeof buf ? size : sizeof buf;
 
-    if (size > 0 && http_sniff((const char *)data, size) > 0) {
+    if (size > 0 && admin_http_sniff((const char *)data, size) > 0) {
         http(data, size);
         return 0;
     }

@@ -1,7 +1,9 @@
 /* test_pushback.c — the request that gives back what a blocking pop took: one row per reply shape. */
-#include "unit.h"
 #include <errno.h>
+
+#include "rbuf.h"
 #include "redis_pushback.h"
+#include "unit.h"
 
 struct row {
     enum pop_kind kind;

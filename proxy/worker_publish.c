@@ -1,0 +1,102 @@
+/* worker_publish.c — what a worker shows other threads: its counters copied for
+ * the admin thread, and its clients' CLIENT LIST lines for another worker. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster.h"
+#include "redis_local.h"
+#include "worker_publish.h"
+
+/* Copies the counters where the admin thread reads them: a lock taken ten
+ * times a second by the worker, never on the request path. */
+void worker_publish_counters(struct worker *w, uint64_t now)
+{
+    int np = w->d->cfg.npools;
+
+    if (w->snap_pools == NULL)
+        return;
+    pthread_mutex_lock(&w->snap_lock);
+    w->snap_co = co_get_counters();
+    for (int i = 0; i < np; i++) {
+        const struct pool_rt *p = &w->pools[i];
+        int n = p->conf->nservers;
+        w->snap_pools[i] = p->stats;
+        if (n != w->snap_nservers[i]) {   /* a reload changed the list */
+            struct server_stats *grown = realloc(w->snap_servers[i], (size_t)n * sizeof *grown);
+            if (grown == NULL) {
+                w->snap_nservers[i] = 0;   /* reads as zeros rather than overrun */
+                w->snap_conf[i] = NULL;
+                continue;
+            }
+            w->snap_servers[i] = grown;
+            w->snap_nservers[i] = n;
+        }
+        w->snap_conf[i] = p->conf->servers;   /* which servers, in which order */
+        for (int k = 0; k < n; k++)   /* a redis server keeps its counters in itself */
+            w->snap_servers[i][k] = p->redis ? *p->redis->servers[k]->stats : p->server_stats[k];
+        if (p->redis != NULL && p->redis->cluster != NULL
+            && (w->snap_cluster != NULL || (w->snap_cluster = calloc((size_t)np, sizeof *w->snap_cluster)) != NULL)) {
+            w->snap_cluster[i].len = 0;
+            if (cluster_stats_json(p->redis, &w->snap_cluster[i]) != 0)
+                w->snap_cluster[i].len = 0;
+        }
+    }
+    w->snap_at = now;
+    pthread_mutex_unlock(&w->snap_lock);
+}
+
+int worker_cluster_json(struct worker *w, int pool, struct rbuf *out)
+{
+    int rc;
+
+    pthread_mutex_lock(&w->snap_lock);
+    if (w->snap_cluster != NULL && w->snap_cluster[pool].len > 0)
+        rc = rbuf_append(out, w->snap_cluster[pool].data, w->snap_cluster[pool].len);
+    else
+        rc = rbuf_append(out, "null", 4);
+    pthread_mutex_unlock(&w->snap_lock);
+    return rc;
+}
+
+void worker_snapshot(struct worker *w, struct co_counters *co, struct pool_stats *pools,
+                     struct server_stats **servers)
+{
+    pthread_mutex_lock(&w->snap_lock);
+    *co = w->snap_co;
+    for (int i = 0; i < w->d->cfg.npools; i++) {
+        const struct pool_conf *pc = &w->d->cfg.pools[i];
+        const struct server_conf *have = w->snap_conf ? w->snap_conf[i] : NULL;
+        int n = w->snap_pools ? w->snap_nservers[i] : 0;
+        pools[i] = w->snap_pools ? w->snap_pools[i] : (struct pool_stats){ 0 };
+        memset(servers[i], 0, (size_t)pc->nservers * sizeof *servers[i]);
+        if (have == NULL)
+            continue;
+        if (have == pc->servers && n == pc->nservers) {   /* the same list: the usual case */
+            memcpy(servers[i], w->snap_servers[i], (size_t)n * sizeof *servers[i]);
+            continue;
+        }
+        /* a reload the worker has yet to take: its counters, matched by server */
+        for (int j = 0; j < pc->nservers; j++)
+            for (int k = 0; k < n; k++)
+                if (config_server_same(&have[k], &pc->servers[j])) {
+                    servers[i][j] = w->snap_servers[i][k];
+                    break;
+                }
+    }
+    pthread_mutex_unlock(&w->snap_lock);
+}
+
+/* Another worker asked for this one's CLIENT LIST lines. */
+void worker_publish_clients(struct worker *w)
+{
+    pthread_mutex_lock(&w->snap_lock);
+    if (w->list_out == NULL)
+        w->list_out = calloc((size_t)w->d->cfg.npools, sizeof *w->list_out);
+    for (int i = 0; w->list_out != NULL && i < w->d->cfg.npools; i++) {
+        w->list_out[i].len = 0;
+        if (w->pools[i].redis != NULL && local_client_list(w->pools[i].redis, &w->list_out[i]) != 0)
+            w->list_out[i].len = 0;
+    }
+    w->list_done = w->list_req;
+    pthread_mutex_unlock(&w->snap_lock);
+}

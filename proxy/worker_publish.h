@@ -1,0 +1,26 @@
+/* worker_publish.h — what a worker shows other threads (worker_publish.c). */
+#ifndef COPROXY_WORKER_PUBLISH_H
+#define COPROXY_WORKER_PUBLISH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "worker.h"
+
+/* Copies the worker's counters as of its last publication (at most 100 ms
+ * old): the runtime's, and per pool and server (arrays sized by d->cfg,
+ * read under cfg_lock; a server list the worker has yet to take reads as
+ * zeros where it differs). */
+void worker_snapshot(struct worker *w, struct co_counters *co, struct pool_stats *pools,
+                     struct server_stats **servers);
+/* Appends worker w's figures for cluster pool `pool` as a JSON object ("null" if none yet). */
+int worker_cluster_json(struct worker *w, int pool, struct rbuf *out);
+
+/* Called by the worker's tick: copies its counters where the admin thread
+ * reads them (a lock taken ten times a second, never on the request path). */
+void worker_publish_counters(struct worker *w, uint64_t now);
+/* Called by the worker's tick when another worker asked (worker_client_lists):
+ * writes this worker's CLIENT LIST lines, per pool. */
+void worker_publish_clients(struct worker *w);
+
+#endif
