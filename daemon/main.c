@@ -102,6 +102,64 @@ static void raise_fd_limit(void)
     }
 }
 
+/* Workers inherit this mask: the signals are taken by main, with sigwait --
+ * the ones we use, and the ones we ignore (so that they are logged). */
+static void block_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
+    for (size_t i = 0; i < sizeof ignored_signals / sizeof ignored_signals[0]; i++)
+        sigaddset(set, ignored_signals[i].sig);
+    for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
+        sigaddset(set, s);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+/* SIGHUP: the configuration file again, told to systemd as a reload. */
+static void on_sighup(struct daemon *d, const char *file)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    notify("RELOADING=1\nMONOTONIC_USEC=%llu",
+           (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+    reload(d, file);
+    kstats_update(&d->cfg);
+    /* ready again once every worker runs with it (each takes it within a loop turn) */
+    for (int i = 0; i < 300 && !worker_all_applied(d, __atomic_load_n(&d->cfg_gen, __ATOMIC_ACQUIRE)); i++)
+        usleep(10 * 1000);
+    notify("READY=1\nSTATUS=%d pool(s), %d worker(s), reloaded", d->cfg.npools, d->cfg.threads);
+}
+
+/* Takes the signals until SIGTERM or SIGINT. */
+static void serve_signals(struct daemon *d, const char *file, const sigset_t *set)
+{
+    sigset_t logged;
+    int sig, err_no;
+
+    sigemptyset(&logged);
+    for (;;) {
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+        if (sig == SIGHUP) {
+            on_sighup(d, file);
+        } else if (sig == SIGUSR1) {
+            if ((err_no = log_reopen()) != 0)
+                log_error("SIGUSR1: cannot reopen the log file: %s", strerror(-err_no));
+            else
+                log_info("SIGUSR1: log file reopened");
+        } else {
+            signal_ignored(sig, &logged);
+        }
+    }
+    log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -115,8 +173,8 @@ int main(int argc, char **argv)
     struct daemon d;
     const char *file = NULL, *log_file = NULL;
     char err[512];
-    int opt, test_only = 0, sig, err_no;
-    sigset_t set, logged;
+    int opt, test_only = 0, err_no;
+    sigset_t set;
 
     while ((opt = getopt_long(argc, argv, "c:tL:vh", opts, NULL)) != -1) {
         switch (opt) {
@@ -160,18 +218,7 @@ int main(int argc, char **argv)
     log_init();
     raise_fd_limit();
     signal(SIGPIPE, SIG_IGN);
-    /* Workers inherit this mask: the signals are taken here, by sigwait --
-     * the ones we use, and the ones we ignore (so that they are logged). */
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
-    for (size_t i = 0; i < sizeof ignored_signals / sizeof ignored_signals[0]; i++)
-        sigaddset(&set, ignored_signals[i].sig);
-    for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
-        sigaddset(&set, s);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    block_signals(&set);
     d.pools = calloc((size_t)d.cfg.npools, sizeof *d.pools);
     kstats_start(&d.cfg);   /* before any socket of ours: those are what it follows */
     if (d.pools == NULL || worker_start_all(&d) != 0) {
@@ -191,37 +238,7 @@ int main(int argc, char **argv)
     log_info("coproxy %s ready: %d worker(s)", COPROXY_VERSION, d.cfg.threads);
     /* every worker listens by now: systemd may start what depends on us */
     notify("READY=1\nSTATUS=%d pool(s), %d worker(s)\nMAINPID=%d", d.cfg.npools, d.cfg.threads, (int)getpid());
-    sigemptyset(&logged);
-    for (;;) {
-        if (sigwait(&set, &sig) != 0)
-            continue;
-        if (sig != SIGTERM && sig != SIGINT && sig != SIGHUP && sig != SIGUSR1) {
-            signal_ignored(sig, &logged);
-            continue;
-        }
-        if (sig == SIGUSR1) {
-            if ((err_no = log_reopen()) != 0)
-                log_error("SIGUSR1: cannot reopen the log file: %s", strerror(-err_no));
-            else
-                log_info("SIGUSR1: log file reopened");
-            continue;
-        }
-        if (sig == SIGHUP) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            notify("RELOADING=1\nMONOTONIC_USEC=%llu",
-                   (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
-            reload(&d, file);
-            kstats_update(&d.cfg);
-            /* ready again once every worker runs with it (each takes it within a loop turn) */
-            for (int i = 0; i < 300 && !worker_all_applied(&d, __atomic_load_n(&d.cfg_gen, __ATOMIC_ACQUIRE)); i++)
-                usleep(10 * 1000);
-            notify("READY=1\nSTATUS=%d pool(s), %d worker(s), reloaded", d.cfg.npools, d.cfg.threads);
-            continue;
-        }
-        log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        break;
-    }
+    serve_signals(&d, file, &set);
     notify("STOPPING=1");
     __atomic_store_n(&d.stop, 1, __ATOMIC_RELAXED);
     worker_join_all(&d);

@@ -212,6 +212,75 @@ static int complete_head(struct worker *w, struct backend_conn *bc, const char *
     return 0;
 }
 
+/* The whole replies in buf[*start, len), each to its message (or to the
+ * subscriber, or the pool's callbacks); *start moves past them.  0, or -1:
+ * the connection failed or was let go (the reader ends). */
+static int take_replies(struct worker *w, struct backend_conn *bc, const char *buf, size_t len, size_t *start,
+                        struct resp_reply *rp, uint64_t now_us, uint32_t gen)
+{
+    while (*start < len) {
+        int r;
+        if (bc->head == NULL && bc->subscriber == NULL) {
+            backend_fail(w, bc, "sent a reply nobody asked for");
+            return -1;
+        }
+        r = resp_parse_reply(rp, buf + *start, len - *start);
+        if (r == RESP_AGAIN)
+            break;
+        if (r == RESP_ERROR) {
+            char why[96];
+            snprintf(why, sizeof why, "sent a malformed reply (%s)", rp->error ? rp->error : "?");
+            backend_fail(w, bc, why);
+            return -1;
+        }
+        if (is_subscribed(bc) && is_pubsub_message(buf + *start, (size_t)rp->pos)) {
+            bc->srv->pool->ops->push(w, bc, buf + *start, (size_t)rp->pos);
+        } else if (bc->head == NULL) {
+            backend_fail(w, bc, "sent a reply nobody asked for");
+            return -1;
+        } else if (complete_head(w, bc, buf + *start, (size_t)rp->pos, now_us) != 0) {
+            return -1;
+        } else if (bc->subscriber != NULL && bc->head == NULL) {
+            bc->srv->pool->ops->idle(bc);
+        }
+        *start += (size_t)rp->pos;
+        resp_reply_reset(rp);
+        if (bc->gen != gen)
+            return -1;   /* the subscriber let it go, closed */
+    }
+    return 0;
+}
+
+/* The read buffer is full: what the parser has passed of the one reply that
+ * fills it moves to its message (a 100 MB value needs no 100 MB buffer),
+ * else the buffer grows.  0, or -1 (the connection failed). */
+static int make_room(struct worker *w, struct backend_conn *bc, char **buf, size_t *cap, size_t *len,
+                     struct resp_reply *rp)
+{
+    size_t k = (size_t)rp->pos;
+    struct msg *m = bc->head;
+
+    if (k > 0 && bc->subscriber == NULL) {
+        if (!m->done && (m->client != NULL || m->parent != NULL || m->late_reply != NULL)
+            && rbuf_append(&m->reply, *buf, k) != 0) {
+            backend_fail(w, bc, "out of memory for a reply");
+            return -1;
+        }
+        memmove(*buf, *buf + k, *len - k);
+        *len -= k;
+        resp_reply_shift(rp, k);
+    } else {
+        char *grown = realloc(*buf, *cap * 2);
+        if (grown == NULL) {
+            backend_fail(w, bc, "out of memory for a read buffer");
+            return -1;
+        }
+        *buf = grown;
+        *cap *= 2;
+    }
+    return 0;
+}
+
 /* Reads replies for one established connection until it breaks or is replaced. */
 static void *reader_main(void *arg)
 {
@@ -247,36 +316,8 @@ static void *reader_main(void *arg)
         len += (size_t)n;
         now_us = worker_now_us();   /* one clock read for the replies of this read */
         bc->heard_ms = now_us / 1000;
-        while (start < len) {
-            int r;
-            if (bc->head == NULL && bc->subscriber == NULL) {
-                backend_fail(w, bc, "sent a reply nobody asked for");
-                goto out;
-            }
-            r = resp_parse_reply(&rp, buf + start, len - start);
-            if (r == RESP_AGAIN)
-                break;
-            if (r == RESP_ERROR) {
-                char why[96];
-                snprintf(why, sizeof why, "sent a malformed reply (%s)", rp.error ? rp.error : "?");
-                backend_fail(w, bc, why);
-                goto out;
-            }
-            if (is_subscribed(bc) && is_pubsub_message(buf + start, (size_t)rp.pos)) {
-                bc->srv->pool->ops->push(w, bc, buf + start, (size_t)rp.pos);
-            } else if (bc->head == NULL) {
-                backend_fail(w, bc, "sent a reply nobody asked for");
-                goto out;
-            } else if (complete_head(w, bc, buf + start, (size_t)rp.pos, now_us) != 0) {
-                goto out;
-            } else if (bc->subscriber != NULL && bc->head == NULL) {
-                bc->srv->pool->ops->idle(bc);
-            }
-            start += (size_t)rp.pos;
-            resp_reply_reset(&rp);
-            if (bc->gen != gen)
-                goto out;   /* the subscriber let it go, closed */
-        }
+        if (take_replies(w, bc, buf, len, &start, &rp, now_us, gen) != 0)
+            goto out;
         if (bc->srv->retired && bc->head == NULL) {   /* the last reply a removed server owed */
             backend_fail(w, bc, "removed from the configuration");
             break;
@@ -285,30 +326,8 @@ static void *reader_main(void *arg)
             memmove(buf, buf + start, len - start);
             len -= start;
         }
-        if (len == cap) {
-            /* one reply fills the buffer: what the parser has passed moves to
-             * the message, so a 100 MB value needs no 100 MB read buffer */
-            size_t k = (size_t)rp.pos;
-            struct msg *m = bc->head;
-            if (k > 0 && bc->subscriber == NULL) {
-                if (!m->done && (m->client != NULL || m->parent != NULL || m->late_reply != NULL)
-                    && rbuf_append(&m->reply, buf, k) != 0) {
-                    backend_fail(w, bc, "out of memory for a reply");
-                    break;
-                }
-                memmove(buf, buf + k, len - k);
-                len -= k;
-                resp_reply_shift(&rp, k);
-            } else {
-                char *grown = realloc(buf, cap * 2);
-                if (grown == NULL) {
-                    backend_fail(w, bc, "out of memory for a read buffer");
-                    break;
-                }
-                buf = grown;
-                cap *= 2;
-            }
-        }
+        if (len == cap && make_room(w, bc, &buf, &cap, &len, &rp) != 0)
+            break;
     }
 out:
     free(buf);
@@ -318,100 +337,130 @@ out:
 
 /* Opens the connection: connect within connect_timeout, then AUTH and SELECT
  * ahead of whatever clients queued meanwhile.  0, or -1 (all queued failed). */
-static int backend_connect(struct worker *w, struct backend_conn *bc)
+/* A socket to s, connected within connect_timeout: the fd, or -1 and why. */
+static int open_socket(struct worker *w, struct redis_server *s, char *why, size_t n)
 {
-    struct redis_server *s = bc->srv;
     const struct pool_conf *pc = s->pool->conf;
     struct timeval tv = { .tv_sec = pc->connect_timeout / 1000, .tv_usec = (pc->connect_timeout % 1000) * 1000 };
     struct timeval none = { 0, 0 };
-    struct stCoRoutineAttr_t attr = { .share_stack = w->backend_share };   /* see WORKER_BACKEND_STACKS */
-    struct stCoRoutine_t *co;
-    struct reader_arg *ra;
-    struct rbuf pro = { 0 };
-    struct msg *first = NULL, **link = &first;
-    int fd, one = 1, nint = 0, probe = -1;
-    char why[96];
+    int fd = socket(s->conf->addr.family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
-    set_state(bc, BC_CONNECTING);
-    fd = socket(s->conf->addr.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         if (errno == EMFILE || errno == ENFILE)
             worker_out_of_fds(w, pc->name, "socket for a server", errno);
-        snprintf(why, sizeof why, "cannot open a socket: %s", strerror(errno));
-        goto fail;
+        snprintf(why, n, "cannot open a socket: %s", strerror(errno));
+        return -1;
     }
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (connect(fd, &s->conf->addr.sa, s->conf->addr.len) != 0) {
-        snprintf(why, sizeof why, "connect: %s", errno == EINPROGRESS ? "timed out" : strerror(errno));
+        snprintf(why, n, "connect: %s", errno == EINPROGRESS ? "timed out" : strerror(errno));
         close(fd);
-        fd = -1;
-        goto fail;
+        return -1;
     }
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
 
-    /* connect-time commands go first, in the bytes and in the queue */
+/* The connect-time commands into pro (AUTH, SELECT, READONLY; on a pinned
+ * connection its CLIENT ID, at *probe, then CLIENT UNBLOCK 0): how many,
+ * or -1 (out of memory). */
+static int prologue(const struct backend_conn *bc, struct rbuf *pro, int *probe)
+{
+    const struct redis_server *s = bc->srv;
+    const struct pool_conf *pc = s->pool->conf;
+    int nint = 0;
+
+    *probe = -1;
     if (pc->redis_auth[0]) {
-        if (rbuf_printf(&pro, "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(pc->redis_auth),
+        if (rbuf_printf(pro, "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(pc->redis_auth),
                         pc->redis_auth) != 0)
-            goto oom;
+            return -1;
         nint++;
     }
     if (pc->redis_db != 0 || bc->db >= 0) {
         char db[16];
         snprintf(db, sizeof db, "%d", bc->db >= 0 ? bc->db : pc->redis_db);
-        if (rbuf_printf(&pro, "*2\r\n$6\r\nSELECT\r\n$%zu\r\n%s\r\n", strlen(db), db) != 0)
-            goto oom;
+        if (rbuf_printf(pro, "*2\r\n$6\r\nSELECT\r\n$%zu\r\n%s\r\n", strlen(db), db) != 0)
+            return -1;
         nint++;
     }
     if (s->pool->cluster != NULL && pc->read_from != 0 && !bc->pinned) {   /* reads from replicas (harmless on a master) */
-        if (rbuf_printf(&pro, "*1\r\n$8\r\nREADONLY\r\n") != 0)
-            goto oom;
+        if (rbuf_printf(pro, "*1\r\n$8\r\nREADONLY\r\n") != 0)
+            return -1;
         nint++;
     }
     if (bc->pinned) {   /* its id, so that a client leaving can unblock it (backend_unblock) */
-        if (rbuf_printf(&pro, "*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n*3\r\n$6\r\nCLIENT\r\n$7\r\nUNBLOCK\r\n$1\r\n0\r\n") != 0)
-            goto oom;
-        probe = nint;
+        if (rbuf_printf(pro, "*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n*3\r\n$6\r\nCLIENT\r\n$7\r\nUNBLOCK\r\n$1\r\n0\r\n") != 0)
+            return -1;
+        *probe = nint;
         nint += 2;
     }
-    bc->server_id = 0;
+    return nint;
+}
+
+/* The prologue's nint commands (pro) go first, in the bytes and in the
+ * queue: what was queued keeps its sequence numbers.  0, or -1 (out of
+ * memory: nothing changed). */
+static int put_first(struct worker *w, struct backend_conn *bc, struct rbuf *pro, int nint, int probe)
+{
+    struct msg *first = NULL, **link = &first;
+    size_t plen = pro->len;
+
     for (int i = 0; i < nint; i++) {
         struct msg *m = msg_get(w);
-        if (m == NULL) {
-            snprintf(why, sizeof why, "out of memory");
-            close(fd);
-            fd = -1;
-            goto fail_int;
-        }
+        if (m == NULL)
+            goto oom;
         m->internal = 1;
         m->id_probe = i == probe ? PROBE_ID : i == probe + 1 ? PROBE_UNBLOCK : 0;
         m->refs = 1;
-        m->server = s;
+        m->server = bc->srv;
         *link = m;
         link = &m->bnext;
     }
-    if (pro.len > 0) {
-        if (rbuf_reserve(&pro, bc->out.len - bc->out_off) != 0) {
-            snprintf(why, sizeof why, "out of memory");
-            close(fd);
-            fd = -1;
-            goto fail_int;
-        }
-        size_t plen = pro.len;
-        rbuf_append(&pro, bc->out.data + bc->out_off, bc->out.len - bc->out_off);
-        rbuf_free(&bc->out);
-        bc->out = pro;
-        /* what was queued keeps its sequence numbers; the prologue goes just before */
-        bc->seq_base = bc->seq_base + bc->out_off - plen;
-        bc->out_off = 0;
-        bc->enq_mark = bc->out.len;
-        pro = (struct rbuf){ 0 };
-        *link = bc->head;
-        if (bc->head == NULL)
-            bc->tail = link;
-        bc->head = first;
-        bc->inflight += (uint32_t)nint;
+    if (rbuf_reserve(pro, bc->out.len - bc->out_off) != 0)
+        goto oom;
+    rbuf_append(pro, bc->out.data + bc->out_off, bc->out.len - bc->out_off);
+    rbuf_free(&bc->out);
+    bc->out = *pro;
+    *pro = (struct rbuf){ 0 };
+    bc->seq_base = bc->seq_base + bc->out_off - plen;   /* the prologue goes just before */
+    bc->out_off = 0;
+    bc->enq_mark = bc->out.len;
+    *link = bc->head;
+    if (bc->head == NULL)
+        bc->tail = link;
+    bc->head = first;
+    bc->inflight += (uint32_t)nint;
+    return 0;
+oom:
+    while (first) {
+        struct msg *m = first;
+        first = m->bnext;
+        msg_unref(w, m);
+    }
+    return -1;
+}
+
+static int backend_connect(struct worker *w, struct backend_conn *bc)
+{
+    struct redis_server *s = bc->srv;
+    struct stCoRoutineAttr_t attr = { .share_stack = w->backend_share };   /* see WORKER_BACKEND_STACKS */
+    struct stCoRoutine_t *co;
+    struct reader_arg *ra;
+    struct rbuf pro = { 0 };
+    int fd, nint, probe;
+    char why[96];
+
+    set_state(bc, BC_CONNECTING);
+    if ((fd = open_socket(w, s, why, sizeof why)) < 0)
+        goto fail;
+    bc->server_id = 0;
+    if ((nint = prologue(bc, &pro, &probe)) < 0 || (nint > 0 && put_first(w, bc, &pro, nint, probe) != 0)) {
+        rbuf_free(&pro);
+        close(fd);
+        snprintf(why, sizeof why, "out of memory");
+        goto fail;
     }
     if (s->retired && bc->head == NULL) {   /* removed while it connected, and nothing to send */
         close(fd);
@@ -433,17 +482,6 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
     co_resume(co);
     return bc->state == BC_UP ? 0 : -1;   /* the reader may have found it closed already */
 
-oom:
-    snprintf(why, sizeof why, "out of memory");
-    close(fd);
-    fd = -1;
-fail_int:
-    while (first) {
-        struct msg *m = first;
-        first = m->bnext;
-        msg_unref(w, m);
-    }
-    rbuf_free(&pro);
 fail:
     set_state(bc, BC_UP);   /* so that backend_fail counts the failure */
     backend_fail(w, bc, why);

@@ -87,52 +87,13 @@ static void on_idle(void *arg)
     shutdown(c->fd, SHUT_RDWR);   /* wakes the client wherever it waits */
 }
 
-/* One whole request: answer it here, or send it on. */
-static void handle_request(struct redis_client *c, const char *req, const struct resp_request *r)
+/* A request admitted: to the file that serves its kind of command. */
+static void dispatch(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                     const struct resp_request *r)
 {
     const struct resp_arg *a0 = &r->args[0];
-    const struct redis_cmd *cmd = redis_cmd_lookup(req + a0->off, a0->len);
     char name[72];
 
-    c->pool->stats->requests++;
-    if (guard_http(c, req + a0->off, a0->len))
-        return;
-    if (cmd == NULL) {
-        c->pool->stats->errors_refused++;
-        reply_error(c, "ERR unsupported command '%s'", reply_printable(req + a0->off, a0->len, name));
-        if (c->multi)
-            pinned_abort_multi(c);
-        return;
-    }
-    if (!c->authed && !(cmd->flags & CMD_NOAUTH)) {
-        reply_error(c, "NOAUTH Authentication required.");
-        return;
-    }
-    c->last_cmd = cmd->name;
-    c->writing = (cmd->flags & (CMD_WRITE | CMD_MAY_WRITE)) != 0;
-    /* replicas serve plain reads only: not a transaction's, a WATCHing or pinned client's */
-    c->route_read = !c->writing && !c->multi && c->pin == NULL
-                    && (cmd->route == ROUTE_KEYS || cmd->route == ROUTE_SPLIT_MGET || cmd->route == ROUTE_SPLIT_SUM);
-    if (!redis_cmd_arity_ok(cmd, r->argc)) {
-        reply_error(c, "ERR wrong number of arguments for '%s' command", reply_lower_name(cmd->name, name));
-        if (c->multi)
-            pinned_abort_multi(c);
-        return;
-    }
-    if (guard_script(c, cmd, req, r)) {
-        if (c->multi)
-            pinned_abort_multi(c);
-        return;
-    }
-    if (c->ps != NULL && !(cmd->flags & CMD_SUBSCRIBED) && pubsub_count(c) > 0) {
-        reply_error(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
-                           "are allowed in this context", reply_lower_name(cmd->name, name));
-        return;
-    }
-    if (c->multi && cmd->route != ROUTE_TXN && strcmp(cmd->name, "RESET") != 0) {   /* RESET runs at once */
-        pinned_queue_in_multi(c, cmd, req, r);
-        return;
-    }
     switch (cmd->route) {
     case ROUTE_TXN:
         pinned_txn_command(c, cmd, req, r);
@@ -187,6 +148,55 @@ static void handle_request(struct redis_client *c, const char *req, const struct
         reply_error(c, "ERR unsupported command '%s'", reply_printable(req + a0->off, a0->len, name));
         break;
     }
+}
+
+/* One whole request: answer it here, or send it on. */
+static void handle_request(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    const struct resp_arg *a0 = &r->args[0];
+    const struct redis_cmd *cmd = redis_cmd_lookup(req + a0->off, a0->len);
+    char name[72];
+
+    c->pool->stats->requests++;
+    if (guard_http(c, req + a0->off, a0->len))
+        return;
+    if (cmd == NULL) {
+        c->pool->stats->errors_refused++;
+        reply_error(c, "ERR unsupported command '%s'", reply_printable(req + a0->off, a0->len, name));
+        if (c->multi)
+            pinned_abort_multi(c);
+        return;
+    }
+    if (!c->authed && !(cmd->flags & CMD_NOAUTH)) {
+        reply_error(c, "NOAUTH Authentication required.");
+        return;
+    }
+    c->last_cmd = cmd->name;
+    c->writing = (cmd->flags & (CMD_WRITE | CMD_MAY_WRITE)) != 0;
+    /* replicas serve plain reads only: not a transaction's, a WATCHing or pinned client's */
+    c->route_read = !c->writing && !c->multi && c->pin == NULL
+                    && (cmd->route == ROUTE_KEYS || cmd->route == ROUTE_SPLIT_MGET || cmd->route == ROUTE_SPLIT_SUM);
+    if (!redis_cmd_arity_ok(cmd, r->argc)) {
+        reply_error(c, "ERR wrong number of arguments for '%s' command", reply_lower_name(cmd->name, name));
+        if (c->multi)
+            pinned_abort_multi(c);
+        return;
+    }
+    if (guard_script(c, cmd, req, r)) {
+        if (c->multi)
+            pinned_abort_multi(c);
+        return;
+    }
+    if (c->ps != NULL && !(cmd->flags & CMD_SUBSCRIBED) && pubsub_count(c) > 0) {
+        reply_error(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+                           "are allowed in this context", reply_lower_name(cmd->name, name));
+        return;
+    }
+    if (c->multi && cmd->route != ROUTE_TXN && strcmp(cmd->name, "RESET") != 0) {   /* RESET runs at once */
+        pinned_queue_in_multi(c, cmd, req, r);
+        return;
+    }
+    dispatch(c, cmd, req, r);
 }
 
 /* Parses and routes every whole request buffered, up to the queue's bound. */
@@ -325,6 +335,80 @@ static int wait_head(struct redis_client *c)
     return r == 0 || r == -ETIMEDOUT ? 0 : -1;
 }
 
+/* The head of the queue, not written yet: 0 if it is done and goes out
+ * now; 1 once it has been moved on (a WAIT sent, a RESET carried out, its
+ * reply awaited, or dropped: its client left); -1 to close the client. */
+static int settle_head(struct redis_client *c, struct msg *m)
+{
+    if (m->wait == 1 && !m->done) {   /* a WAIT goes out once all before it is answered */
+        wait_dispatch(c, m);
+        return 1;
+    }
+    if (m->reset && !m->done) {
+        local_reset(c);
+        c->reset_pending = 0;
+        if (rbuf_append(&m->reply, "+RESET\r\n", 8) != 0)
+            m->reply.len = 0;
+        m->done = 1;
+        return 1;
+    }
+    if (!m->done) {
+        if (wait_head(c) != 0)
+            return -1;
+        return 1;
+    }
+    if (client_left_it(c, m)) {
+        /* its client left while it waited: nothing reaches the client
+         * (what the server took went back: orphan_reply) */
+        if (m->unpin && c->pin_holds > 0)
+            c->pin_holds--;
+        if (m->counted)
+            c->reply_bytes -= m->reply.len;
+        c->head = m->cnext;
+        if (c->head == NULL)
+            c->tail = &c->head;
+        c->nqueued--;
+        m->cnext = NULL;
+        m->client = NULL;
+        msg_unref(c->w, m);
+        c->gone = 1;   /* what follows is not written either; a later blocked command is unblocked */
+        return 1;
+    }
+    return 0;
+}
+
+/* The first n messages of the queue went out (or not: lost): released. */
+static void written(struct redis_client *c, int n, int lost)
+{
+    struct msg *m;
+    uint64_t now_us;
+
+    now_us = worker_now_us();
+    while (n-- > 0) {
+        m = c->head;
+        if (m->push)
+            c->push_bytes -= m->reply.len;
+        else if (!lost)
+            stats_latency_add(&c->pool->stats->latency, now_us - m->start_us);
+        if (m->counted)
+            c->reply_bytes -= m->reply.len;
+        if (m->quit)
+            c->closing = 1;
+        if (m->wait)
+            wait_release(c, 0);
+        if (m->unpin && c->pin_holds > 0 && --c->pin_holds == 0 && !c->watching && !c->multi) {
+            pinned_release(c, pinned_lost(c));   /* its blocking command is answered */
+            if (c->w->stopping)
+                shutdown(c->fd, SHUT_RD);   /* shutting down: it was let wait for this */
+        }
+        c->head = m->cnext;
+        c->nqueued--;
+        m->cnext = NULL;
+        m->client = NULL;
+        msg_unref(c->w, m);
+    }
+}
+
 /* Writes replies in request order as they complete, until the queue is empty.
  * 0, or -1 if the client cannot be written to (or has left). */
 static __attribute__((noinline)) int flush_replies(struct redis_client *c)
@@ -336,41 +420,11 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
         struct msg *m = c->head;
         struct msghdr mh = { .msg_iov = iov };
         size_t total = 0;
-        uint64_t now_us;
-        int n = 0, niov = 0, lost;
+        int n = 0, niov = 0, lost, settled;
 
-        if (m->wait == 1 && !m->done) {   /* a WAIT goes out once all before it is answered */
-            wait_dispatch(c, m);
-            continue;
-        }
-        if (m->reset && !m->done) {
-            local_reset(c);
-            c->reset_pending = 0;
-            if (rbuf_append(&m->reply, "+RESET\r\n", 8) != 0)
-                m->reply.len = 0;
-            m->done = 1;
-            continue;
-        }
-        if (!m->done) {
-            if (wait_head(c) != 0)
+        if ((settled = settle_head(c, m)) != 0) {
+            if (settled < 0)
                 return -1;
-            continue;
-        }
-        if (client_left_it(c, m)) {
-            /* its client left while it waited: nothing reaches the client
-             * (what the server took went back: orphan_reply) */
-            if (m->unpin && c->pin_holds > 0)
-                c->pin_holds--;
-            if (m->counted)
-                c->reply_bytes -= m->reply.len;
-            c->head = m->cnext;
-            if (c->head == NULL)
-                c->tail = &c->head;
-            c->nqueued--;
-            m->cnext = NULL;
-            m->client = NULL;
-            msg_unref(c->w, m);
-            c->gone = 1;   /* what follows is not written either; a later blocked command is unblocked */
             continue;
         }
         for (m = c->head; m != NULL && m->done && !client_left_it(c, m) && n < IOV_BATCH; m = m->cnext, n++) {
@@ -397,30 +451,7 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
         } else {
             c->pool->stats->bytes_out += total;
         }
-        now_us = worker_now_us();
-        while (n-- > 0) {
-            m = c->head;
-            if (m->push)
-                c->push_bytes -= m->reply.len;
-            else if (!lost)
-                stats_latency_add(&c->pool->stats->latency, now_us - m->start_us);
-            if (m->counted)
-                c->reply_bytes -= m->reply.len;
-            if (m->quit)
-                c->closing = 1;
-            if (m->wait)
-                wait_release(c, 0);
-            if (m->unpin && c->pin_holds > 0 && --c->pin_holds == 0 && !c->watching && !c->multi) {
-                pinned_release(c, pinned_lost(c));   /* its blocking command is answered */
-                if (c->w->stopping)
-                    shutdown(c->fd, SHUT_RD);   /* shutting down: it was let wait for this */
-            }
-            c->head = m->cnext;
-            c->nqueued--;
-            m->cnext = NULL;
-            m->client = NULL;
-            msg_unref(c->w, m);
-        }
+        written(c, n, lost);
         if (c->head == NULL)
             c->tail = &c->head;
         if (c->reply_bytes <= c->pool->conf->client_output_soft_limit)

@@ -269,107 +269,128 @@ void pinned_queue_in_multi(struct redis_client *c, const struct redis_cmd *cmd, 
     pinned_send(c, req, r);
 }
 
+static void multi_command(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    if (c->multi) {
+        reply_error(c, "ERR MULTI calls can not be nested");
+        return;
+    }
+    c->multi = 1;
+    c->multi_abort = 0;
+    if (c->pin != NULL && !pinned_lost(c)) {
+        pinned_send(c, req, r);   /* pinned already (WATCH, a blocking command): opened there */
+    } else if (c->pin != NULL) {
+        reply_str(c, "+OK\r\n");
+        pinned_abort_multi(c);   /* its WATCH is gone: EXEC cannot be right */
+    } else {
+        reply_str(c, "+OK\r\n");   /* opened on the server at the first key */
+    }
+}
+
+/* EXEC (exec) or DISCARD. */
+static void end_multi(struct redis_client *c, int exec, const char *req, const struct resp_request *r)
+{
+    struct redis_server *s;
+
+    if (!c->multi) {
+        reply_error(c, exec ? "ERR EXEC without MULTI" : "ERR DISCARD without MULTI");
+        return;
+    }
+    c->multi = 0;
+    if (c->pin == NULL || (c->pin->drops == c->pin_drops && !(exec && c->multi_abort))) {
+        if (c->pin == NULL && exec && !c->multi_abort) {
+            /* nothing named a key: any server runs it, the same one each time */
+            s = route_of_key(c->pool, "", 0, 0).server;
+            if (open_multi_on(c, s) != 0) {
+                rbuf_free(&c->deferred);
+                c->ndeferred = 0;
+                return;   /* the error is EXEC's reply */
+            }
+        }
+        if (c->pin != NULL)
+            pinned_send(c, req, r);
+        else if (exec)
+            reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
+        else
+            reply_str(c, "+OK\r\n");
+        unpin_when_idle(c);   /* EXEC and DISCARD end the WATCH too */
+    } else {
+        /* aborted, or its connection was lost: nothing runs */
+        static const char discard[] = "*1\r\n$7\r\nDISCARD\r\n";
+        int lost = pinned_lost(c);
+        if (exec)
+            reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
+        else
+            reply_str(c, "+OK\r\n");
+        /* the server's MULTI (if it got one) is discarded behind what it queued */
+        if (c->pin != NULL && (lost || send_internal(c, c->pin, discard, sizeof discard - 1, 1) != 0))
+            pinned_release(c, 1);
+        else
+            unpin_when_idle(c);
+    }
+    rbuf_free(&c->deferred);
+    c->ndeferred = 0;
+    c->multi_abort = 0;
+}
+
+static void watch_command(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                          const struct resp_request *r)
+{
+    struct redis_server *s;
+
+    if (c->multi) {
+        reply_error(c, "ERR WATCH inside MULTI is not allowed");
+        return;
+    }
+    if (keys_server(c, cmd, req, r, &s) != 0)
+        return;
+    if (c->pin != NULL && c->pin->srv != s) {
+        reply_error(c, "ERR coproxy: the keys of 'watch' are on server %s, this client's watched keys "
+                    "(or its blocked command) on server %s", s ? s->conf->name : "?", c->pin->srv->conf->name);
+        return;
+    }
+    if (c->pin != NULL && pinned_lost(c)) {
+        reply_error(c, "ERR coproxy: the connection holding this client's WATCH was lost; UNWATCH and "
+                    "start again");
+        return;
+    }
+    if (c->pin == NULL && take_pin(c, s) != 0)
+        return;
+    c->watching = 1;
+    pinned_send(c, req, r);
+}
+
+static void unwatch_command(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    if (c->multi) {   /* queued like any command */
+        pinned_queue_in_multi(c, &(struct redis_cmd){ .name = "PING", .route = ROUTE_LOCAL }, req, r);
+        return;
+    }
+    if (c->pin != NULL && c->watching) {
+        if (!pinned_lost(c))
+            pinned_send(c, req, r);
+        else
+            reply_str(c, "+OK\r\n");
+        if (pinned_lost(c))
+            pinned_release(c, 1);
+        else
+            unpin_when_idle(c);
+    } else {
+        reply_str(c, "+OK\r\n");
+    }
+}
+
 void pinned_txn_command(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
                         const struct resp_request *r)
 {
-    const char *name = cmd->name;
-    struct redis_server *s;
-
-    if (strcmp(name, "MULTI") == 0) {
-        if (c->multi) {
-            reply_error(c, "ERR MULTI calls can not be nested");
-            return;
-        }
-        c->multi = 1;
-        c->multi_abort = 0;
-        if (c->pin != NULL && !pinned_lost(c)) {
-            pinned_send(c, req, r);   /* pinned already (WATCH, a blocking command): opened there */
-        } else if (c->pin != NULL) {
-            reply_str(c, "+OK\r\n");
-            pinned_abort_multi(c);   /* its WATCH is gone: EXEC cannot be right */
-        } else {
-            reply_str(c, "+OK\r\n");   /* opened on the server at the first key */
-        }
-    } else if (strcmp(name, "EXEC") == 0 || strcmp(name, "DISCARD") == 0) {
-        int exec = name[0] == 'E';
-        if (!c->multi) {
-            reply_error(c, exec ? "ERR EXEC without MULTI" : "ERR DISCARD without MULTI");
-            return;
-        }
-        c->multi = 0;
-        if (c->pin == NULL || (c->pin->drops == c->pin_drops && !(exec && c->multi_abort))) {
-            if (c->pin == NULL && exec && !c->multi_abort) {
-                /* nothing named a key: any server runs it, the same one each time */
-                s = route_of_key(c->pool, "", 0, 0).server;
-                if (open_multi_on(c, s) != 0) {
-                    rbuf_free(&c->deferred);
-                    c->ndeferred = 0;
-                    return;   /* the error is EXEC's reply */
-                }
-            }
-            if (c->pin != NULL)
-                pinned_send(c, req, r);
-            else if (exec)
-                reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
-            else
-                reply_str(c, "+OK\r\n");
-            unpin_when_idle(c);   /* EXEC and DISCARD end the WATCH too */
-        } else {
-            /* aborted, or its connection was lost: nothing runs */
-            static const char discard[] = "*1\r\n$7\r\nDISCARD\r\n";
-            int lost = pinned_lost(c);
-            if (exec)
-                reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
-            else
-                reply_str(c, "+OK\r\n");
-            /* the server's MULTI (if it got one) is discarded behind what it queued */
-            if (c->pin != NULL && (lost || send_internal(c, c->pin, discard, sizeof discard - 1, 1) != 0))
-                pinned_release(c, 1);
-            else
-                unpin_when_idle(c);
-        }
-        rbuf_free(&c->deferred);
-        c->ndeferred = 0;
-        c->multi_abort = 0;
-    } else if (strcmp(name, "WATCH") == 0) {
-        if (c->multi) {
-            reply_error(c, "ERR WATCH inside MULTI is not allowed");
-            return;
-        }
-        if (keys_server(c, cmd, req, r, &s) != 0)
-            return;
-        if (c->pin != NULL && c->pin->srv != s) {
-            reply_error(c, "ERR coproxy: the keys of 'watch' are on server %s, this client's watched keys "
-                        "(or its blocked command) on server %s", s ? s->conf->name : "?", c->pin->srv->conf->name);
-            return;
-        }
-        if (c->pin != NULL && pinned_lost(c)) {
-            reply_error(c, "ERR coproxy: the connection holding this client's WATCH was lost; UNWATCH and "
-                        "start again");
-            return;
-        }
-        if (c->pin == NULL && take_pin(c, s) != 0)
-            return;
-        c->watching = 1;
-        pinned_send(c, req, r);
-    } else {   /* UNWATCH */
-        if (c->multi) {   /* queued like any command */
-            pinned_queue_in_multi(c, &(struct redis_cmd){ .name = "PING", .route = ROUTE_LOCAL }, req, r);
-            return;
-        }
-        if (c->pin != NULL && c->watching) {
-            if (!pinned_lost(c))
-                pinned_send(c, req, r);
-            else
-                reply_str(c, "+OK\r\n");
-            if (pinned_lost(c))
-                pinned_release(c, 1);
-            else
-                unpin_when_idle(c);
-        } else {
-            reply_str(c, "+OK\r\n");
-        }
-    }
+    if (strcmp(cmd->name, "MULTI") == 0)
+        multi_command(c, req, r);
+    else if (strcmp(cmd->name, "EXEC") == 0 || strcmp(cmd->name, "DISCARD") == 0)
+        end_multi(c, cmd->name[0] == 'E', req, r);
+    else if (strcmp(cmd->name, "WATCH") == 0)
+        watch_command(c, cmd, req, r);
+    else
+        unwatch_command(c, req, r);
 }
 
 /* A blocking request for server s whose own timeout is `ms` (<= 0: none):

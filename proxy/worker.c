@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "cluster.h"
+#include "config_file.h"
 #include "log.h"
+#include "rbuf.h"
 #include "redis_client.h"
 #include "redis_msg.h"
 #include "redis_pool.h"
@@ -150,10 +152,8 @@ static void *accept_main(void *arg)
 extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
     __attribute__((weak));
 
-/* The worker has been idle a while: what its caches and the allocator's
- * thread cache kept from a burst goes back (to jemalloc, which returns it to
- * the system within a second). */
-static void worker_trim(struct worker *w)
+/* The worker's free buffers, argument arrays, pipes and messages go. */
+static void drop_caches(struct worker *w)
 {
     while (w->nbufs > 0)
         free(w->bufs[--w->nbufs]);
@@ -163,6 +163,14 @@ static void worker_trim(struct worker *w)
         free(w->argvs[--w->nargvs]);
     worker_pipes_close(w);
     msg_cache_free(w);
+}
+
+/* The worker has been idle a while: what its caches and the allocator's
+ * thread cache kept from a burst goes back (to jemalloc, which returns it to
+ * the system within a second). */
+static void worker_trim(struct worker *w)
+{
+    drop_caches(w);
     for (int i = 0; i < w->d->cfg.npools; i++)
         if (w->pools[i].redis)
             redis_pool_trim(w->pools[i].redis);
@@ -312,6 +320,19 @@ static int worker_tick(void *arg)
     return 0;
 }
 
+/* pin_threads: worker i runs on CPU i (modulo the CPUs online). */
+static void pin_to_cpu(struct worker *w)
+{
+    cpu_set_t set;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    CPU_ZERO(&set);
+    CPU_SET((int)(w->id % (ncpu > 0 ? ncpu : 1)), &set);
+    int e = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    if (e != 0)
+        log_warn("cannot pin to CPU %ld: %s%s", w->id % (ncpu > 0 ? ncpu : 1), strerror(e),
+                 e == EPERM ? " (under systemd, allow it: SystemCallFilter=sched_setaffinity)" : "");
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -324,16 +345,8 @@ static void *worker_main(void *arg)
     snprintf(name, sizeof name, "w%d", w->id);
     log_set_thread(name);
     w->pipe_size = worker_pipe_size_allowed();
-    if (d->cfg.pin_threads) {
-        cpu_set_t set;
-        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        CPU_ZERO(&set);
-        CPU_SET((int)(w->id % (ncpu > 0 ? ncpu : 1)), &set);
-        int e = pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-        if (e != 0)
-            log_warn("cannot pin to CPU %ld: %s%s", w->id % (ncpu > 0 ? ncpu : 1), strerror(e),
-                     e == EPERM ? " (under systemd, allow it: SystemCallFilter=sched_setaffinity)" : "");
-    }
+    if (d->cfg.pin_threads)
+        pin_to_cpu(w);
     w->share = co_alloc_sharestack(d->cfg.shared_stacks, d->cfg.stack_size);
     w->backend_share = co_alloc_sharestack(WORKER_BACKEND_STACKS, WORKER_BACKEND_STACK);
     w->pools = calloc((size_t)d->cfg.npools, sizeof *w->pools);
@@ -372,19 +385,7 @@ static void *worker_main(void *arg)
         __atomic_add_fetch(&d->listening, 1, __ATOMIC_RELEASE);
         return NULL;
     }
-    /* where the counters are published (a failure only costs the admin view) */
-    if ((w->snap_nservers = calloc((size_t)d->cfg.npools, sizeof *w->snap_nservers)) != NULL
-        && (w->snap_conf = calloc((size_t)d->cfg.npools, sizeof *w->snap_conf)) != NULL
-        && (w->snap_servers = calloc((size_t)d->cfg.npools, sizeof *w->snap_servers)) != NULL) {
-        int all = 1;
-        for (int i = 0; i < d->cfg.npools; i++) {
-            w->snap_nservers[i] = w->confs[i].nservers;
-            w->snap_servers[i] = calloc((size_t)w->confs[i].nservers, sizeof *w->snap_servers[i]);
-            all &= w->snap_servers[i] != NULL;
-        }
-        if (all)   /* set last: publishing starts only with every array in place */
-            w->snap_pools = calloc((size_t)d->cfg.npools, sizeof *w->snap_pools);
-    }
+    worker_publish_init(w);   /* (a failure only costs the admin view) */
     for (int i = 0; i < d->cfg.npools; i++) {
         if (w->pools[i].listen_fd < 0)
             continue;
@@ -397,26 +398,10 @@ static void *worker_main(void *arg)
     for (int i = 0; i < d->cfg.npools; i++)
         if (acceptors[i] && co_is_finished(acceptors[i]))
             co_release(acceptors[i]);
-    while (w->nbufs > 0)
-        free(w->bufs[--w->nbufs]);
     while (w->ndead > 0)
         co_release(w->dead[--w->ndead]);
-    while (w->nibufs > 0)
-        free(w->ibufs[--w->nibufs]);
-    while (w->nargvs > 0)
-        free(w->argvs[--w->nargvs]);
-    worker_pipes_close(w);
-    msg_cache_free(w);
-    pthread_mutex_lock(&w->snap_lock);
-    for (int i = 0; w->list_out != NULL && i < d->cfg.npools; i++)
-        rbuf_free(&w->list_out[i]);
-    free(w->list_out);
-    w->list_out = NULL;
-    for (int i = 0; w->snap_cluster != NULL && i < d->cfg.npools; i++)
-        rbuf_free(&w->snap_cluster[i]);
-    free(w->snap_cluster);
-    w->snap_cluster = NULL;
-    pthread_mutex_unlock(&w->snap_lock);
+    drop_caches(w);
+    worker_publish_fini(w);
     return NULL;
 }
 

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "config_file.h"
+#include "rbuf.h"
 #include "redis_local.h"
 #include "worker_publish.h"
 
@@ -98,5 +100,35 @@ void worker_publish_clients(struct worker *w)
             w->list_out[i].len = 0;
     }
     w->list_done = w->list_req;
+    pthread_mutex_unlock(&w->snap_lock);
+}
+
+void worker_publish_init(struct worker *w)
+{
+    if ((w->snap_nservers = calloc((size_t)w->d->cfg.npools, sizeof *w->snap_nservers)) != NULL
+        && (w->snap_conf = calloc((size_t)w->d->cfg.npools, sizeof *w->snap_conf)) != NULL
+        && (w->snap_servers = calloc((size_t)w->d->cfg.npools, sizeof *w->snap_servers)) != NULL) {
+        int all = 1;
+        for (int i = 0; i < w->d->cfg.npools; i++) {
+            w->snap_nservers[i] = w->confs[i].nservers;
+            w->snap_servers[i] = calloc((size_t)w->confs[i].nservers, sizeof *w->snap_servers[i]);
+            all &= w->snap_servers[i] != NULL;
+        }
+        if (all)   /* set last: publishing starts only with every array in place */
+            w->snap_pools = calloc((size_t)w->d->cfg.npools, sizeof *w->snap_pools);
+    }
+}
+
+void worker_publish_fini(struct worker *w)
+{
+    pthread_mutex_lock(&w->snap_lock);
+    for (int i = 0; w->list_out != NULL && i < w->d->cfg.npools; i++)
+        rbuf_free(&w->list_out[i]);
+    free(w->list_out);
+    w->list_out = NULL;
+    for (int i = 0; w->snap_cluster != NULL && i < w->d->cfg.npools; i++)
+        rbuf_free(&w->snap_cluster[i]);
+    free(w->snap_cluster);
+    w->snap_cluster = NULL;
     pthread_mutex_unlock(&w->snap_lock);
 }

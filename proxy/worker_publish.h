@@ -23,4 +23,9 @@ void worker_publish_counters(struct worker *w, uint64_t now);
  * writes this worker's CLIENT LIST lines, per pool. */
 void worker_publish_clients(struct worker *w);
 
+/* The arrays the counters are published in, sized as the worker starts
+ * (publishing starts only once all are in place), and freed as it ends. */
+void worker_publish_init(struct worker *w);
+void worker_publish_fini(struct worker *w);
+
 #endif
