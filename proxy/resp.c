@@ -449,6 +449,25 @@ static int rep_fail(struct resp_reply *r, const char *why)
     return RESP_ERROR;
 }
 
+/* RESP3's types, with RESP2's: how the first line of each reads. */
+static int is_line_type(char t)   /* the line is the value: no number to read */
+{
+    return t == '+' || t == '-' || t == ',' || t == '(' || t == '#' || t == '_';
+}
+
+static int is_string_type(char t)   /* a length, then that many bytes */
+{
+    return t == '$' || t == '!' || t == '=';
+}
+
+static int is_aggregate_type(char t)   /* a count of values that follow */
+{
+    return t == '*' || t == '~' || t == '>' || t == '%' || t == '|';
+}
+
+/* Values a reply may still owe: past this, the counts are not a real reply. */
+#define RP_EXPECTED_MAX ((uint64_t)1 << 62)
+
 int resp_parse_reply(struct resp_reply *r, const char *buf, size_t len)
 {
     uint64_t pos = r->pos;
@@ -459,28 +478,30 @@ int resp_parse_reply(struct resp_reply *r, const char *buf, size_t len)
             size_t cr;
             int64_t v = 0;
             char type;
+            int line;
 
             if (pos >= len)
                 break;
             type = buf[pos];
-            if (type != '+' && type != '-' && type != ':' && type != '$' && type != '*')
+            line = is_line_type(type);
+            if (!line && type != ':' && !is_string_type(type) && !is_aggregate_type(type))
                 return rep_fail(r, "unknown reply type");
-            why = type == ':' ? "invalid integer" : type == '$' ? "invalid bulk length"
+            why = type == ':' ? "invalid integer" : is_string_type(type) ? "invalid bulk length"
                                                     : "invalid multibulk length";
-            if (type != '+' && type != '-' && resp_quick_len(buf, pos + 1, len, &v, &cr)) {
+            if (!line && resp_quick_len(buf, pos + 1, len, &v, &cr)) {
                 r->seen = 0;
             } else {
                 p = memchr(buf + pos + 1 + r->seen, '\r', len - pos - 1 - r->seen);
                 if (p == NULL) {
                     r->seen = len - pos - 1;
                     /* no number is that long: fail now rather than wait for the line */
-                    if (r->seen > RESP_NUM_MAX && type != '+' && type != '-')
+                    if (r->seen > RESP_NUM_MAX && !line)
                         return rep_fail(r, why);
                     break;
                 }
                 cr = (size_t)(p - buf);
                 /* as above, however the bytes came */
-                if (cr - pos - 1 > RESP_NUM_MAX && type != '+' && type != '-')
+                if (cr - pos - 1 > RESP_NUM_MAX && !line)
                     return rep_fail(r, why);
                 if (cr + 1 >= len) {
                     r->seen = cr - pos - 1;
@@ -489,25 +510,31 @@ int resp_parse_reply(struct resp_reply *r, const char *buf, size_t len)
                 if (buf[cr + 1] != '\n')
                     return rep_fail(r, "expected CRLF");
                 r->seen = 0;
-                if (type != '+' && type != '-' && resp_parse_ll(buf + pos + 1, cr - pos - 1, &v) != 0)
+                if (!line && resp_parse_ll(buf + pos + 1, cr - pos - 1, &v) != 0)
                     return rep_fail(r, why);
             }
             pos = cr + 2;
-            if (type == '$') {
-                if (v < -1)
+            if (is_string_type(type)) {
+                if (v < -1 || (v == -1 && type != '$'))
                     return rep_fail(r, why);
                 if (v >= 0) {
                     r->bulk = (uint64_t)v + 2;
                     r->state = RP_BULK;
                     continue;
                 }
-            } else if (type == '*') {
-                if (v < -1)
+            } else if (is_aggregate_type(type)) {
+                /* a map or an attribute counts key and value; an attribute
+                 * comes before the value it describes, which is still owed */
+                uint64_t n = type == '%' || type == '|' ? 2 * (uint64_t)v : (uint64_t)v;
+                if (v < -1 || (v == -1 && type != '*') || v > (int64_t)RP_EXPECTED_MAX
+                    || r->expected + n > RP_EXPECTED_MAX)
                     return rep_fail(r, why);
-                if (r->depth == RESP_MAX_DEPTH)
-                    return rep_fail(r, "arrays nested too deep");
+                if (type == '|') {
+                    r->expected += n;
+                    continue;
+                }
                 if (v > 0) {
-                    r->left[r->depth++] = v;
+                    r->expected += n - 1;   /* its elements, in its place */
                     continue;
                 }
             }
@@ -533,10 +560,8 @@ int resp_parse_reply(struct resp_reply *r, const char *buf, size_t len)
             return RESP_ERROR;
         }
 
-        /* a value ended: so may the arrays it closes */
-        while (r->depth > 0 && --r->left[r->depth - 1] == 0)
-            r->depth--;
-        if (r->depth == 0) {
+        /* a value ended: the reply with it, once nothing more is owed */
+        if (--r->expected == 0) {
             r->pos = pos;
             r->state = RP_DONE;
             return RESP_OK;
@@ -554,10 +579,9 @@ void resp_reply_shift(struct resp_reply *r, uint64_t n)
 
 void resp_reply_reset(struct resp_reply *r)
 {
-    /* left[] is read only below depth: half a kilobyte not cleared per reply */
     r->pos = 0;
     r->state = RP_VALUE;
-    r->depth = 0;
+    r->expected = 1;
     r->bulk = 0;
     r->error = NULL;
     r->seen = 0;

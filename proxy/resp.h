@@ -66,26 +66,26 @@ int resp_parse_request(struct resp_request *r, char *buf, size_t len, const stru
 void resp_request_reset(struct resp_request *r);
 void resp_request_free(struct resp_request *r);
 
-/* Reply types by their first byte. */
+/* Reply types by their first byte (RESP2's, then RESP3's). */
 enum resp_type {
-    RESP_STATUS = '+', RESP_ERR = '-', RESP_INT = ':', RESP_BULK = '$', RESP_ARRAY = '*'
+    RESP_STATUS = '+', RESP_ERR = '-', RESP_INT = ':', RESP_BULK = '$', RESP_ARRAY = '*',
+    RESP_NULL = '_', RESP_BOOL = '#', RESP_DOUBLE = ',', RESP_BIGNUM = '(', RESP_BLOB_ERR = '!',
+    RESP_VERBATIM = '=', RESP_MAP = '%', RESP_SET = '~', RESP_ATTR = '|', RESP_PUSH = '>'
 };
-
-#define RESP_MAX_DEPTH 64
 
 struct resp_reply {
     uint64_t pos;                    /* bytes consumed so far: the parser never looks back
                                         before pos, so the caller may drop them (resp_reply_shift) */
     uint32_t state;                  /* private */
-    uint32_t depth;
-    int64_t left[RESP_MAX_DEPTH];    /* elements still expected at each array level */
+    uint64_t expected;               /* values still owed, the one being read included: no
+                                        stack, so nesting is as deep as the reply goes */
     uint64_t bulk;                   /* bulk bytes (with the "\r\n") still expected */
     const char *error;
     uint64_t seen;                   /* private: bytes after pos already searched for a line end */
 };
 
 /*
- * Parses one reply (of any RESP2 type, arrays nested to RESP_MAX_DEPTH)
+ * Parses one reply (of any RESP2 or RESP3 type, nested to any depth)
  * from buf[0..len), which starts at the reply's first byte minus whatever
  * the caller dropped with resp_reply_shift.
  *   RESP_OK:    complete; it ends at buf + r->pos.
