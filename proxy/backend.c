@@ -143,6 +143,24 @@ struct reader_arg {
     struct backend_conn *bc;
 };
 
+/* A server's HELLO reply (a map): its "version", which coproxy's own HELLO
+ * reply gives its clients. */
+static void learn_version(struct redis_pool *p, const char *reply, size_t n)
+{
+    static const char key[] = "$7\r\nversion\r\n$";
+    const char *at = memmem(reply, n, key, sizeof key - 1), *end;
+    long len;
+
+    if (at == NULL)
+        return;
+    at += sizeof key - 1;
+    len = strtol(at, (char **)&end, 10);
+    if (len <= 0 || (size_t)len >= sizeof p->server_version || end + 2 + len > reply + n || end[0] != '\r')
+        return;
+    memcpy(p->server_version, end + 2, (size_t)len);
+    p->server_version[len] = '\0';
+}
+
 /* Completes the queue's head with the reply bytes p[0..n) (the rest of them,
  * if a long reply was streamed into the message already). */
 static int complete_head(struct worker *w, struct backend_conn *bc, const char *p, size_t n, uint64_t now_us)
@@ -169,7 +187,12 @@ static int complete_head(struct worker *w, struct backend_conn *bc, const char *
     }
     if (m->late_reply != NULL)
         m->late_reply(w, m, p, n);   /* (its owner's: a reply its client will not take) */
-    if (m->internal && m->id_probe) {
+    if (m->internal && m->id_probe == PROBE_HELLO && n > 0 && p[0] != '-' && p[0] != '!') {
+        learn_version(bc->srv->pool, p, n);
+        msg_unref(w, m);
+        return 0;
+    }
+    if (m->internal && m->id_probe && m->id_probe != PROBE_HELLO) {
         /* CLIENT ID: what CLIENT UNBLOCK names it by; then CLIENT UNBLOCK 0,
          * to know it is allowed (an ACL user without @admin, Redis < 5):
          * either refused, and a client leaving is told with a FIN instead */
@@ -187,7 +210,7 @@ static int complete_head(struct worker *w, struct backend_conn *bc, const char *
             char why[96];
             int show = n > 2 ? (int)(n - 2) : 0;
             snprintf(why, sizeof why, "%s refused: %.*s", bc->pinned ? "a command coproxy sent for a client"
-                     : "connect-time AUTH/SELECT/READONLY", show > 60 ? 60 : show, p);
+                     : "connect-time AUTH/SELECT/READONLY/HELLO", show > 60 ? 60 : show, p);
             log_error("pool %s: server %s: %s", bc->srv->pool->conf->name, bc->srv->conf->name, why);
             backend_fail(w, bc, why);
             return -1;
@@ -363,20 +386,25 @@ static int open_socket(struct worker *w, struct redis_server *s, char *why, size
 }
 
 /* The connect-time commands into pro (AUTH, SELECT, READONLY; on a pinned
- * connection its CLIENT ID, at *probe, then CLIENT UNBLOCK 0): how many,
- * or -1 (out of memory). */
-static int prologue(const struct backend_conn *bc, struct rbuf *pro, int *probe)
+ * connection its CLIENT ID, at *probe, then CLIENT UNBLOCK 0; on a RESP3
+ * one HELLO 3, at *hello): how many, or -1 (out of memory). */
+static int prologue(const struct backend_conn *bc, struct rbuf *pro, int *probe, int *hello)
 {
     const struct redis_server *s = bc->srv;
     const struct pool_conf *pc = s->pool->conf;
     int nint = 0;
 
-    *probe = -1;
+    *probe = *hello = -1;
     if (pc->redis_auth[0]) {
         if (rbuf_printf(pro, "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(pc->redis_auth),
                         pc->redis_auth) != 0)
             return -1;
         nint++;
+    }
+    if (bc->resp3) {   /* the replies it carries are the RESP3 client's as they come */
+        if (rbuf_printf(pro, "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n") != 0)
+            return -1;
+        *hello = nint++;
     }
     if (pc->redis_db != 0 || bc->db >= 0) {
         char db[16];
@@ -402,7 +430,7 @@ static int prologue(const struct backend_conn *bc, struct rbuf *pro, int *probe)
 /* The prologue's nint commands (pro) go first, in the bytes and in the
  * queue: what was queued keeps its sequence numbers.  0, or -1 (out of
  * memory: nothing changed). */
-static int put_first(struct worker *w, struct backend_conn *bc, struct rbuf *pro, int nint, int probe)
+static int put_first(struct worker *w, struct backend_conn *bc, struct rbuf *pro, int nint, int probe, int hello)
 {
     struct msg *first = NULL, **link = &first;
     size_t plen = pro->len;
@@ -412,7 +440,7 @@ static int put_first(struct worker *w, struct backend_conn *bc, struct rbuf *pro
         if (m == NULL)
             goto oom;
         m->internal = 1;
-        m->id_probe = i == probe ? PROBE_ID : i == probe + 1 ? PROBE_UNBLOCK : 0;
+        m->id_probe = i == hello ? PROBE_HELLO : probe < 0 ? 0 : i == probe ? PROBE_ID : i == probe + 1 ? PROBE_UNBLOCK : 0;
         m->refs = 1;
         m->server = bc->srv;
         *link = m;
@@ -449,14 +477,15 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
     struct stCoRoutine_t *co;
     struct reader_arg *ra;
     struct rbuf pro = { 0 };
-    int fd, nint, probe;
+    int fd, nint, probe, hello;
     char why[96];
 
     set_state(bc, BC_CONNECTING);
     if ((fd = open_socket(w, s, why, sizeof why)) < 0)
         goto fail;
     bc->server_id = 0;
-    if ((nint = prologue(bc, &pro, &probe)) < 0 || (nint > 0 && put_first(w, bc, &pro, nint, probe) != 0)) {
+    if ((nint = prologue(bc, &pro, &probe, &hello)) < 0
+        || (nint > 0 && put_first(w, bc, &pro, nint, probe, hello) != 0)) {
         rbuf_free(&pro);
         close(fd);
         snprintf(why, sizeof why, "out of memory");
@@ -554,12 +583,13 @@ static struct backend_conn *checked_conn(struct worker *w, struct backend_conn *
     return bc;
 }
 
-struct backend_conn *backend_pin(struct worker *w, struct redis_server *s)
+struct backend_conn *backend_pin(struct worker *w, struct redis_server *s, int resp3)
 {
-    struct backend_conn *bc = s->pinned_free;
+    struct backend_conn **free_list = resp3 ? &s->pinned_free3 : &s->pinned_free;
+    struct backend_conn *bc = *free_list;
 
     if (bc != NULL) {
-        s->pinned_free = bc->next_free;
+        *free_list = bc->next_free;
         bc->next_free = NULL;
     } else {
         if (s->npinned >= s->pool->conf->server_pinned_connections || (bc = calloc(1, sizeof *bc)) == NULL)
@@ -570,6 +600,7 @@ struct backend_conn *backend_pin(struct worker *w, struct redis_server *s)
             return NULL;
         }
         bc->pinned = 1;
+        bc->resp3 = (uint8_t)resp3;   /* before its first connect */
         s->npinned++;
     }
     s->stats->pinned++;
@@ -597,17 +628,25 @@ void backend_unpin(struct worker *w, struct backend_conn *bc, int dirty)
     }
     /* A clean one may still carry replies due (an EXEC): whoever takes it
      * next queues behind them, in order. */
-    bc->next_free = s->pinned_free;
-    s->pinned_free = bc;
+    if (bc->resp3) {
+        bc->next_free = s->pinned_free3;
+        s->pinned_free3 = bc;
+    } else {
+        bc->next_free = s->pinned_free;
+        s->pinned_free = bc;
+    }
 }
 
 struct backend_conn *backend_pick_db(struct worker *w, struct redis_server *s, struct msg *m, int db)
 {
     struct backend_conn *bc;
 
-    if (s->db_conns == NULL && (s->db_conns = calloc((size_t)s->pool->conf->databases, sizeof *s->db_conns)) == NULL)
+    int at = 2 * db + m->resp3;
+
+    if (s->db_conns == NULL
+        && (s->db_conns = calloc(2 * (size_t)s->pool->conf->databases, sizeof *s->db_conns)) == NULL)
         goto oom;
-    if ((bc = s->db_conns[db]) == NULL) {
+    if ((bc = s->db_conns[at]) == NULL) {
         if ((bc = calloc(1, sizeof *bc)) == NULL)
             goto oom;
         if (backend_start(w, bc, s) != 0) {
@@ -615,7 +654,8 @@ struct backend_conn *backend_pick_db(struct worker *w, struct redis_server *s, s
             goto oom;
         }
         bc->db = db;   /* before its first connect */
-        s->db_conns[db] = bc;
+        bc->resp3 = m->resp3;
+        s->db_conns[at] = bc;
     }
     return backend_pick_pinned(w, bc, m);
 oom:
@@ -652,9 +692,34 @@ int backend_start(struct worker *w, struct backend_conn *bc, struct redis_server
     return 0;
 }
 
+/* The server's RESP3 connections, made on first use: NULL if out of memory. */
+static struct backend_conn *conns3(struct worker *w, struct redis_server *s)
+{
+    int n = s->pool->conf->server_connections;
+
+    if (s->conns3 != NULL)
+        return s->conns3;
+    if ((s->conns3 = calloc((size_t)n, sizeof *s->conns3)) == NULL)
+        return NULL;
+    for (int k = 0; k < n; k++) {
+        if (backend_start(w, &s->conns3[k], s) != 0)
+            return s->conns3 = NULL;   /* out of memory: what started stays parked */
+        s->conns3[k].resp3 = 1;   /* before its first connect */
+    }
+    return s->conns3;
+}
+
 struct backend_conn *backend_pick(struct worker *w, struct redis_server *s, struct msg *m, uint64_t affinity)
 {
-    return checked_conn(w, &s->conns[affinity % (uint64_t)s->pool->conf->server_connections], m);
+    uint64_t k = affinity % (uint64_t)s->pool->conf->server_connections;
+    struct backend_conn *set = m->resp3 ? conns3(w, s) : s->conns;
+
+    if (set == NULL) {
+        m->server = s;
+        msg_fail(w, m, "ERR coproxy: out of memory");
+        return NULL;
+    }
+    return checked_conn(w, &set[k], m);
 }
 
 /* m's request bytes are in bc's output from enq_mark on: m is queued for its reply. */

@@ -30,9 +30,9 @@ int backend_send_bytes(struct backend_conn *bc, struct msg *m, const char *bytes
 int backend_send_request(struct backend_conn *bc, struct msg *m, const char *req, const struct resp_request *r);
 /* Idle: an emptied send buffer goes back. */
 void backend_trim(struct backend_conn *bc);
-/* A connection of s for one client alone (NULL when
+/* A connection of s for one client alone, speaking RESP3 if resp3 (NULL when
  * server_pinned_connections are all held, or out of memory). */
-struct backend_conn *backend_pin(struct worker *w, struct redis_server *s);
+struct backend_conn *backend_pin(struct worker *w, struct redis_server *s, int resp3);
 /* The client is done with it.  dirty: the server may still hold state for
  * it (a transaction, a WATCH, a blocked command): the connection is closed
  * (quietly) and reconnects on its next use. */

@@ -157,6 +157,7 @@ static void send_to(struct worker *w, struct msg *m, struct redis_server *s, int
         am->internal = 1;
         am->server = s;
         am->refs = 1;
+        am->resp3 = m->resp3;   /* on the connection m takes: ASKING goes just before it */
         if (backend_send_bytes(bc, am, ask, sizeof ask - 1) != 0) {
             msg_unref(w, am);
             msg_fail(w, m, "ERR coproxy: out of memory");

@@ -60,6 +60,8 @@ struct msg {
     uint8_t done;
     uint8_t merge;                   /* enum merge_kind */
     uint8_t internal;                /* AUTH/SELECT sent on connect: checked, not forwarded */
+    uint8_t resp3;                   /* its client speaks RESP3: it goes on a RESP3 connection,
+                                        whose replies need no conversion */
     uint8_t blocking;                /* a blocking command: watch the client while it waits */
     uint8_t unpin;                   /* its reply written, the client's blocking pin may go */
     uint8_t silent;                  /* CLIENT REPLY OFF/SKIP: not written to the client */
@@ -96,12 +98,15 @@ struct redis_server {
     const struct server_conf *conf;
     int index;
     struct backend_conn *conns;      /* server_connections of them */
+    struct backend_conn *conns3;     /* as many speaking RESP3, made when a RESP3 client first
+                                        needs one (NULL until then) */
     int failures;                    /* in a row */
     uint64_t ejected_until;          /* ms; 0: in the distribution */
     int retired;                     /* a reload removed it: its connections close once idle */
     struct backend_conn *pinned_free;   /* pinned connections no client holds */
-    struct backend_conn **db_conns;  /* [databases]: shared connections for a SELECTed
-                                        database, made on first use */
+    struct backend_conn *pinned_free3;  /* the same, speaking RESP3 */
+    struct backend_conn **db_conns;  /* [2 * databases]: shared connections for a SELECTed
+                                        database (RESP2, RESP3), made on first use */
     int npinned;                     /* pinned connections made (held or free) */
     struct server_stats *stats;      /* = &own: the worker's counters for this server */
     struct server_stats own;
@@ -154,10 +159,12 @@ struct redis_pool {
     struct redis_client *clients;    /* open clients, to wake them at shutdown */
     struct pool_stats *stats;        /* the worker's counters for this pool */
     struct cluster *cluster;         /* distribution = "cluster": the slot map */
+    char server_version[24];         /* what a server's HELLO said ("" until one did) */
 };
 
 enum backend_state { BC_DOWN, BC_CONNECTING, BC_UP };
-enum probe { PROBE_NONE, PROBE_ID, PROBE_UNBLOCK };   /* CLIENT ID; CLIENT UNBLOCK allowed? */
+enum probe { PROBE_NONE, PROBE_ID, PROBE_UNBLOCK,   /* CLIENT ID; CLIENT UNBLOCK allowed? */
+             PROBE_HELLO };                         /* HELLO 3 on a RESP3 connection */
 
 /* One connection to a server, shared by the worker's clients (pipelined). */
 struct backend_conn {
@@ -176,6 +183,7 @@ struct backend_conn {
     int backoff_ms;
     uint32_t drops;                  /* +1 per failure: a pinned client's server-side state is gone */
     uint8_t pinned;                  /* a client's own (transactions, blocking), not shared */
+    uint8_t resp3;                   /* opened with HELLO 3: it speaks RESP3 */
     int db;                          /* the database it SELECTs on connect; -1: redis_db */
     uint8_t quiet;                   /* closing it is no server failure */
     uint8_t parked;                  /* pinned, its client gave up on it: closed once its last reply is in */
@@ -223,6 +231,7 @@ struct redis_client {
     char *name;                          /* CLIENT SETNAME */
     uint64_t id;
     uint8_t authed;
+    uint8_t resp3;                       /* HELLO 3: it speaks RESP3 (RESET: RESP2 again) */
     uint8_t waiting;                     /* parked on cond for the head */
     uint8_t partial;                     /* the buffer ends inside a request */
     uint8_t closing;                     /* QUIT or a protocol error: close once answered */

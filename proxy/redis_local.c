@@ -23,6 +23,8 @@
 
 /* ---- commands answered here ------------------------------------------------ */
 
+/* AUTH's check.  With no password set, the default user takes any (Redis's
+ * "nopass"); the one-argument AUTH is refused before this (see cmd AUTH). */
 static int check_password(struct redis_client *c, const char *req, const struct resp_arg *user,
                           const struct resp_arg *pass)
 {
@@ -32,6 +34,8 @@ static int check_password(struct redis_client *c, const char *req, const struct 
 
     if (user && !resp_arg_is(req, user, "default"))
         diff = 1;
+    else if (n == 0)
+        diff = 0;
     for (size_t i = 0; i < pass->len && i < n; i++)
         diff |= (unsigned)(req[pass->off + i] ^ want[i]);
     if (diff) {
@@ -42,32 +46,79 @@ static int check_password(struct redis_client *c, const char *req, const struct 
     return 0;
 }
 
+/* A client name as CLIENT SETNAME and HELLO SETNAME take it: 0, or -1 (refused, answered). */
+static int set_name(struct redis_client *c, const char *req, const struct resp_arg *a)
+{
+    char *name = NULL;
+
+    for (uint32_t i = 0; i < a->len; i++) {
+        if (req[a->off + i] <= ' ' || req[a->off + i] > '~') {
+            reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
+            return -1;
+        }
+    }
+    if (a->len > 0 && (name = strndup(req + a->off, a->len)) == NULL) {
+        reply_error(c, "ERR coproxy: out of memory");
+        return -1;
+    }
+    free(c->name);
+    c->name = name;
+    return 0;
+}
+
+/* HELLO's reply, in the protocol just chosen: Redis 7's fields (the servers'
+ * version once one has told it), and "proxy", which names coproxy. */
+static void hello_reply(struct redis_client *c)
+{
+    const char *ver = c->pool->server_version[0] ? c->pool->server_version : "7.0.0";
+    struct msg *m = msg_queue(c);
+    char proxy[48];
+
+    if (m == NULL)
+        return;
+    snprintf(proxy, sizeof proxy, "coproxy %s", COPROXY_VERSION);
+    if (rbuf_printf(&m->reply, c->resp3 ? "%%8\r\n" : "*16\r\n") != 0
+        || rbuf_printf(&m->reply, "$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$%zu\r\n%s\r\n"
+                       "$5\r\nproto\r\n:%d\r\n$2\r\nid\r\n:%llu\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n"
+                       "$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n$5\r\nproxy\r\n$%zu\r\n%s\r\n",
+                       strlen(ver), ver, c->resp3 ? 3 : 2, (unsigned long long)c->id, strlen(proxy), proxy) != 0)
+        m->reply.len = 0;
+    m->done = 1;
+}
+
+/* HELLO [2|3 [AUTH user pass] [SETNAME name]], as Redis 7 takes it: the
+ * options are checked before anything changes; the reply is in the
+ * protocol chosen. */
 static void cmd_hello(struct redis_client *c, const char *req, const struct resp_request *r)
 {
-    uint32_t i = 1;
-    char ver[32];
-    struct msg *m;
+    const struct resp_arg *setname = NULL;
+    int proto = c->resp3 ? 3 : 2;
 
     if (r->argc >= 2) {
         const struct resp_arg *a = &r->args[1];
-        if (!resp_arg_is(req, a, "2")) {
-            if (resp_arg_is(req, a, "3"))
-                reply_error(c, "NOPROTO this proxy speaks RESP2 only (HELLO 2)");
-            else
-                reply_error(c, "NOPROTO unsupported protocol version");
+        char num[24], *end;
+        long v;
+        snprintf(num, sizeof num, "%.*s", (int)(a->len < 23 ? a->len : 23), req + a->off);
+        v = strtol(num, &end, 10);
+        if (a->len == 0 || a->len > 20 || *end != '\0') {
+            reply_error(c, "ERR Protocol version is not an integer or out of range");
             return;
         }
-        i = 2;
+        if (v != 2 && v != 3) {
+            reply_error(c, "NOPROTO unsupported protocol version");
+            return;
+        }
+        proto = (int)v;
     }
-    for (; i < r->argc; i++) {
+    for (uint32_t i = 2; i < r->argc; i++) {
         if (resp_arg_is(req, &r->args[i], "AUTH") && i + 2 < r->argc) {
-            if (c->pool->conf->password[0] == '\0' || check_password(c, req, &r->args[i + 1], &r->args[i + 2]) != 0) {
+            if (check_password(c, req, &r->args[i + 1], &r->args[i + 2]) != 0) {
                 reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
                 return;
             }
             i += 2;
         } else if (resp_arg_is(req, &r->args[i], "SETNAME") && i + 1 < r->argc) {
-            i++;
+            setname = &r->args[++i];
         } else {
             char name[72];
             reply_error(c, "ERR Syntax error in HELLO option '%s'",
@@ -80,14 +131,16 @@ static void cmd_hello(struct redis_client *c, const char *req, const struct resp
                     "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client");
         return;
     }
-    if ((m = msg_queue(c)) == NULL)
+    if ((proto == 3) != c->resp3 && (c->pin != NULL || (c->ps != NULL && pubsub_count(c) > 0))) {
+        /* what it holds on its own connections speaks the protocol it opened them with */
+        reply_error(c, "ERR coproxy: HELLO cannot change the protocol while a transaction, a WATCH, a blocking "
+                    "command or a subscription holds a connection of this client's own");
         return;
-    snprintf(ver, sizeof ver, "%s", COPROXY_VERSION);
-    rbuf_printf(&m->reply, "*14\r\n$6\r\nserver\r\n$7\r\ncoproxy\r\n$7\r\nversion\r\n$%zu\r\n%s\r\n"
-                "$5\r\nproto\r\n:2\r\n$2\r\nid\r\n:%llu\r\n$4\r\nmode\r\n$5\r\nproxy\r\n"
-                "$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n",
-                strlen(ver), ver, (unsigned long long)c->id);
-    m->done = 1;
+    }
+    if (setname != NULL && set_name(c, req, setname) != 0)
+        return;
+    c->resp3 = proto == 3;
+    hello_reply(c);
 }
 
 /* One CLIENT LIST line about client o. */
@@ -115,25 +168,13 @@ static void cmd_client(struct redis_client *c, const char *req, const struct res
     const struct resp_arg *sub = &r->args[1];
 
     if (resp_arg_is(req, sub, "SETNAME") && r->argc == 3) {
-        const struct resp_arg *a = &r->args[2];
-        for (uint32_t i = 0; i < a->len; i++) {
-            if (req[a->off + i] <= ' ' || req[a->off + i] > '~') {
-                reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
-                return;
-            }
-        }
-        free(c->name);
-        c->name = NULL;
-        if (a->len > 0 && (c->name = strndup(req + a->off, a->len)) == NULL) {
-            reply_error(c, "ERR coproxy: out of memory");
-            return;
-        }
-        reply_str(c, "+OK\r\n");
+        if (set_name(c, req, &r->args[2]) == 0)
+            reply_str(c, "+OK\r\n");
     } else if (resp_arg_is(req, sub, "GETNAME") && r->argc == 2) {
         if (c->name)
             reply_bulk(c, c->name, strlen(c->name));
         else
-            reply_str(c, "$-1\r\n");
+            reply_null(c);
     } else if (resp_arg_is(req, sub, "ID") && r->argc == 2) {
         reply_int(c, (int64_t)c->id);
     } else if (resp_arg_is(req, sub, "SETINFO") && r->argc == 4) {
@@ -166,7 +207,7 @@ static void cmd_client(struct redis_client *c, const char *req, const struct res
         if (err)
             reply_error(c, "ERR coproxy: out of memory");
         else
-            reply_bulk(c, line.data ? line.data : "", line.len);
+            reply_verbatim(c, line.data ? line.data : "", line.len);
         rbuf_free(&line);
     } else {
         char name[72];
@@ -199,6 +240,7 @@ void local_reset(struct redis_client *c)
     c->reply_off = c->reply_skip = 0;
     free(c->name);
     c->name = NULL;
+    c->resp3 = 0;   /* RESP2 again */
     c->authed = c->pool->conf->password[0] == '\0';
     if (c->idle != NULL)
         co_timer_arm(c->idle, c->pool->conf->client_idle_timeout);
@@ -261,7 +303,7 @@ void local_command(struct redis_client *c, const struct redis_cmd *cmd, const ch
             }
         }
     } else if (strcmp(name, "AUTH") == 0) {
-        if (c->pool->conf->password[0] == '\0')
+        if (c->pool->conf->password[0] == '\0' && r->argc == 2)
             reply_error(c, "ERR AUTH <password> called without any password configured for the default user. "
                         "Are you sure your configuration is correct?");
         else if (r->argc > 3)

@@ -202,7 +202,7 @@ static void merge_random(struct msg *m)
     for (uint32_t i = 0; i < m->nfrags; i++)
         named += m->frags[i]->reply.data[0] == '$' && m->frags[i]->reply.data[1] != '-';
     if (named == 0) {
-        set_reply(m, "$-1\r\n", 5);
+        set_reply(m, m->resp3 ? "_\r\n" : "$-1\r\n", m->resp3 ? 3 : 5);
         return;
     }
     pick = (uint32_t)random() % named;
@@ -258,7 +258,7 @@ static void merge_scan(struct msg *m)
 /*
  * INFO: coproxy's sections are in m->reply already (text); the servers'
  * "dbN:keys=K,expires=E,avg_ttl=T" lines are summed per database under
- * # Keyspace, and the whole becomes one bulk string.
+ * # Keyspace, and the whole becomes one bulk string (RESP3: a verbatim one).
  */
 #define INFO_MAX_DBS 1024
 static void merge_info(struct msg *m)
@@ -275,9 +275,13 @@ static void merge_info(struct msg *m)
         const struct rbuf *r = &m->frags[i]->reply;
         int64_t blen;
         size_t hl;
-        if (resp_header_int(r->data, r->len, &blen, &hl) != 0 || r->data[0] != '$' || blen < 0
-            || hl + (size_t)blen > r->len)
+        if (resp_header_int(r->data, r->len, &blen, &hl) != 0 || (r->data[0] != '$' && r->data[0] != '=')
+            || blen < 0 || hl + (size_t)blen > r->len)
             continue;
+        if (r->data[0] == '=' && blen >= 4) {   /* RESP3: a verbatim string, "txt:" first */
+            hl += 4;
+            blen -= 4;
+        }
         for (const char *p = r->data + hl, *end = p + blen; p < end;) {
             const char *nl = memchr(p, '\n', (size_t)(end - p));
             unsigned n;
@@ -305,7 +309,8 @@ static void merge_info(struct msg *m)
         if (db[n].keys > 0)
             err = rbuf_printf(&text, "db%d:keys=%llu,expires=%llu,avg_ttl=0\r\n", n, db[n].keys, db[n].expires);
     m->reply.len = 0;
-    if (err || rbuf_printf(&m->reply, "$%zu\r\n", text.len) != 0 || rbuf_append(&m->reply, text.data, text.len) != 0
+    if (err || rbuf_printf(&m->reply, m->resp3 ? "=%zu\r\ntxt:" : "$%zu\r\n", text.len + (m->resp3 ? 4 : 0)) != 0
+        || rbuf_append(&m->reply, text.data, text.len) != 0
         || rbuf_append(&m->reply, "\r\n", 2) != 0)
         set_error(m, "ERR coproxy: out of memory merging INFO");
     rbuf_free(&text);

@@ -153,6 +153,7 @@ struct msg *msg_queue(struct redis_client *c)
     }
     m->client = c;
     m->refs = 1;
+    m->resp3 = c->resp3;
     m->start_us = c->batch_us;
     m->silent = c->reply_off || c->reply_skip > 0;   /* CLIENT REPLY OFF / SKIP */
     if (c->reply_skip > 0)

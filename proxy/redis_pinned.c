@@ -92,7 +92,7 @@ static int take_pin(struct redis_client *c, struct redis_server *s)
         reply_error(c, "ERR coproxy: no server available in pool %s", c->pool->conf->name);
         return -1;
     }
-    if ((c->pin = backend_pin(c->w, s)) == NULL) {
+    if ((c->pin = backend_pin(c->w, s, c->resp3)) == NULL) {
         c->pool->stats->errors_refused++;
         if (c->pool->conf->server_pinned_connections == 0)
             reply_error(c, "ERR coproxy: transactions and blocking commands are off in pool %s "

@@ -143,10 +143,15 @@ void redis_pool_reconfigure(struct redis_pool *p)
         if (taken[j])
             continue;
         s->retired = 1;
-        for (int k = 0; k < p->conf->server_connections; k++)
+        for (int k = 0; k < p->conf->server_connections; k++) {
             backend_retire(p->w, &s->conns[k]);
+            if (s->conns3 != NULL)
+                backend_retire(p->w, &s->conns3[k]);
+        }
         for (struct backend_conn *bc = s->pinned_free; bc; bc = bc->next_free)
             backend_retire(p->w, bc);   /* (a held one closes when its client lets go) */
+        for (struct backend_conn *bc = s->pinned_free3; bc; bc = bc->next_free)
+            backend_retire(p->w, bc);
         log_info("pool %s: server %s (%s) removed by a reload", pc->name, s->conf->name, s->conf->addr.text);
     }
     if (fresh)
@@ -191,7 +196,10 @@ void redis_pool_server_failed(struct redis_server *s)
 void redis_pool_trim(struct redis_pool *p)
 {
     for (int i = 0; i < p->nservers; i++) {
-        for (int k = 0; k < p->conf->server_connections; k++)
+        for (int k = 0; k < p->conf->server_connections; k++) {
             backend_trim(&p->servers[i]->conns[k]);
+            if (p->servers[i]->conns3 != NULL)
+                backend_trim(&p->servers[i]->conns3[k]);
+        }
     }
 }

@@ -136,7 +136,7 @@ static struct sub_pin *pin_for(struct redis_client *c, struct redis_server *srv,
         *pin = (struct sub_pin){ .srv = srv };
     }
     if (pin->bc == NULL) {
-        if ((pin->bc = backend_pin(c->w, srv)) == NULL) {
+        if ((pin->bc = backend_pin(c->w, srv, c->resp3)) == NULL) {
             c->pool->stats->errors_refused++;
             if (c->pool->conf->server_pinned_connections == 0)
                 msg_fail(c->w, m, "ERR coproxy: pub/sub is off in pool %s (server_pinned_connections = 0)",

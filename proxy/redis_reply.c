@@ -65,6 +65,28 @@ void reply_bulk(struct redis_client *c, const char *s, size_t n)
     c->pool->stats->local_replies++;
 }
 
+void reply_null(struct redis_client *c)
+{
+    reply_str(c, c->resp3 ? "_\r\n" : "$-1\r\n");
+}
+
+void reply_verbatim(struct redis_client *c, const char *s, size_t n)
+{
+    struct msg *m;
+
+    if (!c->resp3) {
+        reply_bulk(c, s, n);
+        return;
+    }
+    if ((m = msg_queue(c)) == NULL)
+        return;
+    if (rbuf_printf(&m->reply, "=%zu\r\ntxt:", n + 4) != 0 || rbuf_append(&m->reply, s, n) != 0
+        || rbuf_append(&m->reply, "\r\n", 2) != 0)
+        m->reply.len = 0;
+    m->done = 1;
+    c->pool->stats->local_replies++;
+}
+
 void reply_int(struct redis_client *c, int64_t v)
 {
     char out[RESP_INT_MAX_LEN];

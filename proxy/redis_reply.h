@@ -18,4 +18,10 @@ void reply_int(struct redis_client *c, int64_t v);
 const char *reply_printable(const char *s, size_t n, char out[72]);
 const char *reply_lower_name(const char *s, char out[40]);
 
+/* A null ("$-1" in RESP2, "_" in RESP3). */
+void reply_null(struct redis_client *c);
+/* Text as Redis sends INFO and CLIENT LIST: a bulk string in RESP2, a
+ * verbatim string ("txt") in RESP3. */
+void reply_verbatim(struct redis_client *c, const char *s, size_t n);
+
 #endif

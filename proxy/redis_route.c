@@ -206,6 +206,7 @@ void route_split(struct redis_client *c, const struct redis_cmd *cmd, const char
             }
             f->parent = m;
             f->refs = 1;
+            f->resp3 = m->resp3;
             f->server = where[k];
             f->deadline = m->deadline;
             f->start_us = m->start_us;
@@ -243,6 +244,7 @@ struct msg *route_add_frag(struct redis_client *c, struct msg *m, struct redis_s
         return NULL;
     f->parent = m;
     f->refs = 1;
+    f->resp3 = m->resp3;
     f->server = s;
     f->deadline = m->deadline;
     f->start_us = m->start_us;

@@ -111,7 +111,7 @@ void wait_dispatch(struct redis_client *c, struct msg *m)
         struct backend_conn *bc;
         if (s->retired || s->cluster_replica || s->cluster_absent || !(all || i >= 64 || (wrote >> i & 1)))
             continue;
-        if ((bc = backend_pin(c->w, s)) == NULL) {
+        if ((bc = backend_pin(c->w, s, c->resp3)) == NULL) {
             p->stats->errors_refused++;
             msg_fail(c->w, m, "ERR coproxy: all %d pinned connections to server %s are in use "
                      "(server_pinned_connections); try again later", p->conf->server_pinned_connections,

@@ -600,7 +600,7 @@ int resp_header_int(const char *buf, size_t len, int64_t *out, size_t *hdr_len)
     const char *cr;
     int64_t v;
 
-    if (len < 4 || (buf[0] != ':' && buf[0] != '*' && buf[0] != '$'))
+    if (len < 4 || (buf[0] != ':' && buf[0] != '*' && buf[0] != '$' && buf[0] != '='))
         return -1;
     /* the '\r' of a valid header is within its first RESP_NUM_MAX + 2 bytes */
     cr = memchr(buf + 1, '\r', len - 1 < RESP_NUM_MAX + 1 ? len - 1 : RESP_NUM_MAX + 1);

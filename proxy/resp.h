@@ -105,7 +105,7 @@ void resp_reply_reset(struct resp_reply *r);
  */
 long resp_value_len(const char *buf, size_t len);
 
-/* The integer of a ":<n>\r\n" or the length of a "*<n>\r\n" / "$<n>\r\n" header
+/* The integer of a ":<n>\r\n" or the length of a "*<n>\r\n" / "$<n>\r\n" / "=<n>\r\n" header
  * at buf: 0 and *out, or -1 if malformed.  *hdr_len gets the header's length. */
 int resp_header_int(const char *buf, size_t len, int64_t *out, size_t *hdr_len);
 
