@@ -338,6 +338,18 @@ def test_backend_auth_and_db(proxy, backends, daemon):
     assert redis.Redis(port=b.port, password="bpass", db=0).get("dbkey") is None
 
 
+def test_a_wrong_backend_password_is_reported_not_forwarded(backends, daemon):
+    """redis_auth that the server refuses: the connection fails, and the
+    client is told why (not the server's NOAUTH for its own command)."""
+    b = backends(1, extra=["--requirepass", "bpass"])[0]
+    port = free_port()
+    daemon(redis_config(port, [b.port], redis_auth="wrong"), port=port)
+    c = Resp(port)
+    r = c.call("GET", "k")
+    assert r.startswith(b"-ERR coproxy: ") and b"WRONGPASS" in r and b"AUTH" in r, r
+    c.close()
+
+
 def set_until_ok(r, key, value, deadline, why, pause):
     """SET through the proxy until it succeeds (a server coming back, or being ejected)."""
     while True:
