@@ -131,12 +131,6 @@ static void dispatch(struct redis_client *c, const struct redis_cmd *cmd, const 
         local_command(c, cmd, req, r);
         break;
     case ROUTE_PUBSUB:
-        if (c->resp3) {   /* (messages would come as RESP3 pushes: not carried yet) */
-            c->pool->stats->errors_refused++;
-            reply_error(c, "ERR coproxy: %s over RESP3 is not supported yet; use HELLO 2 for pub/sub",
-                        reply_lower_name(cmd->name, name));
-            break;
-        }
         pubsub_command(c, cmd, req, r);
         break;
     case ROUTE_PUBSUB_INFO:
@@ -193,7 +187,7 @@ static void handle_request(struct redis_client *c, const char *req, const struct
             pinned_abort_multi(c);
         return;
     }
-    if (c->ps != NULL && !(cmd->flags & CMD_SUBSCRIBED) && pubsub_count(c) > 0) {
+    if (c->ps != NULL && !c->resp3 && !(cmd->flags & CMD_SUBSCRIBED) && pubsub_count(c) > 0) {
         reply_error(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
                            "are allowed in this context", reply_lower_name(cmd->name, name));
         return;

@@ -252,7 +252,7 @@ void local_command(struct redis_client *c, const struct redis_cmd *cmd, const ch
     const char *name = cmd->name;
 
     if (strcmp(name, "PING") == 0) {
-        if (r->argc <= 2 && c->ps != NULL && pubsub_count(c) > 0) {   /* subscribed: as a push */
+        if (r->argc <= 2 && !c->resp3 && c->ps != NULL && pubsub_count(c) > 0) {   /* subscribed (RESP2) */
             struct rbuf b = { 0 };
             const char *arg = r->argc == 2 ? req + r->args[1].off : "";
             if (resp_append_header(&b, '*', 2) != 0 || resp_append_bulk(&b, "pong", 4) != 0

@@ -179,14 +179,17 @@ static void lost_track(struct redis_client *c)
     msg_wake_client(c);
 }
 
-/* ["<kind>", name, count] as Redis confirms a (un)subscription (name NULL: nil). */
-static int make_confirmation(struct rbuf *b, const char *kind, const char *name, size_t len, uint32_t count)
+/* ["<kind>", name, count] as Redis confirms a (un)subscription (name NULL:
+ * nil): an array in RESP2, a push in RESP3. */
+static int make_confirmation(struct rbuf *b, int resp3, const char *kind, const char *name, size_t len,
+                             uint32_t count)
 {
     char num[RESP_INT_MAX_LEN];
 
-    if (resp_append_header(b, '*', 3) != 0 || resp_append_bulk(b, kind, strlen(kind)) != 0)
+    if (resp_append_header(b, resp3 ? '>' : '*', 3) != 0 || resp_append_bulk(b, kind, strlen(kind)) != 0)
         return -1;
-    if (name == NULL ? rbuf_append(b, "$-1\r\n", 5) != 0 : resp_append_bulk(b, name, len) != 0)
+    if (name == NULL ? rbuf_append(b, resp3 ? "_\r\n" : "$-1\r\n", resp3 ? 3 : 5) != 0
+                     : resp_append_bulk(b, name, len) != 0)
         return -1;
     return rbuf_append(b, num, resp_write_int(num, ':', count));
 }
@@ -196,7 +199,7 @@ static void confirm_now(struct redis_client *c, const char *kind, const char *na
 {
     struct rbuf b = { 0 };
 
-    if (make_confirmation(&b, kind, name, len, pubsub_count(c)) != 0)
+    if (make_confirmation(&b, c->resp3, kind, name, len, pubsub_count(c)) != 0)
         reply_error(c, "ERR coproxy: out of memory");
     else
         reply_raw(c, b.data, b.len);
@@ -273,7 +276,7 @@ static struct msg *confirmation_msg(struct redis_client *c, const char *kind, co
     if (m == NULL)
         return NULL;
     route_set_deadline(c, m);
-    if (make_confirmation(&m->reply, kind, name, len, count) != 0) {
+    if (make_confirmation(&m->reply, c->resp3, kind, name, len, count) != 0) {
         msg_fail(c->w, m, "ERR coproxy: out of memory");
         return NULL;
     }
@@ -305,7 +308,7 @@ static void subscribe(struct redis_client *c, const char *ch, size_t len)
         return;
     }
     pin->nchannels++;
-    if (make_confirmation(&m->reply, "subscribe", ch, len, pubsub_count(c)) != 0) {
+    if (make_confirmation(&m->reply, c->resp3, "subscribe", ch, len, pubsub_count(c)) != 0) {
         msg_fail(c->w, m, "ERR coproxy: out of memory");
         lost_track(c);
         return;
@@ -339,7 +342,7 @@ static void psubscribe(struct redis_client *c, const char *pat, size_t len)
         return;
     }
     if (add_name(&c->ps->patterns, pat, len, 0) != 0
-        || make_confirmation(&m->reply, "psubscribe", pat, len, pubsub_count(c)) != 0) {
+        || make_confirmation(&m->reply, c->resp3, "psubscribe", pat, len, pubsub_count(c)) != 0) {
         msg_fail(c->w, m, "ERR coproxy: out of memory");
         lost_track(c);
         return;

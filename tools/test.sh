@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 . tools/deps.sh
 install_deps $BUILD_DEPS valgrind clang gcc-aarch64-linux-gnu qemu-user python3-pytest \
     python3-redis redis-server redis-tools nutcracker mandoc man-db \
-    debhelper dpkg-dev lintian libclang-rt-14-dev libfuzzer-14-dev $BPF_DEPS iproute2
+    debhelper dpkg-dev lintian libclang-rt-14-dev libfuzzer-14-dev $BPF_DEPS iproute2 nodejs npm
 
 jobs=$(nproc 2>/dev/null || echo 2)
 ./bootstrap >/dev/null
@@ -52,6 +52,9 @@ tail -n 12 build/check.out
 
 echo "== the daemon's call and include graphs go one way (tools/callgraph.py)"
 /usr/bin/python3 tools/callgraph.py build
+
+echo "== the Redis clients from npm that the integration tests run (node-redis, ioredis)"
+(cd tests/integration/node && npm ci --no-audit --no-fund --silent)
 
 echo "== integration tests against the ASan + UBSan build, without BPF (leak checks off: the daemon frees little at exit)"
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 COPROXY_BUILD="$PWD/build-asan" /usr/bin/python3 -m pytest \

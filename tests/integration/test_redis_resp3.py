@@ -231,11 +231,33 @@ def test_resp2_and_resp3_clients_share_the_servers_without_mixing(twin):
     c3.close()
 
 
-def test_subscribe_over_resp3_is_refused_clearly_and_the_client_goes_on(twin):
-    _, proxied = twin
-    c = Raw(proxied)
-    c.call("HELLO", "3")
-    r = c.call("SUBSCRIBE", "ch")
-    assert r.startswith(b"-ERR coproxy: subscribe over RESP3 is not supported yet"), r
-    assert c.call("PING") == b"+PONG\r\n"
+def pubsub_session(port, publisher_port):
+    """What a RESP3 subscriber receives, as bytes: confirmations and messages
+    (pushes), and replies to commands it sends while subscribed."""
+    c, pub = Raw(port), Raw(publisher_port)
+    got = [c.call("HELLO", "3")[:1]]
+    got.append(c.call("SUBSCRIBE", "news", "sport"))   # one push per channel
+    got.append(c.reply())
+    got.append(c.call("PSUBSCRIBE", "wea*"))
+    assert pub.call("PUBLISH", "news", "hello") == b":1\r\n"
+    assert pub.call("PUBLISH", "weather", "sunny") == b":1\r\n"
+    got.append(c.reply())
+    got.append(c.reply())
+    got.append(c.call("PING"))                          # RESP3: a plain reply, even subscribed
+    got.append(c.call("SET", "k", "v"))                 # any command, subscribed
+    got.append(c.call("GET", "k"))
+    got.append(c.call("UNSUBSCRIBE", "news"))
+    got.append(c.call("PUNSUBSCRIBE"))
+    got.append(c.call("UNSUBSCRIBE"))
+    got.append(c.call("UNSUBSCRIBE"))                   # nothing left: a null channel
     c.close()
+    pub.close()
+    return got
+
+
+def test_pubsub_over_resp3_is_pushes_as_redis_sends_them(twin):
+    direct, proxied = twin
+    want = pubsub_session(direct, direct)
+    got = pubsub_session(proxied, proxied)
+    assert want[2].startswith(b">3\r\n$9\r\nsubscribe\r\n") and want[4].startswith(b">3\r\n$7\r\nmessage")
+    assert got == want
