@@ -146,24 +146,6 @@ struct reader_arg {
     struct backend_conn *bc;
 };
 
-/* A server's HELLO reply (a map): its "version", which coproxy's own HELLO
- * reply gives its clients. */
-static void learn_version(struct redis_pool *p, const char *reply, size_t n)
-{
-    static const char key[] = "$7\r\nversion\r\n$";
-    const char *at = memmem(reply, n, key, sizeof key - 1), *end;
-    long len;
-
-    if (at == NULL)
-        return;
-    at += sizeof key - 1;
-    len = strtol(at, (char **)&end, 10);
-    if (len <= 0 || (size_t)len >= sizeof p->server_version || end + 2 + len > reply + n || end[0] != '\r')
-        return;
-    memcpy(p->server_version, end + 2, (size_t)len);
-    p->server_version[len] = '\0';
-}
-
 /* Completes the queue's head with the reply bytes p[0..n) (the rest of them,
  * if a long reply was streamed into the message already). */
 static int complete_head(struct worker *w, struct backend_conn *bc, const char *p, size_t n, uint64_t now_us)
@@ -191,7 +173,8 @@ static int complete_head(struct worker *w, struct backend_conn *bc, const char *
     if (m->late_reply != NULL)
         m->late_reply(w, m, p, n);   /* (its owner's: a reply its client will not take) */
     if (m->internal && m->id_probe == PROBE_HELLO && n > 0 && p[0] != '-' && p[0] != '!') {
-        learn_version(bc->srv->pool, p, n);
+        /* its "version", which coproxy's own HELLO reply gives its clients */
+        resp_bulk_field(p, n, "version", bc->srv->pool->server_version, sizeof bc->srv->pool->server_version);
         msg_unref(w, m);
         return 0;
     }
@@ -665,6 +648,21 @@ oom:
     m->server = s;
     msg_fail(w, m, "ERR coproxy: out of memory");
     return NULL;
+}
+
+struct backend_conn *backend_pick_spare(struct worker *w, struct redis_server *s, struct msg *m)
+{
+    if (s->spare == NULL) {
+        struct backend_conn *bc = calloc(1, sizeof *bc);
+        if (bc == NULL || backend_start(w, bc, s) != 0) {
+            free(bc);
+            m->server = s;
+            msg_fail(w, m, "ERR coproxy: out of memory");
+            return NULL;
+        }
+        s->spare = bc;
+    }
+    return checked_conn(w, s->spare, m);
 }
 
 struct backend_conn *backend_pick_pinned(struct worker *w, struct backend_conn *bc, struct msg *m)

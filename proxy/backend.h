@@ -40,6 +40,10 @@ void backend_unpin(struct worker *w, struct backend_conn *bc, int dirty);
 /* As backend_pick, for a client that SELECTed database db (not redis_db):
  * a connection of s that has selected it. */
 struct backend_conn *backend_pick_db(struct worker *w, struct redis_server *s, struct msg *m, int db);
+/* As backend_pick, on s's spare connection: for what must not wait behind
+ * the shared connections' queues (SCRIPT KILL, while a script runs on the
+ * server and the request that started it holds its connection). */
+struct backend_conn *backend_pick_spare(struct worker *w, struct redis_server *s, struct msg *m);
 /* As backend_pick, for the client's pinned connection. */
 struct backend_conn *backend_pick_pinned(struct worker *w, struct backend_conn *bc, struct msg *m);
 /* A connection of a server a reload removed: closed now if it holds no

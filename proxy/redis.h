@@ -39,7 +39,10 @@ enum merge_kind { MERGE_NONE, MERGE_MGET, MERGE_SUM, MERGE_OK, MERGE_CONCAT, MER
                   MERGE_MAX,      /* PUBSUB NUMPAT: the largest integer */
                   MERGE_MIN,      /* WAIT: the smallest */
                   MERGE_ALL,      /* SCRIPT EXISTS: 1 where every server says 1 */
-                  MERGE_KEEP };   /* (P)(UN)SUBSCRIBE: the reply made here, once every server acknowledged */
+                  MERGE_KEEP,     /* (P)(UN)SUBSCRIBE: the reply made here, once every server acknowledged */
+                  MERGE_SAME,     /* CONFIG GET: the servers' reply when they all agree */
+                  MERGE_ANY_OK,   /* SCRIPT KILL: +OK if one server did it, else the servers' error */
+                  MERGE_SLOWLOG };/* SLOWLOG GET: every server's entries, newest first, each naming its server */
 
 struct msg {
     struct msg *cnext;               /* next in the client's queue */
@@ -60,6 +63,8 @@ struct msg {
     uint8_t done;
     uint8_t merge;                   /* enum merge_kind */
     uint8_t internal;                /* AUTH/SELECT sent on connect: checked, not forwarded */
+    uint8_t aside;                   /* SCRIPT/FUNCTION KILL: on the server's spare connection,
+                                        not queued behind the script it is to stop */
     uint8_t resp3;                   /* its client speaks RESP3: it goes on a RESP3 connection,
                                         whose replies need no conversion */
     uint8_t blocking;                /* a blocking command: watch the client while it waits */
@@ -105,6 +110,8 @@ struct redis_server {
     int retired;                     /* a reload removed it: its connections close once idle */
     struct backend_conn *pinned_free;   /* pinned connections no client holds */
     struct backend_conn *pinned_free3;  /* the same, speaking RESP3 */
+    struct backend_conn *spare;      /* for what must not wait behind the shared ones'
+                                        queues (SCRIPT KILL), made on first use */
     struct backend_conn **db_conns;  /* [2 * databases]: shared connections for a SELECTed
                                         database (RESP2, RESP3), made on first use */
     int npinned;                     /* pinned connections made (held or free) */

@@ -18,6 +18,7 @@
 
 #include "backend.h"
 #include "log.h"
+#include "redis_admin.h"
 #include "redis_client.h"
 #include "redis_guard.h"
 #include "redis_local.h"
@@ -138,6 +139,9 @@ static void dispatch(struct redis_client *c, const struct redis_cmd *cmd, const 
         break;
     case ROUTE_WAIT:
         wait_command(c, req, r);
+        break;
+    case ROUTE_ADMIN:
+        admin_command(c, cmd, req, r);
         break;
     case ROUTE_REFUSED:
         c->pool->stats->errors_refused++;

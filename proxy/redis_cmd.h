@@ -35,6 +35,8 @@ enum cmd_route {
                            (redis_pubsub.c) */
     ROUTE_PUBSUB_INFO,  /* PUBSUB CHANNELS/NUMSUB/NUMPAT: asked of the servers, merged */
     ROUTE_WAIT,         /* WAIT: on connections of the client's own (redis_wait.c) */
+    ROUTE_ADMIN,        /* CONFIG, SLOWLOG, LATENCY, MEMORY, DEBUG, ACL: by subcommand, to every
+                           server and merged, or to the server of a key (redis_admin.c) */
     ROUTE_UNSUPPORTED   /* -ERR unsupported command '<name>' (MONITOR, SSUBSCRIBE...) */
 };
 

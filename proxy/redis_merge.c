@@ -317,11 +317,216 @@ static void merge_info(struct msg *m)
     free(db);
 }
 
+/*
+ * CONFIG GET: one reply when every server has the same settings (each
+ * lists name/value pairs -- an array in RESP2, a map in RESP3 -- in its own
+ * order); else an error naming the first setting they disagree on.
+ */
+struct setting {
+    const char *name, *value;     /* each a whole value, header included */
+    size_t nlen, vlen;
+};
+
+static int by_name(const void *x, const void *y)
+{
+    const struct setting *a = x, *b = y;
+    int d = memcmp(a->name, b->name, a->nlen < b->nlen ? a->nlen : b->nlen);
+
+    return d ? d : (a->nlen > b->nlen) - (a->nlen < b->nlen);
+}
+
+/* The reply's pairs, sorted by name: their number, or -1. */
+static long settings_of(const struct rbuf *r, struct setting **out)
+{
+    int64_t n;
+    size_t off;
+    struct setting *v;
+
+    if (resp_header_int(r->data, r->len, &n, &off) != 0 || n < 0 || (r->data[0] == '*' && n % 2 != 0))
+        return -1;
+    if (r->data[0] == '*')
+        n /= 2;
+    if ((v = calloc((size_t)n + 1, sizeof *v)) == NULL)
+        return -1;
+    for (int64_t k = 0; k < n; k++) {
+        long nl = resp_value_len(r->data + off, r->len - off), vl;
+        if (nl < 0 || (vl = resp_value_len(r->data + off + nl, r->len - off - (size_t)nl)) < 0) {
+            free(v);
+            return -1;
+        }
+        v[k] = (struct setting){ r->data + off, r->data + off + nl, (size_t)nl, (size_t)vl };
+        off += (size_t)(nl + vl);
+    }
+    qsort(v, (size_t)n, sizeof *v, by_name);
+    *out = v;
+    return (long)n;
+}
+
+/* A bulk value's text, for a message. */
+static const char *text_of(const char *p, size_t n, char out[64])
+{
+    int64_t l;
+    size_t h;
+
+    if (resp_header_int(p, n, &l, &h) != 0 || l < 0)
+        snprintf(out, 64, "(nil)");
+    else
+        snprintf(out, 64, "%.*s", (int)(l < 60 ? l : 60), p + h);
+    return out;
+}
+
+static void merge_same(struct msg *m)
+{
+    const struct msg *a = m->frags[0];
+    struct setting *va = NULL, *vb = NULL;
+    long na = settings_of(&a->reply, &va);
+    char text[400], x[64], y[64], name[64];
+    int bad = na < 0;
+
+    for (uint32_t i = 1; i < m->nfrags && !bad; i++) {
+        const struct msg *b = m->frags[i];
+        long nb = settings_of(&b->reply, &vb), k;
+        if (nb < 0) {
+            bad = 1;
+            break;
+        }
+        for (k = 0; k < na && k < nb; k++) {
+            if (by_name(&va[k], &vb[k]) != 0) {   /* one has a setting the other lacks */
+                snprintf(text, sizeof text, "ERR coproxy: '%s' is known to %s, not to %s; ask each directly",
+                         text_of(by_name(&va[k], &vb[k]) < 0 ? va[k].name : vb[k].name,
+                                 by_name(&va[k], &vb[k]) < 0 ? va[k].nlen : vb[k].nlen, name),
+                         by_name(&va[k], &vb[k]) < 0 ? a->server->conf->name : b->server->conf->name,
+                         by_name(&va[k], &vb[k]) < 0 ? b->server->conf->name : a->server->conf->name);
+                goto differ;
+            }
+            if (va[k].vlen != vb[k].vlen || memcmp(va[k].value, vb[k].value, va[k].vlen) != 0) {
+                snprintf(text, sizeof text, "ERR coproxy: the servers disagree on '%s': '%s' on %s, '%s' on %s; "
+                         "ask each directly or make them agree (CONFIG SET goes to every server)",
+                         text_of(va[k].name, va[k].nlen, name), text_of(va[k].value, va[k].vlen, x),
+                         a->server->conf->name, text_of(vb[k].value, vb[k].vlen, y), b->server->conf->name);
+                goto differ;
+            }
+        }
+        if (na != nb) {
+            snprintf(text, sizeof text, "ERR coproxy: servers %s and %s know different settings; ask each directly",
+                     a->server->conf->name, b->server->conf->name);
+            goto differ;
+        }
+        free(vb);
+        vb = NULL;
+    }
+    if (bad) {
+        free(va);
+        set_error(m, "ERR coproxy: unexpected CONFIG GET reply from a server");
+        return;
+    }
+    free(va);
+    set_reply(m, a->reply.data, a->reply.len);
+    return;
+differ:
+    free(va);
+    free(vb);
+    set_error(m, text);
+}
+
+/* SCRIPT KILL, FUNCTION KILL: +OK if a server stopped one; else (none ran)
+ * the first server's error, which says so (NOTBUSY). */
+static void merge_any_ok(struct msg *m)
+{
+    for (uint32_t i = 0; i < m->nfrags; i++) {
+        const struct rbuf *r = &m->frags[i]->reply;
+        if (r->len > 0 && r->data[0] == '+') {
+            set_reply(m, r->data, r->len);
+            return;
+        }
+    }
+    set_reply(m, m->frags[0]->reply.data, m->frags[0]->reply.len);
+}
+
+/*
+ * SLOWLOG GET [count]: the servers' entries, newest first (by their
+ * timestamp), at most count of them (10 by default, -1: all); each entry
+ * gets a 7th element, the name of its server (clients read the first six).
+ */
+struct slow_entry {
+    int64_t ts, id, elems;
+    const char *p;
+    size_t n;
+    const char *server;
+};
+
+static int by_time(const void *x, const void *y)
+{
+    const struct slow_entry *a = x, *b = y;
+
+    if (a->ts != b->ts)
+        return a->ts > b->ts ? -1 : 1;
+    return a->id > b->id ? -1 : a->id < b->id;
+}
+
+static void merge_slowlog(struct msg *m)
+{
+    struct slow_entry *v = NULL;
+    size_t n = 0, cap = 0;
+    int64_t want = m->scan_server == UINT32_MAX ? -1 : (int64_t)m->scan_server;   /* (set by admin_command) */
+    char hdr[RESP_INT_MAX_LEN];
+
+    for (uint32_t i = 0; i < m->nfrags; i++) {
+        const struct rbuf *r = &m->frags[i]->reply;
+        int64_t count, e6, id, ts;
+        size_t hl, off, eh, ih, th;
+        if (resp_header_int(r->data, r->len, &count, &hl) != 0 || r->data[0] != '*')
+            goto bad;
+        off = hl;
+        for (int64_t k = 0; k < count; k++) {
+            long len = resp_value_len(r->data + off, r->len - off);
+            const char *e = r->data + off;
+            if (len < 0 || resp_header_int(e, (size_t)len, &e6, &eh) != 0 || e[0] != '*' || e6 < 2
+                || resp_header_int(e + eh, (size_t)len - eh, &id, &ih) != 0
+                || resp_header_int(e + eh + ih, (size_t)len - eh - ih, &ts, &th) != 0)
+                goto bad;
+            if (n == cap) {
+                struct slow_entry *g = realloc(v, (cap = cap ? 2 * cap : 64) * sizeof *v);
+                if (g == NULL)
+                    goto oom;
+                v = g;
+            }
+            v[n++] = (struct slow_entry){ ts, id, e6, e + eh, (size_t)len - eh, m->frags[i]->server->conf->name };
+            off += (size_t)len;
+        }
+    }
+    qsort(v, n, sizeof *v, by_time);
+    if (want >= 0 && (uint64_t)want < n)
+        n = (size_t)want;
+    m->reply.len = 0;
+    if (rbuf_append(&m->reply, hdr, resp_write_int(hdr, '*', (int64_t)n)) != 0)
+        goto oom;
+    for (size_t k = 0; k < n; k++) {
+        if (rbuf_append(&m->reply, hdr, resp_write_int(hdr, '*', v[k].elems + 1)) != 0
+            || rbuf_append(&m->reply, v[k].p, v[k].n) != 0
+            || rbuf_printf(&m->reply, "$%zu\r\n%s\r\n", strlen(v[k].server), v[k].server) != 0)
+            goto oom;
+    }
+    free(v);
+    return;
+bad:
+    free(v);
+    set_error(m, "ERR coproxy: unexpected SLOWLOG GET reply from a server");
+    return;
+oom:
+    free(v);
+    set_error(m, "ERR coproxy: out of memory merging SLOWLOG GET");
+}
+
 void redis_merge(struct msg *m)
 {
-    const struct rbuf *err = first_error(m);
+    const struct rbuf *err;
 
-    if (err != NULL) {   /* one part failed: the client sees that error */
+    if (m->merge == MERGE_ANY_OK) {   /* (the servers that had nothing to stop say so: errors) */
+        merge_any_ok(m);
+        return;
+    }
+    if ((err = first_error(m)) != NULL) {   /* one part failed: the client sees that error */
         set_reply(m, err->data, err->len);
         /* a subscription half made: the client goes, its library subscribes again */
         m->quit = m->merge == MERGE_KEEP;
@@ -352,6 +557,12 @@ void redis_merge(struct msg *m)
         break;
     case MERGE_ALL:
         merge_all(m);
+        break;
+    case MERGE_SAME:
+        merge_same(m);
+        break;
+    case MERGE_SLOWLOG:
+        merge_slowlog(m);
         break;
     default:
         merge_ok(m);

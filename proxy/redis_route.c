@@ -47,6 +47,8 @@ static struct backend_conn *conn_for(struct redis_client *c, struct redis_server
 {
     if (c->writing)   /* for WAIT */
         c->wrote |= s->index < 64 ? (uint64_t)1 << s->index : ~(uint64_t)0;
+    if (m->aside)
+        return backend_pick_spare(c->w, s, m);
     if (c->pin != NULL && c->pin->srv == s)
         return backend_pick_pinned(c->w, c->pin, m);
     if (c->db >= 0)
@@ -245,6 +247,7 @@ struct msg *route_add_frag(struct redis_client *c, struct msg *m, struct redis_s
     f->parent = m;
     f->refs = 1;
     f->resp3 = m->resp3;
+    f->aside = m->aside;
     f->server = s;
     f->deadline = m->deadline;
     f->start_us = m->start_us;
@@ -428,10 +431,13 @@ void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, const cha
     struct msg *m;
 
     int exists = strcmp(cmd->name, "SCRIPT") == 0 && resp_arg_is(req, &r->args[1], "EXISTS");
+    /* a runaway script or function runs on one server: the others say NOTBUSY */
+    int kill = (strcmp(cmd->name, "SCRIPT") == 0 || strcmp(cmd->name, "FUNCTION") == 0)
+               && resp_arg_is(req, &r->args[1], "KILL");
 
     if (strcmp(cmd->name, "SCRIPT") == 0 && !resp_arg_is(req, &r->args[1], "LOAD") && !resp_arg_is(req, &r->args[1], "FLUSH")
-        && !exists) {
-        reply_error(c, "ERR coproxy: only SCRIPT LOAD, EXISTS and FLUSH are supported (they go to every server)");
+        && !exists && !kill) {
+        reply_error(c, "ERR coproxy: only SCRIPT LOAD, EXISTS, FLUSH and KILL are supported (they go to every server)");
         return;
     }
     if (!p->conf->allow_flush && (strcmp(cmd->name, "FLUSHDB") == 0 || strcmp(cmd->name, "FLUSHALL") == 0)) {
@@ -446,9 +452,9 @@ void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, const cha
             return;
         }
         if (!resp_arg_is(req, sub, "LOAD") && !resp_arg_is(req, sub, "DELETE") && !resp_arg_is(req, sub, "FLUSH")
-            && !resp_arg_is(req, sub, "RESTORE")) {
-            reply_error(c, "ERR coproxy: FUNCTION LOAD, DELETE, FLUSH and RESTORE go to every server, LIST and "
-                        "DUMP to one; ask a server directly for the others");
+            && !resp_arg_is(req, sub, "RESTORE") && !kill) {
+            reply_error(c, "ERR coproxy: FUNCTION LOAD, DELETE, FLUSH, RESTORE and KILL go to every server, LIST "
+                        "and DUMP to one; ask a server directly for the others");
             return;
         }
     }
@@ -459,6 +465,8 @@ void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, const cha
                : cmd->route == ROUTE_FANOUT_CONCAT ? MERGE_CONCAT
                : cmd->route == ROUTE_FANOUT_RANDOM ? MERGE_RANDOM
                : exists                            ? MERGE_ALL
+               : kill                              ? MERGE_ANY_OK
                                                    : MERGE_OK;
+    m->aside = (uint8_t)kill;
     send_everywhere(c, m, NULL, 0, req, r);
 }

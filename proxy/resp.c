@@ -1,4 +1,5 @@
-/* resp.c — RESP2: resumable request and reply parsers (state kept in the struct), reply writers. */
+/* resp.c — RESP: resumable request and reply parsers (RESP2 and RESP3 replies; state kept in the struct), reply writers. */
+#define _GNU_SOURCE   /* memmem */
 #include "resp.h"
 
 #include <stdio.h>
@@ -600,7 +601,7 @@ int resp_header_int(const char *buf, size_t len, int64_t *out, size_t *hdr_len)
     const char *cr;
     int64_t v;
 
-    if (len < 4 || (buf[0] != ':' && buf[0] != '*' && buf[0] != '$' && buf[0] != '='))
+    if (len < 4 || strchr(":*$=%~>", buf[0]) == NULL || buf[0] == '\0')
         return -1;
     /* the '\r' of a valid header is within its first RESP_NUM_MAX + 2 bytes */
     cr = memchr(buf + 1, '\r', len - 1 < RESP_NUM_MAX + 1 ? len - 1 : RESP_NUM_MAX + 1);
@@ -612,6 +613,25 @@ int resp_header_int(const char *buf, size_t len, int64_t *out, size_t *hdr_len)
         *out = v;
     if (hdr_len != NULL)
         *hdr_len = (size_t)(cr - buf) + 2;
+    return 0;
+}
+
+int resp_bulk_field(const char *reply, size_t n, const char *key, char *out, size_t cap)
+{
+    char pat[80];
+    int plen = snprintf(pat, sizeof pat, "$%zu\r\n%s\r\n$", strlen(key), key);
+    const char *at = plen > 0 && (size_t)plen < sizeof pat ? memmem(reply, n, pat, (size_t)plen) : NULL;
+    int64_t len;
+    size_t hl;
+
+    if (at == NULL)
+        return -1;
+    at += plen - 1;   /* at the value's "$" */
+    if (resp_header_int(at, n - (size_t)(at - reply), &len, &hl) != 0 || len < 0 || (uint64_t)len >= cap
+        || (size_t)(at - reply) + hl + (size_t)len > n)
+        return -1;
+    memcpy(out, at + hl, (size_t)len);
+    out[len] = '\0';
     return 0;
 }
 

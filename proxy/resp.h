@@ -105,9 +105,15 @@ void resp_reply_reset(struct resp_reply *r);
  */
 long resp_value_len(const char *buf, size_t len);
 
-/* The integer of a ":<n>\r\n" or the length of a "*<n>\r\n" / "$<n>\r\n" / "=<n>\r\n" header
- * at buf: 0 and *out, or -1 if malformed.  *hdr_len gets the header's length. */
+/* The integer of a ":<n>\r\n" header at buf, or the count or length of an
+ * aggregate or string header ('*', '%', '~', '>', '$', '='): 0 and *out, or
+ * -1 if malformed.  *hdr_len gets the header's length. */
 int resp_header_int(const char *buf, size_t len, int64_t *out, size_t *hdr_len);
+
+/* In a reply of name/value pairs (HELLO's map), the bulk value that follows
+ * the bulk name `key`, into out[0..cap) NUL-terminated: 0, or -1 if absent
+ * or too long. */
+int resp_bulk_field(const char *reply, size_t n, const char *key, char *out, size_t cap);
 
 /* Writers: append to a buffer the caller sized; each returns bytes written.
  * The upper bounds tell the caller how much room to make. */

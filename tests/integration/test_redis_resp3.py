@@ -145,6 +145,8 @@ CORPUS = [
     ("XACK", "st2", "g1", "5-1"), ("XPENDING", "st2", "g1"),
     ("TYPE", "st2"), ("TYPE", "z2"), ("TYPE", "is"), ("TYPE", "h"), ("OBJECT", "ENCODING", "z2"),
     ("SCRIPT", "LOAD", "return ARGV[1]"), ("EVALSHA", "098e0f0d1448c0a81dafe820f66d460eb09263da", "0", "x"),
+    ("CONFIG", "GET", "maxmemory"), ("CONFIG", "GET", "maxmemory-policy"), ("CONFIG", "SET", "maxmemory", "0"),
+    ("ACL", "WHOAMI"), ("MEMORY", "USAGE", "is"), ("MEMORY", "USAGE", "missing"), ("SCRIPT", "KILL"),
     ("SCRIPT", "EXISTS", "098e0f0d1448c0a81dafe820f66d460eb09263da", "0000000000000000000000000000000000000000"),
 ]
 
@@ -195,8 +197,11 @@ def test_hello_answers_as_redis_7_and_reset_goes_back_to_resp2(twin):
     assert c.call("GET", "nothing") == b"_\r\n"
     assert c.call("HSET", "h", "f", "v") == b":1\r\n"
     assert c.call("HGETALL", "h") == b"%1\r\n$1\r\nf\r\n$1\r\nv\r\n"
-    # HELLO with no version: the protocol stays
-    assert c.call("HELLO").startswith(b"%8\r\n")
+    # HELLO with no version: the protocol stays; the servers' version, once one told it
+    r = c.call("HELLO")
+    assert r.startswith(b"%8\r\n")
+    version = Raw(direct).call("HELLO", "3").split(b"$7\r\nversion\r\n")[1].split(b"\r\n$5")[0]
+    assert b"$7\r\nversion\r\n" + version + b"\r\n" in r, (version, r)
     assert c.call("RESET") == b"+RESET\r\n"
     assert c.call("GET", "nothing") == b"$-1\r\n"
     assert c.call("HGETALL", "h") == b"*2\r\n$1\r\nf\r\n$1\r\nv\r\n"

@@ -954,6 +954,13 @@ static void test_header_int(void)
         {":+1\r\n", -1, 0, 0},
         {":\r\n", -1, 0, 0},
         {":1234567890123456789012345\r\n", -1, 0, 0},
+        /* RESP3's aggregates and verbatim strings */
+        {"%2\r\n", 0, 2, 4},
+        {"~0\r\n", 0, 0, 4},
+        {">3\r\n", 0, 3, 4},
+        {"=15\r\ntxt:", 0, 15, 5},
+        {"_\r\n\r\n", -1, 0, 0},
+        {"#t\r\n", -1, 0, 0},
     };
     size_t i, hdr;
     int64_t v;
@@ -970,6 +977,24 @@ static void test_header_int(void)
         }
     }
     cur_case = NULL;
+}
+
+/* A value by its name in a reply of pairs: HELLO's map, as Redis 7 sends it. */
+static void test_bulk_field(void)
+{
+    static const char hello[] = "%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n"
+                                "$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:5\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n"
+                                "$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n";
+    char out[16];
+
+    CHECK_EQ(resp_bulk_field(hello, sizeof hello - 1, "version", out, sizeof out), 0);
+    CHECK(strcmp(out, "7.0.15") == 0);
+    CHECK_EQ(resp_bulk_field(hello, sizeof hello - 1, "mode", out, sizeof out), 0);
+    CHECK(strcmp(out, "standalone") == 0);
+    CHECK_EQ(resp_bulk_field(hello, sizeof hello - 1, "proto", out, sizeof out), -1);   /* not a bulk */
+    CHECK_EQ(resp_bulk_field(hello, sizeof hello - 1, "nosuch", out, sizeof out), -1);
+    CHECK_EQ(resp_bulk_field(hello, sizeof hello - 1, "mode", out, 10), -1);             /* no room */
+    CHECK_EQ(resp_bulk_field(hello, 48, "version", out, sizeof out), -1);               /* cut short */
 }
 
 static void test_writers(void)
@@ -1035,6 +1060,7 @@ int main(void)
     RUN(test_reply_fuzz);
     RUN(test_value_len);
     RUN(test_header_int);
+    RUN(test_bulk_field);
     RUN(test_writers);
     return 0;
 }

@@ -1,0 +1,126 @@
+/* redis_admin.c — redis mode: the servers' administration commands through the
+ * proxy -- to every server and merged, to the server of a key, or answered here. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis_admin.h"
+#include "redis_msg.h"
+#include "redis_reply.h"
+#include "redis_route.h"
+#include "resp_append.h"
+
+enum how {
+    ALL_SAME,       /* every server; one reply when they agree (CONFIG GET) */
+    ALL_OK,         /* every server; +OK when each says so */
+    ALL_SUM,        /* every server; integers summed */
+    ALL_CONCAT,     /* every server; arrays concatenated */
+    ALL_SLOWLOG,    /* every server; entries merged by time */
+    BY_KEY,         /* the server of the key at argument 2 */
+    ONE,            /* one server, always the same: what every server answers alike */
+    WHOAMI,         /* answered here: coproxy's clients are the default user */
+};
+
+struct admin_sub {
+    const char *cmd, *sub;
+    enum how how;
+};
+
+/* What each subcommand needs.  What is missing is refused with a message
+ * saying which ones work (ask a server directly for the rest). */
+static const struct admin_sub subs[] = {
+    { "CONFIG", "GET", ALL_SAME },         { "CONFIG", "SET", ALL_OK },
+    { "CONFIG", "RESETSTAT", ALL_OK },     { "CONFIG", "REWRITE", ALL_OK },
+    { "CONFIG", "HELP", ONE },
+    { "SLOWLOG", "GET", ALL_SLOWLOG },     { "SLOWLOG", "LEN", ALL_SUM },
+    { "SLOWLOG", "RESET", ALL_OK },        { "SLOWLOG", "HELP", ONE },
+    { "LATENCY", "LATEST", ALL_CONCAT },   { "LATENCY", "HISTORY", ALL_CONCAT },
+    { "LATENCY", "RESET", ALL_SUM },       { "LATENCY", "HELP", ONE },
+    { "MEMORY", "USAGE", BY_KEY },         { "MEMORY", "PURGE", ALL_OK },
+    { "MEMORY", "HELP", ONE },
+    { "DEBUG", "OBJECT", BY_KEY },         { "DEBUG", "SLEEP", ONE },
+    { "ACL", "WHOAMI", WHOAMI },           { "ACL", "CAT", ONE },
+};
+
+static void refuse(struct redis_client *c, const struct redis_cmd *cmd, const char *req, const struct resp_arg *sub)
+{
+    char name[72], list[256] = "";
+    size_t n = 0;
+
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+        if (strcmp(subs[i].cmd, cmd->name) == 0)
+            n += (size_t)snprintf(list + n, n < sizeof list ? sizeof list - n : 0, "%s%s", n ? ", " : "",
+                                  subs[i].sub);
+    c->pool->stats->errors_refused++;
+    reply_error(c, "ERR coproxy: '%s %s' is not supported through the proxy (it does %s); ask a server directly",
+                cmd->name, reply_printable(req + sub->off, sub->len, name), list);
+}
+
+/* SLOWLOG GET's count: 10 by default, -1 for all; -2 if not a number. */
+static int64_t slowlog_count(const char *req, const struct resp_request *r)
+{
+    char num[24], *end;
+    long long v;
+
+    if (r->argc < 3)
+        return 10;
+    snprintf(num, sizeof num, "%.*s", (int)(r->args[2].len < 23 ? r->args[2].len : 23), req + r->args[2].off);
+    v = strtoll(num, &end, 10);
+    if (r->args[2].len == 0 || *end != '\0' || v < -1)
+        return -2;
+    return v;
+}
+
+void admin_command(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
+                   const struct resp_request *r)
+{
+    const struct resp_arg *sub = &r->args[1];
+    const struct admin_sub *a = NULL;
+    struct route rt;
+    struct msg *m;
+    int64_t count = 0;
+
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0] && a == NULL; i++)
+        if (strcmp(subs[i].cmd, cmd->name) == 0 && resp_arg_is(req, sub, subs[i].sub))
+            a = &subs[i];
+    if (a == NULL) {
+        refuse(c, cmd, req, sub);
+        return;
+    }
+    if (a->how == WHOAMI) {
+        reply_bulk(c, "default", 7);
+        return;
+    }
+    if (a->how == BY_KEY && r->argc < 3) {
+        reply_error(c, "ERR wrong number of arguments for '%s|%.*s' command", cmd->name, (int)sub->len,
+                    req + sub->off);
+        return;
+    }
+    if (a->how == ALL_SLOWLOG && (count = slowlog_count(req, r)) == -2) {
+        reply_error(c, "ERR count should be greater than or equal to -1");
+        return;
+    }
+    if ((m = msg_queue(c)) == NULL)
+        return;
+    route_set_deadline(c, m);
+    switch (a->how) {
+    case BY_KEY:
+        rt = route_of_key(c->pool, req + r->args[2].off, r->args[2].len, 0);
+        route_send_whole(c, m, rt.server, rt.slot1, req, r);
+        return;
+    case ONE:
+        rt = route_of_key(c->pool, "", 0, 0);
+        route_send_whole(c, m, rt.server, rt.slot1, req, r);
+        return;
+    case ALL_SLOWLOG:
+        /* every server sends its newest `count`: the merge keeps the newest of them all */
+        m->scan_server = count < 0 ? UINT32_MAX : count > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)count;
+        m->merge = MERGE_SLOWLOG;
+        break;
+    default:
+        m->merge = a->how == ALL_SAME ? MERGE_SAME : a->how == ALL_SUM ? MERGE_SUM
+                   : a->how == ALL_CONCAT ? MERGE_CONCAT : MERGE_OK;
+        break;
+    }
+    route_send_everywhere(c, m, req, r);
+}

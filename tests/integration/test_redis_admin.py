@@ -1,0 +1,130 @@
+"""The servers' administration commands through coproxy (two redis-servers):
+CONFIG GET/SET/RESETSTAT, SLOWLOG merged by time with the server named,
+SCRIPT KILL reaching the server that runs the script, MEMORY USAGE and
+DEBUG OBJECT by key, ACL WHOAMI; and redis-benchmark runs with no warning."""
+import subprocess
+import threading
+import time
+
+import pytest
+import redis
+
+from conftest import free_port
+from redis_util import RedisProc, Resp, redis_config
+
+
+@pytest.fixture
+def two(tmp_path, daemon):
+    made = [RedisProc(tmp_path) for _ in range(2)]
+    port = free_port()
+    daemon(redis_config(port, [b.port for b in made]), port=port)
+    try:
+        yield port, [redis.Redis(port=b.port, socket_timeout=30) for b in made]
+    finally:
+        for b in made:
+            b.stop()
+
+
+def test_redis_benchmark_prints_no_warning(two):
+    port, _ = two
+    r = subprocess.run(["redis-benchmark", "-p", str(port), "-t", "get,set", "-n", "2000", "-q"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0
+    out = r.stdout + r.stderr
+    assert "WARNING" not in out and "Could not fetch" not in out, out
+    assert "GET:" in out and "SET:" in out
+
+
+def test_config_goes_to_every_server_and_get_reports_disagreement(two):
+    port, servers = two
+    c = redis.Redis(port=port, socket_timeout=30)
+    assert c.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+    assert c.config_get("maxmemory*") == servers[0].config_get("maxmemory*")
+    assert c.config_set("maxmemory-policy", "allkeys-lru")
+    assert [s.config_get("maxmemory-policy")["maxmemory-policy"] for s in servers] == ["allkeys-lru"] * 2
+    servers[1].config_set("maxmemory-policy", "volatile-lru")
+    with pytest.raises(redis.ResponseError) as e:
+        c.config_get("maxmemory-policy")
+    msg = str(e.value)
+    assert "disagree on 'maxmemory-policy'" in msg and "allkeys-lru" in msg and "volatile-lru" in msg, msg
+    assert "s0" in msg and "s1" in msg
+    assert c.config_resetstat()
+    with pytest.raises(redis.ResponseError) as e:
+        c.execute_command("CONFIG", "NOSUCHSUB")
+    assert "GET" in str(e.value) and "SET" in str(e.value)
+
+
+def test_slowlog_merged_newest_first_with_the_server_named(two):
+    port, servers = two
+    c = redis.Redis(port=port, socket_timeout=30)
+    assert c.config_set("slowlog-log-slower-than", "0")
+    assert c.slowlog_reset()
+    for i in range(40):                              # keys on both servers
+        c.set(f"slow{i}", i)
+    raw = Resp(port)
+    entries = raw.call("SLOWLOG", "GET", "-1")
+    servers_named = {e[6] for e in entries}
+    assert servers_named == {b"s0", b"s1"}, servers_named
+    assert all(len(e) == 7 for e in entries)
+    stamps = [e[1] for e in entries]
+    assert stamps == sorted(stamps, reverse=True)
+    assert c.config_set("slowlog-log-slower-than", "-1")   # nothing more logged: the lengths hold still
+    assert raw.call("SLOWLOG", "LEN") == sum(s.slowlog_len() for s in servers) >= 40
+    assert len(raw.call("SLOWLOG", "GET")) == 10       # Redis's default count
+    assert len(raw.call("SLOWLOG", "GET", "3")) == 3
+    assert raw.call("SLOWLOG", "RESET") == b"+OK"
+    assert raw.call("SLOWLOG", "LEN") == 0
+    raw.close()
+
+
+def test_script_kill_reaches_the_server_running_the_script(two):
+    port, servers = two
+    for s in servers:                               # the server takes SCRIPT KILL after 100 ms, not 5 s
+        s.config_set("busy-reply-threshold", "100")
+    result = {}
+
+    def run():
+        r = redis.Redis(port=port, socket_timeout=60)
+        try:
+            r.eval("local i = 0 while true do i = i + 1 end", 0)
+        except redis.ResponseError as e:
+            result["error"] = str(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    killer = redis.Redis(port=port, socket_timeout=30)
+    deadline = time.monotonic() + 30
+    while True:                                      # NOTBUSY until the script has started
+        try:
+            if killer.script_kill():
+                break
+        except redis.ResponseError as e:
+            assert "NOTBUSY" in str(e), e
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    t.join(30)
+    assert not t.is_alive()
+    assert "killed" in result.get("error", "").lower(), result
+    with pytest.raises(redis.ResponseError) as e:    # nothing runs now: Redis's own answer
+        killer.script_kill()
+    assert "NOTBUSY" in str(e.value)
+
+
+def test_key_and_local_admin_commands(two):
+    port, servers = two
+    c = redis.Redis(port=port, socket_timeout=30)
+    for i in range(10):
+        c.set(f"mem{i}", "x" * 100)
+    for i in range(10):
+        held = [s for s in servers if s.exists(f"mem{i}")]
+        assert len(held) == 1
+        assert c.memory_usage(f"mem{i}") == held[0].memory_usage(f"mem{i}")
+        via = c.execute_command("DEBUG", "OBJECT", f"mem{i}")
+        direct = held[0].execute_command("DEBUG", "OBJECT", f"mem{i}")
+        assert via.split(b" encoding:")[0] == direct.split(b" encoding:")[0]   # "Value at:<the object's address>"
+    assert c.execute_command("ACL", "WHOAMI") == b"default"
+    assert b"keyspace" in c.execute_command("ACL", "CAT")
+    assert c.memory_usage("nosuchkey") is None
+    with pytest.raises(redis.ResponseError) as e:
+        c.execute_command("DEBUG", "SEGFAULT")
+    assert "not supported through the proxy" in str(e.value)
