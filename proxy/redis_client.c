@@ -154,6 +154,27 @@ static void dispatch(struct redis_client *c, const struct redis_cmd *cmd, const 
     }
 }
 
+/* A command nobody knows: Redis's own words (its name, and the first
+ * arguments up to 128 bytes, quoted; line ends as spaces). */
+static void unknown_command(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    char args[300], name[140];
+    size_t n = 0;
+
+    snprintf(name, sizeof name, "%.*s", (int)(r->args[0].len < 128 ? r->args[0].len : 128), req + r->args[0].off);
+    args[0] = '\0';
+    for (uint32_t i = 1; i < r->argc && n < 128; i++)
+        n += (size_t)snprintf(args + n, sizeof args - n, "'%.*s' ",
+                              (int)(r->args[i].len < 128 - n ? r->args[i].len : 128 - n), req + r->args[i].off);
+    for (char *p = name; *p; p++)
+        if (*p == '\r' || *p == '\n')
+            *p = ' ';
+    for (char *p = args; *p; p++)
+        if (*p == '\r' || *p == '\n')
+            *p = ' ';
+    reply_error(c, "ERR unknown command '%s', with args beginning with: %s", name, args);
+}
+
 /* One whole request: answer it here, or send it on. */
 static void handle_request(struct redis_client *c, const char *req, const struct resp_request *r)
 {
@@ -166,7 +187,7 @@ static void handle_request(struct redis_client *c, const char *req, const struct
         return;
     if (cmd == NULL) {
         c->pool->stats->errors_refused++;
-        reply_error(c, "ERR unsupported command '%s'", reply_printable(req + a0->off, a0->len, name));
+        unknown_command(c, req, r);
         if (c->multi)
             pinned_abort_multi(c);
         return;

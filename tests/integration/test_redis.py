@@ -292,14 +292,16 @@ def test_inline_commands_and_local_commands(proxy):
     assert c.closed()
 
 
-@pytest.mark.parametrize("cmd", [["SSUBSCRIBE", "ch"], ["MONITOR"],
-                                 ["CONFIG", "GET", "maxmemory"], ["SHUTDOWN"], ["SPUBLISH", "ch", "m"],
+@pytest.mark.parametrize("cmd", [["SSUBSCRIBE", "ch"], ["MONITOR"], ["SHUTDOWN"], ["SPUBLISH", "ch", "m"],
                                  ["NOSUCHCOMMAND", "x"]])
 def test_unsupported_commands_get_an_error_and_the_connection_stays(proxy, cmd):
     s = proxy(1)
     c = Resp(s.port)
     err = c.call(*cmd)
-    assert err == b"-ERR unsupported command '%s'" % cmd[0].encode(), err
+    if cmd[0] == "NOSUCHCOMMAND":   # Redis's own words for a command nobody knows
+        assert err == b"-ERR unknown command 'NOSUCHCOMMAND', with args beginning with: 'x' ", err
+    else:
+        assert err == b"-ERR unsupported command '%s'" % cmd[0].encode(), err
     assert c.call("PING") == b"+PONG"
 
 

@@ -266,3 +266,37 @@ def test_pubsub_over_resp3_is_pushes_as_redis_sends_them(twin):
     got = pubsub_session(proxied, proxied)
     assert want[2].startswith(b">3\r\n$9\r\nsubscribe\r\n") and want[4].startswith(b">3\r\n$7\r\nmessage")
     assert got == want
+
+
+# Transactions as Redis rules them: a command that fails to queue dooms the
+# EXEC (EXECABORT), the client stays in MULTI until EXEC/DISCARD, nested MULTI
+# and WATCH inside MULTI are errors that do not end it.
+TRANSACTIONS = [
+    [("MULTI",), ("NOSUCHCMD", "x"), ("SET", "ta", "1"), ("EXEC",), ("GET", "ta")],
+    [("MULTI",), ("SET", "ta"), ("INCR", "tb"), ("EXEC",), ("GET", "tb")],
+    [("MULTI",), ("MULTI",), ("SET", "ta", "2"), ("EXEC",), ("GET", "ta")],
+    [("MULTI",), ("WATCH", "ta"), ("SET", "ta", "3"), ("EXEC",), ("EXEC",)],
+    [("MULTI",), ("SET", "ta", "4"), ("DISCARD",), ("EXEC",), ("DISCARD",), ("GET", "ta")],
+    [("MULTI",), ("NOSUCHCMD",), ("DISCARD",), ("MULTI",), ("INCR", "tc"), ("EXEC",)],
+    [("WATCH", "td"), ("MULTI",), ("SET", "td", "1"), ("EXEC",), ("UNWATCH",), ("EXEC",)],
+    [("MULTI",), ("GET", "ta"), ("PING",), ("ECHO", "e"), ("EXEC",)],
+    [("MULTI",), ("SET", "te", "1"), ("LPUSH", "te", "x"), ("GET", "te"), ("EXEC",)],
+    [("MULTI",), ("NOSUCHCMD", "a" * 100, "b" * 100, "c"), ("EXEC",)],
+]
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_transactions_follow_redis_rules(twin, proto):
+    direct, proxied = twin
+    differ = []
+    for steps in TRANSACTIONS:
+        d, p = Raw(direct), Raw(proxied)
+        d.call("HELLO", proto)
+        p.call("HELLO", proto)
+        for cmd in steps:
+            want, got = d.call(*cmd), p.call(*cmd)
+            if want != got:
+                differ.append(f"{steps}: {' '.join(cmd)}:\n  redis:   {want!r}\n  coproxy: {got!r}")
+        d.close()
+        p.close()
+    assert not differ, "\n".join(differ)
