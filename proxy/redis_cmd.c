@@ -261,7 +261,7 @@ static const struct cmd_def cmd_table[] = {
     CMD("SELECT",                   2, LOCAL,         0,                      0,  0,  0),
     CMD("AUTH",                    -2, LOCAL,         CMD_NOAUTH,             0,  0,  0),
     CMD("HELLO",                   -1, LOCAL,         CMD_NOAUTH,             0,  0,  0),
-    CMD("COMMAND",                 -1, LOCAL,         0,                      0,  0,  0),
+    CMD("COMMAND",                 -1, ONE,           0,                      0,  0,  0),   /* the servers' own table */
     CMD("CLIENT",                  -2, LOCAL,         0,                      0,  0,  0),
     /* transactions and blocking commands: a pinned connection each */
     CMD("MULTI",                    1, TXN,           0,                      0,  0,  0),

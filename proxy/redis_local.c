@@ -1,4 +1,4 @@
-/* redis_local.c — redis mode: the commands coproxy answers itself (AUTH, HELLO, CLIENT, COMMAND, RESET, ...). */
+/* redis_local.c — redis mode: the commands coproxy answers itself (AUTH, HELLO, CLIENT, RESET, ...). */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
@@ -215,16 +215,6 @@ static void cmd_client(struct redis_client *c, const char *req, const struct res
     }
 }
 
-static void cmd_command(struct redis_client *c, const char *req, const struct resp_request *r)
-{
-    if (r->argc == 2 && resp_arg_is(req, &r->args[1], "COUNT"))
-        reply_int(c, redis_cmd_count());
-    else if (r->argc >= 2 && resp_arg_is(req, &r->args[1], "DOCS"))
-        reply_str(c, "*0\r\n");   /* redis-cli asks for hints: none */
-    else
-        reply_error(c, "ERR coproxy: only COMMAND COUNT and COMMAND DOCS are supported");
-}
-
 /* RESET: the client's state as a new connection's (subscriptions, a
  * transaction, WATCH, SELECT, CLIENT REPLY, its name; AUTH again if a
  * password is set). */
@@ -316,8 +306,6 @@ void local_command(struct redis_client *c, const struct redis_cmd *cmd, const ch
         cmd_hello(c, req, r);
     } else if (strcmp(name, "CLIENT") == 0) {
         cmd_client(c, req, r);
-    } else if (strcmp(name, "COMMAND") == 0) {
-        cmd_command(c, req, r);
     } else {
         char lname[40];
         reply_error(c, "ERR unsupported command '%s'", reply_lower_name(name, lname));

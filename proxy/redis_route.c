@@ -101,6 +101,29 @@ static int write_part(struct rbuf *out, const void *arg)
     return err;
 }
 
+/* SORT's BY and GET patterns name other keys (weight_*, object_*->field),
+ * which may live on any server: with more than one, SORT cannot see them. */
+static int sort_reads_other_keys(const char *req, const struct resp_request *r)
+{
+    for (uint32_t i = 2; i + 1 < r->argc; i++) {
+        const struct resp_arg *a = &r->args[i], *next = &r->args[i + 1];
+        if (resp_arg_is(req, a, "BY")) {
+            if (memchr(req + next->off, '*', next->len) != NULL)
+                return 1;
+            i++;
+        } else if (resp_arg_is(req, a, "GET")) {
+            if (!(next->len == 1 && req[next->off] == '#'))
+                return 1;
+            i++;
+        } else if (resp_arg_is(req, a, "LIMIT")) {
+            i += 2;
+        } else if (resp_arg_is(req, a, "STORE")) {
+            i++;
+        }
+    }
+    return 0;
+}
+
 /* A command whose keys must all be on one server. */
 void route_keys(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
                        const struct resp_request *r)
@@ -114,6 +137,13 @@ void route_keys(struct redis_client *c, const struct redis_cmd *cmd, const char 
     if (keys == NULL) {
         reply_error(c, "ERR coproxy: out of memory");
         return;
+    }
+    if (strncmp(cmd->name, "SORT", 4) == 0 && (c->pool->nservers > 1 || c->pool->cluster != NULL)
+        && sort_reads_other_keys(req, r)) {
+        c->pool->stats->errors_refused++;
+        reply_error(c, "ERR coproxy: SORT with BY or GET patterns reads keys that may be on other servers; "
+                    "sort on the client, or use a pool of one server");
+        goto out;
     }
     n = redis_cmd_keys(cmd, req, r->args, r->argc, keys, &err);
     if (n < 0) {

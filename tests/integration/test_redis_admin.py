@@ -110,6 +110,23 @@ def test_script_kill_reaches_the_server_running_the_script(two):
     assert "NOTBUSY" in str(e.value)
 
 
+def test_sort_refuses_patterns_that_read_other_servers_keys(two):
+    port, servers = two
+    c = redis.Redis(port=port, socket_timeout=30)
+    c.rpush("sl", 3, 1, 2)
+    assert c.sort("sl") == [b"1", b"2", b"3"]
+    assert c.sort("sl", by="nosort") == [b"3", b"1", b"2"]
+    assert c.sort("sl", get="#", desc=True) == [b"3", b"2", b"1"]
+    for kw in ({"by": "w_*"}, {"get": "o_*"}, {"get": ["#", "o_*->f"]}):
+        with pytest.raises(redis.ResponseError) as e:
+            c.sort("sl", **kw)
+        assert "BY or GET patterns" in str(e.value)
+    raw = Resp(port)
+    assert raw.call("COMMAND", "COUNT") == servers[0].command_count() > 150   # the servers' table
+    assert raw.call("COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2") == [b"a", b"b"]
+    raw.close()
+
+
 def test_key_and_local_admin_commands(two):
     port, servers = two
     c = redis.Redis(port=port, socket_timeout=30)
