@@ -100,14 +100,15 @@ int addr_is_loopback(const struct proxy_addr *a)
     return a->family == AF_UNIX;
 }
 
-const char *addr_peer(int fd, char *out, size_t n)
+/* A socket's end (peer or local) as "host:port". */
+static const char *addr_end(int fd, int local, char *out, size_t n)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     char host[INET6_ADDRSTRLEN] = "?";
     int port = 0;
 
-    if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
+    if ((local ? getsockname(fd, (struct sockaddr *)&ss, &len) : getpeername(fd, (struct sockaddr *)&ss, &len)) == 0) {
         if (ss.ss_family == AF_INET) {
             inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof host);
             port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
@@ -120,4 +121,14 @@ const char *addr_peer(int fd, char *out, size_t n)
     }
     snprintf(out, n, "%s:%d", host, port);
     return out;
+}
+
+const char *addr_peer(int fd, char *out, size_t n)
+{
+    return addr_end(fd, 0, out, n);
+}
+
+const char *addr_local(int fd, char *out, size_t n)
+{
+    return addr_end(fd, 1, out, n);
 }

@@ -33,5 +33,7 @@ int addr_is_loopback(const struct proxy_addr *a);
 /* The peer of connected socket fd as "host:port" ("unix:0" on a Unix socket,
  * "?:0" if unknown), into out[0..n): for CLIENT LIST and logs. */
 const char *addr_peer(int fd, char *out, size_t n);
+/* The same for the socket's own end (CLIENT LIST's laddr). */
+const char *addr_local(int fd, char *out, size_t n);
 
 #endif

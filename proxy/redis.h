@@ -236,6 +236,7 @@ struct redis_client {
     uint64_t batch_us;                   /* when the requests being parsed arrived */
     int fd;
     char *name;                          /* CLIENT SETNAME */
+    uint64_t since_ms;                   /* connected then (CLIENT LIST's age) */
     uint64_t id;
     uint8_t authed;
     uint8_t resp3;                       /* HELLO 3: it speaks RESP3 (RESET: RESP2 again) */

@@ -65,6 +65,7 @@ struct redis_client *redis_client_new(struct worker *w, struct pool_rt *p, int f
     c->fd = fd;
     c->tail = &c->head;
     c->id = next_client_id(w);
+    c->since_ms = worker_now_ms();
     c->authed = c->pool->conf->password[0] == '\0';
     c->db = -1;
     return c;

@@ -13,11 +13,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
+#include "rbuf.h"
 #include "redis_local.h"
 #include "redis_msg.h"
 #include "redis_pinned.h"
 #include "redis_pubsub.h"
 #include "redis_reply.h"
+#include "redis_route.h"
 #include "resp_append.h"
 #include "worker_ctx.h"
 
@@ -144,15 +147,40 @@ static void cmd_hello(struct redis_client *c, const char *req, const struct resp
 }
 
 /* One CLIENT LIST line about client o. */
+/* One CLIENT LIST line about client o, in Redis 7.0's fields and order
+ * (what coproxy does not hold reads 0, as for a client with nothing
+ * pending), then coproxy's own: its worker, and whether it WATCHes. */
 static int client_line(const struct redis_client *o, struct rbuf *out)
 {
-    char addr[80], name[40];
+    char addr[80], laddr[80], name[40], flags[8], *f = flags;
+    uint64_t now = worker_now_ms(), last = o->batch_us ? o->batch_us / 1000 : o->since_ms;
+    size_t qbuf = o->in.len - o->in_off;
 
-    return rbuf_printf(out, "id=%llu addr=%s fd=%d name=%s db=%d sub=%u psub=%u multi=%d watch=%d worker=%d "
-                       "cmd=%s\n", (unsigned long long)o->id, addr_peer(o->fd, addr, sizeof addr), o->fd, o->name ? o->name : "",
+    if (o->ps != NULL && pubsub_count(o) > 0)
+        *f++ = 'P';
+    if (o->multi)
+        *f++ = 'x';
+    if (o->pin_holds > 0)
+        *f++ = 'b';
+    if (o->closing)
+        *f++ = 'c';
+    if (f == flags)
+        *f++ = 'N';
+    *f = '\0';
+    return rbuf_printf(out, "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d sub=%u "
+                       "psub=%u ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu rbs=%zu rbp=%zu "
+                       "obl=0 oll=%u omem=%llu tot-mem=%zu events=r cmd=%s user=default redir=-1 resp=%d "
+                       "worker=%d watch=%d\n",
+                       (unsigned long long)o->id, addr_peer(o->fd, addr, sizeof addr),
+                       addr_local(o->fd, laddr, sizeof laddr), o->fd, o->name ? o->name : "",
+                       (unsigned long long)(now > o->since_ms ? (now - o->since_ms) / 1000 : 0),
+                       (unsigned long long)(now > last ? (now - last) / 1000 : 0), flags,
                        o->db >= 0 ? o->db : o->pool->conf->redis_db, pubsub_channels(o), pubsub_patterns(o),
-                       o->multi ? (int)o->ndeferred : -1, o->watching, o->w->id,
-                       o->last_cmd ? reply_lower_name(o->last_cmd, name) : "NULL");
+                       o->multi ? (int)o->ndeferred : -1, qbuf, o->in.cap - o->in.len, o->deferred.len,
+                       o->in.cap, o->in.cap, o->nqueued, (unsigned long long)o->reply_bytes,
+                       sizeof *o + o->in.cap + o->deferred.cap + (size_t)o->reply_bytes,
+                       o->last_cmd ? reply_lower_name(o->last_cmd, name) : "NULL", o->resp3 ? 3 : 2,
+                       o->w->id, o->watching);
 }
 
 int local_client_list(struct redis_pool *p, struct rbuf *out)
@@ -161,6 +189,135 @@ int local_client_list(struct redis_pool *p, struct rbuf *out)
         if (client_line(o, out) != 0)
             return -1;
     return 0;
+}
+
+void local_kill(struct redis_pool *p, uint64_t id)
+{
+    for (struct redis_client *o = p->clients; o != NULL; o = o->next)
+        if (o->id == id) {
+            o->kicked = 1;
+            shutdown(o->fd, SHUT_RDWR);   /* wakes it wherever it waits */
+        }
+}
+
+/* A CLIENT LIST line's field ("id=" ...) as text, into out. */
+static const char *line_field(const char *line, const char *end, const char *key, char *out, size_t n)
+{
+    size_t klen = strlen(key);
+
+    for (const char *p = line; p < end;) {
+        const char *sp = memchr(p, ' ', (size_t)(end - p));
+        if ((size_t)(end - p) > klen && memcmp(p, key, klen) == 0) {
+            snprintf(out, n, "%.*s", (int)((sp ? sp : end) - (p + klen)), p + klen);
+            return out;
+        }
+        p = sp ? sp + 1 : end;
+    }
+    out[0] = '\0';
+    return out;
+}
+
+struct kill_filter {
+    const char *req;
+    const struct resp_arg *id, *addr, *laddr, *user, *type, *maxage;
+    int skipme;
+};
+
+static int kill_matches(const struct kill_filter *k, const char *line, const char *end)
+{
+    char v[80];
+
+    if (k->id && !resp_arg_is(k->req, k->id, line_field(line, end, "id=", v, sizeof v)))
+        return 0;
+    if (k->addr && !resp_arg_is(k->req, k->addr, line_field(line, end, "addr=", v, sizeof v)))
+        return 0;
+    if (k->laddr && !resp_arg_is(k->req, k->laddr, line_field(line, end, "laddr=", v, sizeof v)))
+        return 0;
+    if (k->user && !resp_arg_is(k->req, k->user, "default"))
+        return 0;
+    if (k->type) {
+        int pubsub = strchr(line_field(line, end, "flags=", v, sizeof v), 'P') != NULL;
+        if (!(resp_arg_is(k->req, k->type, "normal") && !pubsub) && !(resp_arg_is(k->req, k->type, "pubsub") && pubsub))
+            return 0;
+    }
+    if (k->maxage) {
+        char num[24];
+        snprintf(num, sizeof num, "%.*s", (int)(k->maxage->len < 23 ? k->maxage->len : 23), k->req + k->maxage->off);
+        if (strtoull(line_field(line, end, "age=", v, sizeof v), NULL, 10) < strtoull(num, NULL, 10))
+            return 0;
+    }
+    return 1;
+}
+
+/* CLIENT KILL addr:port, or CLIENT KILL <filter value>...: the pool's
+ * clients on every worker that match (the caller too with SKIPME no, after
+ * its reply).  Another worker closes its own at its next turn. */
+static void client_kill(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    struct kill_filter k = { .req = req, .skipme = 1 };
+    struct rbuf all = { 0 };
+    int old = r->argc == 3, n = 0;
+    char v[32];
+
+    if (old)
+        k.addr = &r->args[2];
+    for (uint32_t i = 2; !old && i < r->argc; i += 2) {
+        const struct resp_arg *f = &r->args[i], *val = i + 1 < r->argc ? &r->args[i + 1] : NULL;
+        if (val == NULL) {
+            reply_error(c, "ERR syntax error");
+            return;
+        }
+        if (resp_arg_is(req, f, "ID"))
+            k.id = val;
+        else if (resp_arg_is(req, f, "ADDR"))
+            k.addr = val;
+        else if (resp_arg_is(req, f, "LADDR"))
+            k.laddr = val;
+        else if (resp_arg_is(req, f, "USER"))
+            k.user = val;
+        else if (resp_arg_is(req, f, "TYPE"))
+            k.type = val;
+        else if (resp_arg_is(req, f, "MAXAGE"))
+            k.maxage = val;
+        else if (resp_arg_is(req, f, "SKIPME") && (resp_arg_is(req, val, "yes") || resp_arg_is(req, val, "no")))
+            k.skipme = resp_arg_is(req, val, "yes");
+        else {
+            reply_error(c, "ERR syntax error");
+            return;
+        }
+    }
+    if (local_client_list(c->pool, &all) != 0
+        || worker_client_lists(c->w, (int)(c->pool->rt - c->w->pools), &all) != 0) {
+        rbuf_free(&all);
+        reply_error(c, "ERR coproxy: out of memory");
+        return;
+    }
+    for (const char *line = all.data, *end; line != NULL && line < all.data + all.len; line = end + 1) {
+        uint64_t id;
+        end = memchr(line, '\n', (size_t)(all.data + all.len - line));
+        if (end == NULL)
+            end = all.data + all.len;
+        if (!kill_matches(&k, line, end))
+            continue;
+        id = strtoull(line_field(line, end, "id=", v, sizeof v), NULL, 10);
+        if (id == c->id) {
+            if (k.skipme && !old)
+                continue;
+            c->closing = 1;   /* after this reply, as Redis does */
+        } else if (id % 1024 == (uint64_t)c->w->id) {
+            local_kill(c->pool, id);
+        } else if (worker_kill_client(c->w, id) != 0) {
+            continue;
+        }
+        n++;
+    }
+    rbuf_free(&all);
+    if (!old)
+        reply_int(c, n);
+    else if (n > 0)
+        reply_str(c, "+OK\r\n");
+    else
+        reply_error(c, "ERR No such client");
 }
 
 static void cmd_client(struct redis_client *c, const char *req, const struct resp_request *r)
@@ -177,6 +334,15 @@ static void cmd_client(struct redis_client *c, const char *req, const struct res
             reply_null(c);
     } else if (resp_arg_is(req, sub, "ID") && r->argc == 2) {
         reply_int(c, (int64_t)c->id);
+    } else if (resp_arg_is(req, sub, "KILL") && r->argc >= 3) {
+        client_kill(c, req, r);
+    } else if ((resp_arg_is(req, sub, "PAUSE") && r->argc >= 3) || (resp_arg_is(req, sub, "UNPAUSE") && r->argc == 2)) {
+        struct msg *m = msg_queue(c);   /* the servers pause their clients: coproxy's connections among them */
+        if (m != NULL) {
+            route_set_deadline(c, m);
+            m->merge = MERGE_OK;
+            route_send_everywhere(c, m, req, r);
+        }
     } else if (resp_arg_is(req, sub, "SETINFO") && r->argc == 4) {
         reply_str(c, "+OK\r\n");
     } else if (resp_arg_is(req, sub, "NO-EVICT") && r->argc == 3) {

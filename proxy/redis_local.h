@@ -16,5 +16,7 @@ void local_command(struct redis_client *c, const struct redis_cmd *cmd, const ch
 
 /* Appends a CLIENT LIST line for each of the pool's clients. 0, or -1 (out of memory). */
 int local_client_list(struct redis_pool *p, struct rbuf *out);
+/* CLIENT KILL of one of the pool's clients on this worker (if it is here). */
+void local_kill(struct redis_pool *p, uint64_t id);
 
 #endif

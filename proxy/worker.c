@@ -282,6 +282,8 @@ static int worker_tick(void *arg)
         worker_publish_counters(w, now);
     if (__atomic_load_n(&w->list_req, __ATOMIC_ACQUIRE) != w->list_done)
         worker_publish_clients(w);
+    if (__atomic_load_n(&w->nkill, __ATOMIC_ACQUIRE) != 0)
+        worker_publish_kills(w);
     for (int i = 0; i < w->d->cfg.npools; i++)
         if (w->pools[i].redis != NULL && w->pools[i].redis->cluster != NULL)
             cluster_tick(w->pools[i].redis, now);

@@ -107,6 +107,10 @@ struct worker {
      * writes its redis clients' lines (per pool) at its next turn */
     unsigned list_req, list_done;    /* under snap_lock (list_req read atomically too) */
     struct rbuf *list_out;           /* [npools], under snap_lock */
+    /* CLIENT KILL on another worker: the ids of this worker's clients to
+     * close, under snap_lock (nkill read atomically too), at its next turn */
+    uint64_t *kill_ids;
+    uint32_t nkill, cap_kill;
     struct rbuf *snap_cluster;       /* [npools]: a cluster pool's map figures (JSON), under snap_lock */
 };
 

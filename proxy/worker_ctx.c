@@ -214,3 +214,27 @@ int worker_client_lists(struct worker *self, int pool, struct rbuf *out)
     free(want);
     return rc;
 }
+
+int worker_kill_client(struct worker *self, uint64_t id)
+{
+    struct worker *o = &self->d->workers[id % 1024 % (uint64_t)self->d->cfg.threads];
+    int rc = 0;
+
+    pthread_mutex_lock(&o->snap_lock);
+    if (o->nkill == o->cap_kill) {
+        uint32_t cap = o->cap_kill ? 2 * o->cap_kill : 8;
+        uint64_t *grown = realloc(o->kill_ids, cap * sizeof *grown);
+        if (grown == NULL)
+            rc = -1;
+        else {
+            o->kill_ids = grown;
+            o->cap_kill = cap;
+        }
+    }
+    if (rc == 0) {
+        o->kill_ids[o->nkill] = id;
+        __atomic_store_n(&o->nkill, o->nkill + 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&o->snap_lock);
+    return rc;
+}

@@ -11,6 +11,9 @@
  * but `self` (asked of them; one that does not answer within 2 s is left
  * out).  Parks the calling coroutine meanwhile.  0, or -1 (out of memory). */
 int worker_client_lists(struct worker *self, int pool, struct rbuf *out);
+/* CLIENT KILL: the client with this id, on whichever worker holds it (the
+ * id's low bits), is closed at that worker's next turn.  0, or -1 (out of memory). */
+int worker_kill_client(struct worker *self, uint64_t id);
 /* A redis client's input buffer, and its argument array, from the worker's caches. */
 char *worker_ibuf_get(struct worker *w, size_t *cap);
 void worker_ibuf_put(struct worker *w, char *buf, size_t cap);

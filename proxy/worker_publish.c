@@ -126,9 +126,23 @@ void worker_publish_fini(struct worker *w)
         rbuf_free(&w->list_out[i]);
     free(w->list_out);
     w->list_out = NULL;
+    free(w->kill_ids);
+    w->kill_ids = NULL;
+    w->nkill = w->cap_kill = 0;
     for (int i = 0; w->snap_cluster != NULL && i < w->d->cfg.npools; i++)
         rbuf_free(&w->snap_cluster[i]);
     free(w->snap_cluster);
     w->snap_cluster = NULL;
+    pthread_mutex_unlock(&w->snap_lock);
+}
+
+void worker_publish_kills(struct worker *w)
+{
+    pthread_mutex_lock(&w->snap_lock);
+    for (uint32_t k = 0; k < w->nkill; k++)
+        for (int i = 0; i < w->d->cfg.npools; i++)
+            if (w->pools[i].redis != NULL)
+                local_kill(w->pools[i].redis, w->kill_ids[k]);
+    __atomic_store_n(&w->nkill, 0, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&w->snap_lock);
 }

@@ -22,6 +22,8 @@ void worker_publish_counters(struct worker *w, uint64_t now);
 /* Called by the worker's tick when another worker asked (worker_client_lists):
  * writes this worker's CLIENT LIST lines, per pool. */
 void worker_publish_clients(struct worker *w);
+/* Called by the worker's tick when CLIENT KILL named its clients (worker_kill_client). */
+void worker_publish_kills(struct worker *w);
 
 /* The arrays the counters are published in, sized as the worker starts
  * (publishing starts only once all are in place), and freed as it ends. */

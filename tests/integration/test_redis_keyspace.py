@@ -123,6 +123,65 @@ def test_client_list_shows_the_clients_of_every_worker(proxy):
         c.close()
 
 
+def test_client_list_line_has_redis_fields_in_redis_order(proxy):
+    s = proxy(1)
+    c = Resp(s.port)
+    c.call("CLIENT", "SETNAME", "fmt")
+    ours = c.call("CLIENT", "INFO").decode().split()
+    theirs = redis.Redis(port=s.ports[0]).execute_command("CLIENT", "INFO").decode().split()
+    names = [f.split("=", 1)[0] for f in ours]
+    want = [f.split("=", 1)[0] for f in theirs]
+    assert names[:len(want)] == want, (names, want)     # Redis 7.0's fields, then coproxy's
+    assert names[len(want):] == ["worker", "watch"]
+    fields = dict(f.split("=", 1) for f in ours)
+    assert fields["name"] == "fmt" and fields["flags"] == "N" and fields["resp"] == "2" and fields["user"] == "default"
+    assert fields["laddr"].endswith(f":{s.port}")
+    assert c.call("MULTI") == b"+OK"                  # seen from another client: in a transaction
+    other = Resp(s.port)
+    line = [ln for ln in other.call("CLIENT", "LIST").decode().splitlines() if "name=fmt" in ln][0]
+    assert " flags=x " in line, line
+    other.close()
+    c.close()
+
+
+def test_client_kill_closes_clients_on_any_worker(proxy):
+    s = proxy(1, threads=2)
+    conns = [Resp(s.port) for _ in range(12)]
+    ids = {}
+    for i, c in enumerate(conns):
+        c.call("CLIENT", "SETNAME", f"k{i}")
+        ids[i] = c.call("CLIENT", "ID")
+    listing = conns[0].call("CLIENT", "LIST").decode().splitlines()
+    assert {f for line in listing for f in line.split() if f.startswith("worker=")} == {"worker=0", "worker=1"}
+    killer = conns[0]
+    # by id, whichever worker holds it
+    for i in range(1, 6):
+        assert killer.call("CLIENT", "KILL", "ID", ids[i]) == 1
+        assert conns[i].closed(timeout=10)
+    assert killer.call("CLIENT", "KILL", "ID", 999999999) == 0
+    # the old form, by address
+    addr = dict(f.split("=", 1) for f in conns[6].call("CLIENT", "INFO").decode().split())["addr"]
+    assert killer.call("CLIENT", "KILL", addr) == b"+OK"
+    assert conns[6].closed(timeout=10)
+    assert killer.call("CLIENT", "KILL", "10.9.9.9:1").startswith(b"-ERR No such client")
+    # SKIPME: the caller is spared unless it says no
+    assert killer.call("CLIENT", "KILL", "ID", ids[0]) == 0
+    assert killer.call("CLIENT", "KILL", "ID", ids[0], "SKIPME", "no") == 1
+    assert killer.closed(timeout=10)
+    for c in conns[7:]:
+        assert c.call("PING") == b"+PONG"
+        c.close()
+
+
+def test_client_pause_reaches_every_server(proxy):
+    s = proxy(2)
+    c = Resp(s.port)
+    assert c.call("CLIENT", "PAUSE", "100", "WRITE") == b"+OK"
+    assert c.call("CLIENT", "UNPAUSE") == b"+OK"
+    assert c.call("SET", "after", "1") == b"+OK"
+    c.close()
+
+
 def test_flush_can_be_turned_off(proxy):
     s = proxy(3, allow_flush=False)
     r = s.client()
