@@ -58,7 +58,6 @@ struct msg {
     uint64_t start_us;               /* when it was parsed (0: internal) */
     uint32_t nfrags, frags_left, nkeys;
     uint32_t scan_server, scan_nservers;   /* SCAN: which server, of how many */
-    uint8_t info_want;               /* INFO: 1 server section, 2 keyspace */
     uint8_t refs;
     uint8_t done;
     uint8_t merge;                   /* enum merge_kind */

@@ -4,7 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "redis_info.h"
 #include "redis_merge.h"
+#include "worker_ctx.h"
 
 /* The first fragment reply that is an error, or NULL. */
 static const struct rbuf *first_error(const struct msg *m)
@@ -255,66 +259,42 @@ static void merge_scan(struct msg *m)
         m->reply.len = 0;
 }
 
-/*
- * INFO: coproxy's sections are in m->reply already (text); the servers'
- * "dbN:keys=K,expires=E,avg_ttl=T" lines are summed per database under
- * # Keyspace, and the whole becomes one bulk string (RESP3: a verbatim one).
- */
-#define INFO_MAX_DBS 1024
+/* INFO: the servers' texts (bulk strings; RESP3: verbatim) merged as one. */
 static void merge_info(struct msg *m)
 {
-    struct { unsigned long long keys, expires; } *db = calloc(INFO_MAX_DBS, sizeof *db);
-    struct rbuf text = { 0 };
-    int err;
+    const struct redis_pool *p = m->frags[0]->server->pool;
+    const struct rbuf **texts = calloc(m->nfrags, sizeof *texts);
+    struct rbuf *bodies = calloc(m->nfrags, sizeof *bodies), text = { 0 };
+    struct info_extra x = { .pid = (int)getpid(), .port = addr_port(&p->conf->listen),
+                            .clients = worker_pool_clients(p->w, (int)(p->rt - p->w->pools)),
+                            .workers = p->w->d->cfg.threads, .version = COPROXY_VERSION, .pool = p->conf->name };
+    int err = texts == NULL || bodies == NULL;
 
-    if (db == NULL) {
-        set_error(m, "ERR coproxy: out of memory merging INFO");
-        return;
-    }
-    for (uint32_t i = 0; i < m->nfrags; i++) {
+    for (uint32_t i = 0; i < m->nfrags && !err; i++) {
         const struct rbuf *r = &m->frags[i]->reply;
         int64_t blen;
         size_t hl;
         if (resp_header_int(r->data, r->len, &blen, &hl) != 0 || (r->data[0] != '$' && r->data[0] != '=')
-            || blen < 0 || hl + (size_t)blen > r->len)
-            continue;
+            || blen < 0 || hl + (size_t)blen > r->len) {
+            set_error(m, "ERR coproxy: unexpected INFO reply from a server");
+            goto out;
+        }
         if (r->data[0] == '=' && blen >= 4) {   /* RESP3: a verbatim string, "txt:" first */
             hl += 4;
             blen -= 4;
         }
-        for (const char *p = r->data + hl, *end = p + blen; p < end;) {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            unsigned n;
-            unsigned long long k, e;
-            if (sscanf(p, "db%u:keys=%llu,expires=%llu", &n, &k, &e) == 3 && n < INFO_MAX_DBS) {
-                db[n].keys += k;
-                db[n].expires += e;
-            }
-            p = nl ? nl + 1 : end;
-        }
+        bodies[i] = (struct rbuf){ (char *)r->data + hl, (size_t)blen, (size_t)blen };
+        texts[i] = &bodies[i];
     }
-    err = rbuf_append(&text, m->reply.data, m->reply.len);
-    if (!err && (m->info_want & 1)) {   /* the first server's version: clients check it */
-        const struct rbuf *r = &m->frags[0]->reply;
-        const char *v = memmem(r->data, r->len, "redis_version:", 14);
-        const char *e = v ? memchr(v, '\r', (size_t)(r->data + r->len - v)) : NULL;
-        if (v && e)
-            err = rbuf_append(&text, v, (size_t)(e - v));
-        err = err ? err : rbuf_printf(&text, "%s\r\n", v && e ? "" : "redis_version:unknown");
-        err = err ? err : rbuf_append(&text, "\r\n", 2);
-    }
-    if (!err && (m->info_want & 2))
-        err = rbuf_printf(&text, "# Keyspace\r\n");
-    for (int n = 0; n < INFO_MAX_DBS && !err && (m->info_want & 2); n++)
-        if (db[n].keys > 0)
-            err = rbuf_printf(&text, "db%d:keys=%llu,expires=%llu,avg_ttl=0\r\n", n, db[n].keys, db[n].expires);
+    err = err || info_merge(texts, (int)m->nfrags, &x, &text) != 0;
     m->reply.len = 0;
     if (err || rbuf_printf(&m->reply, m->resp3 ? "=%zu\r\ntxt:" : "$%zu\r\n", text.len + (m->resp3 ? 4 : 0)) != 0
-        || rbuf_append(&m->reply, text.data, text.len) != 0
-        || rbuf_append(&m->reply, "\r\n", 2) != 0)
+        || rbuf_append(&m->reply, text.data, text.len) != 0 || rbuf_append(&m->reply, "\r\n", 2) != 0)
         set_error(m, "ERR coproxy: out of memory merging INFO");
+out:
     rbuf_free(&text);
-    free(db);
+    free(texts);
+    free(bodies);
 }
 
 /*

@@ -348,37 +348,13 @@ void route_one(struct redis_client *c, const char *req, const struct resp_reques
  * servers' own: ask them directly. */
 void route_info(struct redis_client *c, const char *req, const struct resp_request *r)
 {
-    static const char ask[] = "*3\r\n$4\r\nINFO\r\n$6\r\nserver\r\n$8\r\nkeyspace\r\n";
-    struct redis_pool *p = c->pool;
-    uint8_t want = r->argc == 1 ? 3 : 0;
     struct msg *m;
 
-    for (uint32_t i = 1; i < r->argc; i++) {
-        const struct resp_arg *a = &r->args[i];
-        if (resp_arg_is(req, a, "default") || resp_arg_is(req, a, "all") || resp_arg_is(req, a, "everything"))
-            want |= 3;
-        else if (resp_arg_is(req, a, "server"))
-            want |= 1;
-        else if (resp_arg_is(req, a, "keyspace"))
-            want |= 2;
-    }
-    if (want == 0) {
-        reply_str(c, "$0\r\n\r\n");   /* as Redis for sections it does not have */
-        return;
-    }
     if ((m = msg_queue(c)) == NULL)
         return;
     route_set_deadline(c, m);
-    m->merge = MERGE_INFO;
-    m->info_want = want;
-    if ((want & 1)
-        && rbuf_printf(&m->reply, "# Server\r\ncoproxy_version:%s\r\nproxy_mode:redis\r\npool:%s\r\n"
-                       "servers:%d\r\nworkers:%d\r\nprocess_id:%d\r\n", COPROXY_VERSION, p->conf->name,
-                       p->nservers, c->w->d->cfg.threads, (int)getpid()) != 0) {
-        msg_fail(c->w, m, "ERR coproxy: out of memory");
-        return;
-    }
-    send_everywhere(c, m, ask, sizeof ask - 1, NULL, NULL);
+    m->merge = MERGE_INFO;   /* the client's sections, asked of every server, merged (redis_info.c) */
+    send_everywhere(c, m, NULL, 0, req, r);
 }
 
 /* SCAN: the client's cursor says which server and where in it (see merge_scan). */

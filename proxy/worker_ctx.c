@@ -238,3 +238,19 @@ int worker_kill_client(struct worker *self, uint64_t id)
     pthread_mutex_unlock(&o->snap_lock);
     return rc;
 }
+
+int worker_pool_clients(struct worker *self, int pool)
+{
+    long n = (long)self->pools[pool].stats.client_connections;
+
+    for (int i = 0; i < self->d->cfg.threads; i++) {
+        struct worker *o = &self->d->workers[i];
+        if (o == self)
+            continue;
+        pthread_mutex_lock(&o->snap_lock);
+        if (o->snap_pools != NULL)
+            n += (long)o->snap_pools[pool].client_connections;
+        pthread_mutex_unlock(&o->snap_lock);
+    }
+    return (int)n;
+}

@@ -14,6 +14,9 @@ int worker_client_lists(struct worker *self, int pool, struct rbuf *out);
 /* CLIENT KILL: the client with this id, on whichever worker holds it (the
  * id's low bits), is closed at that worker's next turn.  0, or -1 (out of memory). */
 int worker_kill_client(struct worker *self, uint64_t id);
+/* The client connections open in pool `pool` on every worker (the others'
+ * as last published, at most 100 ms old): INFO's connected_clients. */
+int worker_pool_clients(struct worker *self, int pool);
 /* A redis client's input buffer, and its argument array, from the worker's caches. */
 char *worker_ibuf_get(struct worker *w, size_t *cap);
 void worker_ibuf_put(struct worker *w, char *buf, size_t cap);

@@ -79,7 +79,37 @@ def test_info_has_the_proxy_and_the_summed_keyspace(proxy):
     assert info["redis_version"] == s.direct(0).info("server")["redis_version"]   # what clients check
     assert info["db0"]["keys"] == 50 and info["db0"]["expires"] == 1
     assert r.info("keyspace") == {"db0": {"keys": 50, "expires": 1, "avg_ttl": 0}}
-    assert r.info("memory") == {}                                 # a server's own: ask it
+
+
+def test_info_sections_are_merged_over_the_servers(proxy):
+    s = proxy(3)
+    r = s.client()
+    others = [s.client() for _ in range(3)]
+    for o in others:
+        o.ping()
+    for i in range(60):
+        r.set(f"m{i}", "x" * 50)
+        r.get(f"m{i}")
+    direct = [s.direct(i) for i in range(3)]
+    mem = r.info("memory")
+    assert mem["used_memory"] >= sum(d.info("memory")["used_memory"] for d in direct) * 0.9
+    assert mem["maxmemory_policy"] == "noeviction"                  # what job queues check
+    assert mem["used_memory_human"].endswith(("K", "M", "G"))
+    clients = r.info("clients")
+    assert clients["connected_clients"] >= 4 and "blocked_clients" in clients    # coproxy's clients
+    cmd = r.info("commandstats")
+    per_server = [d.info("commandstats").get("cmdstat_set", {"calls": 0})["calls"] for d in direct]
+    assert cmd["cmdstat_set"]["calls"] == sum(per_server) == 60, per_server
+    assert cmd["cmdstat_get"]["calls"] == 60
+    stats = r.info("stats")
+    assert stats["total_commands_processed"] >= 120
+    everything = r.info("everything")
+    for key in ("redis_version", "connected_clients", "used_memory", "total_commands_processed", "role",
+                "used_cpu_sys", "cmdstat_set", "db0", "coproxy_version"):
+        assert key in everything, key
+    assert r.info("nosuchsection") == {}
+    for o in others:
+        o.close()
 
 
 def test_client_subcommands_about_the_proxys_own_clients(proxy):
