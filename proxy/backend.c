@@ -693,13 +693,11 @@ int backend_start(struct worker *w, struct backend_conn *bc, struct redis_server
     return 0;
 }
 
-/* The server's RESP3 connections, made on first use: NULL if out of memory. */
-static struct backend_conn *conns3(struct worker *w, struct redis_server *s)
+/* The server's RESP3 connections, made when first needed: NULL if out of memory. */
+static __attribute__((noinline)) struct backend_conn *make_conns3(struct worker *w, struct redis_server *s)
 {
     int n = s->pool->conf->server_connections;
 
-    if (s->conns3 != NULL)
-        return s->conns3;
     if ((s->conns3 = calloc((size_t)n, sizeof *s->conns3)) == NULL)
         return NULL;
     for (int k = 0; k < n; k++) {
@@ -713,7 +711,7 @@ static struct backend_conn *conns3(struct worker *w, struct redis_server *s)
 struct backend_conn *backend_pick(struct worker *w, struct redis_server *s, struct msg *m, uint64_t affinity)
 {
     uint64_t k = affinity % (uint64_t)s->pool->conf->server_connections;
-    struct backend_conn *set = m->resp3 ? conns3(w, s) : s->conns;
+    struct backend_conn *set = !m->resp3 ? s->conns : s->conns3 ? s->conns3 : make_conns3(w, s);
 
     if (set == NULL) {
         m->server = s;

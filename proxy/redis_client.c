@@ -157,7 +157,8 @@ static void dispatch(struct redis_client *c, const struct redis_cmd *cmd, const 
 
 /* A command nobody knows: Redis's own words (its name, and the first
  * arguments up to 128 bytes, quoted; line ends as spaces). */
-static void unknown_command(struct redis_client *c, const char *req, const struct resp_request *r)
+static __attribute__((noinline, cold)) void unknown_command(struct redis_client *c, const char *req,
+                                                             const struct resp_request *r)
 {
     char args[300], name[140];
     size_t n = 0;

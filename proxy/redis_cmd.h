@@ -44,6 +44,7 @@ enum cmd_route {
 #define CMD_WRITE  0x02  /* changes data */
 #define CMD_SUBSCRIBED 0x04  /* allowed in subscribed mode */
 #define CMD_MAY_WRITE  0x08  /* a script: may write (WAIT counts it) */
+#define CMD_PATTERNS   0x10  /* SORT: BY/GET patterns may name other keys */
 
 struct redis_cmd {
     const char *name;   /* upper case, as Redis lists it */

@@ -138,7 +138,7 @@ void route_keys(struct redis_client *c, const struct redis_cmd *cmd, const char 
         reply_error(c, "ERR coproxy: out of memory");
         return;
     }
-    if (strncmp(cmd->name, "SORT", 4) == 0 && (c->pool->nservers > 1 || c->pool->cluster != NULL)
+    if ((cmd->flags & CMD_PATTERNS) && (c->pool->nservers > 1 || c->pool->cluster != NULL)
         && sort_reads_other_keys(req, r)) {
         c->pool->stats->errors_refused++;
         reply_error(c, "ERR coproxy: SORT with BY or GET patterns reads keys that may be on other servers; "

@@ -450,21 +450,14 @@ static int rep_fail(struct resp_reply *r, const char *why)
     return RESP_ERROR;
 }
 
-/* RESP3's types, with RESP2's: how the first line of each reads. */
-static int is_line_type(char t)   /* the line is the value: no number to read */
-{
-    return t == '+' || t == '-' || t == ',' || t == '(' || t == '#' || t == '_';
-}
-
-static int is_string_type(char t)   /* a length, then that many bytes */
-{
-    return t == '$' || t == '!' || t == '=';
-}
-
-static int is_aggregate_type(char t)   /* a count of values that follow */
-{
-    return t == '*' || t == '~' || t == '>' || t == '%' || t == '|';
-}
+/* RESP3's types, with RESP2's: how the first line of each reads (one load
+ * per value on the reply path). */
+enum { T_NONE, T_LINE, T_INT, T_STRING, T_AGGREGATE };
+static const uint8_t reply_kind[256] = {
+    ['+'] = T_LINE, ['-'] = T_LINE, [','] = T_LINE, ['('] = T_LINE, ['#'] = T_LINE, ['_'] = T_LINE,
+    [':'] = T_INT, ['$'] = T_STRING, ['!'] = T_STRING, ['='] = T_STRING,
+    ['*'] = T_AGGREGATE, ['~'] = T_AGGREGATE, ['>'] = T_AGGREGATE, ['%'] = T_AGGREGATE, ['|'] = T_AGGREGATE,
+};
 
 /* Values a reply may still owe: past this, the counts are not a real reply. */
 #define RP_EXPECTED_MAX ((uint64_t)1 << 62)
@@ -479,15 +472,16 @@ int resp_parse_reply(struct resp_reply *r, const char *buf, size_t len)
             size_t cr;
             int64_t v = 0;
             char type;
-            int line;
+            int kind, line;
 
             if (pos >= len)
                 break;
             type = buf[pos];
-            line = is_line_type(type);
-            if (!line && type != ':' && !is_string_type(type) && !is_aggregate_type(type))
+            kind = reply_kind[(uint8_t)type];
+            line = kind == T_LINE;
+            if (kind == T_NONE)
                 return rep_fail(r, "unknown reply type");
-            why = type == ':' ? "invalid integer" : is_string_type(type) ? "invalid bulk length"
+            why = kind == T_INT ? "invalid integer" : kind == T_STRING ? "invalid bulk length"
                                                     : "invalid multibulk length";
             if (!line && resp_quick_len(buf, pos + 1, len, &v, &cr)) {
                 r->seen = 0;
@@ -515,7 +509,7 @@ int resp_parse_reply(struct resp_reply *r, const char *buf, size_t len)
                     return rep_fail(r, why);
             }
             pos = cr + 2;
-            if (is_string_type(type)) {
+            if (kind == T_STRING) {
                 if (v < -1 || (v == -1 && type != '$'))
                     return rep_fail(r, why);
                 if (v >= 0) {
@@ -523,7 +517,7 @@ int resp_parse_reply(struct resp_reply *r, const char *buf, size_t len)
                     r->state = RP_BULK;
                     continue;
                 }
-            } else if (is_aggregate_type(type)) {
+            } else if (kind == T_AGGREGATE) {
                 /* a map or an attribute counts key and value; an attribute
                  * comes before the value it describes, which is still owed */
                 uint64_t n = type == '%' || type == '|' ? 2 * (uint64_t)v : (uint64_t)v;
