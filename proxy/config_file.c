@@ -540,7 +540,7 @@ static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct
                                          "client_idle_timeout", "client_connections", "server_timeout",
                                          "server_connections", "server_pinned_connections", "auto_eject_hosts", "server_failure_limit",
                                          "server_retry_timeout", "distribution", "hash", "hash_tag",
-                                         "servers", "preconnect", "redis_auth", "redis_db", "databases", "allow_flush", "client_output_limit", "client_output_soft_limit", "client_output_soft_time", "read_from",
+                                         "servers", "preconnect", "redis_auth", "redis_db", "databases", "allow_flush", "allow_admin", "client_output_limit", "client_output_soft_limit", "client_output_soft_time", "read_from",
                                          "cluster_refresh_interval", "cluster_max_redirects",
                                          "password", "max_multibulk_length", "max_bulk_length",
                                          "max_inline_length", NULL };
@@ -601,6 +601,7 @@ static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct
     out->redis_db = get_int(c, p, prefix, "redis_db", 0, 0, 1000000);
     out->databases = get_int(c, p, prefix, "databases", 16, 1, 1000000);
     out->allow_flush = get_bool(c, p, prefix, "allow_flush", 1);
+    out->allow_admin = get_bool(c, p, prefix, "allow_admin", 1);
     out->client_output_limit = (uint64_t)get_int64(c, p, prefix, "client_output_limit", 1LL << 30, 0, LLONG_MAX);
     out->client_output_soft_limit = (uint64_t)get_int64(c, p, prefix, "client_output_soft_limit", 0, 0, LLONG_MAX);
     out->client_output_soft_time = get_int(c, p, prefix, "client_output_soft_time", 60000, 0, 86400000);

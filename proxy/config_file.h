@@ -32,6 +32,7 @@ struct pool_conf {
     int server_connections;
     int databases;                   /* redis: SELECT takes 0 .. databases-1 */
     int allow_flush;                 /* redis: FLUSHDB/FLUSHALL reach the servers */
+    int allow_admin;                 /* redis: CONFIG SET, DEBUG... reach the servers */
     int server_pinned_connections;   /* redis: per worker and server, for transactions and
                                         blocking commands; 0: those are refused */
     int auto_eject_hosts;

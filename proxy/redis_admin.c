@@ -24,22 +24,23 @@ enum how {
 struct admin_sub {
     const char *cmd, *sub;
     enum how how;
+    int changes;                     /* changes the servers: refused with allow_admin = false */
 };
 
 /* What each subcommand needs.  What is missing is refused with a message
  * saying which ones work (ask a server directly for the rest). */
 static const struct admin_sub subs[] = {
-    { "CONFIG", "GET", ALL_SAME },         { "CONFIG", "SET", ALL_OK },
-    { "CONFIG", "RESETSTAT", ALL_OK },     { "CONFIG", "REWRITE", ALL_OK },
-    { "CONFIG", "HELP", ONE },
-    { "SLOWLOG", "GET", ALL_SLOWLOG },     { "SLOWLOG", "LEN", ALL_SUM },
-    { "SLOWLOG", "RESET", ALL_OK },        { "SLOWLOG", "HELP", ONE },
-    { "LATENCY", "LATEST", ALL_CONCAT },   { "LATENCY", "HISTORY", ALL_CONCAT },
-    { "LATENCY", "RESET", ALL_SUM },       { "LATENCY", "HELP", ONE },
-    { "MEMORY", "USAGE", BY_KEY },         { "MEMORY", "PURGE", ALL_OK },
-    { "MEMORY", "HELP", ONE },
-    { "DEBUG", "OBJECT", BY_KEY },         { "DEBUG", "SLEEP", ONE },
-    { "ACL", "WHOAMI", WHOAMI },           { "ACL", "CAT", ONE },
+    { "CONFIG", "GET", ALL_SAME, 0 },         { "CONFIG", "SET", ALL_OK, 1 },
+    { "CONFIG", "RESETSTAT", ALL_OK, 1 },     { "CONFIG", "REWRITE", ALL_OK, 1 },
+    { "CONFIG", "HELP", ONE, 0 },
+    { "SLOWLOG", "GET", ALL_SLOWLOG, 0 },     { "SLOWLOG", "LEN", ALL_SUM, 0 },
+    { "SLOWLOG", "RESET", ALL_OK, 1 },        { "SLOWLOG", "HELP", ONE, 0 },
+    { "LATENCY", "LATEST", ALL_CONCAT, 0 },   { "LATENCY", "HISTORY", ALL_CONCAT, 0 },
+    { "LATENCY", "RESET", ALL_SUM, 1 },       { "LATENCY", "HELP", ONE, 0 },
+    { "MEMORY", "USAGE", BY_KEY, 0 },         { "MEMORY", "PURGE", ALL_OK, 1 },
+    { "MEMORY", "HELP", ONE, 0 },
+    { "DEBUG", "OBJECT", BY_KEY, 0 },         { "DEBUG", "SLEEP", ONE, 1 },
+    { "ACL", "WHOAMI", WHOAMI, 0 },           { "ACL", "CAT", ONE, 0 },
 };
 
 static void refuse(struct redis_client *c, const struct redis_cmd *cmd, const char *req, const struct resp_arg *sub)
@@ -85,6 +86,12 @@ void admin_command(struct redis_client *c, const struct redis_cmd *cmd, const ch
             a = &subs[i];
     if (a == NULL) {
         refuse(c, cmd, req, sub);
+        return;
+    }
+    if (a->changes && !c->pool->conf->allow_admin) {
+        c->pool->stats->errors_refused++;
+        reply_error(c, "ERR coproxy: %s %s is turned off in pool %s (allow_admin = false)", cmd->name, a->sub,
+                    c->pool->conf->name);
         return;
     }
     if (a->how == WHOAMI) {

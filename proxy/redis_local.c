@@ -336,6 +336,10 @@ static void cmd_client(struct redis_client *c, const char *req, const struct res
         reply_int(c, (int64_t)c->id);
     } else if (resp_arg_is(req, sub, "KILL") && r->argc >= 3) {
         client_kill(c, req, r);
+    } else if (((resp_arg_is(req, sub, "PAUSE") && r->argc >= 3) || (resp_arg_is(req, sub, "UNPAUSE") && r->argc == 2))
+               && !c->pool->conf->allow_admin) {
+        c->pool->stats->errors_refused++;
+        reply_error(c, "ERR coproxy: CLIENT PAUSE is turned off in pool %s (allow_admin = false)", c->pool->conf->name);
     } else if ((resp_arg_is(req, sub, "PAUSE") && r->argc >= 3) || (resp_arg_is(req, sub, "UNPAUSE") && r->argc == 2)) {
         struct msg *m = msg_queue(c);   /* the servers pause their clients: coproxy's connections among them */
         if (m != NULL) {

@@ -13,6 +13,24 @@ from conftest import free_port
 from redis_util import RedisProc, Resp, redis_config
 
 
+def test_admin_changes_can_be_turned_off(tmp_path, daemon):
+    made = [RedisProc(tmp_path) for _ in range(2)]
+    port = free_port()
+    daemon(redis_config(port, [b.port for b in made], allow_admin=False), port=port)
+    try:
+        c = redis.Redis(port=port, socket_timeout=30)
+        for cmd in (("CONFIG", "SET", "maxmemory", "1"), ("CONFIG", "RESETSTAT"), ("SLOWLOG", "RESET"),
+                    ("DEBUG", "SLEEP", "0"), ("CLIENT", "PAUSE", "10")):
+            with pytest.raises(redis.ResponseError) as e:
+                c.execute_command(*cmd)
+            assert "allow_admin = false" in str(e.value), cmd
+        assert c.config_get("maxmemory") == {"maxmemory": "0"}      # reading still works
+        assert [redis.Redis(port=b.port).config_get("maxmemory")["maxmemory"] for b in made] == ["0", "0"]
+    finally:
+        for b in made:
+            b.stop()
+
+
 @pytest.fixture
 def two(tmp_path, daemon):
     made = [RedisProc(tmp_path) for _ in range(2)]
