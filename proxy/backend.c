@@ -652,7 +652,7 @@ oom:
 
 struct backend_conn *backend_pick_spare(struct worker *w, struct redis_server *s, struct msg *m)
 {
-    if (s->spare == NULL) {
+    if (s->spare[m->resp3] == NULL) {
         struct backend_conn *bc = calloc(1, sizeof *bc);
         if (bc == NULL || backend_start(w, bc, s) != 0) {
             free(bc);
@@ -660,9 +660,10 @@ struct backend_conn *backend_pick_spare(struct worker *w, struct redis_server *s
             msg_fail(w, m, "ERR coproxy: out of memory");
             return NULL;
         }
-        s->spare = bc;
+        bc->resp3 = m->resp3;   /* before its first connect */
+        s->spare[m->resp3] = bc;
     }
-    return checked_conn(w, s->spare, m);
+    return checked_conn(w, s->spare[m->resp3], m);
 }
 
 struct backend_conn *backend_pick_pinned(struct worker *w, struct backend_conn *bc, struct msg *m)

@@ -42,7 +42,8 @@ enum merge_kind { MERGE_NONE, MERGE_MGET, MERGE_SUM, MERGE_OK, MERGE_CONCAT, MER
                   MERGE_KEEP,     /* (P)(UN)SUBSCRIBE: the reply made here, once every server acknowledged */
                   MERGE_SAME,     /* CONFIG GET: the servers' reply when they all agree */
                   MERGE_ANY_OK,   /* SCRIPT KILL: +OK if one server did it, else the servers' error */
-                  MERGE_SLOWLOG };/* SLOWLOG GET: every server's entries, newest first, each naming its server */
+                  MERGE_SLOWLOG,  /* SLOWLOG GET: every server's entries, newest first, each naming its server */
+                  MERGE_RUNNING };/* FUNCTION STATS: the server running a function, else the first */
 
 struct msg {
     struct msg *cnext;               /* next in the client's queue */
@@ -109,8 +110,8 @@ struct redis_server {
     int retired;                     /* a reload removed it: its connections close once idle */
     struct backend_conn *pinned_free;   /* pinned connections no client holds */
     struct backend_conn *pinned_free3;  /* the same, speaking RESP3 */
-    struct backend_conn *spare;      /* for what must not wait behind the shared ones'
-                                        queues (SCRIPT KILL), made on first use */
+    struct backend_conn *spare[2];   /* for what must not wait behind the shared ones'
+                                        queues (SCRIPT KILL), RESP2 and RESP3, made on first use */
     struct backend_conn **db_conns;  /* [2 * databases]: shared connections for a SELECTed
                                         database (RESP2, RESP3), made on first use */
     int npinned;                     /* pinned connections made (held or free) */

@@ -423,6 +423,24 @@ static void merge_any_ok(struct msg *m)
     set_reply(m, m->frags[0]->reply.data, m->frags[0]->reply.len);
 }
 
+/* FUNCTION STATS: the reply of the server whose running_script is not
+ * null (a function runs there), else the first server's. */
+static void merge_running(struct msg *m)
+{
+    static const char key[] = "running_script\r\n";
+
+    for (uint32_t i = 0; i < m->nfrags; i++) {
+        const struct rbuf *r = &m->frags[i]->reply;
+        const char *at = memmem(r->data, r->len, key, sizeof key - 1);
+        size_t off = at ? (size_t)(at - r->data) + sizeof key - 1 : r->len;
+        if (off < r->len && r->data[off] != '_' && !(off + 1 < r->len && r->data[off + 1] == '-')) {
+            set_reply(m, r->data, r->len);
+            return;
+        }
+    }
+    set_reply(m, m->frags[0]->reply.data, m->frags[0]->reply.len);
+}
+
 /*
  * SLOWLOG GET [count]: the servers' entries, newest first (by their
  * timestamp), at most count of them (10 by default, -1: all); each entry
@@ -543,6 +561,9 @@ void redis_merge(struct msg *m)
         break;
     case MERGE_SLOWLOG:
         merge_slowlog(m);
+        break;
+    case MERGE_RUNNING:
+        merge_running(m);
         break;
     default:
         merge_ok(m);

@@ -152,8 +152,9 @@ void redis_pool_reconfigure(struct redis_pool *p)
             backend_retire(p->w, bc);   /* (a held one closes when its client lets go) */
         for (struct backend_conn *bc = s->pinned_free3; bc; bc = bc->next_free)
             backend_retire(p->w, bc);
-        if (s->spare != NULL)
-            backend_retire(p->w, s->spare);
+        for (int k = 0; k < 2; k++)
+            if (s->spare[k] != NULL)
+                backend_retire(p->w, s->spare[k]);
         log_info("pool %s: server %s (%s) removed by a reload", pc->name, s->conf->name, s->conf->addr.text);
     }
     if (fresh)

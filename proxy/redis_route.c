@@ -458,9 +458,9 @@ void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, const cha
             return;
         }
         if (!resp_arg_is(req, sub, "LOAD") && !resp_arg_is(req, sub, "DELETE") && !resp_arg_is(req, sub, "FLUSH")
-            && !resp_arg_is(req, sub, "RESTORE") && !kill) {
-            reply_error(c, "ERR coproxy: FUNCTION LOAD, DELETE, FLUSH, RESTORE and KILL go to every server, LIST "
-                        "and DUMP to one; ask a server directly for the others");
+            && !resp_arg_is(req, sub, "RESTORE") && !resp_arg_is(req, sub, "STATS") && !kill) {
+            reply_error(c, "ERR coproxy: FUNCTION LOAD, DELETE, FLUSH, RESTORE, KILL and STATS go to every server, "
+                        "LIST and DUMP to one; ask a server directly for the others");
             return;
         }
     }
@@ -472,7 +472,9 @@ void route_fanout(struct redis_client *c, const struct redis_cmd *cmd, const cha
                : cmd->route == ROUTE_FANOUT_RANDOM ? MERGE_RANDOM
                : exists                            ? MERGE_ALL
                : kill                              ? MERGE_ANY_OK
+               : strcmp(cmd->name, "FUNCTION") == 0 && resp_arg_is(req, &r->args[1], "STATS") ? MERGE_RUNNING
                                                    : MERGE_OK;
-    m->aside = (uint8_t)kill;
+    /* (STATS too: it must see a running function, not queue behind it) */
+    m->aside = (uint8_t)(kill || m->merge == MERGE_RUNNING);
     send_everywhere(c, m, NULL, 0, req, r);
 }

@@ -145,6 +145,41 @@ def test_sort_refuses_patterns_that_read_other_servers_keys(two):
     raw.close()
 
 
+def test_function_stats_and_kill_reach_the_server_running_the_function(two):
+    port, servers = two
+    for s in servers:
+        s.config_set("busy-reply-threshold", "100")
+    c = redis.Redis(port=port, socket_timeout=30)
+    c.function_load("#!lua name=spin\nredis.register_function{function_name='spin', "
+                    "callback=function() local i = 0 while true do i = i + 1 end end, flags={'no-writes'}}")
+    result = {}
+
+    def run():
+        try:
+            redis.Redis(port=port, socket_timeout=60).fcall("spin", 0)
+        except redis.ResponseError as e:
+            result["error"] = str(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    raw = Resp(port)
+    deadline = time.monotonic() + 30
+    while True:                                      # the server running it says so
+        stats = raw.call("FUNCTION", "STATS")
+        running = stats[stats.index(b"running_script") + 1]
+        if running:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert running[running.index(b"name") + 1] == b"spin"
+    assert raw.call("FUNCTION", "KILL") == b"+OK"
+    t.join(30)
+    assert not t.is_alive() and "killed" in result.get("error", "").lower(), result
+    stats = raw.call("FUNCTION", "STATS")
+    assert stats[stats.index(b"running_script") + 1] is None
+    raw.close()
+
+
 def test_key_and_local_admin_commands(two):
     port, servers = two
     c = redis.Redis(port=port, socket_timeout=30)

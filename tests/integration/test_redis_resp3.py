@@ -146,7 +146,7 @@ CORPUS = [
     ("TYPE", "st2"), ("TYPE", "z2"), ("TYPE", "is"), ("TYPE", "h"), ("OBJECT", "ENCODING", "z2"),
     ("SCRIPT", "LOAD", "return ARGV[1]"), ("EVALSHA", "098e0f0d1448c0a81dafe820f66d460eb09263da", "0", "x"),
     ("CONFIG", "GET", "maxmemory"), ("CONFIG", "GET", "maxmemory-policy"), ("CONFIG", "SET", "maxmemory", "0"),
-    ("ACL", "WHOAMI"), ("MEMORY", "USAGE", "is"), ("MEMORY", "USAGE", "missing"), ("SCRIPT", "KILL"),
+    ("ACL", "WHOAMI"), ("FUNCTION", "STATS"), ("MEMORY", "USAGE", "is"), ("MEMORY", "USAGE", "missing"), ("SCRIPT", "KILL"),
     ("COMMAND", "COUNT"), ("COMMAND", "INFO", "get", "hset"), ("COMMAND", "GETKEYS", "SET", "a", "b"),
     ("RPUSH", "sl", "1", "2", "3"), ("MSET", "w_1", "3", "w_2", "1", "w_3", "2", "o_1", "x", "o_2", "y", "o_3", "z"),
     ("SORT", "sl", "BY", "w_*", "GET", "#", "GET", "o_*"), ("SORT", "sl", "BY", "nosort"),
