@@ -61,3 +61,31 @@ def test_client_with_its_defaults(node_clients, two_servers, kind, proto):
     import redis
     held = [redis.Redis(port=s.port).dbsize() for s in servers]
     assert all(n > 0 for n in held), held
+
+
+@pytest.fixture(scope="module")
+def three_masters(tmp_path_factory):
+    from test_cluster import Cluster
+    c = Cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.mark.parametrize("kind,proto", [("node-redis", 3), ("node-redis-resp2", 2), ("ioredis", None)])
+def test_client_through_a_redis_cluster_pool(node_clients, three_masters, daemon, kind, proto):
+    port = free_port()
+    daemon(redis_config(port, [three_masters.nodes[0].port], distribution="cluster", server_timeout=10000),
+           port=port)
+    r = subprocess.run(["node", "clients.mjs", kind, str(port)], cwd=node_clients, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert "error" not in out, out
+    if proto is not None:
+        assert out["proto"] == proto
+    assert out["mget"] == ["1", "2", "3", "4", None] and out["pipeline"] == 1000
+    assert out["multi"] == ["OK", 2, "2"] and out["hgetall"] == {"f": "v", "g": "w"}
+    assert out["blpop"] in ({"key": "nq", "element": "job"}, ["iq", "job"])
+    assert ["message", "hi"] in out["pubsub"] and any(m[0] == "pmessage" for m in out["pubsub"])
