@@ -124,6 +124,18 @@ static int sort_reads_other_keys(const char *req, const struct resp_request *r)
     return 0;
 }
 
+/* SORT with patterns in a pool of several servers: refused (answered). */
+static __attribute__((noinline, cold)) int sort_refused(struct redis_client *c, const char *req,
+                                                        const struct resp_request *r)
+{
+    if ((c->pool->nservers <= 1 && c->pool->cluster == NULL) || !sort_reads_other_keys(req, r))
+        return 0;
+    c->pool->stats->errors_refused++;
+    reply_error(c, "ERR coproxy: SORT with BY or GET patterns reads keys that may be on other servers; "
+                "sort on the client, or use a pool of one server");
+    return 1;
+}
+
 /* A command whose keys must all be on one server. */
 void route_keys(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
                        const struct resp_request *r)
@@ -138,13 +150,8 @@ void route_keys(struct redis_client *c, const struct redis_cmd *cmd, const char 
         reply_error(c, "ERR coproxy: out of memory");
         return;
     }
-    if ((cmd->flags & CMD_PATTERNS) && (c->pool->nservers > 1 || c->pool->cluster != NULL)
-        && sort_reads_other_keys(req, r)) {
-        c->pool->stats->errors_refused++;
-        reply_error(c, "ERR coproxy: SORT with BY or GET patterns reads keys that may be on other servers; "
-                    "sort on the client, or use a pool of one server");
+    if (__builtin_expect(cmd->flags & CMD_PATTERNS, 0) && sort_refused(c, req, r))
         goto out;
-    }
     n = redis_cmd_keys(cmd, req, r->args, r->argc, keys, &err);
     if (n < 0) {
         reply_error(c, "%s", err);
