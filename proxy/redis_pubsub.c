@@ -320,6 +320,7 @@ static void psubscribe(struct redis_client *c, const char *pat, size_t len)
 {
     struct redis_pool *p = c->pool;
     struct redis_server *one = NULL;
+    struct sub_pin *only = NULL;
     struct msg *m;
 
     if (find_name(&c->ps->patterns, pat, len) >= 0) {
@@ -334,9 +335,13 @@ static void psubscribe(struct redis_client *c, const char *pat, size_t len)
     if (p->cluster != NULL)
         one = route_of_key(p, "", 0, 0).server;
     for (int i = 0; i < p->nservers; i++) {
-        if (p->servers[i]->retired || (one != NULL && p->servers[i] != one)
-            || pin_for(c, p->servers[i], m) != NULL)
+        struct sub_pin *pin;
+        if (p->servers[i]->retired || (one != NULL && p->servers[i] != one))
             continue;
+        if ((pin = pin_for(c, p->servers[i], m)) != NULL) {
+            only = one != NULL ? pin : NULL;
+            continue;
+        }
         for (uint32_t k = 0; k < c->ps->npins; k++)
             give_back(c, &c->ps->pins[k], 0);
         return;
@@ -347,7 +352,9 @@ static void psubscribe(struct redis_client *c, const char *pat, size_t len)
         lost_track(c);
         return;
     }
-    send_to_pins(c, m, "PSUBSCRIBE", pat, len, NULL);
+    /* (in a cluster, on that one node only: the client's channels' nodes hear
+     * every PUBLISH too, and would pass each message again) */
+    send_to_pins(c, m, "PSUBSCRIBE", pat, len, only);
 }
 
 static void unsubscribe(struct redis_client *c, const char *ch, size_t len)

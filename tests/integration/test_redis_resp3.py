@@ -169,16 +169,18 @@ def twin(tmp_path, daemon):
         b.stop()
 
 
-def run_corpus(direct, proxied, proto):
+def run_both(direct, proxied, proto, commands, label=""):
+    """The commands on a fresh connection to Redis and one to coproxy, both in
+    protocol `proto`: what differs, byte for byte."""
     d, p = Raw(direct), Raw(proxied)
     for c in (d, p):
         hello = c.call("HELLO", proto)
         assert hello.startswith(b"%" if proto == 3 else b"*"), hello
     differ = []
-    for cmd in CORPUS:
+    for cmd in commands:
         want, got = d.call(*cmd), p.call(*cmd)
         if want != got:
-            differ.append(f"{' '.join(cmd)}:\n  redis:   {want!r}\n  coproxy: {got!r}")
+            differ.append(f"{label}{' '.join(cmd)}:\n  redis:   {want!r}\n  coproxy: {got!r}")
     d.close()
     p.close()
     return differ
@@ -186,7 +188,7 @@ def run_corpus(direct, proxied, proto):
 
 @pytest.mark.parametrize("proto", [2, 3])
 def test_every_reply_is_the_bytes_redis_sends(twin, proto):
-    differ = run_corpus(*twin, proto)
+    differ = run_both(*twin, proto, CORPUS)
     assert not differ, f"{len(differ)} of {len(CORPUS)} replies differ:\n" + "\n".join(differ)
 
 
@@ -290,16 +292,7 @@ TRANSACTIONS = [
 
 @pytest.mark.parametrize("proto", [2, 3])
 def test_transactions_follow_redis_rules(twin, proto):
-    direct, proxied = twin
     differ = []
     for steps in TRANSACTIONS:
-        d, p = Raw(direct), Raw(proxied)
-        d.call("HELLO", proto)
-        p.call("HELLO", proto)
-        for cmd in steps:
-            want, got = d.call(*cmd), p.call(*cmd)
-            if want != got:
-                differ.append(f"{steps}: {' '.join(cmd)}:\n  redis:   {want!r}\n  coproxy: {got!r}")
-        d.close()
-        p.close()
+        differ += run_both(*twin, proto, steps, label=f"{steps}: ")
     assert not differ, "\n".join(differ)
