@@ -206,8 +206,15 @@ def test_client_kill_closes_clients_on_any_worker(proxy):
 def test_client_pause_reaches_every_server(proxy):
     s = proxy(2)
     c = Resp(s.port)
-    assert c.call("CLIENT", "PAUSE", "100", "WRITE") == b"+OK"
-    assert c.call("CLIENT", "UNPAUSE") == b"+OK"
+    assert c.call("CLIENT", "PAUSE", "60000", "WRITE") == b"+OK"
+    for port in s.ports:                              # each server holds its clients' writes now
+        held = redis.Redis(port=port, socket_timeout=2)
+        with pytest.raises(redis.exceptions.TimeoutError):
+            held.set("x", "1")
+        held.close()
+    assert c.call("CLIENT", "UNPAUSE") == b"+OK"     # (not a write: it passes)
+    for port in s.ports:
+        assert redis.Redis(port=port, socket_timeout=30).set("x", "2")
     assert c.call("SET", "after", "1") == b"+OK"
     c.close()
 
