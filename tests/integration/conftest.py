@@ -194,7 +194,7 @@ def _start_redis(dirpath, attempts=5):
         port = free_port()
         proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--dir", str(dirpath)],
+             "--appendonly", "no", "--daemonize", "no", "--dir", str(dirpath), "--enable-debug-command", "local"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 15.0
         while time.monotonic() < deadline and proc.poll() is None:

@@ -10,37 +10,30 @@ import pytest
 import redis
 
 from conftest import free_port
-from redis_util import RedisProc, Resp, redis_config
+from redis_util import Resp, redis_config
 
 
-def test_admin_changes_can_be_turned_off(tmp_path, daemon):
-    made = [RedisProc(tmp_path) for _ in range(2)]
+def test_admin_changes_can_be_turned_off(redis_servers, daemon):
+    ports = redis_servers(2)
     port = free_port()
-    daemon(redis_config(port, [b.port for b in made], allow_admin=False), port=port)
-    try:
-        c = redis.Redis(port=port, socket_timeout=30)
-        for cmd in (("CONFIG", "SET", "maxmemory", "1"), ("CONFIG", "RESETSTAT"), ("SLOWLOG", "RESET"),
-                    ("DEBUG", "SLEEP", "0"), ("CLIENT", "PAUSE", "10")):
-            with pytest.raises(redis.ResponseError) as e:
-                c.execute_command(*cmd)
-            assert "allow_admin = false" in str(e.value), cmd
-        assert c.config_get("maxmemory") == {"maxmemory": "0"}      # reading still works
-        assert [redis.Redis(port=b.port).config_get("maxmemory")["maxmemory"] for b in made] == ["0", "0"]
-    finally:
-        for b in made:
-            b.stop()
+    daemon(redis_config(port, ports, allow_admin=False), port=port)
+    c = redis.Redis(port=port, socket_timeout=30)
+    for cmd in (("CONFIG", "SET", "maxmemory", "1"), ("CONFIG", "RESETSTAT"), ("SLOWLOG", "RESET"),
+                ("DEBUG", "SLEEP", "0"), ("CLIENT", "PAUSE", "10")):
+        with pytest.raises(redis.ResponseError) as e:
+            c.execute_command(*cmd)
+        assert "allow_admin = false" in str(e.value), cmd
+    assert c.config_get("maxmemory") == {"maxmemory": "0"}      # reading still works
+    assert [redis.Redis(port=p).config_get("maxmemory")["maxmemory"] for p in ports] == ["0", "0"]
 
 
 @pytest.fixture
-def two(tmp_path, daemon):
-    made = [RedisProc(tmp_path) for _ in range(2)]
+def two(redis_servers, daemon):
+    """coproxy in front of two fresh redis-servers (stopped by PID at teardown)."""
+    ports = redis_servers(2)
     port = free_port()
-    daemon(redis_config(port, [b.port for b in made]), port=port)
-    try:
-        yield port, [redis.Redis(port=b.port, socket_timeout=30) for b in made]
-    finally:
-        for b in made:
-            b.stop()
+    daemon(redis_config(port, ports), port=port)
+    return port, [redis.Redis(port=p, socket_timeout=30) for p in ports]
 
 
 def test_redis_benchmark_prints_no_warning(two):

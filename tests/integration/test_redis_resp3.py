@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from conftest import free_port
-from redis_util import RedisProc, encode, redis_config
+from redis_util import encode, redis_config
 
 
 class Raw:
@@ -155,18 +155,12 @@ CORPUS = [
 
 
 @pytest.fixture
-def twin(tmp_path, daemon):
-    """Two fresh redis-servers: one direct, one behind coproxy."""
-    for d in ("direct", "proxied"):
-        (tmp_path / d).mkdir()
-    a, b = RedisProc(tmp_path / "direct"), RedisProc(tmp_path / "proxied")
+def twin(redis_servers, daemon):
+    """Two fresh redis-servers: one direct, one behind coproxy (both stopped by PID at teardown)."""
+    direct, proxied = redis_servers(2)
     port = free_port()
-    daemon(redis_config(port, [b.port]), port=port)
-    try:
-        yield a.port, port
-    finally:
-        a.stop()
-        b.stop()
+    daemon(redis_config(port, [proxied]), port=port)
+    return direct, port
 
 
 def run_both(direct, proxied, proto, commands, label=""):
