@@ -93,6 +93,10 @@ void reload(struct daemon *d, const char *file)
             NEEDS_RESTART(n->server_connections != o->server_connections,
                           "pool %s: server_connections needs a restart", o->name);
             n->server_connections = o->server_connections;
+            /* (each server's per-database connections are sized by it) */
+            NEEDS_RESTART(n->databases != o->databases, "pool %s: databases (%d -> %d) needs a restart", o->name,
+                          o->databases, n->databases);
+            n->databases = o->databases;
             int nc_cluster = strcmp(n->distribution, "cluster") == 0, oc_cluster = strcmp(o->distribution, "cluster") == 0;
             NEEDS_RESTART(nc_cluster != oc_cluster, "pool %s: distribution to or from \"cluster\" needs a restart",
                           o->name);

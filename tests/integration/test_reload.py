@@ -160,6 +160,26 @@ def test_broken_or_partly_live_config_under_load(daemon, echo_backend):
     assert d.proc.poll() is None and d.stop() == 0
 
 
+def test_databases_needs_a_restart_and_keeps_its_value(daemon, redis_servers):
+    """A reload may not raise `databases`: each server's per-database
+    connections were sized by it (a SELECT past it would overrun them)."""
+    ports = redis_servers(1)
+    port = free_port()
+    d = daemon(redis_config(port, ports, databases=4), port=port)
+    c = Resp(port)
+    assert c.call("SELECT", "3") == b"+OK" and c.call("SET", "in3", "x") == b"+OK"
+    d.conf.write_text(redis_config(port, ports, databases=16))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_log(d, "reload: applied; 1 change(s) above wait for a restart")
+    assert "databases (4 -> 16) needs a restart" in d.log()
+    fresh = Resp(port)
+    assert fresh.call("SELECT", "10").startswith(b"-ERR DB index is out of range")
+    assert c.call("GET", "in3") == b"x"
+    c.close()
+    fresh.close()
+    assert d.proc.poll() is None and d.stop() == 0
+
+
 def test_sigusr1_reopens_the_log_file(daemon, echo_backend, tmp_path):
     a = echo_backend()
     port = free_port()
