@@ -44,6 +44,27 @@ static void take_settings(struct redis_pool *p)
                                       .max_inline = pc->max_inline_length };
 }
 
+/* A failure talking to s (connect, connection lost, timeout): counts
+ * towards ejection when auto_eject_hosts is on. */
+static void redis_pool_server_failed(struct redis_server *s)
+{
+    struct redis_pool *p = s->pool;
+    uint64_t now;
+
+    s->stats->failures++;
+    if (!p->conf->auto_eject_hosts || p->cluster != NULL || s->ejected_until != 0)
+        return;
+    if (++s->failures < p->conf->server_failure_limit)
+        return;
+    now = worker_now_ms();
+    s->ejected_until = now + (uint64_t)p->conf->server_retry_timeout;
+    s->stats->ejections++;
+    s->stats->ejected = 1;
+    log_warn("pool %s: server %s (%s) ejected for %d ms after %d failures in a row", p->conf->name,
+             s->conf->name, s->conf->addr.text, p->conf->server_retry_timeout, s->failures);
+    redis_pool_rebuild(p, now);
+}
+
 /* What the pool's backend connections call back (see struct backend_ops). */
 static const struct backend_ops pool_ops = {
     .push = redis_pubsub_message, .idle = redis_pubsub_idle, .lost = redis_pubsub_lost, .failed = redis_pool_server_failed,
@@ -177,24 +198,6 @@ oom:
     free(taken);
 }
 
-void redis_pool_server_failed(struct redis_server *s)
-{
-    struct redis_pool *p = s->pool;
-    uint64_t now;
-
-    s->stats->failures++;
-    if (!p->conf->auto_eject_hosts || p->cluster != NULL || s->ejected_until != 0)
-        return;
-    if (++s->failures < p->conf->server_failure_limit)
-        return;
-    now = worker_now_ms();
-    s->ejected_until = now + (uint64_t)p->conf->server_retry_timeout;
-    s->stats->ejections++;
-    s->stats->ejected = 1;
-    log_warn("pool %s: server %s (%s) ejected for %d ms after %d failures in a row", p->conf->name,
-             s->conf->name, s->conf->addr.text, p->conf->server_retry_timeout, s->failures);
-    redis_pool_rebuild(p, now);
-}
 
 void redis_pool_trim(struct redis_pool *p)
 {

@@ -19,9 +19,6 @@ void redis_pool_reconfigure(struct redis_pool *p);
 /* Rebuilds the distribution over the servers not ejected at `now`
  * (ejected ones whose time is up come back). */
 void redis_pool_rebuild(struct redis_pool *p, uint64_t now);
-/* A failure talking to s (connect, connection lost, timeout): counts
- * towards ejection when auto_eject_hosts is on. */
-void redis_pool_server_failed(struct redis_server *s);
 /* Idle: the backend connections' emptied send buffers go back. */
 void redis_pool_trim(struct redis_pool *p);
 

@@ -65,6 +65,8 @@ struct tcp_conn {
 /* FNV-1a over the client's IP address (not its port): a client sticks to a backend. */
 /* The server a tcp connection made before a reload used, in the pool's
  * current list (same name and address), or -1. */
+static void *tcp_conn_main(void *arg);   /* one client connection, start to end */
+
 static int tcp_server_index(const struct pool_rt *p, const struct server_conf *sc)
 {
     for (int i = 0; i < p->conf->nservers; i++)
@@ -635,7 +637,7 @@ over:
     }
 }
 
-void *tcp_conn_main(void *arg)
+static void *tcp_conn_main(void *arg)
 {
     struct tcp_conn *c = arg;
     struct pool_rt *p = c->p;

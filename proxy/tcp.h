@@ -7,8 +7,6 @@
 
 #include "worker.h"
 
-/* tcp.c: one client connection, start to end (a coroutine's routine). */
-void *tcp_conn_main(void *arg);
 /* A client's coroutine, its state in the same allocation (one per
  * connection): 0, or -1 when out of memory. */
 int tcp_conn_start(struct worker *w, struct pool_rt *p, int fd, const struct sockaddr *peer, unsigned peer_len,
