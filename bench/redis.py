@@ -8,7 +8,8 @@ ketama/fnv1a_64 pool).  For every configuration -- GET and SET, 3-byte and
 1 KiB values, at -c 50 -P 1, -c 50 -P 16 and -c 1000 -P 1 -- redis-benchmark
 runs against: Redis directly (one of the two servers), twemproxy, coproxy
 with threads = 1 and coproxy with threads = 2, interleaved (every target
-once per round, ROUNDS rounds).  For the proxies it reads the CPU time of
+once per round, ROUNDS rounds), and coproxy with threads = 1 again with
+RESP3 clients (redis-benchmark -3: HELLO 3 first).  For the proxies it reads the CPU time of
 the proxy process (utime + stime, /proc/PID/stat) around each run and
 reports CPU-seconds per million requests -- the figure that holds on a
 noisy machine -- next to ops/s (the best of the rounds).
@@ -32,10 +33,11 @@ BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 REQUESTS = int(sys.argv[2]) if len(sys.argv) > 2 else 200000
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 COPROXY = os.path.join(BUILD, "coproxy")
-def bench(port, test, clients, pipeline, size):
+def bench(port, test, clients, pipeline, size, resp3=False):
     out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", test, "-n", str(REQUESTS),
                           "-c", str(clients), "-P", str(pipeline), "-d", str(size), "-r", "100000",
-                          "-q", "--csv"], capture_output=True, text=True, timeout=900).stdout
+                          "-q", "--csv"] + (["-3"] if resp3 else []), capture_output=True, text=True,
+                         timeout=900).stdout
     m = re.search(r'"([\d.]+)"', out.splitlines()[-1].split(",", 1)[1])
     return float(m.group(1))
 
@@ -118,7 +120,8 @@ def main():
         coproxies[threads] = (start([COPROXY, "-c", f"{run}/coproxy{threads}.conf"], port), port)
 
     targets = [("redis", None, rports[0]), ("twemproxy", twem, twem_port),
-               ("coproxy-1", coproxies[1][0], coproxies[1][1]), ("coproxy-2", coproxies[2][0], coproxies[2][1])]
+               ("coproxy-1", coproxies[1][0], coproxies[1][1]), ("coproxy-2", coproxies[2][0], coproxies[2][1]),
+               ("coproxy-1 RESP3", coproxies[1][0], coproxies[1][1])]   # the same process, HELLO 3 clients
     configs = [(t, c, pl, d) for (c, pl) in ((50, 1), (50, 16), (1000, 1)) for d in (3, 1024) for t in ("set", "get")]
     print(f"redis-benchmark -n {REQUESTS}, {ROUNDS} rounds, best ops/s; CPU-s per million requests (mean)")
     print(f"{'config':28} " + " ".join(f"{name:>22}" for name, _, _ in targets))
@@ -128,7 +131,7 @@ def main():
         for _ in range(ROUNDS):
             for name, proc, port in targets:
                 before = cpu(proc.pid) if proc else 0
-                ops = bench(port, test, clients, pipeline, size)
+                ops = bench(port, test, clients, pipeline, size, resp3=name.endswith("RESP3"))
                 used = cpu(proc.pid) - before if proc else 0
                 r = results.setdefault((key, name), [0.0, []])
                 r[0] = max(r[0], ops)
@@ -141,10 +144,12 @@ def main():
         line = f"{key:28} " + " ".join(f"{c:>22}" for c in cells)
         tw = sum(results[(key, "twemproxy")][1]) / ROUNDS
         co = sum(results[(key, "coproxy-1")][1]) / ROUNDS
-        print(line + (f"   cpu ratio coproxy-1/twemproxy {co / tw:.2f}" if tw > 0 else ""), flush=True)
+        co3 = sum(results[(key, "coproxy-1 RESP3")][1]) / ROUNDS
+        print(line + (f"   cpu ratio coproxy-1/twemproxy {co / tw:.2f}" if tw > 0 else "")
+              + (f", RESP3/RESP2 {co3 / co:.2f}" if co > 0 else ""), flush=True)
 
     print("\nmemory (user-space RSS)")
-    for name, proc, port in targets[1:3]:
+    for name, proc, port in targets[1:3]:   # (twemproxy, coproxy-1)
         per = idle_rss(proc.pid, port)
         before, peak, after = burst_rss(proc.pid, port)
         print(f"  {name:10} idle client: {per:7.0f} B   burst of 1,000 clients: before {before >> 10} KiB, "

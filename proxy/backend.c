@@ -74,6 +74,7 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
     }
     bc->gen++;
     bc->drops++;
+    bc->tracked = 0;   /* (the server forgot what it tracked for it) */
     bc->fin_pending = bc->fin_sent = bc->unblocked = 0;   /* a new connection is a new client there */
     if (bc->state == BC_UP && !s->retired && !quiet)
         log_warn("pool %s: server %s (%s): %s", s->pool->conf->name, s->conf->name,
@@ -108,7 +109,9 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
     }
     bc->tail = &bc->head;
     bc->inflight = 0;
-    if (bc->subscriber != NULL)
+    if (bc->tracker != NULL)
+        s->pool->ops->tracked_lost(bc);
+    else if (bc->subscriber != NULL)
         s->pool->ops->lost(bc);
     if (had && !s->retired && !quiet)   /* closing a removed server's or a pin is no failure */
         s->pool->ops->failed(s);
@@ -189,6 +192,10 @@ static int complete_head(struct worker *w, struct backend_conn *bc, const char *
         msg_unref(w, m);
         return 0;
     }
+    if (m->internal == 2) {   /* (a client's CLIENT TRACKING replayed: its reply was given once) */
+        msg_unref(w, m);
+        return 0;
+    }
     if (m->internal) {
         int ok = n > 0 && (p[0] == '+' || p[0] == ':') && m->reply.len == 0;   /* OK, QUEUED; PUBLISH's count */
         msg_unref(w, m);
@@ -229,7 +236,7 @@ static int take_replies(struct worker *w, struct backend_conn *bc, const char *b
 {
     while (*start < len) {
         int r;
-        if (bc->head == NULL && bc->subscriber == NULL) {
+        if (bc->head == NULL && bc->subscriber == NULL && !bc->tracked) {
             backend_fail(w, bc, "sent a reply nobody asked for");
             return -1;
         }
@@ -242,7 +249,10 @@ static int take_replies(struct worker *w, struct backend_conn *bc, const char *b
             backend_fail(w, bc, why);
             return -1;
         }
-        if (is_subscribed(bc) && is_pubsub_message(buf + *start, (size_t)rp->pos)) {
+        if (bc->tracked && buf[*start] == '>') {   /* (no reply to a tracker's commands is a push) */
+            if (bc->tracker != NULL)
+                bc->srv->pool->ops->tracked_push(w, bc, buf + *start, (size_t)rp->pos);
+        } else if (is_subscribed(bc) && is_pubsub_message(buf + *start, (size_t)rp->pos)) {
             bc->srv->pool->ops->push(w, bc, buf + *start, (size_t)rp->pos);
         } else if (bc->head == NULL) {
             backend_fail(w, bc, "sent a reply nobody asked for");
@@ -269,7 +279,7 @@ static int make_room(struct worker *w, struct backend_conn *bc, char **buf, size
     size_t k = (size_t)rp->pos;
     struct msg *m = bc->head;
 
-    if (k > 0 && bc->subscriber == NULL) {
+    if (k > 0 && bc->subscriber == NULL && !(bc->tracked && (*buf)[0] == '>')) {   /* (a push: whole) */
         if (!m->done && (m->client != NULL || m->parent != NULL || m->late_reply != NULL)
             && rbuf_append(&m->reply, *buf, k) != 0) {
             backend_fail(w, bc, "out of memory for a reply");
@@ -606,6 +616,7 @@ void backend_unpin(struct worker *w, struct backend_conn *bc, int dirty)
     }
     dirty |= bc->unblocked;
     s->stats->pinned--;
+    bc->tracked = 0;   /* (tracking is only ever given back closed) */
     /* (one still connecting has its requests queued: they must not go out either) */
     if (dirty && (bc->state != BC_DOWN || bc->head != NULL || bc->out.len > bc->out_off)) {
         bc->quiet = 1;

@@ -62,7 +62,8 @@ struct msg {
     uint8_t refs;
     uint8_t done;
     uint8_t merge;                   /* enum merge_kind */
-    uint8_t internal;                /* AUTH/SELECT sent on connect: checked, not forwarded */
+    uint8_t internal;                /* AUTH/SELECT sent on connect: checked, not forwarded;
+                                        2: its reply, whatever it is, dropped */
     uint8_t aside;                   /* SCRIPT/FUNCTION KILL: on the server's spare connection,
                                         not queued behind the script it is to stop */
     uint8_t resp3;                   /* its client speaks RESP3: it goes on a RESP3 connection,
@@ -143,6 +144,9 @@ struct backend_ops {
     void (*push)(struct worker *w, struct backend_conn *bc, const char *p, size_t n);
     void (*idle)(struct backend_conn *bc);
     void (*lost)(struct backend_conn *bc);
+    /* the same for a tracking client's connection: an invalidation; it was lost */
+    void (*tracked_push)(struct worker *w, struct backend_conn *bc, const char *p, size_t n);
+    void (*tracked_lost)(struct backend_conn *bc);
     /* a failure talking to s (connect, lost, silent past server_timeout) */
     void (*failed)(struct redis_server *s);
     /* requests keep their bytes, to be sent again after a redirect */
@@ -207,6 +211,10 @@ struct backend_conn {
                                         was never sent */
     struct backend_conn *next_free;  /* pinned: in the server's free list */
     struct redis_client *subscriber; /* pinned by a subscribed client: pushed messages go to it */
+    struct redis_client *tracker;    /* pinned by a client with CLIENT TRACKING on: its
+                                        invalidations ('>' pushes) go to redis_tracking.c */
+    uint8_t tracked;                 /* the server may push invalidations on it (until it is
+                                        closed): a '>' is never a reply (dropped if no tracker) */
     char why[96];                    /* the last failure, for error replies */
 };
 
@@ -283,6 +291,11 @@ struct redis_client {
                                             since the last WAIT */
     struct backend_conn **wait_pins;     /* a WAIT's connections */
     uint32_t nwait_pins;
+    /* CLIENT TRACKING (redis_tracking.c) */
+    struct redis_tracking *trk;          /* NULL: off */
+    uint8_t pushes;                      /* pushes may come unasked (tracking, or the REDIRECT
+                                            target of another client): idle, it waits for them too */
+    uint8_t shed;                        /* idle without a coroutine: a watch on fd brings one */
 };
 
 /* The client's number within its worker: spreads clients over a server's

@@ -27,6 +27,7 @@
 #include "redis_pubsub.h"
 #include "redis_reply.h"
 #include "redis_route.h"
+#include "redis_tracking.h"
 #include "redis_wait.h"
 #include "worker_ctx.h"
 
@@ -201,7 +202,7 @@ static void handle_request(struct redis_client *c, const char *req, const struct
     c->last_cmd = cmd->name;
     c->writing = (cmd->flags & (CMD_WRITE | CMD_MAY_WRITE)) != 0;
     /* replicas serve plain reads only: not a transaction's, a WATCHing or pinned client's */
-    c->route_read = !c->writing && !c->multi && c->pin == NULL
+    c->route_read = !c->writing && !c->multi && c->pin == NULL && c->trk == NULL
                     && (cmd->route == ROUTE_KEYS || cmd->route == ROUTE_SPLIT_MGET || cmd->route == ROUTE_SPLIT_SUM);
     if (!redis_cmd_arity_ok(cmd, r->argc)) {
         reply_error(c, "ERR wrong number of arguments for '%s' command", reply_lower_name(cmd->name, name));
@@ -250,8 +251,11 @@ static __attribute__((noinline)) void process_input(struct redis_client *c)
             c->closing = 1;
             return;
         }
-        if (c->req.argc > 0)
+        if (c->req.argc > 0) {
             handle_request(c, req, &c->req);
+            if (c->trk != NULL)
+                tracking_after_request(c);
+        }
         c->in_off += c->req.size;
         resp_request_reset(&c->req);
     }
@@ -593,7 +597,7 @@ static int client_serve(struct redis_client *c)
             continue;
         }
         release_input(c);
-        if (!ready && c->ps != NULL && pubsub_count(c) > 0) {
+        if (!ready && (c->pushes || (c->ps != NULL && pubsub_count(c) > 0))) {
             if (c->head != NULL) {   /* messages came */
                 if (flush_replies(c) != 0 || c->closing)
                     return CLIENT_DONE;
@@ -610,7 +614,7 @@ static int client_serve(struct redis_client *c)
             int n = co_poll_edge(&p, 1, idle ? CLIENT_SHED_MS : -1);
             if (n < 0 && errno != EINTR)
                 return CLIENT_DONE;
-            if (n == 0 && idle && !c->kicked)
+            if (n == 0 && idle && !c->kicked && !c->pushes)
                 return CLIENT_SHED;
             if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
                 c->hup = 1;
@@ -649,6 +653,7 @@ static void client_close(struct redis_client *c)
         msg_unref(w, m);
     }
     pubsub_release(c);
+    tracking_release(c);
     wait_release(c, 1);
     /* the server may hold a WATCH, a MULTI or a blocked command for it: that connection goes */
     if (c->pin != NULL)
@@ -683,6 +688,7 @@ static void client_wake(int fd, short revents, void *arg)
     struct stCoRoutine_t *co;
 
     (void)fd;
+    c->shed = 0;
     if (revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
         c->hup = 1;
     if (co_create(&co, &attr, redis_client_main, c) != 0) {
@@ -691,6 +697,14 @@ static void client_wake(int fd, short revents, void *arg)
         return;
     }
     co_resume(co);
+}
+
+/* A message was pushed to an idle client without a coroutine (an
+ * invalidation for a REDIRECT target): it is served again to write it. */
+static void client_revive(struct redis_client *c)
+{
+    co_fd_unwatch(c->fd);
+    client_wake(c->fd, 0, c);
 }
 
 void *redis_client_main(void *arg)
@@ -703,6 +717,7 @@ void *redis_client_main(void *arg)
     if (!c->started) {
         int one = 1;
         c->started = 1;
+        msg_set_reviver(client_revive);
         c->next = p->clients;
         if (c->next)
             c->next->prev = c;
@@ -714,6 +729,7 @@ void *redis_client_main(void *arg)
     if (client_serve(c) != CLIENT_SHED || co_fd_watch(c->fd, POLLIN | POLLRDHUP, client_wake, c) != 0) {
         client_close(c);
     } else {
+        c->shed = 1;
         co_cond_free(c->cond);   /* nobody waits on it while the client is idle */
         c->cond = NULL;
         w->activity++;           /* memory was freed: the worker trims after this */

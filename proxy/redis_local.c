@@ -21,6 +21,8 @@
 #include "redis_pubsub.h"
 #include "redis_reply.h"
 #include "redis_route.h"
+#include "redis_tracking_cmd.h"
+#include "redis_tracking.h"
 #include "resp_append.h"
 #include "worker_ctx.h"
 
@@ -134,10 +136,10 @@ static void cmd_hello(struct redis_client *c, const char *req, const struct resp
                     "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client");
         return;
     }
-    if ((proto == 3) != c->resp3 && (c->pin != NULL || (c->ps != NULL && pubsub_count(c) > 0))) {
+    if ((proto == 3) != c->resp3 && (c->pin != NULL || c->trk != NULL || (c->ps != NULL && pubsub_count(c) > 0))) {
         /* what it holds on its own connections speaks the protocol it opened them with */
         reply_error(c, "ERR coproxy: HELLO cannot change the protocol while a transaction, a WATCH, a blocking "
-                    "command or a subscription holds a connection of this client's own");
+                    "command, a subscription or CLIENT TRACKING holds a connection of this client's own");
         return;
     }
     if (setname != NULL && set_name(c, req, setname) != 0)
@@ -347,6 +349,9 @@ static void cmd_client(struct redis_client *c, const char *req, const struct res
             m->merge = MERGE_OK;
             route_send_everywhere(c, m, req, r);
         }
+    } else if (resp_arg_is(req, sub, "TRACKING") || resp_arg_is(req, sub, "CACHING")
+               || resp_arg_is(req, sub, "GETREDIR") || (resp_arg_is(req, sub, "TRACKINGINFO") && r->argc == 2)) {
+        redis_tracking_command(c, req, r);
     } else if (resp_arg_is(req, sub, "SETINFO") && r->argc == 4) {
         reply_str(c, "+OK\r\n");
     } else if (resp_arg_is(req, sub, "NO-EVICT") && r->argc == 3) {
@@ -391,6 +396,7 @@ static void cmd_client(struct redis_client *c, const char *req, const struct res
 void local_reset(struct redis_client *c)
 {
     pubsub_release(c);
+    tracking_release(c);
     if (c->pin != NULL)
         pinned_release(c, c->multi || c->watching || c->pin_holds > 0 || pinned_lost(c));
     c->multi = c->multi_abort = 0;
@@ -455,6 +461,8 @@ void local_command(struct redis_client *c, const struct redis_cmd *cmd, const ch
         } else {
             /* the servers' database v: shared connections that selected it, or the pin */
             c->db = v == c->pool->conf->redis_db ? -1 : (int)v;
+            if (c->trk != NULL)   /* (its connections to every server) */
+                tracking_select(c);
             if (c->pin != NULL) {
                 c->pin_selected = 1;
                 pinned_send(c, req, r);

@@ -133,8 +133,20 @@ static void client_done(struct redis_client *c, struct msg *m)
     }
 }
 
+/* Brings a coroutine back to an idle client that has none (redis_client.c's). */
+static void (*revive_client)(struct redis_client *c);
+
+void msg_set_reviver(void (*revive)(struct redis_client *c))
+{
+    revive_client = revive;
+}
+
 void msg_wake_client(struct redis_client *c)
 {
+    if (c->shed && c->head != NULL && revive_client != NULL) {   /* something to write: no longer idle */
+        revive_client(c);
+        return;
+    }
     if (c->waiting || c->sub_waiting) {
         c->waiting = c->sub_waiting = 0;
         co_cond_signal(c->cond);
@@ -162,6 +174,54 @@ struct msg *msg_queue(struct redis_client *c)
     c->tail = &m->cnext;
     c->nqueued++;
     return m;
+}
+
+void msg_push(struct worker *w, struct redis_client *c, const struct backend_conn *bc, const char *head,
+              size_t nhead, const char *body, size_t nbody)
+{
+    size_t n = nhead + nbody;
+    struct msg *m, *before = NULL, **link;
+
+    if (c->closing)
+        return;
+    if (c->push_bytes + n > MSG_PUSH_LIMIT) {
+        log_warn("pool %s: a client (id %llu) fell %zu MiB of pushed messages behind: closed",
+                 c->pool->conf->name, (unsigned long long)c->id, MSG_PUSH_LIMIT >> 20);
+        c->closing = 1;
+        shutdown(c->fd, SHUT_RDWR);   /* wakes it wherever it waits */
+        msg_wake_client(c);
+        return;
+    }
+    if ((m = msg_get(w)) == NULL || rbuf_reserve(&m->reply, n) != 0) {
+        if (m != NULL)
+            msg_unref(w, (m->refs = 1, m));
+        log_error("pool %s: out of memory for a message pushed to a client: dropped", c->pool->conf->name);
+        return;
+    }
+    rbuf_append(&m->reply, head, nhead);
+    rbuf_append(&m->reply, body, nbody);
+    m->client = c;
+    m->refs = 1;
+    m->done = 1;
+    m->push = 1;
+    c->push_bytes += n;
+    /* before the first reply still owed on bc: sent later, it comes later */
+    for (const struct msg *f = bc != NULL ? bc->head : NULL; f != NULL && before == NULL; f = f->bnext)
+        if (f->parent != NULL && f->parent->client == c)
+            before = f->parent;
+        else if (f->client == c)
+            before = (struct msg *)f;
+    link = c->tail;
+    if (before != NULL)
+        for (link = &c->head; *link != NULL && *link != before; link = &(*link)->cnext)
+            ;
+    m->cnext = *link;
+    *link = m;
+    if (m->cnext == NULL)
+        c->tail = &m->cnext;
+    c->nqueued++;
+    if (link == &c->head || c->sub_waiting)
+        msg_wake_client(c);
 }
 
 void msg_finish(struct worker *w, struct msg *m)

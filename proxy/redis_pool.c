@@ -7,6 +7,7 @@
 #include "log.h"
 #include "redis_pool.h"
 #include "redis_pubsub.h"
+#include "redis_tracking.h"
 #include "redis_server.h"
 #include "worker_ctx.h"
 
@@ -68,11 +69,13 @@ static void redis_pool_server_failed(struct redis_server *s)
 /* What the pool's backend connections call back (see struct backend_ops). */
 static const struct backend_ops pool_ops = {
     .push = redis_pubsub_message, .idle = redis_pubsub_idle, .lost = redis_pubsub_lost, .failed = redis_pool_server_failed,
+    .tracked_push = tracking_push, .tracked_lost = tracking_lost,
 };
 static const struct backend_ops cluster_pool_ops = {
     .error_reply = cluster_redirect, .unsent = cluster_lost, .map_reply = cluster_map_reply,
     .map_failed = cluster_map_failed, .push = redis_pubsub_message, .idle = redis_pubsub_idle,
     .lost = redis_pubsub_lost, .failed = redis_pool_server_failed, .keeps_requests = 1,
+    .tracked_push = tracking_push, .tracked_lost = tracking_lost,
 };
 
 struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt)

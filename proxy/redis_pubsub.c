@@ -31,50 +31,6 @@
  * its library reconnects and subscribes again.
  */
 
-/* A subscriber that stops reading is closed once this much waits for it
- * (Redis's client-output-buffer-limit for pubsub clients, hard limit). */
-#define PUBSUB_OUTPUT_LIMIT ((size_t)32 << 20)
-
-struct sub_pin {
-    struct redis_server *srv;
-    struct backend_conn *bc;         /* NULL: given back */
-    uint32_t nchannels;              /* the client's channels on srv */
-    uint8_t dirty;                   /* something meant for the server did not go (out of
-                                        memory): its subscriptions are not known */
-};
-
-struct sub_name {
-    char *name;
-    uint32_t len;
-    uint32_t pin;                    /* a channel's connection: index in pins */
-};
-
-struct sub_names {
-    struct sub_name *v;
-    uint32_t n, cap;
-};
-
-struct redis_pubsub {
-    struct sub_pin *pins;
-    uint32_t npins, cap_pins;
-    struct sub_names channels, patterns;
-};
-
-uint32_t pubsub_channels(const struct redis_client *c)
-{
-    return c->ps ? c->ps->channels.n : 0;
-}
-
-uint32_t pubsub_patterns(const struct redis_client *c)
-{
-    return c->ps ? c->ps->patterns.n : 0;
-}
-
-uint32_t pubsub_count(const struct redis_client *c)
-{
-    return pubsub_channels(c) + pubsub_patterns(c);
-}
-
 static int find_name(const struct sub_names *s, const char *p, size_t len)
 {
     for (uint32_t i = 0; i < s->n; i++)
@@ -511,45 +467,7 @@ void pubsub_release(struct redis_client *c)
 
 void redis_pubsub_message(struct worker *w, struct backend_conn *bc, const char *p, size_t n)
 {
-    struct redis_client *c = bc->subscriber;
-    struct msg *m, *before = NULL, **link;
-
-    if (c->closing)
-        return;
-    if (c->push_bytes + n > PUBSUB_OUTPUT_LIMIT) {
-        log_warn("pool %s: a subscriber (client id %llu) fell %zu MiB of messages behind: closed",
-                 c->pool->conf->name, (unsigned long long)c->id, PUBSUB_OUTPUT_LIMIT >> 20);
-        c->closing = 1;
-        shutdown(c->fd, SHUT_RDWR);   /* wakes it wherever it waits */
-        msg_wake_client(c);
-        return;
-    }
-    if ((m = msg_get(w)) == NULL || rbuf_append(&m->reply, p, n) != 0) {
-        if (m != NULL)
-            msg_unref(w, (m->refs = 1, m));
-        log_error("pool %s: out of memory for a message to a subscriber: dropped", c->pool->conf->name);
-        return;
-    }
-    m->client = c;
-    m->refs = 1;
-    m->done = 1;
-    m->push = 1;
-    c->push_bytes += n;
-    /* before the first reply still owed on this connection: sent later, it comes later */
-    for (struct msg *f = bc->head; f != NULL && before == NULL; f = f->bnext)
-        if (f->parent != NULL && f->parent->client == c)
-            before = f->parent;
-    link = c->tail;
-    if (before != NULL)
-        for (link = &c->head; *link != NULL && *link != before; link = &(*link)->cnext)
-            ;
-    m->cnext = *link;
-    *link = m;
-    if (m->cnext == NULL)
-        c->tail = &m->cnext;
-    c->nqueued++;
-    if (link == &c->head || c->sub_waiting)
-        msg_wake_client(c);
+    msg_push(w, bc->subscriber, bc, p, n, NULL, 0);
 }
 
 void redis_pubsub_idle(struct backend_conn *bc)

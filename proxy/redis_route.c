@@ -19,6 +19,7 @@
 #include "redis_pool.h"
 #include "redis_reply.h"
 #include "redis_route.h"
+#include "redis_tracking.h"
 #include "resp_append.h"
 #include "worker_ctx.h"
 
@@ -51,6 +52,8 @@ static struct backend_conn *conn_for(struct redis_client *c, struct redis_server
         return backend_pick_spare(c->w, s, m);
     if (c->pin != NULL && c->pin->srv == s)
         return backend_pick_pinned(c->w, c->pin, m);
+    if (c->trk != NULL)   /* CLIENT TRACKING: the server tracks what this client reads */
+        return tracking_pick(c, s, m);
     if (c->db >= 0)
         return backend_pick_db(c->w, s, m, c->db);
     return backend_pick(c->w, s, m, client_seq(c));

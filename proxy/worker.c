@@ -21,6 +21,7 @@
 #include "redis_client.h"
 #include "redis_msg.h"
 #include "redis_pool.h"
+#include "redis_tracking.h"
 #include "tcp.h"
 #include "worker.h"
 #include "worker_ctx.h"
@@ -284,6 +285,8 @@ static int worker_tick(void *arg)
         worker_publish_clients(w);
     if (__atomic_load_n(&w->nkill, __ATOMIC_ACQUIRE) != 0)
         worker_publish_kills(w);
+    if (__atomic_load_n(&w->ninval, __ATOMIC_ACQUIRE) != 0)
+        worker_take_invalidations(w, tracking_deliver);
     for (int i = 0; i < w->d->cfg.npools; i++)
         if (w->pools[i].redis != NULL && w->pools[i].redis->cluster != NULL)
             cluster_tick(w->pools[i].redis, now);

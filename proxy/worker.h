@@ -111,6 +111,11 @@ struct worker {
      * close, under snap_lock (nkill read atomically too), at its next turn */
     uint64_t *kill_ids;
     uint32_t nkill, cap_kill;
+    /* invalidations for this worker's clients (REDIRECT targets) from other
+     * workers: records of (client id, length, bytes), under snap_lock
+     * (ninval read atomically too), delivered at its next turn */
+    struct rbuf inval;
+    uint32_t ninval;
     struct rbuf *snap_cluster;       /* [npools]: a cluster pool's map figures (JSON), under snap_lock */
 };
 

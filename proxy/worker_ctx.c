@@ -239,6 +239,47 @@ int worker_kill_client(struct worker *self, uint64_t id)
     return rc;
 }
 
+int worker_send_invalidation(struct worker *self, uint64_t id, const char *p, size_t n)
+{
+    struct worker *o = &self->d->workers[id % 1024 % (uint64_t)self->d->cfg.threads];
+    uint32_t len = (uint32_t)n;
+    int rc;
+
+    pthread_mutex_lock(&o->snap_lock);
+    rc = rbuf_reserve(&o->inval, sizeof id + sizeof len + n);
+    if (rc == 0) {
+        rbuf_append(&o->inval, &id, sizeof id);
+        rbuf_append(&o->inval, &len, sizeof len);
+        rbuf_append(&o->inval, p, n);
+        __atomic_store_n(&o->ninval, o->ninval + 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&o->snap_lock);
+    return rc;
+}
+
+void worker_take_invalidations(struct worker *w, void (*deliver)(struct worker *w, uint64_t id, const char *p,
+                                                                 size_t n))
+{
+    struct rbuf got;
+    size_t at = 0;
+
+    pthread_mutex_lock(&w->snap_lock);
+    got = w->inval;
+    w->inval = (struct rbuf){ 0 };
+    __atomic_store_n(&w->ninval, 0, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&w->snap_lock);
+    while (at + sizeof(uint64_t) + sizeof(uint32_t) <= got.len) {
+        uint64_t id;
+        uint32_t len;
+        memcpy(&id, got.data + at, sizeof id);
+        memcpy(&len, got.data + at + sizeof id, sizeof len);
+        at += sizeof id + sizeof len;
+        deliver(w, id, got.data + at, len);
+        at += len;
+    }
+    rbuf_free(&got);
+}
+
 int worker_pool_clients(struct worker *self, int pool)
 {
     long n = (long)self->pools[pool].stats.client_connections;

@@ -14,6 +14,13 @@ int worker_client_lists(struct worker *self, int pool, struct rbuf *out);
 /* CLIENT KILL: the client with this id, on whichever worker holds it (the
  * id's low bits), is closed at that worker's next turn.  0, or -1 (out of memory). */
 int worker_kill_client(struct worker *self, uint64_t id);
+/* An invalidation (p[0..n): what follows "invalidate" in Redis's push) for
+ * client `id` on another worker, delivered at that worker's next turn.
+ * 0, or -1 (out of memory). */
+int worker_send_invalidation(struct worker *self, uint64_t id, const char *p, size_t n);
+/* Called by the worker's tick when invalidations came: each to deliver(). */
+void worker_take_invalidations(struct worker *w, void (*deliver)(struct worker *w, uint64_t id, const char *p,
+                                                                 size_t n));
 /* The client connections open in pool `pool` on every worker (the others'
  * as last published, at most 100 ms old): INFO's connected_clients. */
 int worker_pool_clients(struct worker *self, int pool);

@@ -128,6 +128,7 @@ void worker_publish_fini(struct worker *w)
     w->list_out = NULL;
     free(w->kill_ids);
     w->kill_ids = NULL;
+    rbuf_free(&w->inval);
     w->nkill = w->cap_kill = 0;
     for (int i = 0; w->snap_cluster != NULL && i < w->d->cfg.npools; i++)
         rbuf_free(&w->snap_cluster[i]);

@@ -52,6 +52,10 @@ def run_client(node_dir, kind, port, proto):
     assert out["eval"][1] == "x"
     assert out["blpop"] in ({"key": "nq", "element": "job"}, ["iq", "job"])
     assert ["message", "hi"] in out["pubsub"] and sorted(m[0] for m in out["pubsub"]) == ["message", "pmessage"]
+    if kind in ("node-redis", "node-redis-resp3"):
+        # client-side caching: reads served from the cache until the servers' invalidations say otherwise
+        assert out["cache"]["first"] == ["old"] * 6 and out["cache"]["hits"] >= 6, out["cache"]
+        assert out["cache"]["now"] == ["new"] * 6, out["cache"]
     return out
 
 

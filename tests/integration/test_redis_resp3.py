@@ -2,71 +2,11 @@
 (one backend) are the bytes Redis sends that client directly, for a corpus of
 commands over Redis 7's types, in RESP2 and in RESP3; HELLO and RESET as
 Redis answers them; replies nested deeper than any fixed limit."""
-import socket
 
 import pytest
 
 from conftest import free_port
-from redis_util import encode, redis_config
-
-
-class Raw:
-    """A client connection that returns each reply as the bytes that came."""
-
-    def __init__(self, port, timeout=30):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.buf = b""
-        self.pos = 0
-
-    def _need(self, n):
-        while len(self.buf) - self.pos < n:
-            chunk = self.sock.recv(1 << 20)
-            if not chunk:
-                raise EOFError("connection closed")
-            self.buf += chunk
-
-    def _line(self):
-        while True:
-            i = self.buf.find(b"\r\n", self.pos)
-            if i >= 0:
-                line, self.pos = self.buf[self.pos:i], i + 2
-                return line
-            self._need(len(self.buf) - self.pos + 1)
-
-    def _value(self):
-        line = self._line()
-        t, rest = line[:1], line[1:]
-        if t in b"+-:,(#_":
-            return
-        if t in b"$!=":
-            n = int(rest)
-            if n >= 0:
-                self._need(n + 2)
-                assert self.buf[self.pos + n:self.pos + n + 2] == b"\r\n"
-                self.pos += n + 2
-            return
-        if t in b"*~>%|":
-            n = int(rest) * (2 if t in b"%|" else 1)
-            for _ in range(max(n, 0)):
-                self._value()
-            if t == b"|":           # an attribute: the value it describes follows
-                self._value()
-            return
-        raise AssertionError(f"not RESP: {line!r}")
-
-    def reply(self):
-        start = self.pos
-        self._value()
-        out = self.buf[start:self.pos]
-        self.buf, self.pos = self.buf[self.pos:], 0
-        return out
-
-    def call(self, *args):
-        self.sock.sendall(encode(*args))
-        return self.reply()
-
-    def close(self):
-        self.sock.close()
+from redis_util import Raw, encode, redis_config
 
 
 # Deterministic on any two fresh servers: no times, no random picks, sets of

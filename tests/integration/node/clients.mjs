@@ -47,6 +47,25 @@ async function nodeRedis(resp) {
     out.pubsub = got;
     await sub.unsubscribe('nch');
     await sub.pUnsubscribe('npat*');
+    if (resp !== 2) {   // client-side caching: CLIENT TRACKING, invalidations as RESP3 pushes
+        const cached = createClient({ ...opts, RESP: 3, clientSideCache: { ttl: 0, maxEntries: 0 } });
+        cached.on('error', () => {});
+        await cached.connect();
+        const keys = ['nc0', 'nc1', 'nc2', 'nc3', 'nc4', 'nc5'];   // over both servers (or cluster masters)
+        for (const k of keys) await other.set(k, 'old');
+        for (const k of keys) await cached.get(k);
+        const first = await Promise.all(keys.map(k => cached.get(k)));   // from the cache
+        const hits = cached.clientSideCache.stats().hitCount;
+        for (const k of keys) await other.set(k, 'new');
+        let now = [];
+        for (let i = 0; i < 200; i++) {   // the invalidations arrive: the next reads see the new values
+            now = await Promise.all(keys.map(k => cached.get(k)));
+            if (now.every(v => v === 'new')) break;
+            await sleep(50);
+        }
+        out.cache = { first, hits, now };
+        await cached.quit();
+    }
     for (const x of [c, other, sub]) await x.quit();
 }
 
