@@ -43,7 +43,9 @@ enum merge_kind { MERGE_NONE, MERGE_MGET, MERGE_SUM, MERGE_OK, MERGE_CONCAT, MER
                   MERGE_SAME,     /* CONFIG GET: the servers' reply when they all agree */
                   MERGE_ANY_OK,   /* SCRIPT KILL: +OK if one server did it, else the servers' error */
                   MERGE_SLOWLOG,  /* SLOWLOG GET: every server's entries, newest first, each naming its server */
-                  MERGE_RUNNING };/* FUNCTION STATS: the server running a function, else the first */
+                  MERGE_RUNNING,  /* FUNCTION STATS: the server running a function, else the first */
+                  MERGE_TEXT,     /* MEMORY DOCTOR: the servers' texts, each under its server's name */
+                  MERGE_PER_SERVER };/* MEMORY STATS: a map of server name to its reply */
 
 struct msg {
     struct msg *cnext;               /* next in the client's queue */

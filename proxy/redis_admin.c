@@ -16,6 +16,8 @@ enum how {
     ALL_SUM,        /* every server; integers summed */
     ALL_CONCAT,     /* every server; arrays concatenated */
     ALL_SLOWLOG,    /* every server; entries merged by time */
+    ALL_TEXT,       /* every server; texts under each server's name */
+    PER_SERVER,     /* every server; a map of server name to its reply */
     BY_KEY,         /* the server of the key at argument 2 */
     ONE,            /* one server, always the same: what every server answers alike */
     WHOAMI,         /* answered here: coproxy's clients are the default user */
@@ -37,8 +39,11 @@ static const struct admin_sub subs[] = {
     { "SLOWLOG", "RESET", ALL_OK, 1 },        { "SLOWLOG", "HELP", ONE, 0 },
     { "LATENCY", "LATEST", ALL_CONCAT, 0 },   { "LATENCY", "HISTORY", ALL_CONCAT, 0 },
     { "LATENCY", "RESET", ALL_SUM, 1 },       { "LATENCY", "HELP", ONE, 0 },
+    { "LATENCY", "DOCTOR", ALL_TEXT, 0 },     { "LATENCY", "GRAPH", ALL_TEXT, 0 },
+    { "LATENCY", "HISTOGRAM", PER_SERVER, 0 },
     { "MEMORY", "USAGE", BY_KEY, 0 },         { "MEMORY", "PURGE", ALL_OK, 1 },
-    { "MEMORY", "HELP", ONE, 0 },
+    { "MEMORY", "HELP", ONE, 0 },             { "MEMORY", "DOCTOR", ALL_TEXT, 0 },
+    { "MEMORY", "MALLOC-STATS", ALL_TEXT, 0 }, { "MEMORY", "STATS", PER_SERVER, 0 },
     { "DEBUG", "OBJECT", BY_KEY, 0 },         { "DEBUG", "SLEEP", ONE, 1 },
     { "ACL", "WHOAMI", WHOAMI, 0 },           { "ACL", "CAT", ONE, 0 },
 };
@@ -126,7 +131,8 @@ void admin_command(struct redis_client *c, const struct redis_cmd *cmd, const ch
         break;
     default:
         m->merge = a->how == ALL_SAME ? MERGE_SAME : a->how == ALL_SUM ? MERGE_SUM
-                   : a->how == ALL_CONCAT ? MERGE_CONCAT : MERGE_OK;
+                   : a->how == ALL_CONCAT ? MERGE_CONCAT : a->how == ALL_TEXT ? MERGE_TEXT
+                   : a->how == PER_SERVER ? MERGE_PER_SERVER : MERGE_OK;
         break;
     }
     route_send_everywhere(c, m, req, r);

@@ -322,6 +322,30 @@ static void client_kill(struct redis_client *c, const char *req, const struct re
         reply_error(c, "ERR No such client");
 }
 
+/* A CLIENT subcommand not answered above: Redis's own errors (a known one
+ * with the wrong arguments, an unknown one), or UNBLOCK's refusal. */
+static void client_unknown(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    static const char *const known[] = { "CACHING", "GETNAME", "GETREDIR", "HELP", "ID", "INFO", "KILL", "LIST",
+                                         "NO-EVICT", "PAUSE", "REPLY", "SETNAME", "TRACKING", "TRACKINGINFO",
+                                         "UNPAUSE", "SETINFO" };
+    const struct resp_arg *sub = &r->args[1];
+    char name[72], lower[40];
+
+    reply_printable(req + sub->off, sub->len, name);
+    if (resp_arg_is(req, sub, "UNBLOCK")) {
+        reply_error(c, "ERR coproxy: CLIENT UNBLOCK is not supported through the proxy (a blocked client is "
+                    "unblocked when it closes its connection)");
+        return;
+    }
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (resp_arg_is(req, sub, known[i])) {
+            reply_error(c, "ERR wrong number of arguments for 'client|%s' command", reply_lower_name(known[i], lower));
+            return;
+        }
+    reply_error(c, "ERR unknown subcommand '%s'. Try CLIENT HELP.", name);
+}
+
 static void cmd_client(struct redis_client *c, const char *req, const struct resp_request *r)
 {
     const struct resp_arg *sub = &r->args[1];
@@ -384,9 +408,10 @@ static void cmd_client(struct redis_client *c, const char *req, const struct res
         else
             reply_verbatim(c, line.data ? line.data : "", line.len);
         rbuf_free(&line);
+    } else if (resp_arg_is(req, sub, "HELP") && r->argc == 2) {
+        route_one(c, req, r);   /* the servers' own text */
     } else {
-        char name[72];
-        reply_error(c, "ERR unsupported command 'CLIENT %s'", reply_printable(req + sub->off, sub->len, name));
+        client_unknown(c, req, r);
     }
 }
 

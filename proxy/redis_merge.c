@@ -8,6 +8,7 @@
 
 #include "redis_info.h"
 #include "redis_merge.h"
+#include "resp_append.h"
 #include "worker_ctx.h"
 
 /* The first fragment reply that is an error, or NULL. */
@@ -516,6 +517,79 @@ oom:
     set_error(m, "ERR coproxy: out of memory merging SLOWLOG GET");
 }
 
+/* The text of a bulk or verbatim string reply (a verbatim's "txt:" left out); -1 if neither. */
+static long text_of_reply(const struct rbuf *r, const char **text)
+{
+    const char *p = r->data, *nl;
+    long n;
+
+    if (r->len < 4 || (p[0] != '$' && p[0] != '=') || (nl = memchr(p, '\n', r->len)) == NULL)
+        return -1;
+    n = strtol(p + 1, NULL, 10);
+    *text = nl + 1;
+    if (n < 0 || (size_t)(nl + 1 - p) + (size_t)n + 2 > r->len)
+        return -1;
+    if (p[0] == '=' && n >= 4) {
+        *text += 4;
+        n -= 4;
+    }
+    return n;
+}
+
+/* MEMORY DOCTOR, LATENCY DOCTOR: one server's text as it came; several,
+ * each under "server NAME:", in the client's string type. */
+static void merge_text(struct msg *m)
+{
+    struct rbuf t = { 0 };
+    int err = 0;
+
+    if (m->nfrags == 1) {
+        set_reply(m, m->frags[0]->reply.data, m->frags[0]->reply.len);
+        return;
+    }
+    for (uint32_t i = 0; i < m->nfrags && err == 0; i++) {
+        const char *text;
+        long n = text_of_reply(&m->frags[i]->reply, &text);
+        if (n < 0) {
+            set_error(m, "ERR coproxy: a server did not answer with a text");
+            rbuf_free(&t);
+            return;
+        }
+        err = rbuf_printf(&t, "%sserver %s:\n", i ? "\n" : "", m->frags[i]->server->conf->name) != 0
+              || rbuf_append(&t, text, (size_t)n) != 0;
+    }
+    m->reply.len = 0;
+    err = err || (m->resp3 ? rbuf_printf(&m->reply, "=%zu\r\ntxt:", t.len + 4) : rbuf_printf(&m->reply, "$%zu\r\n", t.len));
+    err = err || rbuf_append(&m->reply, t.data, t.len) != 0 || rbuf_append(&m->reply, "\r\n", 2) != 0;
+    if (err)
+        set_error(m, "ERR coproxy: out of memory");
+    rbuf_free(&t);
+}
+
+/* MEMORY STATS, LATENCY HISTOGRAM: one server's reply as it came; several,
+ * a map (RESP2: a flat array) of each server's name to its reply. */
+static void merge_per_server(struct msg *m)
+{
+    struct rbuf out = { 0 };
+    int err;
+
+    if (m->nfrags == 1) {
+        set_reply(m, m->frags[0]->reply.data, m->frags[0]->reply.len);
+        return;
+    }
+    err = resp_append_header(&out, m->resp3 ? '%' : '*', m->resp3 ? m->nfrags : 2 * (int64_t)m->nfrags);
+    for (uint32_t i = 0; i < m->nfrags && err == 0; i++) {
+        const char *name = m->frags[i]->server->conf->name;
+        err = resp_append_bulk(&out, name, strlen(name)) != 0
+              || rbuf_append(&out, m->frags[i]->reply.data, m->frags[i]->reply.len) != 0;
+    }
+    if (err)
+        set_error(m, "ERR coproxy: out of memory");
+    else
+        set_reply(m, out.data, out.len);
+    rbuf_free(&out);
+}
+
 void redis_merge(struct msg *m)
 {
     const struct rbuf *err;
@@ -564,6 +638,12 @@ void redis_merge(struct msg *m)
         break;
     case MERGE_RUNNING:
         merge_running(m);
+        break;
+    case MERGE_TEXT:
+        merge_text(m);
+        break;
+    case MERGE_PER_SERVER:
+        merge_per_server(m);
         break;
     default:
         merge_ok(m);

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from conftest import free_port
-from redis_util import Resp, redis_config
+from redis_util import Raw, Resp, redis_config
 
 
 def test_admin_changes_can_be_turned_off(redis_servers, daemon):
@@ -191,3 +191,30 @@ def test_key_and_local_admin_commands(two):
     with pytest.raises(redis.ResponseError) as e:
         c.execute_command("DEBUG", "SEGFAULT")
     assert "not supported through the proxy" in str(e.value)
+
+
+def test_doctor_texts_and_stats_per_server(two):
+    port, servers = two
+    c = redis.Redis(port=port, socket_timeout=30)
+    doctor = c.execute_command("MEMORY", "DOCTOR").decode()
+    # each server's own text, under its name
+    for i, s in enumerate(servers):
+        assert f"server s{i}:\n" + s.execute_command("MEMORY", "DOCTOR").decode() in doctor
+    assert "server s0:" in c.execute_command("LATENCY", "DOCTOR").decode()
+    stats = c.execute_command("MEMORY", "STATS")
+    assert stats[0::2] == [b"s0", b"s1"] and all(b"keys.count" in part for part in stats[1::2])
+
+
+def test_one_server_answers_byte_for_byte(redis_servers, daemon):
+    ports = redis_servers(1)
+    port = free_port()
+    daemon(redis_config(port, ports), port=port)
+    for proto in ("2", "3"):
+        got = []
+        for where in (port, ports[0]):
+            r = Raw(where)
+            r.call("HELLO", proto)
+            got.append([r.call(*a) for a in (("MEMORY", "DOCTOR"), ("LATENCY", "DOCTOR"), ("CLIENT", "HELP"),
+                                             ("CLIENT", "NO-TOUCH", "ON"), ("CLIENT", "Bogus"),
+                                             ("CLIENT", "KILL"), ("CLIENT", "GETNAME", "extra"))])
+        assert got[0] == got[1], got
