@@ -616,7 +616,7 @@ void backend_unpin(struct worker *w, struct backend_conn *bc, int dirty)
     }
     dirty |= bc->unblocked;
     s->stats->pinned--;
-    bc->tracked = 0;   /* (tracking is only ever given back closed) */
+    bc->tracked = bc->movable = 0;   /* (tracking is only ever given back closed) */
     /* (one still connecting has its requests queued: they must not go out either) */
     if (dirty && (bc->state != BC_DOWN || bc->head != NULL || bc->out.len > bc->out_off)) {
         bc->quiet = 1;
@@ -744,7 +744,7 @@ static void enqueue(struct backend_conn *bc, struct msg *m)
     m->seq = bc->seq_base + bc->enq_mark;
     /* (not on a client's own connection: what it holds there -- a
      * transaction, a blocked command, a subscription -- cannot move) */
-    if (p->ops->keeps_requests && !m->internal && !m->cluster_map && !bc->pinned && bc->db < 0) {
+    if (p->ops->keeps_requests && !m->internal && !m->cluster_map && (!bc->pinned || bc->movable) && bc->db < 0) {
         m->req.len = 0;
         if (rbuf_append(&m->req, bc->out.data + bc->enq_mark, bc->out.len - bc->enq_mark) != 0)
             m->req.len = 0;   /* out of memory: no redirect for it (the error reaches the client) */

@@ -8,6 +8,7 @@
 #include "cluster.h"
 #include "log.h"
 #include "redis_msg.h"
+#include "redis_tracking.h"
 #include "redis_server.h"
 #include "worker_ctx.h"
 
@@ -144,7 +145,12 @@ static struct redis_server *node_at(struct redis_pool *p, const char *host, size
 static void send_to(struct worker *w, struct msg *m, struct redis_server *s, int asking)
 {
     static const char ask[] = "*1\r\n$6\r\nASKING\r\n";
-    struct backend_conn *bc = backend_pick(w, s, m, 0);
+    struct redis_client *c = m->client != NULL ? m->client : m->parent != NULL ? m->parent->client : NULL;
+    /* a tracking client's read is tracked by the node that answers it */
+    struct backend_conn *bc = c != NULL && c->trk != NULL ? tracking_pick_now(c, s, m) : NULL;
+
+    if (bc == NULL)
+        bc = backend_pick(w, s, m, 0);
 
     if (bc == NULL)
         return;   /* failed with the reason */

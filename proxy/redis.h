@@ -215,6 +215,8 @@ struct backend_conn {
     struct redis_client *subscriber; /* pinned by a subscribed client: pushed messages go to it */
     struct redis_client *tracker;    /* pinned by a client with CLIENT TRACKING on: its
                                         invalidations ('>' pushes) go to redis_tracking.c */
+    uint8_t movable;                 /* pinned, yet a request a cluster redirects may go on
+                                        elsewhere (a tracking client's, outside a transaction) */
     uint8_t tracked;                 /* the server may push invalidations on it (until it is
                                         closed): a '>' is never a reply (dropped if no tracker) */
     char why[96];                    /* the last failure, for error replies */
@@ -276,6 +278,9 @@ struct redis_client {
     uint32_t ndeferred;
     int db;                              /* SELECTed database; -1: the pool's redis_db */
     uint8_t pin_selected;                /* a SELECT went on the pin: restore it when done */
+    uint8_t pin_tracking;                /* the pin is its CLIENT TRACKING connection to that server
+                                            (a transaction's reads are tracked): 1; 2: tracking
+                                            ended meanwhile, the pin is closed when let go */
     uint8_t reply_off;                   /* CLIENT REPLY OFF: replies are not written */
     uint8_t reply_skip;                  /* CLIENT REPLY SKIP: the next one is not */
     const char *last_cmd;                /* for CLIENT INFO/LIST */

@@ -20,6 +20,7 @@
 #include "redis_pushback.h"
 #include "redis_reply.h"
 #include "redis_route.h"
+#include "redis_tracking.h"
 #include "resp_append.h"
 #include "worker_ctx.h"
 
@@ -85,12 +86,25 @@ int pinned_lost(const struct redis_client *c)
 
 static int select_on_pin(struct redis_client *c, int db);
 
-/* Takes a connection of s for the client; -1 after the error reply. */
-static int take_pin(struct redis_client *c, struct redis_server *s)
+/* Takes a connection of s for the client (txn: for a transaction or a
+ * WATCH, which a tracking client runs on its tracking connection, so the
+ * server tracks what the transaction reads); -1 after the error reply. */
+static int take_pin(struct redis_client *c, struct redis_server *s, int txn)
 {
     if (s == NULL) {
         reply_error(c, "ERR coproxy: no server available in pool %s", c->pool->conf->name);
         return -1;
+    }
+    if (txn && c->trk != NULL) {
+        const char *why = "out of memory";
+        if ((c->pin = tracking_conn(c, s, &why)) == NULL) {
+            reply_error(c, "ERR coproxy: client tracking to server %s: %s", s->conf->name, why);
+            return -1;
+        }
+        c->pin_tracking = 1;
+        c->pin->movable = 0;   /* (what a transaction holds there cannot move) */
+        c->pin_drops = c->pin->drops;
+        return 0;
     }
     if ((c->pin = backend_pin(c->w, s, c->resp3)) == NULL) {
         c->pool->stats->errors_refused++;
@@ -116,6 +130,21 @@ void pinned_release(struct redis_client *c, int dirty)
 {
     if (c->pin == NULL)
         return;
+    if (c->pin_tracking) {   /* it stays the client's tracking connection, or goes closed */
+        if (dirty || c->pin_tracking == 2) {
+            if (c->pin_tracking == 1)
+                tracking_let_go(c, c->pin);
+            backend_park(c->w, c->pin);
+        } else {
+            c->pin->movable = 1;
+        }
+        c->pin_tracking = 0;
+        c->pin = NULL;
+        c->pin_selected = 0;
+        c->watching = 0;
+        c->pin_holds = 0;
+        return;
+    }
     /* a free pin is on the pool's database: the next client expects it */
     if (!dirty && c->pin_selected && select_on_pin(c, c->pool->conf->redis_db) != 0)
         dirty = 1;
@@ -194,7 +223,7 @@ static int open_multi_on(struct redis_client *c, struct redis_server *s)
 {
     static const char multi[] = "*1\r\n$5\r\nMULTI\r\n";
 
-    if (take_pin(c, s) != 0)
+    if (take_pin(c, s, 1) != 0)
         return -1;
     if (send_internal(c, c->pin, multi, sizeof multi - 1, 1) != 0
         || send_internal(c, c->pin, c->deferred.data, c->deferred.len, c->ndeferred) != 0) {
@@ -354,7 +383,7 @@ static void watch_command(struct redis_client *c, const struct redis_cmd *cmd, c
                     "start again");
         return;
     }
-    if (c->pin == NULL && take_pin(c, s) != 0)
+    if (c->pin == NULL && take_pin(c, s, 1) != 0)
         return;
     c->watching = 1;
     pinned_send(c, req, r);
@@ -407,7 +436,7 @@ static void send_blocking(struct redis_client *c, const char *cmdname, struct re
                     c->pin->srv->conf->name);
         return;
     }
-    if (c->pin == NULL && take_pin(c, s) != 0)
+    if (c->pin == NULL && take_pin(c, s, 0) != 0)
         return;
     if ((m = pinned_send(c, req, r)) == NULL)
         return;
@@ -568,6 +597,9 @@ int pinned_time_out(struct redis_client *c)
         c->pin = NULL;
         c->pin_holds = 0;
         c->pin_selected = 0;
+        if (c->pin_tracking == 1)   /* (a tracking connection goes closed) */
+            tracking_let_go(c, pin);
+        c->pin_tracking = 0;
         backend_park(c->w, pin);
     }
     return 1;

@@ -272,6 +272,7 @@ static struct backend_conn *conn_of(struct redis_client *c, struct tracking_conn
             return NULL;
         }
         e->bc->tracker = c;
+        e->bc->movable = 1;
         e->drops = e->bc->drops - 1;   /* tracking to be turned on */
     }
     if (e->drops != e->bc->drops
@@ -282,6 +283,37 @@ static struct backend_conn *conn_of(struct redis_client *c, struct tracking_conn
     }
     e->used = 1;
     return e->bc;
+}
+
+struct backend_conn *tracking_conn(struct redis_client *c, struct redis_server *s, const char **why)
+{
+    struct tracking_conn *e = tracking_entry(c->trk, s);
+
+    return e == NULL ? NULL : conn_of(c, e, why);
+}
+
+struct backend_conn *tracking_pick_now(struct redis_client *c, struct redis_server *s, struct msg *m)
+{
+    struct tracking_conn *e = tracking_entry(c->trk, s);
+    struct backend_conn *bc;
+    const char *why;
+
+    if (e == NULL || (c->trk->redirect != 0 && !c->resp3
+                      && (e->sink == NULL || e->sink->server_id == 0 || e->sink->state != BC_UP)))
+        return NULL;   /* (its sink would be waited for) */
+    if ((bc = conn_of(c, e, &why)) == NULL)
+        return NULL;
+    return backend_pick_pinned(c->w, bc, m);
+}
+
+void tracking_let_go(struct redis_client *c, struct backend_conn *bc)
+{
+    for (uint32_t i = 0; c->trk != NULL && i < c->trk->n; i++)
+        if (c->trk->v[i].bc == bc) {
+            c->trk->v[i].bc = NULL;   /* (a new one when next needed) */
+            bc->tracker = NULL;
+            deliver(c->w, c, NULL, "_\r\n", 3);   /* what it tracked is forgotten with it */
+        }
 }
 
 struct backend_conn *tracking_pick(struct redis_client *c, struct redis_server *s, struct msg *m)
@@ -314,6 +346,11 @@ void tracking_release(struct redis_client *c)
     if (trk == NULL)
         return;
     for (uint32_t i = 0; i < trk->n; i++) {
+        if (trk->v[i].bc != NULL && trk->v[i].bc == c->pin && c->pin_tracking == 1) {
+            trk->v[i].bc->tracker = NULL;   /* a transaction's: closed when the client lets it go */
+            trk->v[i].bc = NULL;
+            c->pin_tracking = 2;
+        }
         close_conn(c->w, &trk->v[i].bc);
         close_conn(c->w, &trk->v[i].sink);
     }

@@ -41,6 +41,17 @@ struct redis_tracking {
  * (opened, and tracking turned on there, on first use).  NULL after m
  * failed with the reason. */
 struct backend_conn *tracking_pick(struct redis_client *c, struct redis_server *s, struct msg *m);
+/* As tracking_pick, for a request a Redis Cluster redirected (called from
+ * a connection's reader, it never waits): NULL, m untouched, when the
+ * client's connection to s cannot be had at once. */
+struct backend_conn *tracking_pick_now(struct redis_client *c, struct redis_server *s, struct msg *m);
+/* The client's tracking connection to s, for its transaction or WATCH
+ * (NULL with *why if it cannot have one). */
+struct backend_conn *tracking_conn(struct redis_client *c, struct redis_server *s, const char **why);
+/* bc, the client's tracking connection, is closed (its transaction's
+ * state on the server must go): forgotten here, the client told that
+ * everything it read is invalid. */
+void tracking_let_go(struct redis_client *c, struct backend_conn *bc);
 /* The client SELECTed another database: its connections do too. */
 void tracking_select(struct redis_client *c);
 /* After each request of a tracking client: CLIENT CACHING applies to the next one only. */

@@ -11,7 +11,7 @@ from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
 from conftest import free_port
-from redis_util import RedisProc, admin_stats, redis_config
+from redis_util import Raw, RedisProc, admin_stats, encode, redis_config
 
 NODE_TIMEOUT_MS = 1000
 
@@ -343,3 +343,41 @@ def test_pubsub_and_transactions_in_a_cluster(daemon, shared_cluster):
         p.incr("{acct}b")
         assert p.execute() == [True, 1]
     sub.close()
+
+
+def test_client_tracking_follows_a_slot_to_its_new_node(daemon, cluster):
+    """A tracking client's read that a node redirects (ASK, then MOVED) is
+    tracked by the node that answers it: a later write there invalidates it."""
+    c = cluster()
+    r, port = proxy_for(daemon, c)
+    masters = [n for n in c.nodes if c.role(n) == "master"]
+    key = "tracked-migrating"
+    slot = c.direct(masters[0]).execute_command("CLUSTER", "KEYSLOT", key)
+    src = next(n for n in masters if slot in range(*slot_range(c, n)))
+    dst = next(n for n in masters if n is not src)
+    assert r.set(key, "before")
+    t = Raw(port)
+    t.call("HELLO", "3")
+    assert t.call("CLIENT", "TRACKING", "ON") == b"+OK\r\n"
+    pushes = []
+
+    def call(*args):   # the reply, with the invalidations that come first set aside
+        t.sock.sendall(encode(*args))
+        while True:
+            got = t.reply()
+            if not got.startswith(b">"):
+                return got
+            pushes.append(got)
+
+    assert call("GET", key) == b"$6\r\nbefore\r\n"
+    c.direct(dst).execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", c.node_id(src))
+    c.direct(src).execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", c.node_id(dst))
+    c.direct(src).execute_command("MIGRATE", "127.0.0.1", dst.port, key, 0, 5000)
+    assert call("GET", key) == b"$6\r\nbefore\r\n"   # -ASK: ASKING and GET on dst
+    for n in masters:
+        c.direct(n).execute_command("CLUSTER", "SETSLOT", slot, "NODE", c.node_id(dst))
+    assert r.set(key, "after")
+    want = b">2\r\n$10\r\ninvalidate\r\n*1\r\n$%d\r\n%s\r\n" % (len(key), key.encode())
+    while pushes.count(want) < 2:   # src's (the key left it), then dst's (the write)
+        pushes.append(t.reply())
+    assert call("GET", key) == b"$5\r\nafter\r\n"

@@ -212,3 +212,33 @@ def test_a_tracking_client_reads_and_tracks_in_the_database_it_selected(proxy):
     assert c.reply() == invalidation_push("dbkey")
     assert c.call("SELECT", "0") == b"+OK\r\n"
     assert c.call("GET", "dbkey") == b"_\r\n"
+
+
+def test_a_transaction_reads_on_the_tracking_connection(proxy):
+    port, servers = proxy
+    c, writer = resp3(port), Raw(port)
+    assert c.call("CLIENT", "TRACKING", "ON") == b"+OK\r\n"
+    assert c.call("MULTI") == b"+OK\r\n"
+    assert c.call("GET", "{tx}a") == b"+QUEUED\r\n"
+    assert c.call("EXEC") == b"*1\r\n_\r\n"
+    writer.call("SET", "{tx}a", "1")
+    assert c.reply() == invalidation_push("{tx}a")
+    # WATCH, tracking turned off meanwhile, EXEC: the transaction still runs
+    assert c.call("WATCH", "{tx}b") == b"+OK\r\n"
+    assert c.call("CLIENT", "TRACKING", "OFF") == b"+OK\r\n"
+    assert c.call("MULTI") == b"+OK\r\n"
+    assert c.call("SET", "{tx}b", "2") == b"+QUEUED\r\n"
+    assert c.call("EXEC") == b"*1\r\n+OK\r\n"
+    assert c.call("GET", "{tx}b") == b"$1\r\n2\r\n"
+    # tracking again, a transaction left open when the client goes: nothing stays tracked
+    assert c.call("CLIENT", "TRACKING", "ON") == b"+OK\r\n"
+    assert c.call("MULTI") == b"+OK\r\n"
+    assert c.call("GET", "{tx}c") == b"+QUEUED\r\n"
+    c.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        tracking = [Raw(p).call("CLIENT", "LIST").count(b"flags=t") for p in servers]
+        if tracking == [0, 0]:
+            break
+        time.sleep(0.1)
+    assert tracking == [0, 0]
