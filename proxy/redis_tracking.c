@@ -40,7 +40,6 @@
 static const char invalidate_push[] = ">2\r\n$10\r\ninvalidate\r\n";
 static const char invalidate_message[] = "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n";
 
-
 /* ---- delivering invalidations -------------------------------------------- */
 
 struct redis_client *tracking_find_client(struct worker *w, uint64_t id)

@@ -20,9 +20,12 @@ SANITIZED = "asan" in os.environ.get("COPROXY_BUILD", "")
 
 
 def rss_back(pid, before, case, timeout=30):
-    """The daemon's RSS returns to within 10% of before once the load ends."""
+    """The daemon's RSS returns to within 10% (and 1 MiB: the allocator keeps
+    some freed pages per arena, which matters next to a small daemon) of
+    before once the load ends -- far below the 100 MB and the floods that
+    came and went."""
     deadline = time.monotonic() + timeout
-    while rss_kb(pid) > before * 1.10 and not SANITIZED:
+    while rss_kb(pid) > before * 1.10 + 1024 and not SANITIZED:
         assert time.monotonic() < deadline, (case, before, rss_kb(pid))
         time.sleep(0.5)
     print(f"{case}: RSS before {before} KiB, after {rss_kb(pid)} KiB")
