@@ -79,6 +79,7 @@ struct msg {
     uint32_t wait_ms;                /* WAIT: its timeout (0: none) */
     uint64_t wait_servers;           /* WAIT: the servers written to before it (bit: index) */
     uint8_t reset;                   /* RESET: carried out when it reaches the queue's head */
+    uint8_t exec_select;             /* an EXEC with a SELECT of database `db` queued before it */
     /* a blocking command whose client leaves (see redis_pushback.h) */
     uint8_t pop_kind;                /* enum pop_kind: what its reply takes from the server */
     uint8_t after_fin;               /* sent after its client's FIN: the reply is still written */
@@ -274,6 +275,9 @@ struct redis_client {
     uint8_t watching;                    /* WATCH sent on the pin */
     uint8_t multi;                       /* inside MULTI */
     uint8_t multi_abort;                 /* EXEC answers EXECABORT */
+    int32_t multi_db;                    /* a SELECT queued in the transaction: its database + 1 */
+    uint8_t select_pending;              /* its EXEC is out: parsing waits for its reply, which
+                                            says whether the SELECT ran (the database after it) */
     struct rbuf deferred;                /* MULTI before any key: the queued requests' bytes */
     uint32_t ndeferred;
     int db;                              /* SELECTed database; -1: the pool's redis_db */

@@ -232,7 +232,8 @@ static __attribute__((noinline)) void process_input(struct redis_client *c)
 {
     c->w->activity++;
     c->batch_us = worker_now_us();   /* one clock read for the batch: deadlines, latency */
-    while (c->in_off < c->in.len && !c->closing && !c->reset_pending && c->nqueued < CLIENT_MAX_QUEUED) {
+    while (c->in_off < c->in.len && !c->closing && !c->reset_pending && !c->select_pending
+           && c->nqueued < CLIENT_MAX_QUEUED) {
         char *req = c->in.data + c->in_off;
         int r;
 
@@ -428,6 +429,8 @@ static void written(struct redis_client *c, int n, int lost)
             c->closing = 1;
         if (m->wait)
             wait_release(c, 0);
+        if (m->exec_select)   /* parsing goes on in the database the transaction left */
+            pinned_exec_selected(c, m);
         if (m->unpin && c->pin_holds > 0 && --c->pin_holds == 0 && !c->watching && !c->multi) {
             pinned_release(c, pinned_lost(c));   /* its blocking command is answered */
             if (c->w->stopping)

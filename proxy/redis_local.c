@@ -425,6 +425,7 @@ void local_reset(struct redis_client *c)
     if (c->pin != NULL)
         pinned_release(c, c->multi || c->watching || c->pin_holds > 0 || pinned_lost(c));
     c->multi = c->multi_abort = 0;
+    c->multi_db = 0;
     rbuf_free(&c->deferred);
     c->ndeferred = 0;
     c->db = -1;

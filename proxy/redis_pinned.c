@@ -262,6 +262,17 @@ void pinned_queue_in_multi(struct redis_client *c, const struct redis_cmd *cmd, 
         }
         if (strcmp(cmd->name, "PING") == 0 || strcmp(cmd->name, "ECHO") == 0)
             break;   /* any server answers it: the transaction's */
+        if (strcmp(cmd->name, "SELECT") == 0) {   /* runs in EXEC: the client's database from then on */
+            char num[24], *end;
+            long v;
+            snprintf(num, sizeof num, "%.*s", (int)(r->args[1].len < 23 ? r->args[1].len : 23),
+                     req + r->args[1].off);
+            v = strtol(num, &end, 10);
+            if (r->args[1].len > 0 && *end == '\0' && v >= 0 && v < c->pool->conf->databases
+                && (c->pool->cluster == NULL || v == 0))
+                c->multi_db = (int32_t)v + 1;   /* (else the server's error, in EXEC's reply) */
+            break;
+        }
         /* fall through */
     default:
         c->pool->stats->errors_refused++;
@@ -306,6 +317,7 @@ static void multi_command(struct redis_client *c, const char *req, const struct 
     }
     c->multi = 1;
     c->multi_abort = 0;
+    c->multi_db = 0;
     if (c->pin != NULL && !pinned_lost(c)) {
         pinned_send(c, req, r);   /* pinned already (WATCH, a blocking command): opened there */
     } else if (c->pin != NULL) {
@@ -336,7 +348,15 @@ static void end_multi(struct redis_client *c, int exec, const char *req, const s
                 return;   /* the error is EXEC's reply */
             }
         }
-        if (c->pin != NULL)
+        if (c->pin != NULL && exec && c->multi_db > 0) {
+            struct msg *m;
+            c->pin_selected = 1;   /* the pin's database changes with it */
+            if ((m = pinned_send(c, req, r)) != NULL) {
+                m->exec_select = 1;
+                m->db = c->multi_db - 1;
+                c->select_pending = 1;
+            }
+        } else if (c->pin != NULL)
             pinned_send(c, req, r);
         else if (exec)
             reply_error(c, "EXECABORT Transaction discarded because of previous errors.");
@@ -360,6 +380,21 @@ static void end_multi(struct redis_client *c, int exec, const char *req, const s
     rbuf_free(&c->deferred);
     c->ndeferred = 0;
     c->multi_abort = 0;
+    c->multi_db = 0;
+}
+
+void pinned_exec_selected(struct redis_client *c, struct msg *m)
+{
+    const char *p = m->reply.data;
+
+    c->select_pending = 0;
+    m->exec_select = 0;
+    /* an array: the transaction ran (nil: a WATCHed key changed, nothing ran) */
+    if (m->reply.len > 2 && p[0] == '*' && p[1] != '-') {
+        c->db = m->db == c->pool->conf->redis_db ? -1 : m->db;
+        if (c->trk != NULL)
+            tracking_select(c);
+    }
 }
 
 static void watch_command(struct redis_client *c, const struct redis_cmd *cmd, const char *req,

@@ -23,6 +23,9 @@ void pinned_route_blocking(struct redis_client *c, const struct redis_cmd *cmd, 
 void pinned_route_xread(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
                         const struct resp_request *r);
 
+/* m, an EXEC with a SELECT queued before it, is answered: the client's
+ * database is the SELECTed one if the transaction ran; parsing goes on. */
+void pinned_exec_selected(struct redis_client *c, struct msg *m);
 /* m is a blocking command waiting on the client's own connection (not a WAIT). */
 int pinned_blocked_on(const struct redis_client *c, const struct msg *m);
 /* The client's head is overdue: a blocking command on the client's own

@@ -221,7 +221,29 @@ TRANSACTIONS = [
     [("MULTI",), ("GET", "ta"), ("PING",), ("ECHO", "e"), ("EXEC",)],
     [("MULTI",), ("SET", "te", "1"), ("LPUSH", "te", "x"), ("GET", "te"), ("EXEC",)],
     [("MULTI",), ("NOSUCHCMD", "a" * 100, "b" * 100, "c"), ("EXEC",)],
+    # SELECT is queued and runs in EXEC: the database after it is the client's
+    [("SET", "tdb", "in0"), ("MULTI",), ("SELECT", "3"), ("SET", "tdb", "in3"), ("EXEC",), ("GET", "tdb"),
+     ("SELECT", "0"), ("GET", "tdb")],
+    [("MULTI",), ("SELECT", "99"), ("EXEC",), ("GET", "tdb")],
+    [("WATCH", "tw"), ("SET", "tw", "1"), ("MULTI",), ("SELECT", "4"), ("EXEC",), ("SET", "tw4", "x"),
+     ("SELECT", "4"), ("GET", "tw4")],
+    [("MULTI",), ("SELECT", "2"), ("SET", "tdb2", "a"), ("DISCARD",), ("GET", "tdb2"), ("SET", "tdb2", "b"),
+     ("SELECT", "2"), ("EXISTS", "tdb2")],
 ]
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_select_in_a_pipelined_transaction_holds_for_what_follows(twin, proto):
+    steps = [("HELLO", str(proto)), ("MULTI",), ("SELECT", "6"), ("SET", "tp", "six"), ("EXEC",),
+             ("GET", "tp"), ("SET", "tp2", "also6"), ("SELECT", "0"), ("GET", "tp"), ("SELECT", "6"), ("GET", "tp2")]
+    got = []
+    for where in twin:
+        c = Raw(where)
+        c.sock.sendall(b"".join(encode(*a) for a in steps))   # one write: EXEC's effect must hold at once
+        replies = [c.reply() for _ in steps]
+        got.append([r for (a, r) in zip(steps, replies) if a[0] != "HELLO"])
+        c.close()
+    assert got[0] == got[1], got
 
 
 @pytest.mark.parametrize("proto", [2, 3])
