@@ -276,8 +276,6 @@ struct redis_client {
     uint8_t multi;                       /* inside MULTI */
     uint8_t multi_abort;                 /* EXEC answers EXECABORT */
     int32_t multi_db;                    /* a SELECT queued in the transaction: its database + 1 */
-    uint8_t select_pending;              /* its EXEC is out: parsing waits for its reply, which
-                                            says whether the SELECT ran (the database after it) */
     struct rbuf deferred;                /* MULTI before any key: the queued requests' bytes */
     uint32_t ndeferred;
     int db;                              /* SELECTed database; -1: the pool's redis_db */
@@ -293,8 +291,9 @@ struct redis_client {
     size_t push_bytes;                   /* messages queued for it, not yet written */
     uint8_t sub_waiting;                 /* subscribed and idle: parked on cond for input or a message */
     uint8_t input_ready;                 /* its socket became readable meanwhile */
-    uint8_t reset_pending;               /* a RESET waits for what came before it: parsing
-                                            stops until it is carried out */
+    uint8_t parse_paused;                /* parsing waits for what came before: a RESET to be
+                                            carried out, or an EXEC with a SELECT to be answered
+                                            (whether it ran says the database after it) */
     /* WAIT (redis_wait.c) */
     uint8_t writing;                     /* the request being routed may write */
     uint8_t route_read;                  /* the request being routed only reads (read_from) */

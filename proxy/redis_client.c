@@ -232,8 +232,7 @@ static __attribute__((noinline)) void process_input(struct redis_client *c)
 {
     c->w->activity++;
     c->batch_us = worker_now_us();   /* one clock read for the batch: deadlines, latency */
-    while (c->in_off < c->in.len && !c->closing && !c->reset_pending && !c->select_pending
-           && c->nqueued < CLIENT_MAX_QUEUED) {
+    while (c->in_off < c->in.len && !c->closing && !c->parse_paused && c->nqueued < CLIENT_MAX_QUEUED) {
         char *req = c->in.data + c->in_off;
         int r;
 
@@ -379,7 +378,7 @@ static int settle_head(struct redis_client *c, struct msg *m)
     }
     if (m->reset && !m->done) {
         local_reset(c);
-        c->reset_pending = 0;
+        c->parse_paused = 0;
         if (rbuf_append(&m->reply, "+RESET\r\n", 8) != 0)
             m->reply.len = 0;
         m->done = 1;

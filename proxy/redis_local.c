@@ -470,7 +470,7 @@ void local_command(struct redis_client *c, const struct redis_cmd *cmd, const ch
         struct msg *m = msg_queue(c);
         if (m != NULL) {
             m->reset = 1;
-            c->reset_pending = 1;
+            c->parse_paused = 1;
         }
     } else if (strcmp(name, "SELECT") == 0) {
         const struct resp_arg *a = &r->args[1];

@@ -354,7 +354,7 @@ static void end_multi(struct redis_client *c, int exec, const char *req, const s
             if ((m = pinned_send(c, req, r)) != NULL) {
                 m->exec_select = 1;
                 m->db = c->multi_db - 1;
-                c->select_pending = 1;
+                c->parse_paused = 1;
             }
         } else if (c->pin != NULL)
             pinned_send(c, req, r);
@@ -387,7 +387,7 @@ void pinned_exec_selected(struct redis_client *c, struct msg *m)
 {
     const char *p = m->reply.data;
 
-    c->select_pending = 0;
+    c->parse_paused = 0;
     m->exec_select = 0;
     /* an array: the transaction ran (nil: a WATCHed key changed, nothing ran) */
     if (m->reply.len > 2 && p[0] == '*' && p[1] != '-') {

@@ -466,6 +466,28 @@ int resp_parse_reply(struct resp_reply *r, const char *buf, size_t len)
 {
     uint64_t pos = r->pos;
 
+    /* most replies are one whole "$<n>\r\n<n bytes>\r\n" or "+<line>\r\n",
+     * in the buffer already: taken at once */
+    if (r->state == RP_VALUE && r->expected == 1 && r->seen == 0 && pos < len) {
+        int64_t v;
+        size_t cr;
+        if (buf[pos] == '$' && resp_quick_len(buf, pos + 1, len, &v, &cr) && (uint64_t)v + 4 <= len - cr
+            && buf[cr + 2 + (size_t)v] == '\r' && buf[cr + 3 + (size_t)v] == '\n') {
+            r->pos = cr + 4 + (size_t)v;
+            r->expected = 0;
+            r->state = RP_DONE;
+            return RESP_OK;
+        }
+        if (buf[pos] == '+') {
+            const char *p = memchr(buf + pos + 1, '\r', len - pos - 1);
+            if (p != NULL && (size_t)(p - buf) + 1 < len && p[1] == '\n') {
+                r->pos = (size_t)(p - buf) + 2;
+                r->expected = 0;
+                r->state = RP_DONE;
+                return RESP_OK;
+            }
+        }
+    }
     for (;;) {
         if (r->state == RP_VALUE) {
             const char *p, *why;

@@ -560,6 +560,8 @@ static const struct rep_case rep_cases[] = {
     {"null bulk", B("$-1\r\n"), NULL},
     {"bulk of CRLFs", B("$4\r\n\r\n\r\n\r\n"), NULL},
     {"bulk with NUL", B("$3\r\na\0b\r\n"), NULL},
+    {"bulk ending in CR LF CR LF", B("$4\r\nab\r\n\r\n"), NULL},
+    {"status holding a CR", B("+a\rb\r\n"), "CRLF"},
     {"empty array", B("*0\r\n"), NULL},
     {"null array", B("*-1\r\n"), NULL},
     {"array of bulks", B("*2\r\n$3\r\nfoo\r\n$-1\r\n"), NULL},
