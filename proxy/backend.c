@@ -126,12 +126,14 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
 static int is_pubsub_message(const char *p, size_t n)
 {
     /* (a RESP3 connection sends them as pushes: '>' for '*') */
-    static const char msg[] = "3\r\n$7\r\nmessage\r\n", pmsg[] = "4\r\n$8\r\npmessage\r\n";
+    static const char msg[] = "3\r\n$7\r\nmessage\r\n", pmsg[] = "4\r\n$8\r\npmessage\r\n",
+                      smsg[] = "3\r\n$8\r\nsmessage\r\n";
 
     if (n < 2 || (p[0] != '*' && p[0] != '>'))
         return 0;
     return (n > sizeof msg && memcmp(p + 1, msg, sizeof msg - 1) == 0)
-           || (n > sizeof pmsg && memcmp(p + 1, pmsg, sizeof pmsg - 1) == 0);
+           || (n > sizeof pmsg && memcmp(p + 1, pmsg, sizeof pmsg - 1) == 0)
+           || (n > sizeof smsg && memcmp(p + 1, smsg, sizeof smsg - 1) == 0);
 }
 
 /* Can a reply on bc be a push?  Only once what was owed before the

@@ -215,7 +215,7 @@ static void handle_request(struct redis_client *c, const char *req, const struct
             pinned_abort_multi(c);
         return;
     }
-    if (c->ps != NULL && !c->resp3 && !(cmd->flags & CMD_SUBSCRIBED) && pubsub_count(c) > 0) {
+    if (c->ps != NULL && !c->resp3 && !(cmd->flags & CMD_SUBSCRIBED) && pubsub_subscribed(c) > 0) {
         reply_error(c, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
                            "are allowed in this context", reply_lower_name(cmd->name, name));
         return;
@@ -536,7 +536,7 @@ static __attribute__((noinline)) int read_input(struct redis_client *c, int *rea
         c->pool->stats->bytes_in += (uint64_t)n;
         c->partial = 0;
         *ready = (size_t)n == room || c->hup;   /* a short read drained the socket */
-        if (c->idle && (c->ps == NULL || pubsub_count(c) == 0))   /* subscribers are not idle */
+        if (c->idle && (c->ps == NULL || pubsub_subscribed(c) == 0))   /* subscribers are not idle */
             co_timer_arm(c->idle, c->pool->conf->client_idle_timeout);
         return 1;
     }
@@ -599,7 +599,7 @@ static int client_serve(struct redis_client *c)
             continue;
         }
         release_input(c);
-        if (!ready && (c->pushes || (c->ps != NULL && pubsub_count(c) > 0))) {
+        if (!ready && (c->pushes || (c->ps != NULL && pubsub_subscribed(c) > 0))) {
             if (c->head != NULL) {   /* messages came */
                 if (flush_replies(c) != 0 || c->closing)
                     return CLIENT_DONE;

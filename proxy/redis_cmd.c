@@ -295,9 +295,9 @@ static const struct cmd_def cmd_table[] = {
     CMD("ACL",                     -2, ADMIN,         0,                      0,  0,  0),
     /* unsupported */
     CMD("MOVE",                     3, UNSUPPORTED,   CMD_WRITE,              1,  1,  1),
-    CMD("SSUBSCRIBE",              -2, UNSUPPORTED,   0,                      1, -1,  1),
-    CMD("SUNSUBSCRIBE",            -1, UNSUPPORTED,   0,                      1, -1,  1),
-    CMD("SPUBLISH",                 3, UNSUPPORTED,   0,                      1,  1,  1),
+    CMD("SSUBSCRIBE",              -2, PUBSUB,        CMD_SUBSCRIBED,         0,  0,  0),
+    CMD("SUNSUBSCRIBE",            -1, PUBSUB,        CMD_SUBSCRIBED,         0,  0,  0),
+    CMD("SPUBLISH",                 3, KEYS,          CMD_MAY_WRITE,          1,  1,  1),   /* to its channel's server */
     CMD("MONITOR",                  1, UNSUPPORTED,   0,                      0,  0,  0),
     CMD("SHUTDOWN",                -1, UNSUPPORTED,   0,                      0,  0,  0),
     CMD("SAVE",                     1, UNSUPPORTED,   0,                      0,  0,  0),

@@ -136,7 +136,7 @@ static void cmd_hello(struct redis_client *c, const char *req, const struct resp
                     "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client");
         return;
     }
-    if ((proto == 3) != c->resp3 && (c->pin != NULL || c->trk != NULL || (c->ps != NULL && pubsub_count(c) > 0))) {
+    if ((proto == 3) != c->resp3 && (c->pin != NULL || c->trk != NULL || (c->ps != NULL && pubsub_subscribed(c) > 0))) {
         /* what it holds on its own connections speaks the protocol it opened them with */
         reply_error(c, "ERR coproxy: HELLO cannot change the protocol while a transaction, a WATCH, a blocking "
                     "command, a subscription or CLIENT TRACKING holds a connection of this client's own");
@@ -158,7 +158,7 @@ static int client_line(const struct redis_client *o, struct rbuf *out)
     uint64_t now = worker_now_ms(), last = o->batch_us ? o->batch_us / 1000 : o->since_ms;
     size_t qbuf = o->in.len - o->in_off;
 
-    if (o->ps != NULL && pubsub_count(o) > 0)
+    if (o->ps != NULL && pubsub_subscribed(o) > 0)
         *f++ = 'P';
     if (o->multi)
         *f++ = 'x';
@@ -170,14 +170,14 @@ static int client_line(const struct redis_client *o, struct rbuf *out)
         *f++ = 'N';
     *f = '\0';
     return rbuf_printf(out, "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d sub=%u "
-                       "psub=%u ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu rbs=%zu rbp=%zu "
+                       "psub=%u ssub=%u multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu rbs=%zu rbp=%zu "
                        "obl=0 oll=%u omem=%llu tot-mem=%zu events=r cmd=%s user=default redir=-1 resp=%d "
                        "worker=%d watch=%d\n",
                        (unsigned long long)o->id, addr_peer(o->fd, addr, sizeof addr),
                        addr_local(o->fd, laddr, sizeof laddr), o->fd, o->name ? o->name : "",
                        (unsigned long long)(now > o->since_ms ? (now - o->since_ms) / 1000 : 0),
                        (unsigned long long)(now > last ? (now - last) / 1000 : 0), flags,
-                       o->db >= 0 ? o->db : o->pool->conf->redis_db, pubsub_channels(o), pubsub_patterns(o),
+                       o->db >= 0 ? o->db : o->pool->conf->redis_db, pubsub_channels(o), pubsub_patterns(o), pubsub_shards(o),
                        o->multi ? (int)o->ndeferred : -1, qbuf, o->in.cap - o->in.len, o->deferred.len,
                        o->in.cap, o->in.cap, o->nqueued, (unsigned long long)o->reply_bytes,
                        sizeof *o + o->in.cap + o->deferred.cap + (size_t)o->reply_bytes,
@@ -444,7 +444,7 @@ void local_command(struct redis_client *c, const struct redis_cmd *cmd, const ch
     const char *name = cmd->name;
 
     if (strcmp(name, "PING") == 0) {
-        if (r->argc <= 2 && !c->resp3 && c->ps != NULL && pubsub_count(c) > 0) {   /* subscribed (RESP2) */
+        if (r->argc <= 2 && !c->resp3 && c->ps != NULL && pubsub_subscribed(c) > 0) {   /* subscribed (RESP2) */
             struct rbuf b = { 0 };
             const char *arg = r->argc == 2 ? req + r->args[1].off : "";
             if (resp_append_header(&b, '*', 2) != 0 || resp_append_bulk(&b, "pong", 4) != 0

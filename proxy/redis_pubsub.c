@@ -151,11 +151,11 @@ static int make_confirmation(struct rbuf *b, int resp3, const char *kind, const 
 }
 
 /* A confirmation written at once (nothing to ask a server). */
-static void confirm_now(struct redis_client *c, const char *kind, const char *name, size_t len)
+static void confirm_now(struct redis_client *c, const char *kind, const char *name, size_t len, uint32_t count)
 {
     struct rbuf b = { 0 };
 
-    if (make_confirmation(&b, c->resp3, kind, name, len, pubsub_count(c)) != 0)
+    if (make_confirmation(&b, c->resp3, kind, name, len, count) != 0)
         reply_error(c, "ERR coproxy: out of memory");
     else
         reply_raw(c, b.data, b.len);
@@ -239,14 +239,36 @@ static struct msg *confirmation_msg(struct redis_client *c, const char *kind, co
     return m;
 }
 
-static void subscribe(struct redis_client *c, const char *ch, size_t len)
+/* Channels (SUBSCRIBE) and shard channels (SSUBSCRIBE, Redis 7): each on
+ * its server (its slot's master in a cluster), counted apart. */
+struct chan_kind {
+    const char *sub, *unsub;          /* the confirmations' kind */
+    const char *sub_cmd, *unsub_cmd;  /* what the server is sent */
+    int shard;
+};
+
+static const struct chan_kind channel_kind = { "subscribe", "unsubscribe", "SUBSCRIBE", "UNSUBSCRIBE", 0 };
+static const struct chan_kind shard_kind = { "ssubscribe", "sunsubscribe", "SSUBSCRIBE", "SUNSUBSCRIBE", 1 };
+
+static struct sub_names *names_of(struct redis_client *c, const struct chan_kind *k)
+{
+    return k->shard ? &c->ps->shards : &c->ps->channels;
+}
+
+/* The count a confirmation of kind k gives: shard channels apart from the rest, as Redis counts them. */
+static uint32_t count_of(const struct redis_client *c, const struct chan_kind *k)
+{
+    return k->shard ? pubsub_shards(c) : pubsub_count(c);
+}
+
+static void subscribe(struct redis_client *c, const struct chan_kind *k, const char *ch, size_t len)
 {
     struct redis_server *s = route_of_key(c->pool, ch, len, 0).server;
     struct sub_pin *pin;
     struct msg *m;
 
-    if (find_name(&c->ps->channels, ch, len) >= 0) {
-        confirm_now(c, "subscribe", ch, len);
+    if (find_name(names_of(c, k), ch, len) >= 0) {
+        confirm_now(c, k->sub, ch, len, count_of(c, k));
         return;
     }
     if (s == NULL) {
@@ -258,18 +280,18 @@ static void subscribe(struct redis_client *c, const char *ch, size_t len)
     route_set_deadline(c, m);
     if ((pin = pin_for(c, s, m)) == NULL)
         return;
-    if (add_name(&c->ps->channels, ch, len, (uint32_t)(pin - c->ps->pins)) != 0) {
+    if (add_name(names_of(c, k), ch, len, (uint32_t)(pin - c->ps->pins)) != 0) {
         msg_fail(c->w, m, "ERR coproxy: out of memory");
         give_back(c, pin, 0);
         return;
     }
     pin->nchannels++;
-    if (make_confirmation(&m->reply, c->resp3, "subscribe", ch, len, pubsub_count(c)) != 0) {
+    if (make_confirmation(&m->reply, c->resp3, k->sub, ch, len, count_of(c, k)) != 0) {
         msg_fail(c->w, m, "ERR coproxy: out of memory");
         lost_track(c);
         return;
     }
-    send_to_pins(c, m, "SUBSCRIBE", ch, len, pin);
+    send_to_pins(c, m, k->sub_cmd, ch, len, pin);
 }
 
 static void psubscribe(struct redis_client *c, const char *pat, size_t len)
@@ -280,7 +302,7 @@ static void psubscribe(struct redis_client *c, const char *pat, size_t len)
     struct msg *m;
 
     if (find_name(&c->ps->patterns, pat, len) >= 0) {
-        confirm_now(c, "psubscribe", pat, len);
+        confirm_now(c, "psubscribe", pat, len, pubsub_count(c));
         return;
     }
     if ((m = msg_queue(c)) == NULL)
@@ -313,24 +335,25 @@ static void psubscribe(struct redis_client *c, const char *pat, size_t len)
     send_to_pins(c, m, "PSUBSCRIBE", pat, len, only);
 }
 
-static void unsubscribe(struct redis_client *c, const char *ch, size_t len)
+static void unsubscribe(struct redis_client *c, const struct chan_kind *k, const char *ch, size_t len)
 {
-    int i = find_name(&c->ps->channels, ch, len);
+    struct sub_names *names = names_of(c, k);
+    int i = find_name(names, ch, len);
     struct sub_pin *pin;
     struct msg *m;
 
     if (i < 0) {
-        confirm_now(c, "unsubscribe", ch, len);
+        confirm_now(c, k->unsub, ch, len, count_of(c, k));
         return;
     }
-    pin = &c->ps->pins[c->ps->channels.v[i].pin];
+    pin = &c->ps->pins[names->v[i].pin];
     pin->nchannels--;
     /* ch may point into the entry: the reply and the request are made first */
-    if ((m = confirmation_msg(c, "unsubscribe", ch, len, pubsub_count(c) - 1)) != NULL)
-        send_to_pins(c, m, "UNSUBSCRIBE", ch, len, pin);
+    if ((m = confirmation_msg(c, k->unsub, ch, len, count_of(c, k) - 1)) != NULL)
+        send_to_pins(c, m, k->unsub_cmd, ch, len, pin);
     else
         lost_track(c);
-    remove_name(&c->ps->channels, (uint32_t)i);
+    remove_name(names, (uint32_t)i);
 }
 
 static void punsubscribe(struct redis_client *c, const char *pat, size_t len)
@@ -339,7 +362,7 @@ static void punsubscribe(struct redis_client *c, const char *pat, size_t len)
     struct msg *m;
 
     if (i < 0) {
-        confirm_now(c, "punsubscribe", pat, len);
+        confirm_now(c, "punsubscribe", pat, len, pubsub_count(c));
         return;
     }
     if ((m = confirmation_msg(c, "punsubscribe", pat, len, pubsub_count(c) - 1)) != NULL)
@@ -349,42 +372,58 @@ static void punsubscribe(struct redis_client *c, const char *pat, size_t len)
     remove_name(&c->ps->patterns, (uint32_t)i);
 }
 
+/* SSUBSCRIBE's channels, in a cluster, must share a slot (as a node requires); 0 or -1 after the error. */
+static int one_slot(struct redis_client *c, const char *req, const struct resp_request *r)
+{
+    for (uint32_t i = 2; c->pool->cluster != NULL && i < r->argc; i++)
+        if (route_of_key(c->pool, req + r->args[i].off, r->args[i].len, 0).slot1
+            != route_of_key(c->pool, req + r->args[1].off, r->args[1].len, 0).slot1) {
+            reply_error(c, "CROSSSLOT Keys in request don't hash to the same slot");
+            return -1;
+        }
+    return 0;
+}
+
 void pubsub_command(struct redis_client *c, const struct redis_cmd *cmd, const char *req,
                     const struct resp_request *r)
 {
     int pattern = cmd->name[0] == 'P';   /* PSUBSCRIBE, PUNSUBSCRIBE */
-    int sub = cmd->name[pattern] == 'S';
-    uint32_t before = pubsub_count(c);
+    int shard = strcmp(cmd->name, "SSUBSCRIBE") == 0 || strcmp(cmd->name, "SUNSUBSCRIBE") == 0;
+    int sub = strstr(cmd->name, "UNSUB") == NULL;
+    const struct chan_kind *k = shard ? &shard_kind : &channel_kind;
+    uint32_t before = pubsub_subscribed(c);
     struct sub_names *names;
 
     if (c->ps == NULL && (c->ps = calloc(1, sizeof *c->ps)) == NULL) {
         reply_error(c, "ERR coproxy: out of memory");
         return;
     }
-    names = pattern ? &c->ps->patterns : &c->ps->channels;
+    if (shard && sub && one_slot(c, req, r) != 0)
+        return;
+    names = pattern ? &c->ps->patterns : names_of(c, k);
     if (!sub && r->argc == 1) {   /* from everything */
         if (names->n == 0)
-            confirm_now(c, pattern ? "punsubscribe" : "unsubscribe", NULL, 0);
+            confirm_now(c, pattern ? "punsubscribe" : k->unsub, NULL, 0, pattern ? pubsub_count(c) : count_of(c, k));
         while (names->n > 0) {
             const struct sub_name *e = &names->v[0];
             if (pattern)
                 punsubscribe(c, e->name, e->len);
             else
-                unsubscribe(c, e->name, e->len);
+                unsubscribe(c, k, e->name, e->len);
         }
     }
     for (uint32_t i = 1; i < r->argc; i++) {
         const char *name = req + r->args[i].off;
         size_t len = r->args[i].len;
-        if (sub)
-            (pattern ? psubscribe : subscribe)(c, name, len);
+        if (pattern)
+            (sub ? psubscribe : punsubscribe)(c, name, len);
         else
-            (pattern ? punsubscribe : unsubscribe)(c, name, len);
+            (sub ? subscribe : unsubscribe)(c, k, name, len);
     }
     /* Redis's idle timeout spares subscribers: so does client_idle_timeout */
-    if (c->idle != NULL && before == 0 && pubsub_count(c) > 0)
+    if (c->idle != NULL && before == 0 && pubsub_subscribed(c) > 0)
         co_timer_cancel(c->idle);
-    else if (c->idle != NULL && before > 0 && pubsub_count(c) == 0)
+    else if (c->idle != NULL && before > 0 && pubsub_subscribed(c) == 0)
         co_timer_arm(c->idle, c->pool->conf->client_idle_timeout);
     for (uint32_t i = 0; i < c->ps->npins; i++)
         give_back(c, &c->ps->pins[i], 0);
@@ -396,26 +435,29 @@ void pubsub_introspect(struct redis_client *c, const char *req, const struct res
     struct redis_pool *p = c->pool;
     struct msg *m;
 
-    if (resp_arg_is(req, sub, "NUMSUB") && r->argc == 2) {
+    int numsub = resp_arg_is(req, sub, "NUMSUB") || resp_arg_is(req, sub, "SHARDNUMSUB");
+    int channels = resp_arg_is(req, sub, "CHANNELS") || resp_arg_is(req, sub, "SHARDCHANNELS");
+
+    if (numsub && r->argc == 2) {
         reply_str(c, "*0\r\n");
         return;
     }
-    if (!(resp_arg_is(req, sub, "CHANNELS") && r->argc <= 3) && !(resp_arg_is(req, sub, "NUMPAT") && r->argc == 2)
-        && !resp_arg_is(req, sub, "NUMSUB")) {
-        reply_error(c, "ERR coproxy: only PUBSUB CHANNELS [pattern], NUMSUB and NUMPAT are supported");
+    if (!(channels && r->argc <= 3) && !(resp_arg_is(req, sub, "NUMPAT") && r->argc == 2) && !numsub) {
+        reply_error(c, "ERR coproxy: only PUBSUB CHANNELS [pattern], NUMSUB, NUMPAT, SHARDCHANNELS [pattern] "
+                    "and SHARDNUMSUB are supported");
         return;
     }
     if ((m = msg_queue(c)) == NULL)
         return;
     route_set_deadline(c, m);
-    if (!resp_arg_is(req, sub, "NUMSUB")) {
+    if (!numsub) {
         /* a channel lives on one server: the lists add up; every server
          * holds the patterns subscribed through coproxy: the most is right */
-        m->merge = resp_arg_is(req, sub, "CHANNELS") ? MERGE_CONCAT : MERGE_MAX;
+        m->merge = channels ? MERGE_CONCAT : MERGE_MAX;
         route_send_everywhere(c, m, req, r);
         return;
     }
-    /* NUMSUB: each channel asked of its server, the pairs in the client's order */
+    /* (SHARD)NUMSUB: each channel asked of its server, the pairs in the client's order */
     m->merge = MERGE_CONCAT;
     if ((m->frags = calloc(r->argc - 2, sizeof *m->frags)) == NULL) {
         msg_fail(c->w, m, "ERR coproxy: out of memory");
@@ -436,7 +478,7 @@ void pubsub_introspect(struct redis_client *c, const char *req, const struct res
         const struct resp_arg *a = &r->args[i + 2];
         struct rbuf b = { 0 };
         if (resp_append_header(&b, '*', 3) != 0 || resp_append_bulk(&b, "PUBSUB", 6) != 0
-            || resp_append_bulk(&b, "NUMSUB", 6) != 0 || resp_append_bulk(&b, req + a->off, a->len) != 0)
+            || resp_append_bulk(&b, req + sub->off, sub->len) != 0 || resp_append_bulk(&b, req + a->off, a->len) != 0)
             msg_fail(c->w, m->frags[i], "ERR coproxy: out of memory");
         else
             route_send_frag(c, m->frags[i], b.data, b.len);
@@ -456,8 +498,11 @@ void pubsub_release(struct redis_client *c)
         free(ps->channels.v[i].name);
     for (uint32_t i = 0; i < ps->patterns.n; i++)
         free(ps->patterns.v[i].name);
+    for (uint32_t i = 0; i < ps->shards.n; i++)
+        free(ps->shards.v[i].name);
     free(ps->channels.v);
     free(ps->patterns.v);
+    free(ps->shards.v);
     free(ps->pins);
     free(ps);
     c->ps = NULL;

@@ -60,7 +60,7 @@ static void push_invalidation(struct worker *w, struct redis_client *t, const st
     t->pushes = 1;   /* (idle, it waits for them from now on) */
     if (t->resp3)
         msg_push(w, t, bc, invalidate_push, sizeof invalidate_push - 1, p, n);
-    else if (pubsub_count(t) > 0)   /* Redis: a RESP2 target in subscribed mode */
+    else if (pubsub_subscribed(t) > 0)   /* Redis: a RESP2 target in subscribed mode */
         msg_push(w, t, bc, invalidate_message, sizeof invalidate_message - 1,
                  n == 3 && p[0] == '_' ? "$-1\r\n" : p, n == 3 && p[0] == '_' ? 5 : n);
 }

@@ -292,8 +292,7 @@ def test_inline_commands_and_local_commands(proxy):
     assert c.closed()
 
 
-@pytest.mark.parametrize("cmd", [["SSUBSCRIBE", "ch"], ["MONITOR"], ["SHUTDOWN"], ["SPUBLISH", "ch", "m"],
-                                 ["NOSUCHCOMMAND", "x"]])
+@pytest.mark.parametrize("cmd", [["MONITOR"], ["SHUTDOWN"], ["NOSUCHCOMMAND", "x"]])
 def test_unsupported_commands_get_an_error_and_the_connection_stays(proxy, cmd):
     s = proxy(1)
     c = Resp(s.port)

@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from conftest import free_port
-from redis_util import Resp, admin_stats, encode, probe, redis_config
+from redis_util import Raw, Resp, admin_stats, encode, probe, redis_config
 from test_redis import Setup, backends, proxy  # noqa: F401 -- the fixtures
 
 
@@ -146,6 +146,51 @@ def test_replies_are_exactly_those_of_redis(proxy, backends, n):
     assert got[-11:-9] == [0, b"+PONG"]
     assert got[-9:] == [[b"subscribe", b"d", 1], b"+RESET", b"+PONG", None,
                         b"+OK", b"+QUEUED", b"+RESET", b"-ERR EXEC without MULTI", None]
+
+
+def shard_session(port, proto):
+    """Sharded pub/sub (SSUBSCRIBE, Redis 7) on one connection, SPUBLISH from
+    another: every reply and message as the bytes came."""
+    c, p = Raw(port), Raw(port)
+    c.call("HELLO", str(proto))
+    out = []
+
+    def send(*args, replies=1):
+        c.sock.sendall(encode(*args))
+        out.extend(c.reply() for _ in range(replies))
+
+    send("SSUBSCRIBE", "sa", "sb", replies=2)
+    if proto == 2:
+        send("GET", "k")                           # subscribed mode: refused
+    send("SUBSCRIBE", "sc")                        # counted apart from the shard channels
+    send("SSUBSCRIBE", "sd", "sa", replies=2)
+    out.append(p.call("SPUBLISH", "sa", "one"))
+    out.append(c.reply())
+    out.append(p.call("PUBLISH", "sa", "not a shard message"))
+    out.append(p.call("PUBSUB", "SHARDNUMSUB", "sa", "sd", "none"))
+    out.append(p.call("SPUBLISH", "sd", "two"))
+    out.append(c.reply())
+    send("SUNSUBSCRIBE", "sd", "zz", replies=2)
+    send("SUNSUBSCRIBE", "sa")
+    send("SUNSUBSCRIBE", "sb")
+    send("SUNSUBSCRIBE")                           # none left: a nil channel
+    send("PING")                                   # still subscribed (sc)
+    send("UNSUBSCRIBE")
+    send("PING")
+    out.append(p.call("SPUBLISH", "sa", "nobody"))
+    c.close()
+    p.close()
+    return out
+
+
+@pytest.mark.parametrize("proto", [2, 3])
+def test_sharded_pubsub_is_byte_for_byte_redis(proxy, backends, proto):
+    s = proxy(3)                                   # the channels on three servers
+    ref = backends(1)[0]
+    want, got = shard_session(ref.port, proto), shard_session(s.port, proto)
+    assert got == want, got
+    assert any(b"smessage" in r and b"one" in r for r in got)   # it did what it says
+    assert any(b"smessage" in r and b"two" in r for r in got)
 
 
 def admin_pinned(sock):

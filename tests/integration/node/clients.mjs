@@ -41,12 +41,15 @@ async function nodeRedis(resp) {
     const got = [];
     await sub.subscribe('nch', msg => got.push(['message', msg]));
     await sub.pSubscribe('npat*', (msg, ch) => got.push(['pmessage', ch, msg]));
+    await sub.sSubscribe('nshard', msg => got.push(['smessage', msg]));
     await other.publish('nch', 'hi');
     await other.publish('npattern', 'there');
-    for (let i = 0; i < 100 && got.length < 2; i++) await sleep(50);
+    await other.sPublish('nshard', 'sharded');
+    for (let i = 0; i < 100 && got.length < 3; i++) await sleep(50);
     out.pubsub = got;
     await sub.unsubscribe('nch');
     await sub.pUnsubscribe('npat*');
+    await sub.sUnsubscribe('nshard');
     if (resp !== 2) {   // client-side caching: CLIENT TRACKING, invalidations as RESP3 pushes
         const cached = createClient({ ...opts, RESP: 3, clientSideCache: { ttl: 0, maxEntries: 0 } });
         cached.on('error', () => {});
@@ -92,11 +95,14 @@ async function ioredis() {
     const got = [];
     sub.on('message', (ch, msg) => got.push(['message', msg]));
     sub.on('pmessage', (pat, ch, msg) => got.push(['pmessage', ch, msg]));
+    sub.on('smessage', (ch, msg) => got.push(['smessage', msg]));
     await sub.subscribe('ich');
     await sub.psubscribe('ipat*');
+    await sub.ssubscribe('ishard');
     await other.publish('ich', 'hi');
     await other.publish('ipattern', 'there');
-    for (let i = 0; i < 100 && got.length < 2; i++) await sleep(50);
+    await other.spublish('ishard', 'sharded');
+    for (let i = 0; i < 100 && got.length < 3; i++) await sleep(50);
     out.pubsub = got;
     for (const x of [c, other, sub]) await x.quit();
 }
