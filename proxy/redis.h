@@ -286,6 +286,7 @@ struct redis_client {
     uint8_t reply_off;                   /* CLIENT REPLY OFF: replies are not written */
     uint8_t reply_skip;                  /* CLIENT REPLY SKIP: the next one is not */
     const char *last_cmd;                /* for CLIENT INFO/LIST */
+    const char *last_sub;                /* its subcommand (NULL: none) */
     /* pub/sub (redis_pubsub.c) */
     struct redis_pubsub *ps;             /* its subscriptions; NULL: none yet */
     size_t push_bytes;                   /* messages queued for it, not yet written */

@@ -200,6 +200,8 @@ static void handle_request(struct redis_client *c, const char *req, const struct
         return;
     }
     c->last_cmd = cmd->name;
+    c->last_sub = (cmd->flags & CMD_CONTAINER) && r->argc > 1
+                  ? redis_cmd_subname(req + r->args[1].off, r->args[1].len) : NULL;
     c->writing = (cmd->flags & (CMD_WRITE | CMD_MAY_WRITE)) != 0;
     /* replicas serve plain reads only: not a transaction's, a WATCHing or pinned client's */
     c->route_read = !c->writing && !c->multi && c->pin == NULL && c->trk == NULL

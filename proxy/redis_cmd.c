@@ -2,6 +2,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <string.h>
+#include <strings.h>
 
 #include "redis_cmd.h"
 
@@ -206,8 +207,8 @@ static const struct cmd_def cmd_table[] = {
     CMD("XAUTOCLAIM",              -6, KEYS,          CMD_WRITE,              1,  1,  1),
     CMD("XPENDING",                -3, KEYS,          0,                      1,  1,  1),
     CMD("XSETID",                  -3, KEYS,          CMD_WRITE,              1,  1,  1),
-    CMD("XGROUP",                  -2, KEYS,          0,                      2,  2,  1),
-    CMD("XINFO",                   -2, KEYS,          0,                      2,  2,  1),
+    CMD("XGROUP",                  -2, KEYS,          CMD_CONTAINER,          2,  2,  1),
+    CMD("XINFO",                   -2, KEYS,          CMD_CONTAINER,          2,  2,  1),
     /* keys */
     CMD("DEL",                     -2, SPLIT_SUM,     CMD_WRITE,              1, -1,  1),
     CMD("UNLINK",                  -2, SPLIT_SUM,     CMD_WRITE,              1, -1,  1),
@@ -225,7 +226,7 @@ static const struct cmd_def cmd_table[] = {
     CMD("PERSIST",                  2, KEYS,          CMD_WRITE,              1,  1,  1),
     CMD("DUMP",                     2, KEYS,          0,                      1,  1,  1),
     CMD("RESTORE",                 -4, KEYS,          CMD_WRITE,              1,  1,  1),
-    CMD("OBJECT",                  -2, KEYS,          0,                      2,  2,  1),
+    CMD("OBJECT",                  -2, KEYS,          CMD_CONTAINER,          2,  2,  1),
     CMD_OPT("SORT",                -2, KEYS,          CMD_WRITE | CMD_PATTERNS, 1,  1,  1, KEYS_SORT),
     CMD("SORT_RO",                 -2, KEYS,          CMD_PATTERNS,           1,  1,  1),
     CMD("RENAME",                   3, KEYS,          CMD_WRITE,              1,  2,  1),
@@ -236,7 +237,7 @@ static const struct cmd_def cmd_table[] = {
     CMD_NK("EVALSHA",              -3, KEYS,          CMD_MAY_WRITE,          0,  2, NK_EVAL, NULL),
     CMD_NK("EVAL_RO",              -3, KEYS,          0,                      0,  2, NK_EVAL, NULL),
     CMD_NK("EVALSHA_RO",           -3, KEYS,          0,                      0,  2, NK_EVAL, NULL),
-    CMD("SCRIPT",                  -2, FANOUT_OK,     0,                      0,  0,  0),
+    CMD("SCRIPT",                  -2, FANOUT_OK,     CMD_CONTAINER,          0,  0,  0),
     /* every server */
     CMD("DBSIZE",                   1, FANOUT_SUM,    0,                      0,  0,  0),
     CMD("KEYS",                     2, FANOUT_CONCAT, 0,                      0,  0,  0),
@@ -247,7 +248,7 @@ static const struct cmd_def cmd_table[] = {
     CMD("RANDOMKEY",                1, FANOUT_RANDOM, 0,                      0,  0,  0),
     CMD("TIME",                     1, ONE,           0,                      0,  0,  0),
     CMD("LASTSAVE",                 1, ONE,           0,                      0,  0,  0),
-    CMD("FUNCTION",                -2, FANOUT_OK,     CMD_WRITE,              0,  0,  0),
+    CMD("FUNCTION",                -2, FANOUT_OK,     CMD_WRITE | CMD_CONTAINER, 0, 0, 0),
     CMD_NK("FCALL",                -3, KEYS,          CMD_WRITE,              0,  2, NK_EVAL, NULL),
     CMD_NK("FCALL_RO",             -3, KEYS,          0,                      0,  2, NK_EVAL, NULL),
     CMD("INFO",                    -1, INFO,          0,                      0,  0,  0),
@@ -261,8 +262,8 @@ static const struct cmd_def cmd_table[] = {
     CMD("SELECT",                   2, LOCAL,         0,                      0,  0,  0),
     CMD("AUTH",                    -2, LOCAL,         CMD_NOAUTH,             0,  0,  0),
     CMD("HELLO",                   -1, LOCAL,         CMD_NOAUTH,             0,  0,  0),
-    CMD("COMMAND",                 -1, ONE,           0,                      0,  0,  0),   /* the servers' own table */
-    CMD("CLIENT",                  -2, LOCAL,         0,                      0,  0,  0),
+    CMD("COMMAND",                 -1, ONE,           CMD_CONTAINER,          0,  0,  0),   /* the servers' own table */
+    CMD("CLIENT",                  -2, LOCAL,         CMD_CONTAINER,          0,  0,  0),
     /* transactions and blocking commands: a pinned connection each */
     CMD("MULTI",                    1, TXN,           0,                      0,  0,  0),
     CMD("EXEC",                     1, TXN,           0,                      0,  0,  0),
@@ -285,14 +286,14 @@ static const struct cmd_def cmd_table[] = {
     CMD("UNSUBSCRIBE",             -1, PUBSUB,        CMD_SUBSCRIBED,         0,  0,  0),
     CMD("PSUBSCRIBE",              -2, PUBSUB,        CMD_SUBSCRIBED,         0,  0,  0),
     CMD("PUNSUBSCRIBE",            -1, PUBSUB,        CMD_SUBSCRIBED,         0,  0,  0),
-    CMD("PUBSUB",                  -2, PUBSUB_INFO,   0,                      0,  0,  0),
+    CMD("PUBSUB",                  -2, PUBSUB_INFO,   CMD_CONTAINER,          0,  0,  0),
     /* the servers' administration: by subcommand (redis_admin.c) */
-    CMD("CONFIG",                  -2, ADMIN,         0,                      0,  0,  0),
+    CMD("CONFIG",                  -2, ADMIN,         CMD_CONTAINER,          0,  0,  0),
     CMD("DEBUG",                   -2, ADMIN,         0,                      0,  0,  0),
-    CMD("SLOWLOG",                 -2, ADMIN,         0,                      0,  0,  0),
-    CMD("LATENCY",                 -2, ADMIN,         0,                      0,  0,  0),
-    CMD("MEMORY",                  -2, ADMIN,         0,                      0,  0,  0),
-    CMD("ACL",                     -2, ADMIN,         0,                      0,  0,  0),
+    CMD("SLOWLOG",                 -2, ADMIN,         CMD_CONTAINER,          0,  0,  0),
+    CMD("LATENCY",                 -2, ADMIN,         CMD_CONTAINER,          0,  0,  0),
+    CMD("MEMORY",                  -2, ADMIN,         CMD_CONTAINER,          0,  0,  0),
+    CMD("ACL",                     -2, ADMIN,         CMD_CONTAINER,          0,  0,  0),
     /* unsupported */
     CMD("MOVE",                     3, UNSUPPORTED,   CMD_WRITE,              1,  1,  1),
     CMD("SSUBSCRIBE",              -2, PUBSUB,        CMD_SUBSCRIBED,         0,  0,  0),
@@ -307,12 +308,12 @@ static const struct cmd_def cmd_table[] = {
     CMD("REPLICAOF",                3, UNSUPPORTED,   0,                      0,  0,  0),
     CMD("SYNC",                     1, UNSUPPORTED,   0,                      0,  0,  0),
     CMD("PSYNC",                   -3, UNSUPPORTED,   0,                      0,  0,  0),
-    CMD("CLUSTER",                 -2, UNSUPPORTED,   0,                      0,  0,  0),
+    CMD("CLUSTER",                 -2, UNSUPPORTED,   CMD_CONTAINER,          0,  0,  0),
     CMD("READONLY",                 1, UNSUPPORTED,   0,                      0,  0,  0),
     CMD("READWRITE",                1, UNSUPPORTED,   0,                      0,  0,  0),
     CMD("MIGRATE",                 -6, UNSUPPORTED,   CMD_WRITE,              3,  3,  1),
     CMD("SWAPDB",                   3, UNSUPPORTED,   CMD_WRITE,              0,  0,  0),
-    CMD("MODULE",                  -2, UNSUPPORTED,   0,                      0,  0,  0),
+    CMD("MODULE",                  -2, UNSUPPORTED,   CMD_CONTAINER,          0,  0,  0),
     CMD("ROLE",                     1, UNSUPPORTED,   0,                      0,  0,  0),
     CMD("FAILOVER",                -1, UNSUPPORTED,   0,                      0,  0,  0),
 };
@@ -552,4 +553,26 @@ int redis_cmd_keys(const struct redis_cmd *cmd, const char *req, const struct re
     if (store > 0)
         keys[n++] = store;
     return (int)n;
+}
+
+/* Redis 7's subcommand names (of ACL, CLIENT, CLUSTER, COMMAND, CONFIG,
+ * FUNCTION, LATENCY, MEMORY, MODULE, OBJECT, PUBSUB, SCRIPT, SLOWLOG,
+ * XGROUP, XINFO). */
+static const char *const subnames[] = {
+    "cat", "deluser", "dryrun", "genpass", "getuser", "list", "load", "log", "save", "setuser", "users",
+    "whoami", "caching", "getname", "getredir", "id", "info", "kill", "no-evict", "no-touch", "pause", "reply",
+    "setinfo", "setname", "tracking", "trackinginfo", "unblock", "unpause", "count", "docs", "getkeys",
+    "getkeysandflags", "get", "set", "resetstat", "rewrite", "delete", "dump", "flush", "restore", "stats",
+    "doctor", "graph", "histogram", "history", "latest", "reset", "malloc-stats", "purge", "usage", "encoding",
+    "freq", "idletime", "refcount", "channels", "numpat", "numsub", "shardchannels", "shardnumsub", "exists",
+    "help", "len", "create", "createconsumer", "delconsumer", "destroy", "setid", "consumers", "groups",
+    "stream", "slots", "shards", "nodes", "keyslot", "myid", "loadex", "unload",
+};
+
+const char *redis_cmd_subname(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof subnames / sizeof subnames[0]; i++)
+        if (strlen(subnames[i]) == len && strncasecmp(subnames[i], name, len) == 0)
+            return subnames[i];
+    return NULL;
 }

@@ -45,6 +45,7 @@ enum cmd_route {
 #define CMD_SUBSCRIBED 0x04  /* allowed in subscribed mode */
 #define CMD_MAY_WRITE  0x08  /* a script: may write (WAIT counts it) */
 #define CMD_PATTERNS   0x10  /* SORT: BY/GET patterns may name other keys */
+#define CMD_CONTAINER  0x20  /* has subcommands (CLIENT LIST names them: "client|list") */
 
 struct redis_cmd {
     const char *name;   /* upper case, as Redis lists it */
@@ -63,6 +64,9 @@ struct redis_cmd {
 
 /* The command named by name[0..len), any case, or NULL if it is not known. */
 const struct redis_cmd *redis_cmd_lookup(const char *name, size_t len);
+/* A container's subcommand name[0..len) as Redis 7 names it (lower case),
+ * or NULL if it is not one of Redis's. */
+const char *redis_cmd_subname(const char *name, size_t len);
 
 /* The number of commands in the table (COMMAND COUNT). */
 int redis_cmd_count(void);

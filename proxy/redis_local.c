@@ -154,7 +154,7 @@ static void cmd_hello(struct redis_client *c, const char *req, const struct resp
  * pending), then coproxy's own: its worker, and whether it WATCHes. */
 static int client_line(const struct redis_client *o, struct rbuf *out)
 {
-    char addr[80], laddr[80], name[40], flags[8], *f = flags;
+    char addr[80], laddr[80], name[40], flags[12], *f = flags;
     uint64_t now = worker_now_ms(), last = o->batch_us ? o->batch_us / 1000 : o->since_ms;
     size_t qbuf = o->in.len - o->in_off;
 
@@ -166,12 +166,14 @@ static int client_line(const struct redis_client *o, struct rbuf *out)
         *f++ = 'b';
     if (o->closing)
         *f++ = 'c';
+    if (o->trk != NULL)
+        *f++ = 't';
     if (f == flags)
         *f++ = 'N';
     *f = '\0';
     return rbuf_printf(out, "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d sub=%u "
                        "psub=%u ssub=%u multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu rbs=%zu rbp=%zu "
-                       "obl=0 oll=%u omem=%llu tot-mem=%zu events=r cmd=%s user=default redir=-1 resp=%d "
+                       "obl=0 oll=%u omem=%llu tot-mem=%zu events=r cmd=%s%s%s user=default redir=%lld resp=%d "
                        "worker=%d watch=%d\n",
                        (unsigned long long)o->id, addr_peer(o->fd, addr, sizeof addr),
                        addr_local(o->fd, laddr, sizeof laddr), o->fd, o->name ? o->name : "",
@@ -181,7 +183,8 @@ static int client_line(const struct redis_client *o, struct rbuf *out)
                        o->multi ? (int)o->ndeferred : -1, qbuf, o->in.cap - o->in.len, o->deferred.len,
                        o->in.cap, o->in.cap, o->nqueued, (unsigned long long)o->reply_bytes,
                        sizeof *o + o->in.cap + o->deferred.cap + (size_t)o->reply_bytes,
-                       o->last_cmd ? reply_lower_name(o->last_cmd, name) : "NULL", o->resp3 ? 3 : 2,
+                       o->last_cmd ? reply_lower_name(o->last_cmd, name) : "NULL", o->last_sub ? "|" : "",
+                       o->last_sub ? o->last_sub : "", tracking_redirect(o), o->resp3 ? 3 : 2,
                        o->w->id, o->watching);
 }
 

@@ -377,3 +377,8 @@ void tracking_after_request(struct redis_client *c)
     for (uint32_t i = 0; i < trk->n; i++)
         trk->v[i].used = 0;
 }
+
+long long tracking_redirect(const struct redis_client *c)
+{
+    return c->trk == NULL ? -1 : (long long)c->trk->redirect;
+}

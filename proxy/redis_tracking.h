@@ -52,6 +52,8 @@ struct backend_conn *tracking_conn(struct redis_client *c, struct redis_server *
  * state on the server must go): forgotten here, the client told that
  * everything it read is invalid. */
 void tracking_let_go(struct redis_client *c, struct backend_conn *bc);
+/* CLIENT LIST's redir=: the REDIRECT target's id, 0 without one, -1 when not tracking. */
+long long tracking_redirect(const struct redis_client *c);
 /* The client SELECTed another database: its connections do too. */
 void tracking_select(struct redis_client *c);
 /* After each request of a tracking client: CLIENT CACHING applies to the next one only. */

@@ -242,3 +242,22 @@ def test_a_transaction_reads_on_the_tracking_connection(proxy):
             break
         time.sleep(0.1)
     assert tracking == [0, 0]
+
+
+def test_client_info_shows_tracking_as_redis_does(proxy):
+    port, servers = proxy
+    got = []
+    for where in (port, servers[0]):
+        c = resp3(where)
+        target = Raw(where)
+        tid = target.call("CLIENT", "ID")[1:-2].decode()
+        fields = []
+        for args in (("CLIENT", "TRACKING", "ON"), ("CLIENT", "TRACKING", "ON", "REDIRECT", tid),
+                     ("CLIENT", "TRACKING", "OFF")):
+            assert c.call(*args) == b"+OK\r\n"
+            line = c.call("CLIENT", "INFO").decode()
+            info = dict(kv.split("=", 1) for kv in line.split("\r\n")[1].split() if "=" in kv)
+            fields.append((info["flags"], info["cmd"], info["redir"] == "-1" or info["redir"] == (tid if "REDIRECT" in args else "0")))
+        got.append(fields)
+    assert got[0] == got[1], got
+    assert got[0][0] == ("t", "client|info", True)
