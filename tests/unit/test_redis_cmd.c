@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_redis_cmd.c — the command table: lookup, arity, key positions and Redis's numkeys errors. */
 /*
  * By hand, against a real server (arities and first/last/step; OBJECT, XINFO
@@ -195,12 +196,12 @@ static void test_routes(void)
     check_route("FUNCTION", ROUTE_FANOUT_OK);
     check_route("FCALL FCALL_RO", ROUTE_KEYS);
     check_route("PING ECHO QUIT SELECT AUTH HELLO CLIENT RESET", ROUTE_LOCAL);
-    check_route("SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE", ROUTE_PUBSUB);
+    check_route("SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE SSUBSCRIBE SUNSUBSCRIBE", ROUTE_PUBSUB);
     check_route("PUBSUB", ROUTE_PUBSUB_INFO);
-    check_route("PUBLISH", ROUTE_KEYS);
+    check_route("PUBLISH SPUBLISH", ROUTE_KEYS);
     check_route("MULTI EXEC DISCARD WATCH UNWATCH", ROUTE_TXN);
     check_route("BLPOP BRPOP BRPOPLPUSH BLMOVE BLMPOP BZPOPMIN BZPOPMAX BZMPOP", ROUTE_BLOCKING);
-    check_route("MOVE SSUBSCRIBE SUNSUBSCRIBE SPUBLISH MONITOR SHUTDOWN SAVE BGSAVE "
+    check_route("MOVE MONITOR SHUTDOWN SAVE BGSAVE "
                 "BGREWRITEAOF SLAVEOF REPLICAOF SYNC PSYNC CLUSTER READONLY "
                 "READWRITE MIGRATE SWAPDB MODULE ROLE FAILOVER", ROUTE_UNSUPPORTED);
     check_route("CONFIG SLOWLOG LATENCY MEMORY DEBUG ACL", ROUTE_ADMIN);
@@ -209,9 +210,15 @@ static void test_routes(void)
     CHECK(!(lookup("GET")->flags & CMD_PATTERNS));
     /* subscribed mode allows these only, as Redis does */
     for (const char *const *n = (const char *const[]){ "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBSCRIBE",
-                                                       "PING", "QUIT", "RESET", NULL }; *n; n++)
+                                                       "SSUBSCRIBE", "SUNSUBSCRIBE", "PING", "QUIT", "RESET",
+                                                       NULL }; *n; n++)
         CHECK(lookup(*n)->flags & CMD_SUBSCRIBED);
     CHECK(!(lookup("GET")->flags & CMD_SUBSCRIBED));
+    /* CLIENT LIST names a container's subcommand as Redis does */
+    CHECK(lookup("CLIENT")->flags & CMD_CONTAINER);
+    CHECK(!(lookup("GET")->flags & CMD_CONTAINER));
+    CHECK(redis_cmd_subname("LIST", 4) != NULL && strcmp(redis_cmd_subname("LIST", 4), "list") == 0);
+    CHECK(redis_cmd_subname("nosuch", 6) == NULL);
     CHECK(!(lookup("PUBLISH")->flags & CMD_SUBSCRIBED));
     CHECK(lookup("EVAL")->flags & CMD_MAY_WRITE);
     CHECK(lookup("PING")->flags & CMD_NOAUTH);
