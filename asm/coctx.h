@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* coctx.h — the context-switch contract shared by asm/coctx_*.S and the C runtime. */
 #ifndef COSTACK_COCTX_H
 #define COSTACK_COCTX_H

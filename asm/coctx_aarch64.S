@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* coctx_aarch64.S — the coroutine context switch for AArch64 (AAPCS64). */
 
 /*

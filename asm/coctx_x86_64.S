@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* coctx_x86_64.S — the coroutine context switch for x86-64 (System V ABI). */
 
 /*

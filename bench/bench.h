@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench.h — timing and memory helpers shared by the benchmarks. */
 #ifndef COSTACK_BENCH_H
 #define COSTACK_BENCH_H

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """benchutil.py — what the Python benchmarks share: ports, and a process's CPU time and RSS."""
 import os
 import socket

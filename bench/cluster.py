@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """cluster.py — coproxy in front of a Redis Cluster vs the cluster directly, one run.
 
   bench/cluster.py [BUILD_DIR] [REQUESTS] [ROUNDS]

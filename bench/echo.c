@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* echo.c — CPU per message: the coroutine echo server (examples/) vs a hand-written epoll one. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* echo_epoll.c — the peer for bench/echo: an echo server hand-written on epoll callbacks. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

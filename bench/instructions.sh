@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # instructions.sh — instructions the daemon executes per proxied request
 # (valgrind --tool=callgrind, the whole process): redis-benchmark GET and SET,
 # -n N each, -c 10, -r 1000, pipelined 16 deep and not pipelined, one worker

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """kstats.py — what the kernel-side statistics (bpf = true) cost: CPU per
 million proxied requests with BPF on vs off, same run.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* loopback.h — the listener the plain-epoll benchmark peers share. */
 #ifndef COSTACK_BENCH_LOOPBACK_H
 #define COSTACK_BENCH_LOOPBACK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* park.c — memory and time per coroutine parked on shared stacks (N = 1e6, 1e7). */
 #include <stdint.h>
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """redis.py — coproxy vs twemproxy (Debian's nutcracker) vs direct Redis, one run.
 
   bench/redis.py [BUILD_DIR] [REQUESTS] [ROUNDS]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* relay_epoll.c — the floor for bench/tcp: a tcp relay hand-written on epoll callbacks. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

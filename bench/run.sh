@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # run.sh — runs the runtime's benchmarks and prints their figures.
 # Usage: bench/run.sh [BUILD_DIR]   (default: build; run ./configure && make there first)
 set -eu

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """soak.py — a long mixed load through coproxy with server restarts, judged
 by the no-loss checker; RSS, open fds and error counts sampled every second
 into a CSV and (with gnuplot) a plot.  Not part of CI: run it before a release.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """soak_jobs.py — the no-loss soak for blocking consumers: two redis-servers, coproxy with
 two workers, producers pushing numbered jobs, blocking consumers that give
 up (FIN) at random while blocked -- for SECONDS (default 600).  Prints the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* splice.c — relaying bulk TCP: read/write through a user buffer vs splice(2) through a pipe. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* stacks.c — resident memory of coroutines on private stacks: what they touch, not their size. */
 #include <stdint.h>
 

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # stats_cost.sh — what statistics cost a worker: callgrind instructions per
 # proxied GET in the worker thread, with the admin socket polled (STATS every
 # 100 ms) and not polled, same load (redis-benchmark -n N -c 10, one worker).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* switch.c — ns and instructions per context switch: libcostack (private, shared) vs swapcontext. */
 #include <stdint.h>
 #include <ucontext.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """tcp.py — coproxy vs HAProxy (tcp mode) vs direct, same backends, one run.
 
   bench/tcp.py [BUILD_DIR] [SECONDS] [ROUNDS]

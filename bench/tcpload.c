@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tcpload.c — load for bench/tcp: a discard sink, a bulk sender, a request/response driver. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* timer.c — ns per timing-wheel add+cancel and per re-arm, with a million timers armed. */
 #include <stdint.h>
 

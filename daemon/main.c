@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* main.c — coproxy: options, configuration, workers, signals. */
 #define _GNU_SOURCE
 #include <errno.h>

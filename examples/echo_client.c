@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* echo_client.c — many blocking-style echo clients at once, as coroutines with hooks on. */
 #include <arpa/inet.h>
 #include <errno.h>

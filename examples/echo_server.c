@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* echo_server.c — an echo server in plain blocking style: a coroutine per connection, hooks on. */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* addr.c — parsing of listen and server addresses. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* addr.h — listen and server addresses as users write them (host:port, [v6]:port, /path). */
 #ifndef COPROXY_ADDR_H
 #define COPROXY_ADDR_H

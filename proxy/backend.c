@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* backend.c — a worker's connections to a redis server: pipelined writes, replies matched in order, reconnects. */
 #define _GNU_SOURCE
 #include <errno.h>

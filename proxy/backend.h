@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* backend.h — a connection to one redis server: the transport (backend.c). */
 #ifndef COPROXY_BACKEND_H
 #define COPROXY_BACKEND_H

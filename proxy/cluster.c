@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cluster.c — redis mode in front of a Redis Cluster: the slot map, redirects, retries. */
 #define _GNU_SOURCE
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* cluster.h — Redis Cluster pools: the slot map and redirects (cluster.c). */
 #ifndef COPROXY_CLUSTER_H
 #define COPROXY_CLUSTER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* config_file.c — reads coproxy.conf with libconfig and validates every setting. */
 #define _GNU_SOURCE
 #include <ctype.h>

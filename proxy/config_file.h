@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* config_file.h — the daemon's configuration, read and validated from a libconfig file. */
 #ifndef COPROXY_CONFIG_FILE_H
 #define COPROXY_CONFIG_FILE_H

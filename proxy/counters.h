@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* counters.h — coproxy's counters: one table per scope, X(name, type, help); types only (the proxy writes them, stats/ reads them). */
 #ifndef COPROXY_COUNTERS_H
 #define COPROXY_COUNTERS_H

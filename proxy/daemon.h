@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* daemon.h — the process-wide state shared by main and the workers (read-mostly). */
 #ifndef COPROXY_DAEMON_H
 #define COPROXY_DAEMON_H

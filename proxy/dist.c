@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* dist.c — twemproxy's ketama, modula and random continuums, built point for point. */
 #include <errno.h>
 #include <math.h>

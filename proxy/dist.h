@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* dist.h — key distribution over weighted servers: ketama, modula, random (as twemproxy). */
 #ifndef COPROXY_DIST_H
 #define COPROXY_DIST_H

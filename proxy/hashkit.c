@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hashkit.c — twemproxy 0.5.0's twelve key hashes and MD5, reproduced bit for bit. */
 #include <stdint.h>
 #include <string.h>

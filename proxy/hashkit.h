@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* hashkit.h — the key hash functions twemproxy users configure, bit for bit. */
 #ifndef COPROXY_HASHKIT_H
 #define COPROXY_HASHKIT_H

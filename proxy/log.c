@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* log.c — one line per event on stderr (journald adds the time) or in a log file, reopened for logrotate. */
 #define _GNU_SOURCE
 #include <errno.h>

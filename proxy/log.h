@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* log.h — the daemon's log lines: time, level, worker, message, on stderr or in a file. */
 #ifndef COPROXY_LOG_H
 #define COPROXY_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* notify.c — systemd's readiness protocol: libsystemd's sd_notify, or the datagram written here without it. */
 #define _GNU_SOURCE
 #include <stdarg.h>

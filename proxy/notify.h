@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* notify.h — telling systemd (Type=notify) that the daemon is ready, reloading or stopping. */
 #ifndef COPROXY_NOTIFY_H
 #define COPROXY_NOTIFY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rbuf.c — growable byte buffers (requests and replies on their way, reports). */
 #include <errno.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rbuf.h — a growable byte buffer. */
 #ifndef COPROXY_RBUF_H
 #define COPROXY_RBUF_H

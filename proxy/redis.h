@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis.h — redis mode's shared types: requests in flight, backend connections, a pool's routing. */
 #ifndef COPROXY_REDIS_H
 #define COPROXY_REDIS_H

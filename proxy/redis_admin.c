@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_admin.c — redis mode: the servers' administration commands through the
  * proxy -- to every server and merged, to the server of a key, or answered here. */
 #include <stdio.h>

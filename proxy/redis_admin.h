@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_admin.h — the servers' administration commands through the proxy (redis_admin.c). */
 #ifndef COPROXY_REDIS_ADMIN_H
 #define COPROXY_REDIS_ADMIN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_client.c — redis mode: one coroutine per client: parse, route, answer in request order. */
 #define _GNU_SOURCE
 #include <ctype.h>

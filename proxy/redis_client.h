@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_client.h — one redis-mode client connection, start to end (redis_client.c). */
 #ifndef COPROXY_REDIS_CLIENT_H
 #define COPROXY_REDIS_CLIENT_H

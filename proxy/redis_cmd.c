@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_cmd.c — the command table: Redis 7.0's names, arities and key positions, and how coproxy routes each. */
 #include <limits.h>
 #include <pthread.h>

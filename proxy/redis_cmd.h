@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_cmd.h — the redis commands coproxy knows: arity, where the keys are, how each is routed. */
 #ifndef COPROXY_REDIS_CMD_H
 #define COPROXY_REDIS_CMD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_guard.c — redis mode: requests refused before they run (HTTP sent to the port, scripts that flush). */
 #define _GNU_SOURCE
 #include <ctype.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_guard.h — redis mode: requests refused before they run (redis_guard.c). */
 #ifndef COPROXY_REDIS_GUARD_H
 #define COPROXY_REDIS_GUARD_H

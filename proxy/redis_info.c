@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_info.c — INFO through the proxy: the servers' sections merged into one
  * text in Redis's own field format (counts summed, the rest from the first
  * server), with coproxy's own fields in the Server and Clients sections. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_info.h — INFO's sections merged over the servers (redis_info.c). */
 #ifndef COPROXY_REDIS_INFO_H
 #define COPROXY_REDIS_INFO_H

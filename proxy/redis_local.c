@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_local.c — redis mode: the commands coproxy answers itself (AUTH, HELLO, CLIENT, RESET, ...). */
 #define _GNU_SOURCE
 #include <ctype.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_local.h — redis mode: commands answered by coproxy (redis_local.c). */
 #ifndef COPROXY_REDIS_LOCAL_H
 #define COPROXY_REDIS_LOCAL_H

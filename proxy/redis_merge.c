@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_merge.c — one reply for a request split over servers, from its fragments' replies. */
 #define _GNU_SOURCE
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_merge.h — one reply from a split request's fragments (redis_merge.c). */
 #ifndef COPROXY_REDIS_MERGE_H
 #define COPROXY_REDIS_MERGE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_msg.c — requests in flight: the per-worker message cache, a client's queue of
  * them, completion (the reply counted on its client, which is woken), output limits. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_msg.h — messages: a request and its reply in flight (redis_msg.c). */
 #ifndef COPROXY_REDIS_MSG_H
 #define COPROXY_REDIS_MSG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_orphan.c — a blocking command whose client left or gave up: what the server took for it goes back. */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_orphan.h — a blocking command's late reply given back (redis_orphan.c). */
 #ifndef COPROXY_REDIS_ORPHAN_H
 #define COPROXY_REDIS_ORPHAN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_pinned.c — redis mode: a connection of the client's own for transactions, WATCH and blocking commands. */
 #define _GNU_SOURCE
 #include <ctype.h>

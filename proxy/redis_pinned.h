@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_pinned.h — redis mode: the client's own connection (redis_pinned.c). */
 #ifndef COPROXY_REDIS_PINNED_H
 #define COPROXY_REDIS_PINNED_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_pool.c — a redis pool in one worker: its servers, where keys go, ejection of failing servers. */
 #include <stdlib.h>
 #include <string.h>

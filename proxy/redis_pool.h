@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_pool.h — a redis pool in one worker (redis_pool.c). */
 #ifndef COPROXY_REDIS_POOL_H
 #define COPROXY_REDIS_POOL_H

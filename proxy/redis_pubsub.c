@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_pubsub.c — redis mode: SUBSCRIBE and kin, on connections of the subscriber's own. */
 #define _GNU_SOURCE
 #include <stdio.h>

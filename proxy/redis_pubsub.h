@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_pubsub.h — SUBSCRIBE and kin (redis_pubsub.c). */
 #ifndef COPROXY_REDIS_PUBSUB_H
 #define COPROXY_REDIS_PUBSUB_H

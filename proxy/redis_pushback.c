@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_pushback.c — what a blocking pop took for a client that had left, given back. */
 #define _GNU_SOURCE
 #include <errno.h>

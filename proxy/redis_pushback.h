@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_pushback.h — what a blocking pop took for a client that had left, given back. */
 #ifndef COPROXY_REDIS_PUSHBACK_H
 #define COPROXY_REDIS_PUSHBACK_H

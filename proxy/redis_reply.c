@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_reply.c — redis mode: the replies coproxy makes itself (errors, statuses, bulks, integers), queued done. */
 #define _GNU_SOURCE
 #include <ctype.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_reply.h — the replies coproxy makes itself (redis_reply.c). */
 #ifndef COPROXY_REDIS_REPLY_H
 #define COPROXY_REDIS_REPLY_H

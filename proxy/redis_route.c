@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_route.c — redis mode: where a request goes -- one server, split per server, every server, SCAN. */
 #define _GNU_SOURCE
 #include <ctype.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_route.h — redis mode: where a request goes (redis_route.c). */
 #ifndef COPROXY_REDIS_ROUTE_H
 #define COPROXY_REDIS_ROUTE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_server.c — a pool's server objects: made at start and on reload, or
  * added when a cluster's slot map names a new node. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_server.h — a pool's server objects (redis_server.c). */
 #ifndef COPROXY_REDIS_SERVER_H
 #define COPROXY_REDIS_SERVER_H

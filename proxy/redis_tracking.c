@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_tracking.c — redis mode: a tracking client's connections of its own, and its invalidations. */
 #define _GNU_SOURCE
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_tracking.h — redis mode: a tracking client's own connections (redis_tracking.c). */
 #ifndef COPROXY_REDIS_TRACKING_H
 #define COPROXY_REDIS_TRACKING_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_tracking_cmd.c — redis mode: CLIENT TRACKING, CACHING, GETREDIR, TRACKINGINFO. */
 #define _GNU_SOURCE
 #include <stdio.h>

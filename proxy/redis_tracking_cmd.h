@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_tracking_cmd.h — redis mode: CLIENT TRACKING and kin (redis_tracking_cmd.c). */
 #ifndef COPROXY_REDIS_TRACKING_CMD_H
 #define COPROXY_REDIS_TRACKING_CMD_H

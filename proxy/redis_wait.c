@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_wait.c — redis mode: WAIT, on the servers a client wrote to. */
 #define _GNU_SOURCE
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* redis_wait.h — WAIT (redis_wait.c). */
 #ifndef COPROXY_REDIS_WAIT_H
 #define COPROXY_REDIS_WAIT_H

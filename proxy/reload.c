@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* reload.c — SIGHUP: reads the configuration again and hands the workers what may change live. */
 #define _GNU_SOURCE
 #include <stdlib.h>

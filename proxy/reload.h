@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* reload.h — SIGHUP: the configuration read again, what can change live applied, the rest logged. */
 #ifndef COPROXY_RELOAD_H
 #define COPROXY_RELOAD_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* resp.c — RESP: resumable request and reply parsers (RESP2 and RESP3 replies; state kept in the struct), reply writers. */
 #define _GNU_SOURCE   /* memmem */
 #include "resp.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* resp.h — RESP2: a resumable parser for requests and replies, and reply writers. */
 #ifndef COPROXY_RESP_H
 #define COPROXY_RESP_H

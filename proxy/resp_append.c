@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* resp_append.c — RESP written into a growing buffer: requests for a backend, replies made here. */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* resp_append.h — RESP written into a growing buffer (resp_append.c). */
 #ifndef COPROXY_RESP_APPEND_H
 #define COPROXY_RESP_APPEND_H

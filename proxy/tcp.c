@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tcp.c — tcp mode: one coroutine per client, a backend per client, bytes relayed both ways. */
 #define _GNU_SOURCE
 #include <errno.h>

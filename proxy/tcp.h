@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tcp.h — tcp mode: one client connection relayed to a server (tcp.c). */
 #ifndef COPROXY_TCP_H
 #define COPROXY_TCP_H

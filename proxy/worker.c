@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* worker.c — worker threads: listeners, the accept coroutines, the loop, shutdown. */
 #define _GNU_SOURCE
 #include <errno.h>

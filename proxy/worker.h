@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* worker.h — one worker thread per core: its loop, listeners, connections and buffers. */
 #ifndef COPROXY_WORKER_H
 #define COPROXY_WORKER_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* worker_ctx.c — what a worker's code below it uses: the clock, buffer and pipe caches, fd pressure, retiring coroutines. */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* worker_ctx.h — what code below a worker uses: clock, caches, fd pressure, retiring coroutines (worker_ctx.c). */
 #ifndef COPROXY_WORKER_CTX_H
 #define COPROXY_WORKER_CTX_H

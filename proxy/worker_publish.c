@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* worker_publish.c — what a worker shows other threads: its counters copied for
  * the admin thread, and its clients' CLIENT LIST lines for another worker. */
 #include <stdlib.h>

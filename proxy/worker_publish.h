@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* worker_publish.h — what a worker shows other threads (worker_publish.c). */
 #ifndef COPROXY_WORKER_PUBLISH_H
 #define COPROXY_WORKER_PUBLISH_H

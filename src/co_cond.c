@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_cond.c — condition variables between the coroutines of one thread. */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_ctx.c — builds the initial frame a new coroutine is first switched into. */
 #include <stdint.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_env.c — the per-thread environment: created on first use, freed at thread exit. */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_envlist.c — per-coroutine environment variables (co_set_env_list) and co_log_err. */
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_epoll.c — the per-thread event loop: epoll, the timing wheel, waits, co_poll. */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_fastpath_x86_64.S — co_resume and co_yield_ct for x86-64, falling into the switch. */
 
 /*

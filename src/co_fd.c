@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_fd.c — per-fd state for the syscall hooks, in a two-level table indexed by fd. */
 #include <stdlib.h>
 #include <string.h>

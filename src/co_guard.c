@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_guard.c — reports a coroutine stack overflow (a fault in a guard page) by name. */
 #define _GNU_SOURCE
 #include <pthread.h>

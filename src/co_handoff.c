@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_handoff.c — the shared-stack handoff: save the owner's frames, restore the incoming ones. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_hook.c — blocking socket calls that park only the calling coroutine. */
 #define _GNU_SOURCE
 #include <dlfcn.h>

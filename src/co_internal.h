@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_internal.h — libcostack's private structures, shared by the runtime's files. */
 #ifndef COSTACK_INTERNAL_H
 #define COSTACK_INTERNAL_H

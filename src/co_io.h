@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_io.h — the event loop's private structures: waits, the fd table, the loop. */
 #ifndef COSTACK_IO_H
 #define COSTACK_IO_H

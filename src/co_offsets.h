@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_offsets.h — struct offsets and flags that the assembly fast paths use (checked in C). */
 #ifndef COSTACK_OFFSETS_H
 #define COSTACK_OFFSETS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_resolve.c — name resolution that parks the coroutine instead of stalling its thread. */
 #define _GNU_SOURCE
 #include <dlfcn.h>

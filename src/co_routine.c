@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_routine.c — coroutine lifecycle and the resume/yield switch paths. */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_routine.h — libcostack's libco-compatible API: coroutines and shared stacks. */
 #ifndef __CO_ROUTINE_H__
 #define __CO_ROUTINE_H__

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_sanitizer.h — tells AddressSanitizer and valgrind about stacks and stack switches. */
 #ifndef COSTACK_SANITIZER_H
 #define COSTACK_SANITIZER_H

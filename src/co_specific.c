@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_specific.c — coroutine-local storage (co_setspecific/co_getspecific). */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* co_stack.c — coroutine stacks: private stacks with guard pages, and shared run stacks. */
 #define _GNU_SOURCE
 #include <errno.h>

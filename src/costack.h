@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* costack.h — libcostack's native additions to the libco API: counters and queries. */
 #ifndef COSTACK_H
 #define COSTACK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tw.c — the hierarchical timing wheel (see tw.h). */
 #include <stddef.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* tw.h — a hierarchical timing wheel: 1 ms ticks, O(1) add and cancel, lazy re-arm. */
 #ifndef COSTACK_TW_H
 #define COSTACK_TW_H

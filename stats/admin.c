@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* admin.c — the admin socket and port: a thread of its own answering PING, STATS, INFO, METRICS and tables over RESP. */
 #define _GNU_SOURCE
 #include <errno.h>

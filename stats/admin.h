@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* admin.h — the admin socket (PING, STATS, INFO, METRICS), served by a thread of its own. */
 #ifndef COPROXY_ADMIN_H
 #define COPROXY_ADMIN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* admin_http.c — the admin port's HTTP side: GET /metrics for Prometheus, with the admin password as HTTP auth. */
 #define _GNU_SOURCE
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* admin_http.h — GET /metrics over HTTP on the admin port, for Prometheus to scrape. */
 #ifndef COPROXY_ADMIN_HTTP_H
 #define COPROXY_ADMIN_HTTP_H

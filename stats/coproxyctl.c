@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* coproxyctl.c — the command-line client of coproxy's admin socket. */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /* kstats.bpf.c — the kernel side of coproxy's TCP figures: what the kernel sees on the daemon's own sockets. */
 /*
  * Raw tracepoints (no tracefs, no fentry needed; CO-RE against the running

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kstats.c — loads the kernel-side program (stats/kstats.bpf.c) and reads its per-CPU figures for the admin side. */
 #include <errno.h>
 #include <netinet/in.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kstats.h — optional kernel-side TCP figures (libbpf) for the daemon's own sockets, per pool and per server. */
 #ifndef COPROXY_KSTATS_H
 #define COPROXY_KSTATS_H

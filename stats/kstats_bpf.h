@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause */
 /* kstats_bpf.h — what the kernel-side program and the daemon share: map keys, values and the figures' table. */
 #ifndef COPROXY_KSTATS_BPF_H
 #define COPROXY_KSTATS_BPF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* report.c — the counters of every worker, summed and rendered: JSON, INFO, Prometheus. */
 #include <errno.h>
 #include <stdio.h>

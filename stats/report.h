@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* report.h — the daemon's counters gathered from every worker, as JSON, INFO text or Prometheus metrics. */
 #ifndef COPROXY_REPORT_H
 #define COPROXY_REPORT_H

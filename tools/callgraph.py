@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """callgraph.py — draws the daemon's call and include graphs from the code
 and says whether they go one way.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # deps.sh — sourced by run.sh and test.sh: installs Debian packages when root.
 # install_deps PACKAGE...: apt-get update once, then apt-get install -y.
 install_deps() {

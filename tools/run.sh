@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # run.sh — installs what coproxy needs (Debian 12, as root), builds it, and runs
 # it in the foreground: redis mode in front of two local redis-servers, and
 # tcp mode in front of two local echo servers, all on loopback.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # test.sh — installs what the build and tests need (Debian 12, as root),
 # builds coproxy and runs every test suite: gcc -Werror, clang, AddressSanitizer,
 # valgrind, the AArch64 switch under qemu, and the integration tests (pytest,

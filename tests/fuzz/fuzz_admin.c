@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_admin.c — libFuzzer target: what an admin client sends: RESP/inline commands, or an HTTP scrape. */
 #define _GNU_SOURCE
 #include <stdint.h>

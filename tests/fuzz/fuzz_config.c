@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_config.c — libFuzzer target: the configuration loader (libconfig, then every check). */
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_resp_reply.c — libFuzzer target: the RESP reply parser (what servers send), in pieces, with shifts. */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_resp_request.c — libFuzzer target: the RESP request parser, fed in pieces as clients send them. */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fixtures for the integration tests: the real coproxy daemon and real
 backend servers on loopback ports chosen at run time, all stopped by PID."""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The no-loss checker: clients drive INCRBY with unique increments and
 SET/GET with unique values through the proxy while faults happen; every
 request gets exactly one reply, every reply fits its own request (never

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Helpers for the redis-mode tests: redis-server processes that can be stopped
 and restarted on their port, a coproxy redis-pool config, and raw RESP I/O."""
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The admin socket: PING, STATS (JSON), INFO and METRICS over RESP, counters that
 match a known load exactly, and an admin client that cannot hurt the daemon."""
 import base64

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """coproxy in front of a real Redis Cluster (3 masters, 3 replicas, Debian's
 redis-server on loopback): keys by slot, multi-key commands split per slot,
 redirects followed while slots move, a master killed, replica reads."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Configuration checks: every kind of mistake names the file, the line and
 the setting, and the daemon exits non-zero; -t only checks."""
 import subprocess

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The manual pages: they lint clean, and coproxy.conf(5) documents every
 setting the daemon accepts (read from proxy/config_file.c's lists of known names)."""
 import os
@@ -14,7 +15,7 @@ PAGES = sorted(os.listdir(MAN))
 @pytest.mark.parametrize("page", PAGES)
 def test_man_page_lints_clean(page):
     path = os.path.join(MAN, page)
-    r = subprocess.run(["mandoc", "-T", "lint", "-W", "warning", path], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(["mandoc", "-T", "lint", path], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout == "" and r.stderr == "", r.stdout + r.stderr
     r = subprocess.run(["man", "--warnings", "-l", path], capture_output=True, text=True, timeout=60,
                        env={**os.environ, "MANWIDTH": "80"})

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Faults under a steady multi-client load, judged by the no-loss checker
 (noloss.py): a server killed with SIGKILL and restarted, a server stopped
 with SIGSTOP past server_timeout and continued.  The daemon stays up, no

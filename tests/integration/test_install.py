@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Installation: `make install` into a DESTDIR puts every file where it
 belongs, and the systemd unit passes `systemd-analyze verify` with a
 security exposure of at most 1.2."""

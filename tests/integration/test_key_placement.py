@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Key placement: for every hash and distribution, coproxy's hashkit and dist
 (through tests/unit/dist_probe) send each key to the same backend as twemproxy
 0.5.0 (Debian's nutcracker) does with the same pool settings, checked by

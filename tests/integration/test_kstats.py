@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Kernel-side statistics (BPF): what the kernel sees on coproxy's own sockets.
 
 The lossy and the slow backend live in network namespaces behind

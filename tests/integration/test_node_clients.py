@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Real clients from npm, each with its own defaults, through coproxy in front
 of two redis-servers and in front of a 3-master Redis Cluster: node-redis
 (RESP3 by default; RESP2 and RESP3 forced too) and ioredis. Connect,

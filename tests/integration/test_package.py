@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The Debian package: `dpkg-buildpackage -us -uc -b` builds coproxy,
 libcostack0 and libcostack-dev from a clean copy of the tree, lintian finds
 no error, and `dpkg -i` installs them (the coproxy user is created); the

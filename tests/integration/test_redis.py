@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Redis mode: the real daemon in front of real redis-servers on loopback."""
 import hashlib
 import os

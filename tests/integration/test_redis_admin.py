@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The servers' administration commands through coproxy (two redis-servers):
 CONFIG GET/SET/RESETSTAT, SLOWLOG merged by time with the server named,
 SCRIPT KILL reaching the server that runs the script, MEMORY USAGE and

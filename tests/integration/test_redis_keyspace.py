@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Redis mode: keyspace and server commands across servers -- SCAN with a
 cursor that walks every server, RANDOMKEY, TIME, LASTSAVE, FUNCTION/FCALL."""
 import pytest

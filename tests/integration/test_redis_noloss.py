@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Nothing lost, nobody else harmed (redis mode): a client that leaves while
 its blocking command waits has nothing popped for it, and never counts
 against the server; one slow request fails alone; a client that does not

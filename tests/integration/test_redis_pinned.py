@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Redis mode beyond twemproxy: transactions and blocking commands on
 connections pinned to a client, through redis-py as a user drives them,
 against 1 and 3 real redis-servers."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Pub/sub through coproxy: SUBSCRIBE, PSUBSCRIBE and PUBLISH across 1 and 3
 real redis-servers, with redis-py's own PubSub as a user drives it, and the
 exact bytes compared with what a redis-server sends for the same session."""

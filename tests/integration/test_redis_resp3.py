@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """RESP3 through coproxy (HELLO 3): the bytes a client gets through the proxy
 (one backend) are the bytes Redis sends that client directly, for a corpus of
 commands over Redis 7's types, in RESP2 and in RESP3; HELLO and RESET as

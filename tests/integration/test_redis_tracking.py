@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """CLIENT TRACKING through coproxy: invalidations reach the client that asked
 (RESP3 pushes on its own connection) or its REDIRECT target (a RESP2
 subscriber's __redis__:invalidate messages, a RESP3 client's pushes), with

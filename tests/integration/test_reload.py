@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SIGHUP reloads the configuration while a load runs: live settings apply
 with no failed request, restart-only ones are logged and keep their value,
 a broken file changes nothing.  SIGUSR1 reopens the log file."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Signals the daemon has no use for (SIGUSR2, SIGALRM, ...) are ignored and
 named in the log once, instead of killing it; the ones it uses still work."""
 import re

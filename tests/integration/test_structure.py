@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The daemon's structure: its files call and include each other one way
 (tools/callgraph.py, over gcc's call graph of the code), and the checker
 itself sees a loop, an upward call and a misnamed function when there is one."""

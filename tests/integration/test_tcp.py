@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """tcp mode through the real daemon: relay, concurrency, half-close, failover,
 timeouts, passive health (a failing backend out of the balance, few log lines),
 idle kick, limits, workers, shutdown."""

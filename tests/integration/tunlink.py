@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """tunlink.py — a lossy, slow link to a network namespace: two TUN devices and
 a relay between them that drops and delays packets.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* dist_probe.c — prints, for each key read from stdin, the server twemproxy would send it to. */
 #define _GNU_SOURCE
 #include <stdio.h>

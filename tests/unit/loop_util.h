@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* loop_util.h — helpers for tests that run coroutines on the event loop. */
 #ifndef COSTACK_TEST_LOOP_UTIL_H
 #define COSTACK_TEST_LOOP_UTIL_H

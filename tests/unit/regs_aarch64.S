@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* regs_aarch64.S — test helpers that plant and check every callee-saved register. */
 
 /* unsigned regs_check_across(void (*fn)(void)):

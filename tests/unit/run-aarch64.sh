@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # run-aarch64.sh — cross-builds the runtime and its C unit tests for AArch64
 # and runs them under qemu-aarch64, so the AArch64 switch is tested on x86-64.
 # Called by `make check` when configure found aarch64-linux-gnu-gcc and qemu-aarch64.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_coroutine.c — resume/yield ordering, nesting, finishing, release, reset, misuse. */
 #include <errno.h>
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_cycles.c — a million create/run/release cycles leave nothing behind. */
 #include <stdint.h>
 #include "unit.h"

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # test_echo.sh — 5,000 connections open at once to the example echo server,
 # each verifying every byte it gets back; all coroutines on shared stacks.
 set -u

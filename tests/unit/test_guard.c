@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_guard.c — a stack overflow is reported as such, naming the coroutine. */
 #include "unit.h"
 #include "costack.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_hashkit.c — known answers for twemproxy's twelve hashes, MD5, hash tags and the distributions. */
 #include <stdint.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_hooks.c — blocking socket calls in hooked coroutines park only the caller. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

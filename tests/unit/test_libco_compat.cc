@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // test_libco_compat.cc — a C++ program written for libco builds and runs unchanged.
 #include "co_routine.h"
 #include "costack.h"   // only for co_free_sharestack at the end (libco never frees shares)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // test_libco_io.cc — libco-style C++ programs using the loop: echo, producer/consumer, poll.
 #include "co_routine.h"
 #include "costack.h"   // co_free_sharestack: cleanup for LeakSanitizer only

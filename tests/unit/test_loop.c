@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_loop.c — the event loop: co_poll, condition variables, sleeps, timers. */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_pushback.c — the request that gives back what a blocking pop took: one row per reply shape. */
 #include <errno.h>
 

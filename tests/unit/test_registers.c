@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_registers.c — a switch preserves every callee-saved register and the FP control state. */
 #include <fenv.h>
 #include "config.h"

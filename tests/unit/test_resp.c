@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_resp.c — the RESP2 parsers fed whole, split at every byte and byte by byte; limits; writers. */
 #include "unit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_shared_stack.c — coroutines taking turns on shared stacks keep their frames intact. */
 #include <errno.h>
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_specific.c — coroutine-local storage: each coroutine sees its own values. */
 #include <pthread.h>
 #include "unit.h"

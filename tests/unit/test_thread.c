@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_thread.c — coroutines are bound to their thread; threads have separate envs. */
 #include <pthread.h>
 #include "unit.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* test_tw.c — the timing wheel against a fake clock: order, accuracy, cancel, re-arm, a million timers. */
 #include <stdint.h>
 #include "unit.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* unit.h — the few helpers the C unit tests share: checks and death tests. */
 #ifndef COSTACK_TEST_UNIT_H
 #define COSTACK_TEST_UNIT_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // clients.mjs — a real client from npm, with its own defaults, through coproxy.
 //   node clients.mjs node-redis|node-redis-resp2|node-redis-resp3|ioredis PORT
 // Prints one JSON line: each step's result (tests/integration/test_node_clients.py
