@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 . tools/deps.sh
-install_deps $BUILD_DEPS $BPF_DEPS redis-server redis-tools socat
+install_deps $BUILD_DEPS $BPF_DEPS redis-server redis-tools socat curl   # (curl: the hint below)
 ./bootstrap >/dev/null
 mkdir -p build
 (cd build && { [ -f Makefile ] || ../configure >/dev/null; } && make -s -j"$(nproc)" >/dev/null)
