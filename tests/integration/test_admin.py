@@ -5,9 +5,11 @@ import base64
 import json
 import os
 import re
+import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -459,8 +461,16 @@ def test_half_sent_admin_request_is_dropped_and_others_served(setup):
 
 def test_permission_denied_is_explained(setup):
     _, sock, _ = setup(mode="0600")
-    r = subprocess.run(["runuser", "-u", "nobody", "--", COPROXYCTL, "-s", sock, "ping"],
-                       capture_output=True, text=True, timeout=30)
+    # nobody runs a copy: the checkout may live in a private home (/root/...)
+    stage = tempfile.mkdtemp(prefix="coproxy-ctl-", dir="/tmp")
+    try:
+        os.chmod(stage, 0o755)
+        ctl = os.path.join(stage, "coproxyctl")
+        shutil.copy(COPROXYCTL, ctl)
+        r = subprocess.run(["runuser", "-u", "nobody", "--", ctl, "-s", sock, "ping"],
+                           capture_output=True, text=True, timeout=30)
+    finally:
+        shutil.rmtree(stage)
     assert r.returncode == 1, r.stdout
     assert "Permission denied" in r.stderr and "group" in r.stderr
 
