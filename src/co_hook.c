@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "co_io.h"
+#include "costack.h"
 
 /*
  * These functions interpose libc's.  Each one decides first whether it has
@@ -467,6 +468,21 @@ CO_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 }
 
 CO_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    return accept4(fd, addr, len, 0);
+}
+
+/* libco's co_accept: accept, the new socket known to the hooks. */
+CO_EXPORT int co_accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+    return accept4(fd, addr, len, 0);
+}
+
+/* libco's programs declare co_accept themselves, in C++ (its echo server
+ * does): the same function under C++'s name for int co_accept(int,
+ * sockaddr *, socklen_t *) -- socklen_t is unsigned int ('j') on Linux. */
+int co_accept_cplusplus(int fd, struct sockaddr *addr, socklen_t *len) __asm__("_Z9co_acceptiP8sockaddrPj");
+CO_EXPORT int co_accept_cplusplus(int fd, struct sockaddr *addr, socklen_t *len)
 {
     return accept4(fd, addr, len, 0);
 }

@@ -61,6 +61,15 @@ CO_API int co_is_finished(const struct stCoRoutine_t *co);
 CO_API size_t co_saved_bytes(const struct stCoRoutine_t *co);
 
 /*
+ * libco's co_accept: accept(2) through the hooks (the new socket is theirs).
+ * libco declares it in no header -- its programs declare it themselves, in
+ * C++ -- so the library exports it under C's and C++'s names; a C++
+ * program that declares it itself must not include this header too.
+ */
+struct sockaddr;
+CO_API int co_accept(int fd, struct sockaddr *addr, unsigned int *len);
+
+/*
  * Frees a share from co_alloc_sharestack.  Returns 0, or -EBUSY while a
  * coroutine created on it has not been released.  Call it from the thread
  * that used the share, or after that thread has exited.

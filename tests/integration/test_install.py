@@ -33,7 +33,7 @@ def prefix_of(dest):
 def test_install_tree(destdir):
     prefix = prefix_of(str(destdir))
     want = ["sbin/coproxy", "bin/coproxyctl", "etc/coproxy/coproxy.conf",
-            "include/costack/co_routine.h", "include/costack/costack.h",
+            "include/costack/co_routine.h", "include/costack/co_routine_specific.h", "include/costack/costack.h",
             "lib/pkgconfig/libcostack.pc", "share/man/man8/coproxy.8", "share/man/man5/coproxy.conf.5",
             "share/man/man1/coproxyctl.1", "share/man/man3/libcostack.3",
             "share/doc/coproxy/coproxy-privileged-ports.conf", "share/doc/coproxy/coproxy-kernel-stats.conf"]
@@ -52,6 +52,24 @@ def test_install_tree(destdir):
     r = subprocess.run([os.path.join(BUILD, "coproxy"), "-t", "-c", os.path.join(prefix, "etc/coproxy/coproxy.conf")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
+
+
+def test_libco_example_shapes_build_against_the_installed_library(destdir, tmp_path):
+    """libco's echo server (co_accept declared by the program, in C++) and
+    specific-data example shapes, compiled with only the installed headers
+    and linked with the installed library, run."""
+    prefix = prefix_of(str(destdir))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    exe = str(tmp_path / "examples")
+    r = subprocess.run(["g++", "-O1", "-I", os.path.join(prefix, "include/costack"),
+                        "-I", os.path.join(root, "tests/unit"),   # (unit.h: CHECK)
+                        os.path.join(root, "tests/unit/test_libco_examples.cc"), "-o", exe,
+                        "-L", os.path.join(prefix, "lib"), "-lcostack", "-lpthread", "-ldl"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([exe], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "LD_LIBRARY_PATH": os.path.join(prefix, "lib")})
+    assert r.returncode == 0 and "ran" in r.stdout, r.stdout + r.stderr
 
 
 def unit_in_destdir(destdir, tmp_path):
