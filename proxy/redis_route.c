@@ -304,6 +304,28 @@ void route_send_frag(struct redis_client *c, struct msg *f, const char *bytes, s
         backend_send_bytes(bc, f, bytes, n);
 }
 
+int route_frags_everywhere(struct redis_client *c, struct msg *m)
+{
+    struct redis_pool *p = c->pool;
+
+    if ((m->frags = calloc((size_t)p->nservers, sizeof *m->frags)) == NULL) {
+        msg_fail(c->w, m, "ERR coproxy: out of memory");
+        return -1;
+    }
+    for (int i = 0; i < p->nservers; i++)
+        if (!p->servers[i]->cluster_replica && !p->servers[i]->cluster_absent   /* a cluster's masters */
+            && route_add_frag(c, m, p->servers[i]) == NULL) {
+            msg_fail(c->w, m, "ERR coproxy: out of memory");
+            return -1;
+        }
+    if (m->nfrags == 0) {
+        msg_fail(c->w, m, "ERR coproxy: no server available in pool %s", p->conf->name);
+        return -1;
+    }
+    m->frags_left = m->nfrags;
+    return 0;
+}
+
 void route_send_everywhere(struct redis_client *c, struct msg *m, const char *req, const struct resp_request *r)
 {
     send_everywhere(c, m, NULL, 0, req, r);
@@ -314,23 +336,8 @@ void route_send_everywhere(struct redis_client *c, struct msg *m, const char *re
 static void send_everywhere(struct redis_client *c, struct msg *m, const char *bytes, size_t n, const char *req,
                             const struct resp_request *r)
 {
-    struct redis_pool *p = c->pool;
-
-    if ((m->frags = calloc((size_t)p->nservers, sizeof *m->frags)) == NULL) {
-        msg_fail(c->w, m, "ERR coproxy: out of memory");
+    if (route_frags_everywhere(c, m) != 0)
         return;
-    }
-    for (int i = 0; i < p->nservers; i++)
-        if (!p->servers[i]->cluster_replica && !p->servers[i]->cluster_absent   /* a cluster's masters */
-            && route_add_frag(c, m, p->servers[i]) == NULL) {
-            msg_fail(c->w, m, "ERR coproxy: out of memory");
-            return;
-        }
-    if (m->nfrags == 0) {
-        msg_fail(c->w, m, "ERR coproxy: no server available in pool %s", p->conf->name);
-        return;
-    }
-    m->frags_left = m->nfrags;
     for (uint32_t i = 0; i < m->nfrags && m->nfrags > 0; i++) {
         struct msg *f = m->frags[i];
         struct backend_conn *bc = conn_for(c, f->server, f);

@@ -35,5 +35,8 @@ struct msg *route_add_frag(struct redis_client *c, struct msg *m, struct redis_s
 void route_send_frag(struct redis_client *c, struct msg *f, const char *bytes, size_t n);
 /* The client's request to every server, as fragments merged into m (m->merge set). */
 void route_send_everywhere(struct redis_client *c, struct msg *m, const char *req, const struct resp_request *r);
+/* m's fragments, one for every server (a cluster's masters), not sent yet:
+ * 0, or -1 after m failed (out of memory, no server). */
+int route_frags_everywhere(struct redis_client *c, struct msg *m);
 
 #endif

@@ -49,7 +49,6 @@ static int client_exists(struct redis_client *c, uint64_t id)
  * connection there, replies merged: the servers' own reply when they agree. */
 static void to_every_server(struct redis_client *c, const struct tracking_on *on)
 {
-    struct redis_pool *p = c->pool;
     struct msg *m = msg_queue(c);
     struct rbuf b = { 0 };
 
@@ -57,21 +56,8 @@ static void to_every_server(struct redis_client *c, const struct tracking_on *on
         return;
     route_set_deadline(c, m);
     m->merge = MERGE_OK;
-    if ((m->frags = calloc((size_t)p->nservers, sizeof *m->frags)) == NULL) {
-        msg_fail(c->w, m, "ERR coproxy: out of memory");
+    if (route_frags_everywhere(c, m) != 0)
         return;
-    }
-    for (int i = 0; i < p->nservers; i++)
-        if (!p->servers[i]->cluster_replica && !p->servers[i]->cluster_absent
-            && route_add_frag(c, m, p->servers[i]) == NULL) {
-            msg_fail(c->w, m, "ERR coproxy: out of memory");
-            return;
-        }
-    if (m->nfrags == 0) {
-        msg_fail(c->w, m, "ERR coproxy: no server available in pool %s", p->conf->name);
-        return;
-    }
-    m->frags_left = m->nfrags;
     for (uint32_t i = 0; i < m->nfrags; i++) {
         struct msg *f = m->frags[i];
         struct backend_conn *bc = tracking_pick(c, f->server, f);
