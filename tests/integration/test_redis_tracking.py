@@ -31,6 +31,17 @@ def proxy(redis_servers, daemon):
     return port, servers
 
 
+def assert_no_tracking_left(servers):
+    """The servers hold no tracking client (flags=t) within 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        tracking = [Raw(p).call("CLIENT", "LIST").count(b"flags=t") for p in servers]
+        if tracking == [0] * len(servers) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert tracking == [0] * len(servers)
+
+
 def resp3(port):
     c = Raw(port)
     assert c.call("HELLO", "3").startswith(b"%")
@@ -57,13 +68,7 @@ def test_a_resp3_client_gets_the_invalidations_of_what_it_read(proxy):
     assert c.reply() == invalidation_push(keys[0])
     # the servers count a tracking client each for it; gone with it
     c.close()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        tracking = [Raw(p).call("CLIENT", "LIST").count(b"flags=t") for p in servers]
-        if tracking == [0, 0]:
-            break
-        time.sleep(0.1)
-    assert tracking == [0, 0]
+    assert_no_tracking_left(servers)
 
 
 def test_the_bytes_are_what_redis_sends_directly(proxy):
@@ -236,13 +241,7 @@ def test_a_transaction_reads_on_the_tracking_connection(proxy):
     assert c.call("MULTI") == b"+OK\r\n"
     assert c.call("GET", "{tx}c") == b"+QUEUED\r\n"
     c.close()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        tracking = [Raw(p).call("CLIENT", "LIST").count(b"flags=t") for p in servers]
-        if tracking == [0, 0]:
-            break
-        time.sleep(0.1)
-    assert tracking == [0, 0]
+    assert_no_tracking_left(servers)
 
 
 def test_client_info_shows_tracking_as_redis_does(proxy):
