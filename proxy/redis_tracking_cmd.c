@@ -149,7 +149,7 @@ static void tracking_on(struct redis_client *c, const char *req, const struct re
     to_every_server(c, &on);
     /* kept, so that a new connection is set the same way */
     if (trk->nons == 0 || trk->ons[trk->nons - 1].len != on.len
-        || memcmp(trk->ons[trk->nons - 1].args, on.args, on.len) != 0)
+        || (on.len > 0 && memcmp(trk->ons[trk->nons - 1].args, on.args, on.len) != 0))   /* (no options: NULL) */
         trk->ons[trk->nons++] = on;
     else
         rbuf_free(&args);
