@@ -310,6 +310,61 @@ struct redis_client {
     uint8_t shed;                        /* idle without a coroutine: a watch on fd brings one */
 };
 
+/* A subscriber's subscriptions (redis_pubsub.c keeps them; here for the
+ * counts below, which the files that answer a client read). */
+struct sub_pin {
+    struct redis_server *srv;
+    struct backend_conn *bc;         /* NULL: given back */
+    uint32_t nchannels;              /* the client's channels and shard channels on srv */
+    uint8_t dirty;                   /* something meant for the server did not go (out of
+                                        memory): its subscriptions are not known */
+};
+
+struct sub_name {
+    char *name;
+    uint32_t len;
+    uint32_t pin;                    /* a channel's connection: index in pins */
+};
+
+struct sub_names {
+    struct sub_name *v;
+    uint32_t n, cap;
+};
+
+struct redis_pubsub {
+    struct sub_pin *pins;
+    uint32_t npins, cap_pins;
+    struct sub_names channels, patterns, shards;   /* shards: SSUBSCRIBE's */
+};
+
+/* Channels and patterns the client is subscribed to (0: not in subscribed mode). */
+static inline uint32_t pubsub_channels(const struct redis_client *c)
+{
+    return c->ps ? c->ps->channels.n : 0;
+}
+
+static inline uint32_t pubsub_patterns(const struct redis_client *c)
+{
+    return c->ps ? c->ps->patterns.n : 0;
+}
+
+static inline uint32_t pubsub_count(const struct redis_client *c)
+{
+    return pubsub_channels(c) + pubsub_patterns(c);
+}
+
+/* Shard channels (SSUBSCRIBE), counted apart, as Redis counts them. */
+static inline uint32_t pubsub_shards(const struct redis_client *c)
+{
+    return c->ps ? c->ps->shards.n : 0;
+}
+
+/* In subscribed mode: anything subscribed to. */
+static inline uint32_t pubsub_subscribed(const struct redis_client *c)
+{
+    return pubsub_count(c) + pubsub_shards(c);
+}
+
 /* The client's number within its worker: spreads clients over a server's
  * connections (the id's low bits are the worker's). */
 static inline uint64_t client_seq(const struct redis_client *c)

@@ -9,7 +9,6 @@
 #include "backend.h"
 #include "log.h"
 #include "redis_msg.h"
-#include "redis_pubsub.h"
 #include "redis_tracking.h"
 #include "resp_append.h"
 #include "worker.h"
