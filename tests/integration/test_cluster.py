@@ -273,19 +273,14 @@ def test_ask_during_a_slot_migration_is_followed_and_moved_after_it(daemon, clus
     c = cluster()
     sock = str(tmp_path / "admin.sock")
     r, _ = proxy_for(daemon, c, admin=sock)
-    masters = [n for n in c.nodes if c.role(n) == "master"]
     key = "migrating-key"
-    slot = c.direct(masters[0]).execute_command("CLUSTER", "KEYSLOT", key)
-    src = next(n for n in masters if slot in range(*slot_range(c, n)))
-    dst = next(n for n in masters if n is not src)
+    masters, slot, src, dst = slot_move_plan(c, key)
     assert r.set(key, "before")
     # (sent before the proxy had the map, it may have been -MOVED: counted from
     # here, once the figures are published -- every 100 ms)
     time.sleep(0.5)
     moved_before = cluster_stats_when(sock, lambda m: True)["moved"]
-    c.direct(dst).execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", c.node_id(src))
-    c.direct(src).execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", c.node_id(dst))
-    c.direct(src).execute_command("MIGRATE", "127.0.0.1", dst.port, key, 0, 5000)
+    migrate_key(c, slot, src, dst, key)
     assert r.get(key) == b"before"                 # src answers -ASK: ASKING, then GET on dst
     newkey = next(f"new{i}" for i in range(1000000) if key_slot(f"new{i}".encode()) == slot)
     assert r.set(newkey, "fresh")                  # a key not on src yet: -ASK too
@@ -295,6 +290,21 @@ def test_ask_during_a_slot_migration_is_followed_and_moved_after_it(daemon, clus
         c.direct(n).execute_command("CLUSTER", "SETSLOT", slot, "NODE", c.node_id(dst))
     assert r.get(key) == b"before" and r.get(newkey) == b"fresh"   # -MOVED now, followed
     cluster_stats_when(sock, lambda m: m["moved"] >= moved_before + 1)
+
+
+def slot_move_plan(c, key):
+    """The masters, key's slot, the master that owns it and another one to move it to."""
+    masters = [n for n in c.nodes if c.role(n) == "master"]
+    slot = c.direct(masters[0]).execute_command("CLUSTER", "KEYSLOT", key)
+    src = next(n for n in masters if slot in range(*slot_range(c, n)))
+    return masters, slot, src, next(n for n in masters if n is not src)
+
+
+def migrate_key(c, slot, src, dst, key):
+    """slot being moved from src to dst (IMPORTING/MIGRATING), key already on dst."""
+    c.direct(dst).execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", c.node_id(src))
+    c.direct(src).execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", c.node_id(dst))
+    c.direct(src).execute_command("MIGRATE", "127.0.0.1", dst.port, key, 0, 5000)
 
 
 def cluster_stats_when(sock, cond, timeout=5):
@@ -351,11 +361,8 @@ def test_client_tracking_follows_a_slot_to_its_new_node(daemon, cluster):
     tracked by the node that answers it: a later write there invalidates it."""
     c = cluster()
     r, port = proxy_for(daemon, c)
-    masters = [n for n in c.nodes if c.role(n) == "master"]
     key = "tracked-migrating"
-    slot = c.direct(masters[0]).execute_command("CLUSTER", "KEYSLOT", key)
-    src = next(n for n in masters if slot in range(*slot_range(c, n)))
-    dst = next(n for n in masters if n is not src)
+    masters, slot, src, dst = slot_move_plan(c, key)
     assert r.set(key, "before")
     t = Raw(port)
     t.call("HELLO", "3")
@@ -371,9 +378,7 @@ def test_client_tracking_follows_a_slot_to_its_new_node(daemon, cluster):
             pushes.append(got)
 
     assert call("GET", key) == b"$6\r\nbefore\r\n"
-    c.direct(dst).execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", c.node_id(src))
-    c.direct(src).execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", c.node_id(dst))
-    c.direct(src).execute_command("MIGRATE", "127.0.0.1", dst.port, key, 0, 5000)
+    migrate_key(c, slot, src, dst, key)
     assert call("GET", key) == b"$6\r\nbefore\r\n"   # -ASK: ASKING and GET on dst
     for n in masters:
         c.direct(n).execute_command("CLUSTER", "SETSLOT", slot, "NODE", c.node_id(dst))
