@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* switch.c — ns and instructions per context switch: libcostack (private, shared) vs swapcontext. */
+/* switch.c — ns and instructions per context switch: libcostack (private, shared) vs swapcontext and libaco. */
 #include <stdint.h>
 #include <ucontext.h>
 
@@ -19,14 +19,43 @@
  * yields straight back.  ns per switch = round trip / 2.
  *   private       one coroutine on its own 128 KiB stack
  *   shared/0      one coroutine on a shared stack it alone uses: no copies
- *   shared/200    two coroutines alternating on one shared stack, each with
- *                 200 B of frames: every resume saves one and restores the other
- *   shared/4096   the same with 4096 B of frames
+ *   shared/N      two coroutines alternating on one shared stack, each parked
+ *                 with N bytes of frames: every resume saves one and
+ *                 restores the other (N from 64 to 4000)
  *   swapcontext   glibc ucontext, the same round trip
  * Under callgrind (bench/run.sh) each case dumps its own instruction count.
  */
 
 static volatile int sink;
+
+/* The sizes of frames the shared-stack curve is measured at. */
+static const int live_sizes[] = { 64, 128, 200, 300, 500, 1000, 2000, 4000 };
+#define NSIZES ((int)(sizeof live_sizes / sizeof live_sizes[0]))
+
+/*
+ * libaco's published curve (its README, AWS c5d.large, ns per aco_resume
+ * round trip, copy_stack_size in bytes), to read ours next to it.
+ */
+static const struct { int bytes; double ns; } libaco_published[] = {
+    { 8, 33.2 }, { 24, 33.7 }, { 40, 33.9 }, { 56, 34.2 }, { 120, 38.4 }, { 136, 47.2 },
+    { 152, 53.6 }, { 232, 59.9 }, { 488, 92.6 }, { 1000, 210.9 }, { 2024, 351.4 }, { 4072, 594.0 },
+};
+
+/* libaco's published ns at `bytes`, interpolated between its points. */
+static double libaco_ns(double bytes)
+{
+    int n = (int)(sizeof libaco_published / sizeof libaco_published[0]);
+
+    if (bytes <= libaco_published[0].bytes)
+        return libaco_published[0].ns;
+    for (int i = 1; i < n; i++)
+        if (bytes <= libaco_published[i].bytes) {
+            double x0 = libaco_published[i - 1].bytes, x1 = libaco_published[i].bytes;
+            double y0 = libaco_published[i - 1].ns, y1 = libaco_published[i].ns;
+            return y0 + (y1 - y0) * (bytes - x0) / (x1 - x0);
+        }
+    return libaco_published[n - 1].ns;
+}
 
 static void *yield_loop(void *arg)
 {
@@ -35,20 +64,12 @@ static void *yield_loop(void *arg)
     return NULL;
 }
 
-static void *yield_loop_200(void *arg)
+/* Parks with about *arg bytes of its own (a live array) under its frame. */
+static void *yield_loop_live(void *arg)
 {
-    volatile char live[120];   /* 200 B of frames saved, all told */
-    live[0] = 1;
-    for (;;) {
-        co_yield_ct();
-        sink += live[0];
-    }
-    return NULL;
-}
+    size_t len = *(size_t *)arg;
+    volatile char live[len > 0 ? len : 1];
 
-static void *yield_loop_4k(void *arg)
-{
-    volatile char live[4016];  /* 4096 B of frames saved, all told */
     live[0] = 1;
     for (;;) {
         co_yield_ct();
@@ -91,11 +112,6 @@ static double run_ucontext(long n)
     return bench_now() - t0;
 }
 
-struct result {
-    const char *name;
-    double ns_round_trip;
-};
-
 static double best_of(double (*fn)(void *, long), void *arg, long n)
 {
     double best = 1e9;
@@ -108,10 +124,48 @@ static double best_of(double (*fn)(void *, long), void *arg, long n)
     return best / (double)n * 1e9;
 }
 
-struct pair { struct stCoRoutine_t *a, *b; };
+struct pair {
+    struct stCoRoutine_t *a, *b;
+    size_t len;           /* each one's live array */
+    size_t saved;         /* the frames each parks with, as measured */
+};
+
 static double fn_one(void *arg, long n) { return run_one(arg, n); }
 static double fn_pair(void *arg, long n) { struct pair *p = arg; return run_pair(p->a, p->b, n); }
 static double fn_uc(void *arg, long n) { return run_ucontext(n); }
+
+/* Two coroutines on one shared stack, parked with `want` bytes of frames each (or the least they can). */
+static void pair_make(struct pair *p, size_t want)
+{
+    struct stCoRoutineAttr_t attr = { .stack_size = 128 * 1024, .share_stack = co_alloc_sharestack(1, 128 * 1024) };
+
+    /* The least: no live array (the array's own frame needs more). */
+    co_create(&p->a, &attr, yield_loop, NULL);
+    co_create(&p->b, &attr, yield_loop, NULL);
+    co_resume(p->a);
+    co_resume(p->b);
+    co_resume(p->a);
+    p->len = 0;
+    p->saved = co_saved_bytes(p->b);
+    if (p->saved >= want)
+        return;
+    co_release(p->a);
+    co_release(p->b);
+    p->len = 16;
+    for (int tries = 0; tries < 4; tries++) {
+        co_create(&p->a, &attr, yield_loop_live, &p->len);
+        co_create(&p->b, &attr, yield_loop_live, &p->len);
+        co_resume(p->a);
+        co_resume(p->b);
+        co_resume(p->a);   /* b's frames evicted: their size is what every switch copies */
+        p->saved = co_saved_bytes(p->b);
+        if (p->saved == want || (p->saved > want && p->len <= 16) || tries == 3)
+            return;
+        co_release(p->a);
+        co_release(p->b);
+        p->len = p->saved > want + p->len - 16 ? 16 : p->len + want - p->saved;
+    }
+}
 
 /* Under callgrind: count instructions of exactly n round trips of a case. */
 static void count_case(const char *name, double (*fn)(void *, long), void *arg, long n)
@@ -127,22 +181,16 @@ int main(int argc, char **argv)
     long n = argc > 1 ? atol(argv[1]) : 10000000;
     int callgrind = RUNNING_ON_VALGRIND;
     struct stShareStack_t *solo = co_alloc_sharestack(1, 128 * 1024);
-    struct stShareStack_t *duo200 = co_alloc_sharestack(1, 128 * 1024);
-    struct stShareStack_t *duo4k = co_alloc_sharestack(1, 128 * 1024);
     struct stCoRoutineAttr_t attr = { .stack_size = 128 * 1024, .share_stack = NULL };
     struct stCoRoutine_t *priv, *shared0;
-    struct pair p200, p4k;
+    struct pair pairs[NSIZES];
     static char uc_stack[128 * 1024];
 
     co_create(&priv, NULL, yield_loop, NULL);
     attr.share_stack = solo;
     co_create(&shared0, &attr, yield_loop, NULL);
-    attr.share_stack = duo200;
-    co_create(&p200.a, &attr, yield_loop_200, NULL);
-    co_create(&p200.b, &attr, yield_loop_200, NULL);
-    attr.share_stack = duo4k;
-    co_create(&p4k.a, &attr, yield_loop_4k, NULL);
-    co_create(&p4k.b, &attr, yield_loop_4k, NULL);
+    for (int i = 0; i < NSIZES; i++)
+        pair_make(&pairs[i], (size_t)live_sizes[i]);
     getcontext(&uc_co);
     uc_co.uc_stack.ss_sp = uc_stack;
     uc_co.uc_stack.ss_size = sizeof uc_stack;
@@ -151,36 +199,42 @@ int main(int argc, char **argv)
 
     if (callgrind) {
         long m = argc > 1 ? n : 100000;
+        char name[32];
         count_case("private", fn_one, priv, m);
         count_case("shared/0", fn_one, shared0, m);
-        count_case("shared/200", fn_pair, &p200, m);
-        count_case("shared/4096", fn_pair, &p4k, m);
+        for (int i = 0; i < NSIZES; i++) {
+            snprintf(name, sizeof name, "shared/%zu", pairs[i].saved);
+            count_case(name, fn_pair, &pairs[i], m);
+        }
         count_case("swapcontext", fn_uc, NULL, m);
         printf("callgrind: %ld round trips per case\n", m);
         return 0;
     }
 
-    struct result r[] = {
-        { "libcostack private stack", best_of(fn_one, priv, n) },
-        { "libcostack shared stack, no copy", best_of(fn_one, shared0, n) },
-        { "libcostack shared, 2 alternating, 200 B live", best_of(fn_pair, &p200, n / 4) },
-        { "libcostack shared, 2 alternating, 4 KiB live", best_of(fn_pair, &p4k, n / 16) },
-        { "glibc swapcontext", best_of(fn_uc, NULL, n / 20) },
-    };
-    double uc = r[4].ns_round_trip;
-    co_resume(p200.a);   /* a parked, b evicted: measure b's saved frames */
-    size_t saved200 = co_saved_bytes(p200.b);
-    co_resume(p4k.a);
-    size_t saved4k = co_saved_bytes(p4k.b);
-    struct co_counters c = co_get_counters();
+    double priv_ns = best_of(fn_one, priv, n);
+    double solo_ns = best_of(fn_one, shared0, n);
+    double uc = best_of(fn_uc, NULL, n / 20);
 
-    printf("%-48s %12s %12s %14s\n", "case", "ns/switch", "ns/roundtrip", "swapcontext/x");
-    for (unsigned i = 0; i < sizeof r / sizeof r[0]; i++)
-        printf("%-48s %12.2f %12.2f %13.1fx\n", r[i].name, r[i].ns_round_trip / 2,
-               r[i].ns_round_trip, uc / r[i].ns_round_trip);
-    printf("(saved frames per coroutine: %zu B and %zu B; stack copies: %llu out, %llu in, %llu bytes)\n",
-           saved200, saved4k,
-           (unsigned long long)c.copies_out, (unsigned long long)c.copies_in,
-           (unsigned long long)c.bytes_copied);
+    printf("%-44s %12s %12s %14s\n", "case", "ns/switch", "ns/roundtrip", "swapcontext/x");
+    printf("%-44s %12.2f %12.2f %13.1fx\n", "libcostack private stack", priv_ns / 2, priv_ns, uc / priv_ns);
+    printf("%-44s %12.2f %12.2f %13.1fx\n", "libcostack shared stack, no copy", solo_ns / 2, solo_ns, uc / solo_ns);
+    printf("%-44s %12.2f %12.2f %13.1fx\n", "glibc swapcontext", uc / 2, uc, 1.0);
+
+    printf("\nshared stack, 2 coroutines alternating: every resume saves one's frames and restores the other's\n");
+    printf("%10s %10s %14s %24s\n", "live B", "saved B", "ns/roundtrip", "libaco published ns (*)");
+    for (int i = 0; i < NSIZES; i++) {
+        struct pair *p = &pairs[i];
+        long m = n / (4 + (long)p->saved / 256);
+        double ns = best_of(fn_pair, p, m);
+        printf("%10d %10zu %14.2f %24.1f\n", live_sizes[i], p->saved, ns, libaco_ns((double)p->saved));
+    }
+    printf("(*) libaco's README, AWS c5d.large, interpolated between its points:");
+    for (unsigned i = 0; i < sizeof libaco_published / sizeof libaco_published[0]; i++)
+        printf(" %d B %.1f%s", libaco_published[i].bytes, libaco_published[i].ns,
+               i + 1 < sizeof libaco_published / sizeof libaco_published[0] ? "," : "\n");
+
+    struct co_counters c = co_get_counters();
+    printf("(stack copies: %llu out, %llu in, %llu bytes)\n", (unsigned long long)c.copies_out,
+           (unsigned long long)c.copies_in, (unsigned long long)c.bytes_copied);
     return 0;
 }

@@ -41,30 +41,28 @@ typedef char co_v16 __attribute__((vector_size(16), aligned(1), may_alias));
 /*
  * Copies n bytes (n a multiple of 16, at least 16) between buffers that do
  * not overlap.  Short copies load everything from both ends first (the
- * overlap is copied twice, harmlessly); long ones move 512 bytes a turn.
+ * overlap is copied twice, harmlessly); longer ones move 256 bytes a turn
+ * from the front and finish with the last 256 bytes, so a copy of n bytes
+ * costs about 18 instructions per 256 plus a constant: no 32-byte loop
+ * for the rest, which made 300 B cost as much as 1 KiB.
  */
 static inline __attribute__((always_inline)) CO_NO_ASAN
 void co_copy(char *d, const char *s, size_t n)
 {
     if (CO_LIKELY(n > 256)) {
-        /* The part beyond whole KiBs first, 32 bytes a turn and a last
-         * (overlapping) 32 for any rest, then whole KiBs up to the end. */
-        size_t r = n & 1023, j;
-        const char *se = s + n;
-        char *de = d + n;
-        ptrdiff_t i;
+        /* Whole turns end where the last 256 bytes begin (or overlap them);
+         * one pointer walks the source, the destination is at a fixed distance. */
+        const char *end = s + ((n - 1) & ~(size_t)255), *se = s + n - 256;
+        ptrdiff_t to = d - s;
 
-        for (j = 0; j + 32 <= r; j += 32)
-            ST(d + j, LD(s + j));
-        if (j < r) {
-            size_t at = r >= 32 ? r - 32 : 0;   /* n > 256: 32 bytes are there */
-            ST(d + at, LD(s + at));
+        for (const char *p = s; p != end; p += 256) {
+#pragma GCC unroll 8
+            for (int k = 0; k < 256; k += 32)
+                ST(p + to + k, LD(p + k));
         }
-        for (i = -(ptrdiff_t)(n & ~(size_t)1023); i != 0; i += 1024) {
-#pragma GCC unroll 32
-            for (int k = 0; k < 1024; k += 32)
-                ST(de + i + k, LD(se + i + k));
-        }
+#pragma GCC unroll 8
+        for (int k = 0; k < 256; k += 32)
+            ST(se + to + k, LD(se + k));
         return;
     }
     if (n > 128) {

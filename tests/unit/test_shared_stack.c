@@ -145,6 +145,68 @@ static void test_two_alternate_with_copies(void)
     CHECK_EQ(co_free_sharestack(share), 0);
 }
 
+/*
+ * Every size of saved frames from the least to past 4 KiB, 16 bytes apart:
+ * the copy takes different paths by size (and by multiples of 256), so
+ * each byte of a live array must come back at every one of them.
+ */
+struct sized {
+    size_t len;
+    unsigned char tag;
+    int rounds_done;
+};
+
+static void *sized_frames(void *arg)
+{
+    struct sized *z = arg;
+    volatile unsigned char buf[z->len];
+
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < z->len; i++)
+            buf[i] = (unsigned char)(z->tag * 31 + i * 7 + (size_t)round);
+        co_yield_ct();
+        for (size_t i = 0; i < z->len; i++)
+            CHECK(buf[i] == (unsigned char)(z->tag * 31 + i * 7 + (size_t)round));
+        z->rounds_done++;
+    }
+    return NULL;
+}
+
+static void test_every_size_comes_back(void)
+{
+    struct stShareStack_t *share = co_alloc_sharestack(1, 64 * 1024);
+    struct stCoRoutineAttr_t attr = { .stack_size = 0, .share_stack = share };
+    size_t sizes_seen[2] = { (size_t)-1, 0 };
+
+    for (size_t len = 1; len <= 4400; len += 16) {
+        struct sized za = { len, 1, 0 }, zb = { len + 8, 2, 0 };
+        struct stCoRoutine_t *a, *b;
+
+        CHECK_EQ(co_create(&a, &attr, sized_frames, &za), 0);
+        CHECK_EQ(co_create(&b, &attr, sized_frames, &zb), 0);
+        while (!co_is_finished(a) || !co_is_finished(b)) {
+            if (!co_is_finished(a))
+                co_resume(a);
+            if (!co_is_finished(b))
+                co_resume(b);
+            if (!co_is_finished(a)) {   /* a evicted by b */
+                size_t saved = co_saved_bytes(a);
+                if (saved < sizes_seen[0])
+                    sizes_seen[0] = saved;
+                if (saved > sizes_seen[1])
+                    sizes_seen[1] = saved;
+            }
+        }
+        CHECK_EQ(za.rounds_done, 3);
+        CHECK_EQ(zb.rounds_done, 3);
+        co_release(a);
+        co_release(b);
+    }
+    CHECK(sizes_seen[0] <= 160);    /* from small frames ... */
+    CHECK(sizes_seen[1] >= 4400);   /* ... to past 4 KiB */
+    CHECK_EQ(co_free_sharestack(share), 0);
+}
+
 /* A resumes B on the same run stack: A's frames are copied while A is running. */
 static struct stCoRoutine_t *inner;
 
@@ -291,6 +353,7 @@ int main(void)
 {
     RUN(test_many_coroutines_random_interleaving);
     RUN(test_two_alternate_with_copies);
+    RUN(test_every_size_comes_back);
     RUN(test_nested_resume_same_stack);
     RUN(test_mixed_and_reset);
     RUN(test_trim_gives_back_unused_pages);
