@@ -178,7 +178,7 @@ static void count_case(const char *name, double (*fn)(void *, long), void *arg, 
 
 int main(int argc, char **argv)
 {
-    long n = argc > 1 ? atol(argv[1]) : 10000000;
+    long n = argc > 1 && strcmp(argv[1], "sweep") != 0 ? atol(argv[1]) : 10000000;
     int callgrind = RUNNING_ON_VALGRIND;
     struct stShareStack_t *solo = co_alloc_sharestack(1, 128 * 1024);
     struct stCoRoutineAttr_t attr = { .stack_size = 128 * 1024, .share_stack = NULL };
@@ -197,6 +197,22 @@ int main(int argc, char **argv)
     uc_co.uc_link = NULL;
     makecontext(&uc_co, uc_loop, 0);
 
+    if (callgrind && argc > 1 && strcmp(argv[1], "sweep") == 0) {
+        /* every size of frames, 16 bytes apart, from the least to 4 KiB */
+        struct pair p;
+        char name[32];
+        size_t last = 0;
+        for (size_t want = 16; want <= 4096; want += 16) {
+            pair_make(&p, want);
+            if (p.saved == last || p.saved > 4096)
+                continue;
+            last = p.saved;
+            snprintf(name, sizeof name, "shared/%zu", p.saved);
+            count_case(name, fn_pair, &p, 2000);
+        }
+        printf("callgrind: %d round trips per case\n", 2000);
+        return 0;
+    }
     if (callgrind) {
         long m = argc > 1 ? n : 100000;
         char name[32];
