@@ -164,8 +164,10 @@ static int complete_head(struct worker *w, struct backend_conn *bc, const char *
     m->bnext = NULL;
     bc->inflight--;
     bc->srv->failures = 0;
-    if (m->start_us != 0)
-        stats_latency_add(&bc->srv->stats->latency, now_us - m->start_us);
+    if (m->start_us != 0) {
+        m->backend_us = now_us - m->start_us;
+        stats_latency_add(&bc->srv->stats->latency, m->backend_us);
+    }
     if (m->cluster_map) {
         bc->srv->pool->ops->map_reply(bc->srv->pool, p, n);
         msg_unref(w, m);

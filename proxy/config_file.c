@@ -544,7 +544,8 @@ static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct
                                          "servers", "preconnect", "redis_auth", "redis_db", "databases", "allow_flush", "allow_admin", "client_output_limit", "client_output_soft_limit", "client_output_soft_time", "read_from",
                                          "cluster_refresh_interval", "cluster_max_redirects",
                                          "password", "max_multibulk_length", "max_bulk_length",
-                                         "max_inline_length", NULL };
+                                         "max_inline_length", "slowlog_slower_than", "slowlog_max_len",
+                                         "hotkeys", "bigkey_threshold", NULL };
     char prefix[64], path[128], err[200];
     const config_setting_t *servers;
     const char *v;
@@ -617,6 +618,10 @@ static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct
                                              (int)RESP_MAX_BULK_DEFAULT, 1, INT32_MAX);
     out->max_inline_length = (uint32_t)get_int(c, p, prefix, "max_inline_length",
                                                RESP_MAX_INLINE_DEFAULT, 16, INT32_MAX);
+    out->slowlog_slower_than = get_int64(c, p, prefix, "slowlog_slower_than", 10000, -1, LLONG_MAX);
+    out->slowlog_max_len = get_int(c, p, prefix, "slowlog_max_len", 128, 0, 1000000);
+    out->hotkeys = get_bool(c, p, prefix, "hotkeys", 1);
+    out->bigkey_threshold = (uint64_t)get_int64(c, p, prefix, "bigkey_threshold", 1 << 20, 0, LLONG_MAX);
     v = get_str(c, p, prefix, "read_from", "master", (const char *const[]){ "master", "replica", "prefer_replica", NULL });
     out->read_from = strcmp(v, "replica") == 0 ? 1 : strcmp(v, "prefer_replica") == 0 ? 2 : 0;
     out->cluster_refresh_interval = get_int(c, p, prefix, "cluster_refresh_interval", 10000, 0, 86400000);

@@ -57,6 +57,11 @@ struct pool_conf {
     uint64_t client_output_limit;        /* bytes: closed at once past it */
     uint64_t client_output_soft_limit;   /* bytes: closed past it for ... */
     int client_output_soft_time;         /* ... this long (ms) */
+    /* redis: the proxy's slow log, hot keys and big keys */
+    int64_t slowlog_slower_than;     /* us; -1: off */
+    int slowlog_max_len;             /* entries kept per worker */
+    int hotkeys;
+    uint64_t bigkey_threshold;       /* bytes; 0: off */
     struct server_conf *servers;
     int nservers;
 };

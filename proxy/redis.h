@@ -18,6 +18,7 @@ struct worker;
 struct pool_rt;
 struct redis_client;
 struct redis_server;
+struct redis_monitor;
 
 /*
  * The pipelining queues.  A client's requests are queued in its own order
@@ -100,6 +101,12 @@ struct msg {
     uint16_t slot1;                  /* its keys' slot + 1 (0: none, it goes to one node) */
     uint8_t redirects;               /* MOVED/ASK followed so far */
     uint8_t cluster_map;             /* a CLUSTER SLOTS of the pool's own */
+    /* what the slow log and big keys name it by (redis_monitor.h), set as it is queued */
+    const char *cmd_name;
+    uint32_t argc;
+    uint32_t key_len;                /* its first key's whole length (0: none) */
+    uint64_t backend_us;             /* its batch's arrival -> its reply read from a server */
+    char key[48];                    /* that key's first bytes (MONITOR_KEY_BRIEF) */
 };
 
 /* Per worker, per server. */
@@ -175,6 +182,11 @@ struct redis_pool {
     struct pool_stats *stats;        /* the worker's counters for this pool */
     struct cluster *cluster;         /* distribution = "cluster": the slot map */
     char server_version[24];         /* what a server's HELLO said ("" until one did) */
+    /* slow log, hot keys, big keys (redis_monitor.h); thresholds from the settings */
+    struct redis_monitor *mon;
+    uint64_t slow_us;                /* UINT64_MAX: off */
+    uint64_t big_bytes;              /* UINT64_MAX: off */
+    uint8_t hotkeys_on;
 };
 
 enum backend_state { BC_DOWN, BC_CONNECTING, BC_UP };
@@ -288,6 +300,9 @@ struct redis_client {
     uint8_t reply_skip;                  /* CLIENT REPLY SKIP: the next one is not */
     const char *last_cmd;                /* for CLIENT INFO/LIST */
     const char *last_sub;                /* its subcommand (NULL: none) */
+    const char *brief_key;               /* the request being routed: its first key (NULL: none), */
+    uint32_t brief_len;                  /* for the messages it makes (redis_monitor.h) */
+    uint32_t brief_argc;
     /* pub/sub (redis_pubsub.c) */
     struct redis_pubsub *ps;             /* its subscriptions; NULL: none yet */
     size_t push_bytes;                   /* messages queued for it, not yet written */

@@ -23,6 +23,7 @@
 #include "redis_client.h"
 #include "redis_guard.h"
 #include "redis_local.h"
+#include "redis_monitor.h"
 #include "redis_msg.h"
 #include "redis_pinned.h"
 #include "redis_pubsub.h"
@@ -213,6 +214,12 @@ static void handle_request(struct redis_client *c, const char *req, const struct
             pinned_abort_multi(c);
         return;
     }
+    if (cmd->first > 0 && r->argc > (uint32_t)cmd->first) {
+        c->brief_key = req + r->args[cmd->first].off;
+        c->brief_len = r->args[cmd->first].len;
+    }
+    c->brief_argc = r->argc;
+    monitor_request(c, r->size);
     if (guard_script(c, cmd, req, r)) {
         if (c->multi)
             pinned_abort_multi(c);
@@ -256,6 +263,7 @@ static __attribute__((noinline)) void process_input(struct redis_client *c)
         }
         if (c->req.argc > 0) {
             handle_request(c, req, &c->req);
+            c->brief_key = NULL;   /* (it points into the input) */
             if (c->trk != NULL)
                 tracking_after_request(c);
         }
@@ -423,8 +431,10 @@ static void written(struct redis_client *c, int n, int lost)
         m = c->head;
         if (m->push)
             c->push_bytes -= m->reply.len;
-        else if (!lost)
+        else if (!lost) {
             stats_latency_add(&c->pool->stats->latency, now_us - m->start_us);
+            monitor_written(c, m, now_us - m->start_us);
+        }
         if (m->counted)
             c->reply_bytes -= m->reply.len;
         if (m->quit)

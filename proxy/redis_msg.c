@@ -168,6 +168,12 @@ struct msg *msg_queue(struct redis_client *c)
     m->refs = 1;
     m->resp3 = c->resp3;
     m->start_us = c->batch_us;
+    m->cmd_name = c->last_cmd;
+    m->argc = c->brief_argc;
+    if (c->brief_key != NULL) {
+        m->key_len = c->brief_len;
+        memcpy(m->key, c->brief_key, c->brief_len < sizeof m->key ? c->brief_len : sizeof m->key);
+    }
     m->silent = c->reply_off || c->reply_skip > 0;   /* CLIENT REPLY OFF / SKIP */
     if (c->reply_skip > 0)
         c->reply_skip--;
@@ -238,6 +244,8 @@ void msg_finish(struct worker *w, struct msg *m)
         m->nfrags = 0;
     }
     if (p != NULL) {
+        if (p->backend_us < m->backend_us)   /* a split request's time at the servers: its slowest part */
+            p->backend_us = m->backend_us;
         if (--p->frags_left == 0) {
             redis_merge(p);
             /* the fragments have given everything to the merged reply */

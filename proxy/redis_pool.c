@@ -44,6 +44,9 @@ static void take_settings(struct redis_pool *p)
     p->limits = (struct resp_limits){ .max_multibulk = pc->max_multibulk_length,
                                       .max_bulk = pc->max_bulk_length,
                                       .max_inline = pc->max_inline_length };
+    p->slow_us = pc->slowlog_slower_than < 0 ? UINT64_MAX : (uint64_t)pc->slowlog_slower_than;
+    p->big_bytes = pc->bigkey_threshold == 0 ? UINT64_MAX : pc->bigkey_threshold;
+    p->hotkeys_on = (uint8_t)pc->hotkeys;
 }
 
 /* A failure talking to s (connect, connection lost, timeout): counts

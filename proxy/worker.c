@@ -21,6 +21,7 @@
 #include "rbuf.h"
 #include "redis_client.h"
 #include "redis_msg.h"
+#include "redis_monitor.h"
 #include "redis_pool.h"
 #include "redis_tracking.h"
 #include "tcp.h"
@@ -288,9 +289,12 @@ static int worker_tick(void *arg)
         worker_publish_kills(w);
     if (__atomic_load_n(&w->ninval, __ATOMIC_ACQUIRE) != 0)
         worker_take_invalidations(w, tracking_deliver);
-    for (int i = 0; i < w->d->cfg.npools; i++)
+    for (int i = 0; i < w->d->cfg.npools; i++) {
         if (w->pools[i].redis != NULL && w->pools[i].redis->cluster != NULL)
             cluster_tick(w->pools[i].redis, now);
+        if (w->pools[i].redis != NULL)
+            monitor_tick(w->pools[i].redis, now);
+    }
     if (w->activity != w->activity_seen) {
         w->activity_seen = w->activity;
         w->idle_since = now;
@@ -383,7 +387,8 @@ static void *worker_main(void *arg)
         p->listen_fd = open_listener(w, p->conf);
         if (p->listen_fd == -1)
             ok = 0;
-        if (ok && p->conf->mode == MODE_REDIS && (p->redis = redis_pool_new(w, p)) == NULL)
+        if (ok && p->conf->mode == MODE_REDIS
+            && ((p->redis = redis_pool_new(w, p)) == NULL || (p->redis->mon = redis_monitor_new()) == NULL))
             ok = 0;
     }
     if (!ok) {

@@ -19,6 +19,7 @@
 #include "admin_http.h"
 #include "costack.h"
 #include "log.h"
+#include "monitor_report.h"
 #include "rbuf.h"
 #include "report.h"
 #include "resp.h"
@@ -109,11 +110,13 @@ static void answer(const char *req, const struct resp_request *r, struct rbuf *o
         rbuf_printf(o, "+PONG\r\n");
         return;
     }
+    if (monitor_answer(admin.d, req, r, o))
+        return;
     if (strcasecmp(cmd, "STATS") != 0 && strcasecmp(cmd, "INFO") != 0 && strcasecmp(cmd, "METRICS") != 0
         && strcasecmp(cmd, "POOLS") != 0 && strcasecmp(cmd, "BACKENDS") != 0 && strcasecmp(cmd, "THREADS") != 0
         && strcasecmp(cmd, "KERNEL") != 0) {
         rbuf_printf(o, "-ERR unknown admin command '%s' (PING, STATS, INFO [section], METRICS, POOLS, "
-                    "BACKENDS, THREADS, KERNEL, QUIT)\r\n", cmd);
+                    "BACKENDS, THREADS, KERNEL, SLOWLOG, HOTKEYS, BIGKEYS, QUIT)\r\n", cmd);
         return;
     }
     /* the configuration stays put while the report reads it (reload takes this lock) */
@@ -142,7 +145,7 @@ static void answer(const char *req, const struct resp_request *r, struct rbuf *o
     else if (strcasecmp(cmd, "KERNEL") == 0)
         err = report_kernel(&rep, &body);
     else
-        err = report_metrics(&rep, &body);
+        err = report_metrics(&rep, &body) || monitor_metrics(admin.d, &body);
     report_free(&rep);
     pthread_mutex_unlock(&admin.d->cfg_lock);
     if (err == 0 && rbuf_reserve(o, resp_write_bulk_len(body.len)) == 0)
@@ -161,7 +164,7 @@ static int metrics_body(struct rbuf *out)
     pthread_mutex_lock(&admin.d->cfg_lock);
     err = report_gather(&rep, admin.d, admin.started_ms);
     if (err == 0) {
-        err = report_metrics(&rep, out);
+        err = report_metrics(&rep, out) || monitor_metrics(admin.d, out);
         report_free(&rep);
     }
     pthread_mutex_unlock(&admin.d->cfg_lock);

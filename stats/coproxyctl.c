@@ -32,7 +32,7 @@ static void usage(FILE *out)
             "  -H, --host HOST      the admin TCP port's host (admin.listen)...\n"
             "  -p, --port PORT      ...and port\n"
             "  -a, --password PASS  admin.password (or set COPROXYCTL_AUTH, which ps cannot see)\n"
-            "  -j, --json           pools, backends, threads, kernel: JSON instead of a table\n"
+            "  -j, --json           pools, backends, threads, kernel, slowlog, hotkeys, bigkeys: JSON instead of a table\n"
             "  -h, --help           this help\n"
             "Commands:\n"
             "  ping               is the daemon there?\n"
@@ -42,6 +42,10 @@ static void usage(FILE *out)
             "  pools | backends | threads   tables\n"
             "  kernel             the kernel's TCP figures for coproxy's sockets (BPF), or why there are none\n"
             "  watch [-i SECONDS] [-n COUNT]  rates per second, refreshed until interrupted\n"
+            "  slowlog [COUNT] | slowlog len | slowlog reset   the proxy's slow log, newest first\n"
+            "  hotkeys POOL [COUNT]   the pool's most requested keys (requests per second)\n"
+            "  bigkeys POOL [COUNT] | bigkeys POOL reset   its biggest requests and replies\n"
+            "  top [-i SECONDS] [-n COUNT]  rates, latency, hot keys and slowest requests, redrawn until interrupted\n"
             "See coproxyctl(1).\n");
 }
 
@@ -282,6 +286,82 @@ static int watch(const struct target *t, double interval, long count)
     return 0;
 }
 
+/* slowlog / hotkeys / bigkeys: the admin command with its format (TABLE or JSON) last. */
+static int monitor_command(const struct target *t, int argc, char **argv, int json)
+{
+    char *cmd[5];
+    int n = 0;
+
+    if (strcasecmp(argv[0], "slowlog") == 0) {
+        if (argc > 2) {
+            usage(stderr);
+            return 2;
+        }
+        cmd[n++] = "SLOWLOG";
+        if (argc == 2 && (strcasecmp(argv[1], "len") == 0 || strcasecmp(argv[1], "reset") == 0)) {
+            cmd[n++] = argv[1];
+            return run_one(t, n, cmd);
+        }
+        cmd[n++] = "GET";
+        if (argc == 2)
+            cmd[n++] = argv[1];
+    } else {
+        if (argc < 2 || argc > 3) {
+            fprintf(stderr, "coproxyctl: %s needs a pool name: %s POOL [COUNT]\n", argv[0], argv[0]);
+            return 2;
+        }
+        cmd[n++] = argv[0];
+        cmd[n++] = argv[1];
+        if (argc == 3)
+            cmd[n++] = argv[2];
+        if (argc == 3 && strcasecmp(argv[2], "reset") == 0)
+            return run_one(t, n, cmd);
+    }
+    cmd[n++] = json ? "JSON" : "TABLE";
+    return run_one(t, n, cmd);
+}
+
+/* The admin side's TOP screen, redrawn every interval (like top or redis-cli --stat). */
+static int top(const struct target *t, double interval, long count)
+{
+    char *argv[] = { "TOP" };
+    struct timespec ts = { (time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9) };
+    int tty = isatty(STDOUT_FILENO);
+
+    signal(SIGINT, on_sigint);
+    for (long i = 0; !interrupted && (count <= 0 || i <= count); i++) {
+        char *out = NULL;
+        size_t outlen;
+        int fd = connect_admin(t), st;
+        if (fd < 0)
+            return 1;
+        st = call(fd, 1, argv, &out, &outlen);
+        close(fd);
+        if (st != 0) {
+            fprintf(stderr, "coproxyctl: %s: %s\n", t->name, st < 0 ? "no reply" : out);
+            free(out);
+            return 1;
+        }
+        if (i > 0) {   /* the first screen has no rates yet: it only starts the count */
+            time_t now = time(NULL);
+            char when[32];
+            strftime(when, sizeof when, "%H:%M:%S", localtime(&now));
+            if (tty)
+                fputs("\033[H\033[2J", stdout);   /* home, clear */
+            printf("coproxy top  %s  every %.1f s  %s\n\n", when, interval, t->name);
+            fwrite(out, 1, outlen, stdout);
+            if (!tty)
+                putchar('\n');
+            fflush(stdout);
+        }
+        free(out);
+        if (count > 0 && i == count)
+            break;
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = { { "socket", required_argument, NULL, 's' },
@@ -337,6 +417,25 @@ int main(int argc, char **argv)
             interval = 1.0;
         return watch(&t, interval, count);
     }
+    if (strcasecmp(argv[optind], "top") == 0) {
+        double interval = 1.0;
+        long count = 0;
+        optind++;
+        while ((c = getopt(argc, argv, "i:n:")) != -1) {
+            if (c == 'i')
+                interval = atof(optarg);
+            else if (c == 'n')
+                count = atol(optarg);
+            else
+                return 2;
+        }
+        if (interval <= 0)
+            interval = 1.0;
+        return top(&t, interval, count);
+    }
+    if (strcasecmp(argv[optind], "slowlog") == 0 || strcasecmp(argv[optind], "hotkeys") == 0
+        || strcasecmp(argv[optind], "bigkeys") == 0)
+        return monitor_command(&t, argc - optind, argv + optind, json);
     if (json && (strcasecmp(argv[optind], "pools") == 0 || strcasecmp(argv[optind], "backends") == 0
                  || strcasecmp(argv[optind], "threads") == 0 || strcasecmp(argv[optind], "kernel") == 0)) {
         if (argc - optind != 1) {
@@ -348,7 +447,7 @@ int main(int argc, char **argv)
         return run_one(&t, 2, cmd);
     }
     if (json && strcasecmp(argv[optind], "stats") != 0) {   /* stats is JSON already */
-        fprintf(stderr, "coproxyctl: --json applies to stats, pools, backends, threads and kernel\n");
+        fprintf(stderr, "coproxyctl: --json applies to stats, pools, backends, threads, kernel, slowlog, hotkeys and bigkeys\n");
         return 2;
     }
     for (const char *const *ok = (const char *const[]){ "ping", "stats", "info", "metrics", "pools", "backends",

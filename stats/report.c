@@ -104,6 +104,41 @@ static uint64_t latency_quantile(const struct stats_latency *l, double q)
     return (uint64_t)2 << (STATS_LATENCY_BUCKETS - 1);
 }
 
+/* Pool p over every worker: its requests, open clients and latency quantiles (us; q: 0.5, 0.99, 0.999). */
+void report_pool_summary(const struct report *r, int p, uint64_t *requests, uint64_t *clients, uint64_t q_us[3])
+{
+    struct pool_stats t = { 0 };
+
+    for (int w = 0; w < r->nworkers; w++) {
+        t.requests += r->pools[w * r->npools + p].requests;
+        t.client_connections += r->pools[w * r->npools + p].client_connections;
+        latency_sum(&t.latency, &r->pools[w * r->npools + p].latency);
+    }
+    *requests = t.requests;
+    *clients = t.client_connections;
+    q_us[0] = latency_quantile(&t.latency, 0.5);
+    q_us[1] = latency_quantile(&t.latency, 0.99);
+    q_us[2] = latency_quantile(&t.latency, 0.999);
+}
+
+/* Server i of pool p over every worker: requests sent and its latency quantiles (as above). */
+void report_server_summary(const struct report *r, int p, int i, uint64_t *requests, uint64_t q_us[3])
+{
+    struct stats_latency l = { 0 };
+
+    *requests = 0;
+    for (int w = 0; w < r->nworkers; w++) {
+        const struct server_stats *s = r->servers[w * r->npools + p];
+        if (s == NULL)
+            continue;
+        *requests += s[i].requests;
+        latency_sum(&l, &s[i].latency);
+    }
+    q_us[0] = latency_quantile(&l, 0.5);
+    q_us[1] = latency_quantile(&l, 0.99);
+    q_us[2] = latency_quantile(&l, 0.999);
+}
+
 static const struct { const char *name; double q; } quantiles[] = {
     { "p50", 0.5 }, { "p90", 0.9 }, { "p99", 0.99 }, { "p999", 0.999 },
 };

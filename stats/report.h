@@ -45,5 +45,9 @@ int report_backends(const struct report *r, struct rbuf *out);
 int report_threads(const struct report *r, struct rbuf *out);
 /* The kernel's TCP figures, one line per pool's clients and per server (or why there are none). */
 int report_kernel(const struct report *r, struct rbuf *out);
+/* Pool p over every worker: its requests, open clients and latency quantiles (us; q: 0.5, 0.99, 0.999). */
+void report_pool_summary(const struct report *r, int p, uint64_t *requests, uint64_t *clients, uint64_t q_us[3]);
+/* Server i of pool p over every worker: requests sent and its latency quantiles (as above). */
+void report_server_summary(const struct report *r, int p, int i, uint64_t *requests, uint64_t q_us[3]);
 
 #endif

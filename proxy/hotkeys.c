@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* hotkeys.c — the most requested keys of a pool, per worker: a count-min sketch and its top entries. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hotkeys.h"
+
+/* A key's hash: its first 256 bytes and its length (a 512 MB key costs no more to count). */
+static uint64_t key_hash(const char *p, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0xff51afd7ed558ccdull);
+    size_t m = n < 256 ? n : 256;
+
+    for (; m >= 8; p += 8, m -= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        h = (h ^ v) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    if (m > 0) {
+        uint64_t v = 0;
+        memcpy(&v, p, m);
+        h = (h ^ v) * 0xc4ceb9fe1a85ec53ull;
+    }
+    h ^= h >> 29;
+    h *= 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 32);
+}
+
+void hotkeys_init(struct hotkeys *h, uint64_t now_ms)
+{
+    memset(h, 0, sizeof *h);
+    h->period = h->countdown = 1;
+    h->window_ms = now_ms;
+    pthread_mutex_init(&h->lock, NULL);
+}
+
+void hotkeys_fini(struct hotkeys *h)
+{
+    pthread_mutex_destroy(&h->lock);
+}
+
+static void find_min(struct hotkeys *h)
+{
+    h->top_min = UINT64_MAX;
+    for (uint32_t i = 0; i < h->ntop; i++)
+        if (h->top[i].count < h->top_min)
+            h->top_min = h->top[i].count;
+}
+
+void hotkeys_count(struct hotkeys *h, const char *key, size_t len)
+{
+    uint64_t x = key_hash(key, len), est = UINT64_MAX;
+    size_t kept = len < HOTKEYS_KEEP ? len : HOTKEYS_KEEP;
+    uint32_t i, least = 0;
+
+    h->countdown = h->period;
+    for (int r = 0; r < HOTKEYS_ROWS; r++) {
+        uint32_t c = ++h->cms[r][(x >> (16 * r)) & (HOTKEYS_WIDTH - 1)];
+        if (c < est)
+            est = c;
+    }
+    if (h->ntop == HOTKEYS_TOP && est <= h->top_min)
+        return;   /* not among the heaviest: the common case for a cold key */
+    for (i = 0; i < h->ntop; i++)
+        if (h->top[i].hash == x && h->top[i].len == len && memcmp(h->top[i].key, key, kept) == 0) {
+            uint64_t was = h->top[i].count;
+            h->top[i].count = est;
+            if (was == h->top_min && h->ntop == HOTKEYS_TOP)
+                find_min(h);
+            return;
+        }
+    if (h->ntop < HOTKEYS_TOP) {
+        i = h->ntop++;
+    } else {
+        for (i = 0; i < h->ntop; i++)
+            if (h->top[i].count == h->top_min)
+                break;
+        least = i;
+        i = least;
+    }
+    h->top[i].hash = x;
+    h->top[i].count = est;
+    h->top[i].len = (uint32_t)(len < UINT32_MAX ? len : UINT32_MAX);
+    memcpy(h->top[i].key, key, kept);
+    if (h->ntop == HOTKEYS_TOP)
+        find_min(h);
+}
+
+static int by_count(const void *a, const void *b)
+{
+    const struct hotkey *x = a, *y = b;
+
+    return x->count > y->count ? -1 : x->count < y->count;
+}
+
+void hotkeys_tick(struct hotkeys *h, uint64_t now_ms,
+                  void (*server_of)(void *arg, const char *key, size_t len, char *name), void *arg)
+{
+    uint64_t span = now_ms - h->window_ms, target;
+
+    if (span < HOTKEYS_WINDOW_MS)
+        return;
+    /* the heaviest first, counts scaled to requests per second */
+    qsort(h->top, h->ntop, sizeof h->top[0], by_count);
+    for (uint32_t i = 0; i < h->ntop; i++) {
+        h->top[i].count = (h->top[i].count * h->period * 1000 + span / 2) / span;
+        if (h->top[i].count == 0) {   /* less than one a second: not hot */
+            h->ntop = i;
+            break;
+        }
+        server_of(arg, h->top[i].key, h->top[i].len < HOTKEYS_KEEP ? h->top[i].len : HOTKEYS_KEEP,
+                  h->top[i].server);
+    }
+    pthread_mutex_lock(&h->lock);
+    memcpy(h->pub, h->top, h->ntop * sizeof h->top[0]);
+    h->npub = h->ntop;
+    h->pub_ms = now_ms;
+    pthread_mutex_unlock(&h->lock);
+    /* the next window counts about HOTKEYS_SAMPLES of as many requests as this one had */
+    target = h->requests * 1000 / span / HOTKEYS_SAMPLES;
+    h->period = 1;
+    while (h->period <= target && h->period < (1u << 20))
+        h->period <<= 1;
+    h->countdown = h->period;
+    h->requests = 0;
+    h->ntop = 0;
+    h->top_min = 0;
+    h->window_ms = now_ms;
+    memset(h->cms, 0, sizeof h->cms);
+}
+
+size_t hotkeys_copy(struct hotkeys *h, struct hotkey *out)
+{
+    size_t n;
+
+    pthread_mutex_lock(&h->lock);
+    n = h->npub;
+    memcpy(out, h->pub, n * sizeof *out);
+    pthread_mutex_unlock(&h->lock);
+    return n;
+}
