@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""benchutil.py — what the Python benchmarks share: ports, and a process's CPU time and RSS."""
+"""benchutil.py — what the Python benchmarks share: ports, a process's CPU time and RSS, data files."""
 import os
 import socket
 import subprocess
@@ -38,6 +38,50 @@ def rss(pid):
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def data_arg(argv):
+    """Takes `--data FILE` out of argv (in place) and returns FILE, or None."""
+    if "--data" not in argv:
+        return None
+    i = argv.index("--data")
+    if i + 1 >= len(argv):
+        raise SystemExit("--data needs a file name")
+    path = argv[i + 1]
+    del argv[i:i + 2]
+    return path
+
+
+def machine():
+    """One line naming the machine and the day: CPU model, CPUs, architecture, date
+    (bench/run.sh writes the same line for its own data files)."""
+    model = os.uname().machine
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    return f"{model}, {os.cpu_count()} CPUs, {os.uname().machine}, {time.strftime('%Y-%m-%d')}"
+
+
+def write_dat(path, notes, columns, rows):
+    """Writes a table for gnuplot (bench/charts.gp): `# machine: ...`, then
+    `# ` notes (the first, `run: ...`, says what produced it), a `# ` line
+    naming the columns, then one line per row, whitespace between columns.
+    A string with spaces is quoted; None (not measured) is written NaN."""
+    def cell(v):
+        if v is None:
+            return "NaN"
+        if isinstance(v, float):
+            return f"{v:.3f}"
+        v = str(v)
+        return f'"{v}"' if " " in v else v
+    with open(path, "w") as f:
+        f.write(f"# machine: {machine()}\n")
+        for n in notes:
+            f.write(f"# {n}\n")
+        f.write("# " + " ".join(columns) + "\n")
+        for r in rows:
+            f.write(" ".join(cell(v) for v in r) + "\n")
 
 
 procs = []   # what start() started: stop_all() ends them

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """redis.py — coproxy vs twemproxy (Debian's nutcracker) vs direct Redis, one run.
 
-  bench/redis.py [BUILD_DIR] [REQUESTS] [ROUNDS]
+  bench/redis.py [BUILD_DIR] [REQUESTS] [ROUNDS] [--data FILE]
 
 Two redis-servers are the backends of both proxies (same servers, same
 ketama/fnv1a_64 pool).  For every configuration -- GET and SET, 3-byte and
@@ -18,6 +18,10 @@ noisy machine -- next to ops/s (the best of the rounds).
 Then memory: RSS growth per idle client connection (5,000 clients, each
 having sent one PING), and RSS before and after a burst (1,000 clients with
 a 1 KiB SET in flight at once), once the clients are idle again.
+
+With --data FILE it also writes the figures as a table for bench/charts.gp
+(bench/benchutil.py's write_dat): a row per configuration, ops/s and CPU-s
+per million requests of each target, and the memory figures as `# memory` notes.
 """
 import os
 import re
@@ -28,8 +32,9 @@ import sys
 import tempfile
 import time
 
-from benchutil import cpu, free_port, rss, start, stop_all
+from benchutil import cpu, data_arg, free_port, rss, start, stop_all, write_dat
 
+DATA = data_arg(sys.argv)
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 REQUESTS = int(sys.argv[2]) if len(sys.argv) > 2 else 200000
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 2
@@ -148,6 +153,20 @@ def main():
         co3 = sum(results[(key, "coproxy-1 RESP3")][1]) / ROUNDS
         print(line + (f"   cpu ratio coproxy-1/twemproxy {co / tw:.2f}" if tw > 0 else "")
               + (f", RESP3/RESP2 {co3 / co:.2f}" if co > 0 else ""), flush=True)
+    notes = [f"run: bench/redis.py, redis-benchmark -n {REQUESTS}, {ROUNDS} round(s)",
+             "ops: best ops/s of the rounds; cpu: the process's CPU-s per million requests, mean of the rounds "
+             "(NaN: not measured)"]
+    columns = ["test", "clients", "pipeline", "size"] + [f"{name.replace(' ', '_')}_{what}"
+                                                         for name, _, _ in targets for what in ("ops", "cpu")]
+    rows = []
+    for test, clients, pipeline, size in configs if REQUESTS > 0 else []:
+        row = [test, clients, pipeline, size]
+        for name, proc, _ in targets:
+            ops, cpus = results[(f"{test} -c {clients} -P {pipeline} -d {size}", name)]
+            row += [ops, sum(cpus) / len(cpus) if proc else None]
+        rows.append(row)
+    if DATA:
+        write_dat(DATA, notes, columns, rows)
 
     print("\nmemory (user-space RSS)")
     for name, proc, port in targets[1:3]:   # (twemproxy, coproxy-1)
@@ -156,6 +175,10 @@ def main():
         print(f"  {name:10} idle client: {per:7.0f} B   burst of 1,000 clients: before {before >> 10} KiB, "
               f"peak {peak >> 10} KiB, after {after >> 10} KiB ({(after - before) / max(before, 1) * 100:+.1f}%)",
               flush=True)
+        notes.append(f"memory {name}: idle_client_B {per:.0f} burst_before_KiB {before >> 10} "
+                     f"burst_peak_KiB {peak >> 10} burst_after_KiB {after >> 10}")
+        if DATA:
+            write_dat(DATA, notes, columns, rows)
 
 
 try:

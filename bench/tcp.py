@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """tcp.py — coproxy vs HAProxy (tcp mode) vs direct, same backends, one run.
 
-  bench/tcp.py [BUILD_DIR] [SECONDS] [ROUNDS]
+  bench/tcp.py [BUILD_DIR] [SECONDS] [ROUNDS] [--data FILE]
 
 For each target -- direct to the backend, through bench/relay_epoll (the
 least a user-space relay does: one read and one write per message, no
@@ -18,6 +18,9 @@ HAProxy's medians.  Then it holds 5,000 idle client connections through
 each proxy and reports the growth of its resident memory per connection
 (backend side included).  Load generator: bench/tcpload (plain epoll);
 backends: tcpload sink and bench/echo_epoll.
+
+With --data FILE it also writes the medians and the idle memory as a table
+for bench/charts.gp (bench/benchutil.py's write_dat), a row per target.
 """
 import os
 import resource
@@ -28,8 +31,9 @@ import sys
 import tempfile
 import time
 
-from benchutil import cpu, free_port, rss, wait_port
+from benchutil import cpu, data_arg, free_port, rss, wait_port, write_dat
 
+DATA = data_arg(sys.argv)
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 SECONDS = int(sys.argv[2]) if len(sys.argv) > 2 else 5
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 3
@@ -146,8 +150,16 @@ pools = (
     h, c, f = med["haproxy"], med["coproxy"], med["relay_epoll"]
     print(f"coproxy/haproxy: throughput {c[0] / h[0]:.2f}x, CPU per GB {c[1] / h[1]:.2f}x, "
           f"CPU per round trip {c[3] / h[3]:.2f}x (relay_epoll/haproxy: {f[3] / h[3]:.2f}x)")
+    idle = {}
     for name, pid, port in (("haproxy", haproxy.pid, hr), ("coproxy", coproxy.pid, cr)):
-        print(f"{name}: {idle_rss(pid, port):.0f} B of RSS per idle client connection (5,000 idle)")
+        idle[name] = idle_rss(pid, port)
+        print(f"{name}: {idle[name]:.0f} B of RSS per idle client connection (5,000 idle)")
+    if DATA:
+        write_dat(DATA, [f"run: bench/tcp.py, {SECONDS} s per load, medians of {ROUNDS} round(s)",
+                         "cpu: CPU-s of the relay process (NaN: none); idle: its RSS per idle client, 5,000 idle"],
+                  ["target", "gbit_s", "cpu_s_per_gb", "round_trips_s", "cpu_s_per_m_round_trips", "idle_rss_b"],
+                  [[name, m[0], m[1] if name != "direct" else None, m[2], m[3] if name != "direct" else None,
+                    idle.get(name)] for name, m in med.items()])
 
 
 try:
