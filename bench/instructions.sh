@@ -4,7 +4,9 @@
 # (valgrind --tool=callgrind, the whole process): redis-benchmark GET and SET,
 # -n N each, -c 10, -r 1000, pipelined 16 deep and not pipelined, one worker
 # and one redis-server, with RESP2 clients and with RESP3 clients (HELLO 3).
-# Run it for two builds to compare them (bench/README.md).
+# Run it for two builds to compare them (bench/README.md).  POOL_EXTRA adds
+# pool settings, e.g. the monitors off:
+#   POOL_EXTRA='slowlog_slower_than = -1; hotkeys = false; bigkey_threshold = 0;'
 #   bench/instructions.sh [BUILD_DIR] [REQUESTS]
 set -eu
 build=${1:-build}
@@ -24,7 +26,7 @@ for cfg in "16 2" "1 2" "16 3" "1 3"; do
 threads = 1;
 log_level = "warn";
 pools = ( { name = "p"; listen = "127.0.0.1:$port"; mode = "redis"; distribution = "ketama";
-            hash = "fnv1a_64"; server_timeout = 5000; servers = ( "127.0.0.1:$rport:1 r" ); } );
+            hash = "fnv1a_64"; server_timeout = 5000; servers = ( "127.0.0.1:$rport:1 r" ); ${POOL_EXTRA:-} } );
 CONF
     LD_LIBRARY_PATH="$build/.libs" valgrind -q --tool=callgrind \
         --callgrind-out-file="$run/cg.$pipeline.$proto" "$build/.libs/coproxy" -c "$run/c.conf" 2>/dev/null &

@@ -30,7 +30,7 @@ static uint64_t key_hash(const char *p, size_t n)
 void hotkeys_init(struct hotkeys *h, uint64_t now_ms)
 {
     memset(h, 0, sizeof *h);
-    h->period = h->countdown = 1;
+    h->period = h->countdown = HOTKEYS_PERIOD_MIN;
     h->window_ms = now_ms;
     pthread_mutex_init(&h->lock, NULL);
 }
@@ -50,17 +50,20 @@ static void find_min(struct hotkeys *h)
 
 void hotkeys_count(struct hotkeys *h, const char *key, size_t len)
 {
-    uint64_t x = key_hash(key, len), est = UINT64_MAX;
+    uint64_t x = key_hash(key, len), est;
     size_t kept = len < HOTKEYS_KEEP ? len : HOTKEYS_KEEP;
     uint32_t i, least = 0;
 
     h->countdown = h->period;
-    for (int r = 0; r < HOTKEYS_ROWS; r++) {
-        uint32_t c = ++h->cms[r][(x >> (16 * r)) & (HOTKEYS_WIDTH - 1)];
-        if (c < est)
-            est = c;
-    }
-    if (h->ntop == HOTKEYS_TOP && est <= h->top_min)
+    /* one row per 16 bits of the hash (written out: the loop cost a third more) */
+    uint32_t c0 = ++h->cms[0][x & (HOTKEYS_WIDTH - 1)];
+    uint32_t c1 = ++h->cms[1][(x >> 16) & (HOTKEYS_WIDTH - 1)];
+    uint32_t c2 = ++h->cms[2][(x >> 32) & (HOTKEYS_WIDTH - 1)];
+    uint32_t c3 = ++h->cms[3][(x >> 48) & (HOTKEYS_WIDTH - 1)];
+    est = c0 < c1 ? c0 : c1;
+    est = est < c2 ? est : c2;
+    est = est < c3 ? est : c3;
+    if (est < HOTKEYS_CANDIDATE || (h->ntop == HOTKEYS_TOP && est <= h->top_min))
         return;   /* not among the heaviest: the common case for a cold key */
     for (i = 0; i < h->ntop; i++)
         if (h->top[i].hash == x && h->top[i].len == len && memcmp(h->top[i].key, key, kept) == 0) {
@@ -94,7 +97,7 @@ static int by_count(const void *a, const void *b)
     return x->count > y->count ? -1 : x->count < y->count;
 }
 
-void hotkeys_tick(struct hotkeys *h, uint64_t now_ms,
+void hotkeys_tick(struct hotkeys *h, uint64_t now_ms, uint64_t requests,
                   void (*server_of)(void *arg, const char *key, size_t len, char *name), void *arg)
 {
     uint64_t span = now_ms - h->window_ms, target;
@@ -118,12 +121,12 @@ void hotkeys_tick(struct hotkeys *h, uint64_t now_ms,
     h->pub_ms = now_ms;
     pthread_mutex_unlock(&h->lock);
     /* the next window counts about HOTKEYS_SAMPLES of as many requests as this one had */
-    target = h->requests * 1000 / span / HOTKEYS_SAMPLES;
-    h->period = 1;
+    target = (requests - h->requests_at) * 1000 / span / HOTKEYS_SAMPLES;
+    h->period = HOTKEYS_PERIOD_MIN;
     while (h->period <= target && h->period < (1u << 20))
         h->period <<= 1;
     h->countdown = h->period;
-    h->requests = 0;
+    h->requests_at = requests;
     h->ntop = 0;
     h->top_min = 0;
     h->window_ms = now_ms;

@@ -11,7 +11,9 @@
 #define HOTKEYS_KEEP 128             /* key bytes kept for each */
 #define HOTKEYS_ROWS 4
 #define HOTKEYS_WIDTH 1024           /* counters per row (a power of two) */
-#define HOTKEYS_SAMPLES 8192         /* counted requests a window aims at, at most */
+#define HOTKEYS_SAMPLES 1024         /* counted requests a window aims at, at most */
+#define HOTKEYS_PERIOD_MIN 16        /* and never more than one in this many */
+#define HOTKEYS_CANDIDATE 3          /* counts a key needs in a window to enter the top */
 #define HOTKEYS_WINDOW_MS 1000
 
 struct hotkey {
@@ -26,13 +28,14 @@ struct hotkey {
  * The sketch and its top entries are the worker's alone; at the end of
  * each window it publishes them (under lock) and starts afresh.  Counting
  * one request in `period` keeps a busy worker's cost bounded: the counts
- * are scaled back up when published.  Memory: about 26 KiB each.
+ * are scaled back up when published (so a key needs some 50 requests a
+ * second to be seen).  Memory: about 26 KiB each.
  */
 struct hotkeys {
     uint32_t countdown;              /* requests until the next one counted */
     uint32_t period;
-    uint64_t requests;               /* requests with a key in this window */
     uint64_t window_ms;              /* when this window began */
+    uint64_t requests_at;            /* the pool's request counter then */
     uint32_t ntop;
     uint64_t top_min;                /* the least count in top (once full) */
     struct hotkey top[HOTKEYS_TOP];
@@ -51,14 +54,14 @@ void hotkeys_fini(struct hotkeys *h);
 void hotkeys_count(struct hotkeys *h, const char *key, size_t len);
 static inline void hotkeys_request(struct hotkeys *h, const char *key, size_t len)
 {
-    h->requests++;
     if (--h->countdown == 0)
         hotkeys_count(h, key, len);
 }
 
 /* At the worker's tick: a window that is over is published, each entry
- * given its server by server_of (which fills name, size 64). */
-void hotkeys_tick(struct hotkeys *h, uint64_t now_ms,
+ * given its server by server_of (which fills name, size 64); requests: the
+ * pool's requests so far (a counter), which sets how many the next window counts. */
+void hotkeys_tick(struct hotkeys *h, uint64_t now_ms, uint64_t requests,
                   void (*server_of)(void *arg, const char *key, size_t len, char *name), void *arg);
 
 /* Copies the published entries (rates per second) into out[HOTKEYS_TOP]; returns how many. */

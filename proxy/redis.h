@@ -45,6 +45,7 @@ enum merge_kind { MERGE_NONE, MERGE_MGET, MERGE_SUM, MERGE_OK, MERGE_CONCAT, MER
                   MERGE_SAME,     /* CONFIG GET: the servers' reply when they all agree */
                   MERGE_ANY_OK,   /* SCRIPT KILL: +OK if one server did it, else the servers' error */
                   MERGE_SLOWLOG,  /* SLOWLOG GET: every server's entries, newest first, each naming its server */
+                  MERGE_SLOWLOG_LEN,   /* SLOWLOG LEN: the servers' and the proxy's entries */
                   MERGE_RUNNING,  /* FUNCTION STATS: the server running a function, else the first */
                   MERGE_TEXT,     /* MEMORY DOCTOR: the servers' texts, each under its server's name */
                   MERGE_PER_SERVER };/* MEMORY STATS: a map of server name to its reply */
@@ -106,7 +107,8 @@ struct msg {
     uint32_t argc;
     uint32_t key_len;                /* its first key's whole length (0: none) */
     uint64_t backend_us;             /* its batch's arrival -> its reply read from a server */
-    char key[48];                    /* that key's first bytes (MONITOR_KEY_BRIEF) */
+    char key[48];                    /* that key's first bytes (MONITOR_KEY_BRIEF); last: a
+                                        recycled message is cleared up to here */
 };
 
 /* Per worker, per server. */

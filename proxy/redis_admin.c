@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "redis_admin.h"
+#include "redis_monitor.h"
 #include "redis_msg.h"
 #include "redis_reply.h"
 #include "redis_route.h"
@@ -16,7 +17,9 @@ enum how {
     ALL_OK,         /* every server; +OK when each says so */
     ALL_SUM,        /* every server; integers summed */
     ALL_CONCAT,     /* every server; arrays concatenated */
-    ALL_SLOWLOG,    /* every server; entries merged by time */
+    ALL_SLOWLOG,    /* every server; entries merged by time, the proxy's own among them */
+    SLOWLOG_LEN,    /* every server; summed, with the proxy's own entries */
+    SLOWLOG_RESET,  /* every server, and the proxy's own slow log */
     ALL_TEXT,       /* every server; texts under each server's name */
     PER_SERVER,     /* every server; a map of server name to its reply */
     BY_KEY,         /* the server of the key at argument 2 */
@@ -36,8 +39,8 @@ static const struct admin_sub subs[] = {
     { "CONFIG", "GET", ALL_SAME, 0 },         { "CONFIG", "SET", ALL_OK, 1 },
     { "CONFIG", "RESETSTAT", ALL_OK, 1 },     { "CONFIG", "REWRITE", ALL_OK, 1 },
     { "CONFIG", "HELP", ONE, 0 },
-    { "SLOWLOG", "GET", ALL_SLOWLOG, 0 },     { "SLOWLOG", "LEN", ALL_SUM, 0 },
-    { "SLOWLOG", "RESET", ALL_OK, 1 },        { "SLOWLOG", "HELP", ONE, 0 },
+    { "SLOWLOG", "GET", ALL_SLOWLOG, 0 },     { "SLOWLOG", "LEN", SLOWLOG_LEN, 0 },
+    { "SLOWLOG", "RESET", SLOWLOG_RESET, 1 },        { "SLOWLOG", "HELP", ONE, 0 },
     { "LATENCY", "LATEST", ALL_CONCAT, 0 },   { "LATENCY", "HISTORY", ALL_CONCAT, 0 },
     { "LATENCY", "RESET", ALL_SUM, 1 },       { "LATENCY", "HELP", ONE, 0 },
     { "LATENCY", "DOCTOR", ALL_TEXT, 0 },     { "LATENCY", "GRAPH", ALL_TEXT, 0 },
@@ -130,8 +133,12 @@ void admin_command(struct redis_client *c, const struct redis_cmd *cmd, const ch
         m->scan_server = count < 0 ? UINT32_MAX : count > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)count;
         m->merge = MERGE_SLOWLOG;
         break;
+    case SLOWLOG_RESET:
+        monitor_pool_slowlog_reset(c->pool);
+        m->merge = MERGE_OK;
+        break;
     default:
-        m->merge = a->how == ALL_SAME ? MERGE_SAME : a->how == ALL_SUM ? MERGE_SUM
+        m->merge = a->how == ALL_SAME ? MERGE_SAME : a->how == ALL_SUM ? MERGE_SUM : a->how == SLOWLOG_LEN ? MERGE_SLOWLOG_LEN
                    : a->how == ALL_CONCAT ? MERGE_CONCAT : a->how == ALL_TEXT ? MERGE_TEXT
                    : a->how == PER_SERVER ? MERGE_PER_SERVER : MERGE_OK;
         break;

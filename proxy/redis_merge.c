@@ -9,6 +9,7 @@
 
 #include "redis_info.h"
 #include "redis_merge.h"
+#include "redis_monitor.h"
 #include "resp_append.h"
 #include "worker_ctx.h"
 
@@ -110,6 +111,8 @@ static void merge_sum(struct msg *m)
         else
             sum += v;
     }
+    if (m->merge == MERGE_SLOWLOG_LEN && m->client != NULL)   /* the proxy's own entries count too */
+        sum += (int64_t)monitor_pool_slowlog_len(m->client->pool);
     set_reply(m, out, resp_write_int(out, ':', sum));
 }
 
@@ -464,8 +467,51 @@ static int by_time(const void *x, const void *y)
     return a->id > b->id ? -1 : a->id < b->id;
 }
 
+/*
+ * The proxy's own slow log for the client's pool (every worker's), as
+ * entries named "coproxy": Redis's six fields, rendered into own (which
+ * the entries point into), appended to v.  0, or -1 (out of memory).
+ */
+static int own_entries(struct msg *m, struct rbuf *own, struct slow_entry **v, size_t *n, size_t *cap)
+{
+    size_t nmine = 0, *at;
+    struct slowlog_entry *mine = m->client ? monitor_pool_slowlog(m->client->pool, &nmine) : NULL;
+    int err = 0;
+
+    if (mine == NULL)
+        return 0;
+    if ((at = malloc((nmine + 1) * sizeof *at)) == NULL) {
+        free(mine);
+        return -1;
+    }
+    for (size_t k = 0; k < nmine && !err; k++) {   /* rendered first: own moves as it grows */
+        const struct slowlog_entry *e = &mine[k];
+        at[k] = own->len;
+        err = rbuf_printf(own, ":%llu\r\n:%llu\r\n:%llu\r\n", (unsigned long long)e->id,
+                          (unsigned long long)(e->unix_ms / 1000), (unsigned long long)e->total_us)
+              || slowlog_args_resp(own, e)
+              || rbuf_printf(own, "$%zu\r\n%s\r\n$%zu\r\n%s\r\n", strlen(e->client), e->client, strlen(e->name),
+                             e->name);
+    }
+    at[nmine] = own->len;
+    if (!err && *n + nmine > *cap) {
+        struct slow_entry *g = realloc(*v, (*n + nmine) * sizeof **v);
+        if (g == NULL)
+            err = 1;
+        else
+            *v = g, *cap = *n + nmine;
+    }
+    for (size_t k = 0; k < nmine && !err; k++)
+        (*v)[(*n)++] = (struct slow_entry){ (int64_t)(mine[k].unix_ms / 1000), (int64_t)mine[k].id, 6,
+                                            own->data + at[k], at[k + 1] - at[k], "coproxy" };
+    free(at);
+    free(mine);
+    return err ? -1 : 0;
+}
+
 static void merge_slowlog(struct msg *m)
 {
+    struct rbuf own = { 0 };
     struct slow_entry *v = NULL;
     size_t n = 0, cap = 0;
     int64_t want = m->scan_server == UINT32_MAX ? -1 : (int64_t)m->scan_server;   /* (set by admin_command) */
@@ -495,6 +541,8 @@ static void merge_slowlog(struct msg *m)
             off += (size_t)len;
         }
     }
+    if (own_entries(m, &own, &v, &n, &cap) != 0)
+        goto oom;
     qsort(v, n, sizeof *v, by_time);
     if (want >= 0 && (uint64_t)want < n)
         n = (size_t)want;
@@ -508,13 +556,16 @@ static void merge_slowlog(struct msg *m)
             goto oom;
     }
     free(v);
+    rbuf_free(&own);
     return;
 bad:
     free(v);
+    rbuf_free(&own);
     set_error(m, "ERR coproxy: unexpected SLOWLOG GET reply from a server");
     return;
 oom:
     free(v);
+    rbuf_free(&own);
     set_error(m, "ERR coproxy: out of memory merging SLOWLOG GET");
 }
 
@@ -610,6 +661,7 @@ void redis_merge(struct msg *m)
         merge_mget(m);
         break;
     case MERGE_SUM:
+    case MERGE_SLOWLOG_LEN:
     case MERGE_MAX:
     case MERGE_MIN:
         merge_sum(m);

@@ -8,7 +8,6 @@
 #include "addr.h"
 #include "config_file.h"
 #include "redis_monitor.h"
-#include "redis_route.h"
 #include "redis_server.h"
 #include "worker.h"
 #include "worker_ctx.h"
@@ -79,15 +78,54 @@ void monitor_big_reply(struct redis_client *c, const struct msg *m)
                  unix_ms());
 }
 
-static void server_of(void *arg, const char *key, size_t len, char *name)
-{
-    struct route r = route_of_key(arg, key, len, 0);
-
-    snprintf(name, 64, "%s", r.server != NULL ? r.server->conf->name : "");
-}
-
-void monitor_tick(struct redis_pool *p, uint64_t now_ms)
+void monitor_tick(struct redis_pool *p, uint64_t now_ms,
+                  void (*server_of)(void *pool, const char *key, size_t len, char *name))
 {
     if (p->mon != NULL)
-        hotkeys_tick(&p->mon->hot, now_ms, server_of, p);
+        hotkeys_tick(&p->mon->hot, now_ms, p->stats->requests, server_of, p);
+}
+
+/* The pool's monitor on each worker, once every worker has set up its pools. */
+static struct redis_monitor *pool_mon(struct redis_pool *p, int w)
+{
+    struct daemon *d = p->w->d;
+    int i = (int)(p->rt - p->w->pools);
+
+    if (__atomic_load_n(&d->listening, __ATOMIC_ACQUIRE) < d->cfg.threads)
+        return w == p->w->id ? p->mon : NULL;   /* the others may be setting theirs up */
+    return d->workers[w].pools[i].redis != NULL ? d->workers[w].pools[i].redis->mon : NULL;
+}
+
+struct slowlog_entry *monitor_pool_slowlog(struct redis_pool *p, size_t *n)
+{
+    size_t cap = 0;
+    struct slowlog_entry *v;
+
+    *n = 0;
+    for (int w = 0; w < p->w->d->cfg.threads; w++)
+        if (pool_mon(p, w) != NULL)
+            cap += slowlog_len(&pool_mon(p, w)->slow) + 16;   /* (it may grow meanwhile) */
+    if (cap == 0 || (v = malloc(cap * sizeof *v)) == NULL)
+        return NULL;
+    for (int w = 0; w < p->w->d->cfg.threads; w++)
+        if (pool_mon(p, w) != NULL && *n < cap)
+            *n += slowlog_copy(&pool_mon(p, w)->slow, v + *n, cap - *n);
+    return v;
+}
+
+uint64_t monitor_pool_slowlog_len(struct redis_pool *p)
+{
+    uint64_t n = 0;
+
+    for (int w = 0; w < p->w->d->cfg.threads; w++)
+        if (pool_mon(p, w) != NULL)
+            n += slowlog_len(&pool_mon(p, w)->slow);
+    return n;
+}
+
+void monitor_pool_slowlog_reset(struct redis_pool *p)
+{
+    for (int w = 0; w < p->w->d->cfg.threads; w++)
+        if (pool_mon(p, w) != NULL)
+            slowlog_reset(&pool_mon(p, w)->slow);
 }

@@ -45,7 +45,16 @@ static inline void monitor_written(struct redis_client *c, const struct msg *m, 
     if (m->reply.len >= c->pool->big_bytes)
         monitor_big_reply(c, m);
 }
-/* At the worker's tick: hot keys publish a window that is over. */
-void monitor_tick(struct redis_pool *p, uint64_t now_ms);
+/* At the worker's tick: hot keys publish a window that is over, each key's
+ * server named by server_of (the route's; name has room for 64 bytes). */
+void monitor_tick(struct redis_pool *p, uint64_t now_ms,
+                  void (*server_of)(void *pool, const char *key, size_t len, char *name));
+
+/* SLOWLOG through the proxy: the pool's entries over every worker (NULL:
+ * none, or out of memory; *n of them, in no order; free() it), their
+ * number, and emptying them. */
+struct slowlog_entry *monitor_pool_slowlog(struct redis_pool *p, size_t *n);
+uint64_t monitor_pool_slowlog_len(struct redis_pool *p);
+void monitor_pool_slowlog_reset(struct redis_pool *p);
 
 #endif

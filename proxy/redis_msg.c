@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -47,7 +48,7 @@ void msg_unref(struct worker *w, struct msg *m)
         free(m);
         return;
     }
-    memset(m, 0, sizeof *m);
+    memset(m, 0, offsetof(struct msg, key));   /* (key: only its first key_len bytes are read) */
     m->reply = keep;
     m->reply.len = 0;
     m->cnext = w->free_msgs;
@@ -172,7 +173,10 @@ struct msg *msg_queue(struct redis_client *c)
     m->argc = c->brief_argc;
     if (c->brief_key != NULL) {
         m->key_len = c->brief_len;
-        memcpy(m->key, c->brief_key, c->brief_len < sizeof m->key ? c->brief_len : sizeof m->key);
+        if (c->brief_key + sizeof m->key <= c->in.data + c->in.cap)
+            memcpy(m->key, c->brief_key, sizeof m->key);   /* a fixed size: three moves, no loop */
+        else
+            memcpy(m->key, c->brief_key, c->brief_len < sizeof m->key ? c->brief_len : sizeof m->key);
     }
     m->silent = c->reply_off || c->reply_skip > 0;   /* CLIENT REPLY OFF / SKIP */
     if (c->reply_skip > 0)

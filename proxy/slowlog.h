@@ -46,4 +46,10 @@ size_t slowlog_copy(struct slowlog *s, struct slowlog_entry *out, size_t max);
 uint32_t slowlog_len(struct slowlog *s);
 void slowlog_reset(struct slowlog *s);
 
+struct rbuf;
+/* An entry's arguments as Redis's SLOWLOG shows them (a RESP array): the
+ * command, its first key (shortened past 48 bytes), and "... (N more
+ * arguments)".  0, or -1 (out of memory). */
+int slowlog_args_resp(struct rbuf *o, const struct slowlog_entry *e);
+
 #endif

@@ -23,6 +23,8 @@
 #include "redis_msg.h"
 #include "redis_monitor.h"
 #include "redis_pool.h"
+#include "redis_route.h"
+#include "redis_server.h"
 #include "redis_tracking.h"
 #include "tcp.h"
 #include "worker.h"
@@ -265,6 +267,14 @@ int worker_all_applied(struct daemon *d, unsigned gen)
     return 1;
 }
 
+/* Where a hot key lives, for the hot keys' report. */
+static void hot_key_server(void *pool, const char *key, size_t len, char *name)
+{
+    struct route r = route_of_key(pool, key, len, 0);
+
+    snprintf(name, 64, "%s", r.server != NULL ? r.server->conf->name : "");
+}
+
 #define WORKER_TRIM_IDLE_MS 1000
 #define WORKER_PUBLISH_MS 100
 
@@ -293,7 +303,7 @@ static int worker_tick(void *arg)
         if (w->pools[i].redis != NULL && w->pools[i].redis->cluster != NULL)
             cluster_tick(w->pools[i].redis, now);
         if (w->pools[i].redis != NULL)
-            monitor_tick(w->pools[i].redis, now);
+            monitor_tick(w->pools[i].redis, now, hot_key_server);
     }
     if (w->activity != w->activity_seen) {
         w->activity_seen = w->activity;

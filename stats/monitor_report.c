@@ -132,30 +132,6 @@ static struct slowlog_entry *slow_gather(struct daemon *d, long max, size_t *n)
     return v;
 }
 
-static int slow_args_resp(struct rbuf *o, const struct slowlog_entry *e)
-{
-    size_t kept = e->key_len < MONITOR_KEY_BRIEF ? e->key_len : MONITOR_KEY_BRIEF;
-    uint32_t shown = 1 + (e->key_len > 0), more = e->argc > shown ? e->argc - shown : 0;
-    char tail[64];
-    int err = rbuf_printf(o, "*%u\r\n", shown + (more > 0)) || bulk_str(o, e->cmd);
-
-    if (e->key_len > 0) {
-        if (kept < e->key_len) {   /* as Redis shortens an argument */
-            char buf[MONITOR_KEY_BRIEF + 48];
-            int k = snprintf(buf, sizeof buf, "%.*s... (%u more bytes)", (int)kept, e->key, e->key_len - (uint32_t)kept);
-            memcpy(buf, e->key, kept);   /* (binary bytes as they are) */
-            err = err || bulk(o, buf, (size_t)k);
-        } else {
-            err = err || bulk(o, e->key, kept);
-        }
-    }
-    if (more > 0) {
-        snprintf(tail, sizeof tail, "... (%u more arguments)", more);
-        err = err || bulk_str(o, tail);
-    }
-    return err;
-}
-
 static int slow_entry_json(struct rbuf *o, const struct slowlog_entry *e, const char *pool)
 {
     size_t kept = e->key_len < MONITOR_KEY_BRIEF ? e->key_len : MONITOR_KEY_BRIEF;
@@ -224,7 +200,7 @@ static int slowlog_get(struct daemon *d, long max, int json, struct rbuf *o)
         /* Redis's six fields first (id, time, microseconds, arguments, client, name), then coproxy's */
         err = rbuf_printf(o, "*10\r\n:%llu\r\n:%llu\r\n:%llu\r\n", (unsigned long long)e->id,
                           (unsigned long long)(e->unix_ms / 1000), (unsigned long long)e->total_us)
-              || slow_args_resp(o, e) || bulk_str(o, e->client) || bulk_str(o, e->name) || bulk_str(o, pool)
+              || slowlog_args_resp(o, e) || bulk_str(o, e->client) || bulk_str(o, e->name) || bulk_str(o, pool)
               || bulk_str(o, e->server) || rbuf_printf(o, ":%llu\r\n", (unsigned long long)e->backend_us)
               || bulk_str(o, e->user);
     }

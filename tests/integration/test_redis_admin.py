@@ -66,8 +66,12 @@ def test_config_goes_to_every_server_and_get_reports_disagreement(two):
     assert "GET" in str(e.value) and "SET" in str(e.value)
 
 
-def test_slowlog_merged_newest_first_with_the_server_named(two):
-    port, servers = two
+def test_slowlog_merged_newest_first_with_the_server_named(redis_servers, daemon):
+    ports = redis_servers(2)
+    port = free_port()
+    # the proxy's own slow log off: only the servers' entries (test_redis_monitor.py merges both)
+    daemon(redis_config(port, ports, slowlog_slower_than=-1), port=port)
+    servers = [redis.Redis(port=p, socket_timeout=30) for p in ports]
     c = redis.Redis(port=port, socket_timeout=30)
     assert c.config_set("slowlog-log-slower-than", "0")
     assert c.slowlog_reset()

@@ -262,3 +262,40 @@ def test_coproxyctl_top_shows_rates_hot_keys_and_slow_requests(monitored):
     assert rate > 100, last
     assert "topkey" in last.split("hot keys")[1].split("slowest")[0], last
     assert "slowest requests in the slow log" in last and "GET " in last.split("slowest")[1], last
+
+
+def test_slowlog_through_the_proxy_has_its_own_entries_and_the_servers(monitored):
+    port, sock, ports = monitored(threads=2, slowlog_slower_than=100000)
+    servers = [Resp(p) for p in ports]
+    for s in servers:
+        assert s.call("CONFIG", "SET", "slowlog-log-slower-than", "0") == b"+OK"
+        assert s.call("SLOWLOG", "RESET") == b"+OK"
+    c = Resp(port)
+    for i in range(10):                       # keys on both servers
+        assert c.call("SET", "k%d" % i, "v") == b"+OK"
+    keys = [b"slow:%d" % i for i in range(20)]
+    key = keys[probe(keys, ports).index(0)]
+    side = socket.create_connection(("127.0.0.1", ports[0]), timeout=30)
+    side.sendall(encode("DEBUG", "SLEEP", "0.3"))
+    time.sleep(0.05)
+    assert c.call("GET", key) is None         # 300 ms behind the sleep: in the proxy's slow log
+    assert side.recv(64).startswith(b"+OK")
+    side.close()
+    for s in servers:
+        assert s.call("CONFIG", "SET", "slowlog-log-slower-than", "-1") == b"+OK"
+    entries = c.call("SLOWLOG", "GET", "-1")
+    named = {}
+    for e in entries:
+        assert len(e) == 7, e
+        named.setdefault(e[6], []).append(e)
+    assert set(named) == {b"s0", b"s1", b"coproxy"}, set(named)
+    own = named[b"coproxy"]
+    assert [e[3][:2] for e in own] == [[b"GET", key]], own
+    assert own[0][2] >= 150000
+    assert [e[1] for e in entries] == sorted((e[1] for e in entries), reverse=True)
+    servers_len = sum(s.call("SLOWLOG", "LEN") for s in servers)
+    assert c.call("SLOWLOG", "LEN") == servers_len + 1
+    assert admin(sock, "SLOWLOG", "LEN") == 1
+    assert c.call("SLOWLOG", "RESET") == b"+OK"
+    assert c.call("SLOWLOG", "LEN") == 0
+    assert admin(sock, "SLOWLOG", "LEN") == 0
