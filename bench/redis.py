@@ -10,7 +10,9 @@ ketama/fnv1a_64 pool).  For every configuration -- GET and SET, 3-byte and
 runs against: Redis directly (one of the two servers), twemproxy, coproxy
 with threads = 1 and coproxy with threads = 2, interleaved (every target
 once per round, ROUNDS rounds), and coproxy with threads = 1 again with
-RESP3 clients (redis-benchmark -3: HELLO 3 first).  For the proxies it reads the CPU time of
+RESP3 clients (redis-benchmark -3: HELLO 3 first), and a coproxy with threads = 1
+and the slow log, hot keys and big keys off (what they cost: "monitors on/off").
+For the proxies it reads the CPU time of
 the proxy process (utime + stime, /proc/PID/stat) around each run and
 reports CPU-seconds per million requests -- the figure that holds on a
 noisy machine -- next to ops/s (the best of the rounds).
@@ -124,10 +126,20 @@ def main():
                     f'hash = "fnv1a_64"; server_timeout = 2000; servers = ( '
                     + ", ".join(f'"127.0.0.1:{p}:1 s{i}"' for i, p in enumerate(rports)) + " ); } );\n")
         coproxies[threads] = (start([COPROXY, "-c", f"{run}/coproxy{threads}.conf"], port), port)
+    # threads = 1 again with the slow log, hot keys and big keys off: what the monitors cost
+    port = free_port()
+    with open(f"{run}/coproxy-quiet.conf", "w") as f:
+        f.write(f'threads = 1;\nlog_level = "warn";\npools = ( {{ name = "cache"; '
+                f'listen = "127.0.0.1:{port}"; mode = "redis"; distribution = "ketama"; '
+                f'hash = "fnv1a_64"; server_timeout = 2000; slowlog_slower_than = -1; hotkeys = false; '
+                f'bigkey_threshold = 0; servers = ( '
+                + ", ".join(f'"127.0.0.1:{p}:1 s{i}"' for i, p in enumerate(rports)) + " ); } );\n")
+    quiet = (start([COPROXY, "-c", f"{run}/coproxy-quiet.conf"], port), port)
 
     targets = [("redis", None, rports[0]), ("twemproxy", twem, twem_port),
                ("coproxy-1", coproxies[1][0], coproxies[1][1]), ("coproxy-2", coproxies[2][0], coproxies[2][1]),
-               ("coproxy-1 RESP3", coproxies[1][0], coproxies[1][1])]   # the same process, HELLO 3 clients
+               ("coproxy-1 RESP3", coproxies[1][0], coproxies[1][1]),   # the same process, HELLO 3 clients
+               ("coproxy-1 no monitors", quiet[0], quiet[1])]
     configs = [(t, c, pl, d) for (c, pl) in ((50, 1), (50, 16), (1000, 1)) for d in (3, 1024) for t in ("set", "get")]
     print(f"redis-benchmark -n {REQUESTS}, {ROUNDS} rounds, best ops/s; CPU-s per million requests (mean)")
     print(f"{'config':28} " + " ".join(f"{name:>22}" for name, _, _ in targets))
@@ -151,8 +163,10 @@ def main():
         tw = sum(results[(key, "twemproxy")][1]) / ROUNDS
         co = sum(results[(key, "coproxy-1")][1]) / ROUNDS
         co3 = sum(results[(key, "coproxy-1 RESP3")][1]) / ROUNDS
+        off = sum(results[(key, "coproxy-1 no monitors")][1]) / ROUNDS
         print(line + (f"   cpu ratio coproxy-1/twemproxy {co / tw:.2f}" if tw > 0 else "")
-              + (f", RESP3/RESP2 {co3 / co:.2f}" if co > 0 else ""), flush=True)
+              + (f", RESP3/RESP2 {co3 / co:.2f}" if co > 0 else "")
+              + (f", monitors on/off {co / off:.3f}" if off > 0 else ""), flush=True)
     notes = [f"run: bench/redis.py, redis-benchmark -n {REQUESTS}, {ROUNDS} round(s)",
              "ops: best ops/s of the rounds; cpu: the process's CPU-s per million requests, mean of the rounds "
              "(NaN: not measured)"]
