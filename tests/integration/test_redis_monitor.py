@@ -299,3 +299,52 @@ def test_slowlog_through_the_proxy_has_its_own_entries_and_the_servers(monitored
     assert c.call("SLOWLOG", "RESET") == b"+OK"
     assert c.call("SLOWLOG", "LEN") == 0
     assert admin(sock, "SLOWLOG", "LEN") == 0
+
+
+def test_a_512_mb_key_is_kept_short_everywhere(monitored):
+    port, sock, _ = monitored(threads=1, server_timeout=20000)
+    n = 512 * 1024 * 1024 - 1                       # Redis's largest argument
+    c = Resp(port, timeout=120)
+    c.send(b"*2\r\n$3\r\nGET\r\n$%d\r\n" % n)
+    chunk = b"K" * (1 << 20)
+    for _ in range(n >> 20):
+        c.send(chunk)
+    c.send(b"K" * (n - ((n >> 20) << 20)) + b"\r\n")
+    assert c.reply() is None
+    assert c.call("PING") == b"+PONG"
+    big = json.loads(admin(sock, "BIGKEYS", "cache", "JSON"))["keys"]
+    assert [(k["key"], k["key_bytes"], k["truncated"], k["side"]) for k in big] == [("K" * 48, n, True, "request")]
+    assert big[0]["bytes_max"] > n
+    slow = [e for e in admin(sock, "SLOWLOG", "GET", "-1") if e[3][0] == b"GET" and e[3][1].startswith(b"KKK")]
+    assert len(slow) == 1 and slow[0][3][1] == b"K" * 48 + b"... (%d more bytes)" % (n - 48), slow
+    table = admin(sock, "SLOWLOG", "GET", "-1", "TABLE")
+    assert len(table) < 10000 and b"KKKK" in table
+
+
+def test_a_million_distinct_keys_cost_no_memory(monitored, tmp_path):
+    port, sock, _ = monitored(threads=1)
+    pid = int(subprocess.run(["pgrep", "-n", "-f", "coproxy -c " + str(tmp_path)], capture_output=True,
+                             text=True).stdout.split()[0])
+
+    def rss():
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+
+    c = Resp(port, timeout=60)
+
+    def burst(first, count):
+        for start in range(first, first + count, 10000):
+            c.send(b"".join(encode("GET", "distinct:%d" % i) for i in range(start, start + 10000)))
+            got = 0
+            while got < 10000 * 5:                       # each reply is $-1\r\n
+                c._fill()
+                got += len(c.buf)
+                c.buf = b""
+
+    burst(0, 100000)                                     # warm: buffers, caches
+    before = rss()
+    burst(100000, 1000000)
+    after = rss()
+    assert after - before < 4096, (before, after)        # KiB: the sketch is fixed, the keys are not kept
+    time.sleep(1.5)
+    assert len(admin(sock, "HOTKEYS", "cache", "-1")) <= 32
