@@ -401,7 +401,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (strcasecmp(argv[optind], "watch") == 0) {
+    if (strcasecmp(argv[optind], "watch") == 0 || strcasecmp(argv[optind], "top") == 0) {
+        int is_top = strcasecmp(argv[optind], "top") == 0;
         double interval = 1.0;
         long count = 0;
         optind++;
@@ -415,23 +416,7 @@ int main(int argc, char **argv)
         }
         if (interval <= 0)
             interval = 1.0;
-        return watch(&t, interval, count);
-    }
-    if (strcasecmp(argv[optind], "top") == 0) {
-        double interval = 1.0;
-        long count = 0;
-        optind++;
-        while ((c = getopt(argc, argv, "i:n:")) != -1) {
-            if (c == 'i')
-                interval = atof(optarg);
-            else if (c == 'n')
-                count = atol(optarg);
-            else
-                return 2;
-        }
-        if (interval <= 0)
-            interval = 1.0;
-        return top(&t, interval, count);
+        return is_top ? top(&t, interval, count) : watch(&t, interval, count);
     }
     if (strcasecmp(argv[optind], "slowlog") == 0 || strcasecmp(argv[optind], "hotkeys") == 0
         || strcasecmp(argv[optind], "bigkeys") == 0)

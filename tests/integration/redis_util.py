@@ -217,3 +217,16 @@ class Raw:
 
     def close(self):
         self.sock.close()
+
+
+def admin(sock, *args):
+    """One command on the admin socket at path sock: its reply."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(30)
+    s.connect(sock)
+    c = Resp.__new__(Resp)
+    c.sock, c.buf = s, b""
+    try:
+        return c.call(*args)
+    finally:
+        s.close()

@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 
 from conftest import COPROXY, free_port
-from redis_util import RedisProc, Resp, encode, redis_config
+from redis_util import RedisProc, Resp, admin, encode, redis_config
 
 
 def admin_config(port, backend_ports, sock, extra_top="", mode=None, admin_extra="", **pool):
@@ -48,18 +48,6 @@ def setup(daemon, tmp_path):
     finally:
         for b in made:
             b.stop()
-
-
-def admin(sock, *args):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(sock)
-    c = Resp.__new__(Resp)
-    c.sock, c.buf = s, b""
-    try:
-        return c.call(*args)
-    finally:
-        s.close()
 
 
 def stats(sock):

@@ -15,21 +15,9 @@ import time
 import pytest
 
 from conftest import BUILD, free_port
-from redis_util import RedisProc, Resp, encode, probe, redis_config
+from redis_util import RedisProc, Resp, admin, encode, probe, redis_config
 
 COPROXYCTL = os.path.join(BUILD, "coproxyctl")
-
-
-def admin(sock, *args):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(30)
-    s.connect(sock)
-    c = Resp.__new__(Resp)
-    c.sock, c.buf = s, b""
-    try:
-        return c.call(*args)
-    finally:
-        s.close()
 
 
 @pytest.fixture
