@@ -13,11 +13,14 @@
 
 #include "admin.h"
 #include "config_file.h"
+#include "addr_owner.h"
 #include "daemon.h"
+#include "handover.h"
 #include "kstats.h"
 #include "log.h"
 #include "notify.h"
 #include "reload.h"
+#include "upgrade.h"
 #include "worker.h"
 
 /*
@@ -48,13 +51,12 @@ static void usage(FILE *out)
  * range.  Left at their defaults: the faults (SIGSEGV, SIGBUS, ...),
  * SIGQUIT (a core on demand), SIGXCPU (the CPU limit asked for), job
  * control (SIGTSTP, SIGCONT), and those ignored by default (SIGCHLD,
- * SIGURG, SIGWINCH).  SIGUSR2 is kept for a binary upgrade to come.
+ * SIGURG, SIGWINCH).  SIGUSR2 upgrades (upgrade.c).
  */
 static const struct {
     int sig;
     const char *name;
 } ignored_signals[] = {
-    { SIGUSR2, "SIGUSR2" },
     { SIGALRM, "SIGALRM" },
     { SIGVTALRM, "SIGVTALRM" },
     { SIGPROF, "SIGPROF" },
@@ -112,6 +114,7 @@ static void block_signals(sigset_t *set)
     sigaddset(set, SIGINT);
     sigaddset(set, SIGHUP);
     sigaddset(set, SIGUSR1);
+    sigaddset(set, SIGUSR2);
     for (size_t i = 0; i < sizeof ignored_signals / sizeof ignored_signals[0]; i++)
         sigaddset(set, ignored_signals[i].sig);
     for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
@@ -135,8 +138,8 @@ static void on_sighup(struct daemon *d, const char *file)
     notify("READY=1\nSTATUS=%d pool(s), %d worker(s), reloaded", d->cfg.npools, d->cfg.threads);
 }
 
-/* Takes the signals until SIGTERM or SIGINT. */
-static void serve_signals(struct daemon *d, const char *file, const sigset_t *set)
+/* Takes the signals until SIGTERM or SIGINT, or an upgrade that worked (1). */
+static int serve_signals(struct daemon *d, const char *file, const sigset_t *set)
 {
     sigset_t logged;
     int sig, err_no;
@@ -147,7 +150,14 @@ static void serve_signals(struct daemon *d, const char *file, const sigset_t *se
             continue;
         if (sig == SIGTERM || sig == SIGINT)
             break;
-        if (sig == SIGHUP) {
+        if (sig == SIGUSR2) {
+            __atomic_store_n(&d->upgrade, UPGRADE_RUNNING, __ATOMIC_RELEASE);
+            if (upgrade_run(d, file)) {
+                __atomic_store_n(&d->upgrade, UPGRADE_DONE, __ATOMIC_RELEASE);
+                return 1;
+            }
+            __atomic_store_n(&d->upgrade, UPGRADE_FAILED, __ATOMIC_RELEASE);
+        } else if (sig == SIGHUP) {
             on_sighup(d, file);
         } else if (sig == SIGUSR1) {
             if ((err_no = log_reopen()) != 0)
@@ -159,6 +169,23 @@ static void serve_signals(struct daemon *d, const char *file, const sigset_t *se
         }
     }
     log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    return 0;
+}
+
+/* A pool address another process listens on (not one an upgrade hands us): we must not share it. */
+static int listen_addresses_taken(const struct config *cfg)
+{
+    char who[128];
+    int taken = 0;
+
+    for (int i = 0; i < cfg->npools; i++)
+        if (!handover_has(&cfg->pools[i].listen) && addr_owner(&cfg->pools[i].listen, who, sizeof who)) {
+            log_error("pool %s: %s is already listened on by %s; a second coproxy would take a share of its "
+                      "connections (to replace a running one, upgrade it: SIGUSR2 or coproxyctl upgrade)",
+                      cfg->pools[i].name, cfg->pools[i].listen.text, who);
+            taken++;
+        }
+    return taken;
 }
 
 int main(int argc, char **argv)
@@ -199,6 +226,8 @@ int main(int argc, char **argv)
     }
     memset(&d, 0, sizeof d);
     pthread_mutex_init(&d.cfg_lock, NULL);
+    upgrade_remember(argv);
+    d.upgraded_from = handover_init();
     if (config_load(file, &d.cfg, err, sizeof err) != 0) {
         fprintf(stderr, "coproxy: %s\n", err);
         return 1;
@@ -220,6 +249,10 @@ int main(int argc, char **argv)
     raise_fd_limit();
     signal(SIGPIPE, SIG_IGN);
     block_signals(&set);
+    if (listen_addresses_taken(&d.cfg)) {
+        notify("STATUS=startup failed: address in use");
+        return 1;
+    }
     d.pools = calloc((size_t)d.cfg.npools, sizeof *d.pools);
     kstats_start(&d.cfg);   /* before any socket of ours: those are what it follows */
     if (d.pools == NULL || worker_start_all(&d) != 0) {
@@ -236,11 +269,18 @@ int main(int argc, char **argv)
         log_info("pool %s: %s mode, listening on %s, %d server(s)", d.cfg.pools[i].name,
                  d.cfg.pools[i].mode == MODE_TCP ? "tcp" : "redis", d.cfg.pools[i].listen.text,
                  d.cfg.pools[i].nservers);
-    log_info("coproxy %s ready: %d worker(s)", COPROXY_VERSION, d.cfg.threads);
+    handover_close_rest();
+    if (d.upgraded_from)
+        log_info("coproxy %s ready: %d worker(s), upgraded from pid %d", COPROXY_VERSION, d.cfg.threads,
+                 d.upgraded_from);
+    else
+        log_info("coproxy %s ready: %d worker(s)", COPROXY_VERSION, d.cfg.threads);
+    handover_ready();   /* an upgrade: the old process stops accepting now */
     /* every worker listens by now: systemd may start what depends on us */
-    notify("READY=1\nSTATUS=%d pool(s), %d worker(s)\nMAINPID=%d", d.cfg.npools, d.cfg.threads, (int)getpid());
-    serve_signals(&d, file, &set);
-    notify("STOPPING=1");
+    if (!d.upgraded_from)   /* (an upgrade's old process names us the main one once we serve) */
+        notify("READY=1\nSTATUS=%d pool(s), %d worker(s)\nMAINPID=%d", d.cfg.npools, d.cfg.threads, (int)getpid());
+    if (!serve_signals(&d, file, &set))
+        notify("STOPPING=1");   /* (after an upgrade the new process is systemd's main one) */
     __atomic_store_n(&d.stop, 1, __ATOMIC_RELAXED);
     worker_join_all(&d);
     admin_stop();

@@ -28,6 +28,10 @@ struct daemon {
     int stop;                        /* atomic: SIGTERM/SIGINT seen */
     int listening;                   /* atomic: workers whose listeners are open */
     int failed;                      /* atomic: a worker could not start */
+    int upgraded_from;               /* the pid this process took over from (0: none) */
+    int upgrade;                     /* atomic: enum upgrade_state, this process's last upgrade */
 };
+
+enum upgrade_state { UPGRADE_NONE, UPGRADE_RUNNING, UPGRADE_FAILED, UPGRADE_DONE };
 
 #endif

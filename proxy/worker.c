@@ -17,6 +17,7 @@
 
 #include "cluster.h"
 #include "config_file.h"
+#include "handover.h"
 #include "log.h"
 #include "rbuf.h"
 #include "redis_client.h"
@@ -64,6 +65,8 @@ static int open_listener(struct worker *w, struct pool_conf *pc)
 
     if (pc->listen.family == AF_UNIX && w->id != 0)
         return -2;   /* not this worker's */
+    if ((fd = handover_take(&pc->listen)) >= 0)
+        return fd;   /* the same socket as the process we upgrade: nothing waiting in it is lost */
     fd = socket(pc->listen.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         log_error("pool %s: socket: %s", pc->name, strerror(errno));

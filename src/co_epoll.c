@@ -275,6 +275,13 @@ void co_fd_wake_closed(struct co_fd *f)
     }
 }
 
+void co_fd_unregister(struct co_fd *f, int fd)
+{
+    if (f->registered && f->loop != NULL)
+        epoll_ctl(f->loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+    f->registered = 0;
+}
+
 /* Registers a socket with the loop once: edge-triggered, both directions. */
 static int register_fd(struct stCoEpoll_t *loop, struct co_fd *f, int fd)
 {
@@ -588,6 +595,13 @@ static void dispatch(struct stCoEpoll_t *loop, const struct epoll_event *ev)
 
     if (f == NULL)
         return;
+    if (f->loop != loop) {
+        /* a registration that outlived its fd: the open file lives on
+         * elsewhere (dup, fork, a socket handed to another process) and the
+         * number now names something of another loop's, or nothing */
+        epoll_ctl(loop->epfd, EPOLL_CTL_DEL, ev->data.fd, NULL);
+        return;
+    }
 again:
     for (w = f->waiters; w; w = w->next) {
         struct co_wait *target = w->leader ? w->leader : w;

@@ -193,6 +193,21 @@ struct co_fd *co_fd_socket(int fd)
     return f && f->kind == CO_FD_SOCKET ? f : NULL;
 }
 
+int co_fd_adopt_blocking(int fd)
+{
+    struct co_fd *f;
+    struct stat st;
+
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    if (!S_ISSOCK(st.st_mode))
+        return -ENOTSOCK;
+    if ((f = co_fd_get(fd)) == NULL)
+        return -ENOMEM;
+    adopt_socket(f, fd, 0);
+    return 0;
+}
+
 /* Waits for fd: parks a hooked coroutine, else blocks the thread in poll. 0 or -errno. */
 static int wait_ready(int fd, uint32_t events, int timeout_ms)
 {
@@ -495,6 +510,11 @@ CO_EXPORT int close(int fd)
     if (f != NULL && (f->kind != CO_FD_UNKNOWN || f->loop != NULL || f->missed != 0)) {
         if (f->waiters)
             co_fd_wake_closed(f);   /* a coroutine parked on it wakes with EBADF */
+        /* Out of the epoll set first: closing removes it only with the open
+         * file's last fd, and the file may live on elsewhere (dup, fork, a
+         * socket handed to another process), still reporting under this
+         * number -- which its next owner may be waiting on, in another loop. */
+        co_fd_unregister(f, fd);
         co_fd_forget(fd);
     }
     return REAL(close)(fd);

@@ -72,6 +72,9 @@ struct stCoCond_t {
     struct co_wait **tail;
 };
 
+/* co_epoll.c: f (fd's slot) out of its loop's epoll set, if it is in one */
+CO_HIDDEN void co_fd_unregister(struct co_fd *f, int fd);
+
 /* co_fd.c: the slot for fd (created on first use), or NULL if fd < 0 or out of memory */
 CO_HIDDEN struct co_fd *co_fd_get(int fd);
 /* the slot if it exists, else NULL */

@@ -114,6 +114,16 @@ CO_API int co_fd_watch(int fd, short events, void (*fn)(int fd, short revents, v
 CO_API void co_fd_unwatch(int fd);
 
 /*
+ * A socket this process got from elsewhere (inherited across exec, passed
+ * with SCM_RIGHTS) is to be used as a blocking one: hooked calls on it park
+ * the coroutine.  Needed when its open file is shared with a process that
+ * set O_NONBLOCK on it -- another program using these hooks -- since that
+ * flag would otherwise read as the program's own choice.  0, -ENOTSOCK,
+ * -EBADF, -ENOMEM.
+ */
+CO_API int co_fd_adopt_blocking(int fd);
+
+/*
  * Timers on the calling thread's event loop: fn(arg) runs in the loop (the
  * main context) when the deadline passes.  Arming an armed timer to a later
  * deadline only stores it -- an idle timeout pushed back on every request

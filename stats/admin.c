@@ -5,6 +5,7 @@
 #include <libgen.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "admin.h"
 #include "admin_http.h"
+#include "handover.h"
 #include "costack.h"
 #include "log.h"
 #include "monitor_report.h"
@@ -61,6 +63,7 @@ static struct {
     char path[108];               /* the Unix socket we made, removed at exit if still ours */
     dev_t dev;
     ino_t ino;
+    int handed_over;              /* an upgrade took our sockets: the path stays */
 } admin;
 
 static int reply(int fd, struct rbuf *o)
@@ -110,13 +113,22 @@ static void answer(const char *req, const struct resp_request *r, struct rbuf *o
         rbuf_printf(o, "+PONG\r\n");
         return;
     }
+    if (strcasecmp(cmd, "UPGRADE") == 0) {   /* main takes it as SIGUSR2 */
+        if (__atomic_load_n(&admin.d->upgrade, __ATOMIC_ACQUIRE) == UPGRADE_RUNNING)
+            rbuf_printf(o, "-ERR an upgrade is running already\r\n");
+        else if (kill(getpid(), SIGUSR2) != 0)
+            rbuf_printf(o, "-ERR cannot signal the daemon: %s\r\n", strerror(errno));
+        else
+            rbuf_printf(o, "+OK upgrading: STATS shows the new pid once it serves (the log says why if it does not)\r\n");
+        return;
+    }
     if (monitor_answer(admin.d, req, r, o))
         return;
     if (strcasecmp(cmd, "STATS") != 0 && strcasecmp(cmd, "INFO") != 0 && strcasecmp(cmd, "METRICS") != 0
         && strcasecmp(cmd, "POOLS") != 0 && strcasecmp(cmd, "BACKENDS") != 0 && strcasecmp(cmd, "THREADS") != 0
         && strcasecmp(cmd, "KERNEL") != 0) {
         rbuf_printf(o, "-ERR unknown admin command '%s' (PING, STATS, INFO [section], METRICS, POOLS, "
-                    "BACKENDS, THREADS, KERNEL, SLOWLOG, HOTKEYS, BIGKEYS, QUIT)\r\n", cmd);
+                    "BACKENDS, THREADS, KERNEL, SLOWLOG, HOTKEYS, BIGKEYS, TOP, UPGRADE, QUIT)\r\n", cmd);
         return;
     }
     /* the configuration stays put while the report reads it (reload takes this lock) */
@@ -363,6 +375,18 @@ static const char *file_kind(mode_t mode)
            : S_ISFIFO(mode) ? "a FIFO" : S_ISCHR(mode) || S_ISBLK(mode) ? "a device" : "some other file";
 }
 
+/* The Unix admin socket an upgrade handed us, if any (-1). */
+static int admin_inherited_unix(const struct sockaddr_un *sun)
+{
+    struct proxy_addr a;
+
+    memset(&a, 0, sizeof a);
+    a.family = AF_UNIX;
+    a.len = sizeof a.un;
+    a.un = *sun;
+    return handover_take(&a);
+}
+
 /* The Unix socket.  0 when it listens (or, for the default path, when it
  * cannot and the daemon goes on without it), -1 when it must not start.
  * Only a socket is ever replaced at the path (lstat: a symbolic link is not
@@ -377,7 +401,10 @@ static int open_unix(const struct config *cfg)
     int fd = -1, e = 0, exists;
 
     snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
-    if (make_parent(path) != 0) {
+    if ((fd = admin_inherited_unix(&sun)) >= 0) {   /* an upgrade: the old process's own socket */
+        if (stat(path, &st) != 0)
+            memset(&st, 0, sizeof st);
+    } else if (make_parent(path) != 0) {
         e = errno;
         why = "cannot create its directory";
     } else if ((exists = lstat(path, &st) == 0) && !S_ISSOCK(st.st_mode)) {
@@ -420,7 +447,13 @@ static int open_unix(const struct config *cfg)
 static int open_tcp(const struct config *cfg)
 {
     const struct proxy_addr *a = &cfg->admin_listen;
-    int fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    int fd = handover_take(a), one = 1;
+
+    if (fd >= 0) {   /* an upgrade: the old process's own socket */
+        admin.l[admin.nl++] = (struct admin_listener){ fd, 1 };
+        return 0;
+    }
+    fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0
         || (a->family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
@@ -444,8 +477,10 @@ static void close_listeners(void)
         if (admin.l[i].fd >= 0)
             close(admin.l[i].fd);
     admin.nl = 0;
-    /* Removed only if it is still the socket we made (not a later daemon's). */
-    if (admin.path[0] && stat(admin.path, &st) == 0 && st.st_dev == admin.dev && st.st_ino == admin.ino)
+    /* Removed only if it is still the socket we made (not a later daemon's),
+     * and not handed over to an upgrade (the same socket serves on there). */
+    if (admin.path[0] && !admin.handed_over && stat(admin.path, &st) == 0 && st.st_dev == admin.dev
+        && st.st_ino == admin.ino)
         unlink(admin.path);
     admin.path[0] = '\0';
 }
@@ -469,6 +504,20 @@ int admin_start(struct daemon *d)
     }
     admin.running = 1;
     return 0;
+}
+
+int admin_listen_fds(int *fds, int max)
+{
+    int n = 0;
+
+    for (int i = 0; i < admin.nl && n < max; i++)
+        fds[n++] = admin.l[i].fd;
+    return n;
+}
+
+void admin_handed_over(void)
+{
+    admin.handed_over = 1;
 }
 
 void admin_stop(void)

@@ -12,5 +12,10 @@ int admin_start(struct daemon *d);
 
 /* After d->stop is set: waits for the admin thread and removes the socket. */
 void admin_stop(void);
+/* The admin side's listening sockets (the Unix socket, the TCP port) into
+ * fds[0..max), for an upgrade to hand over; how many. */
+int admin_listen_fds(int *fds, int max);
+/* They were handed over: the Unix socket's path is left in place at exit. */
+void admin_handed_over(void);
 
 #endif

@@ -46,6 +46,8 @@ static void usage(FILE *out)
             "  hotkeys POOL [COUNT]   the pool's most requested keys (requests per second)\n"
             "  bigkeys POOL [COUNT] | bigkeys POOL reset   its biggest requests and replies\n"
             "  top [-i SECONDS] [-n COUNT]  rates, latency, hot keys and slowest requests, redrawn until interrupted\n"
+            "  upgrade            start the binary again with the listening sockets handed over; waits until\n"
+            "                     the new process serves (or says why it does not)\n"
             "See coproxyctl(1).\n");
 }
 
@@ -286,6 +288,64 @@ static int watch(const struct target *t, double interval, long count)
     return 0;
 }
 
+/* The number after "key": in a STATS document, or -1. */
+static long stats_number(const char *doc, const char *key)
+{
+    const char *p = strstr(doc, key);
+
+    return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+/* UPGRADE, then STATS until another pid answers (done) or ours says the upgrade failed. */
+static int upgrade(const struct target *t)
+{
+    char *argv[] = { "UPGRADE" }, *stats[] = { "STATS" }, *out = NULL;
+    size_t outlen;
+    long old_pid = -1;
+    int fd, st;
+
+    if ((fd = connect_admin(t)) < 0)
+        return 1;
+    if (call(fd, 1, stats, &out, &outlen) == 0)
+        old_pid = stats_number(out, "\"pid\":");
+    free(out);
+    out = NULL;
+    st = call(fd, 1, argv, &out, &outlen);
+    close(fd);
+    if (st != 0) {
+        fprintf(stderr, "coproxyctl: %s: %s\n", t->name, st < 0 ? "no reply" : out);
+        free(out);
+        return 1;
+    }
+    free(out);
+    for (int i = 0; i < 900; i++) {   /* 90 s: the daemon gives its new process 60 */
+        struct timespec ts = { 0, 100 * 1000000L };
+        nanosleep(&ts, NULL);
+        if ((fd = connect_admin(t)) < 0)
+            continue;
+        out = NULL;
+        st = call(fd, 1, stats, &out, &outlen);
+        close(fd);
+        if (st == 0) {
+            long pid = stats_number(out, "\"pid\":");
+            int failed = strstr(out, "\"upgrade\":\"failed\"") != NULL;
+            free(out);
+            if (pid > 0 && pid != old_pid) {
+                printf("upgraded: pid %ld now serves (was %ld, which drains its connections and exits)\n", pid, old_pid);
+                return 0;
+            }
+            if (failed) {
+                fprintf(stderr, "coproxyctl: the upgrade failed; pid %ld still serves (its log says why)\n", old_pid);
+                return 1;
+            }
+        } else {
+            free(out);
+        }
+    }
+    fprintf(stderr, "coproxyctl: no new process after 90 s; pid %ld still serves (see its log)\n", old_pid);
+    return 1;
+}
+
 /* slowlog / hotkeys / bigkeys: the admin command with its format (TABLE or JSON) last. */
 static int monitor_command(const struct target *t, int argc, char **argv, int json)
 {
@@ -418,6 +478,8 @@ int main(int argc, char **argv)
             interval = 1.0;
         return is_top ? top(&t, interval, count) : watch(&t, interval, count);
     }
+    if (strcasecmp(argv[optind], "upgrade") == 0)
+        return argc - optind == 1 ? upgrade(&t) : (usage(stderr), 2);
     if (strcasecmp(argv[optind], "slowlog") == 0 || strcasecmp(argv[optind], "hotkeys") == 0
         || strcasecmp(argv[optind], "bigkeys") == 0)
         return monitor_command(&t, argc - optind, argv + optind, json);

@@ -372,13 +372,24 @@ static int json_backends(const struct report *r, struct rbuf *o)
     return err ? err : rbuf_lit(o, "]");
 }
 
+/* This process's last upgrade, as STATS and INFO say it. */
+static const char *upgrade_name(const struct daemon *d)
+{
+    static const char *const names[] = { "none", "running", "failed", "done" };
+    int u = __atomic_load_n(&d->upgrade, __ATOMIC_ACQUIRE);
+
+    return u >= 0 && u < 4 ? names[u] : "?";
+}
+
 int report_json(const struct report *r, struct rbuf *o)
 {
     struct co_counters rt = runtime_total(r);
     int err;
 
-    err = rbuf_printf(o, "{\"version\":\"%s\",\"pid\":%d,\"uptime_ms\":%llu,\"workers\":%d,\"runtime\":",
-                      COPROXY_VERSION, (int)getpid(), (unsigned long long)r->uptime_ms, r->nworkers);
+    err = rbuf_printf(o, "{\"version\":\"%s\",\"pid\":%d,\"uptime_ms\":%llu,\"upgraded_from\":%d,\"upgrade\":\"%s\","
+                         "\"workers\":%d,\"runtime\":",
+                      COPROXY_VERSION, (int)getpid(), (unsigned long long)r->uptime_ms, r->d->upgraded_from,
+                      upgrade_name(r->d), r->nworkers);
     err = err ? err : json_runtime(o, &rt);
     err = err ? err : rbuf_lit(o, ",\"threads\":");
     err = err ? err : json_threads(r, o);
@@ -409,8 +420,10 @@ int report_info(const struct report *r, const char *section, struct rbuf *o)
     int err = 0;
 
     if (want(section, "server"))
-        err = rbuf_printf(o, "# Server\r\ncoproxy_version:%s\r\nprocess_id:%d\r\nuptime_in_seconds:%llu\r\nworkers:%d\r\npools:%d\r\n\r\n",
-                          COPROXY_VERSION, (int)getpid(), (unsigned long long)(r->uptime_ms / 1000), r->nworkers, r->npools);
+        err = rbuf_printf(o, "# Server\r\ncoproxy_version:%s\r\nprocess_id:%d\r\nuptime_in_seconds:%llu\r\n"
+                             "upgraded_from:%d\r\nupgrade:%s\r\nworkers:%d\r\npools:%d\r\n\r\n",
+                          COPROXY_VERSION, (int)getpid(), (unsigned long long)(r->uptime_ms / 1000),
+                          r->d->upgraded_from, upgrade_name(r->d), r->nworkers, r->npools);
     if (!err && want(section, "runtime")) {
         struct co_counters t = runtime_total(r);
         err = rbuf_printf(o, "# Runtime\r\n");

@@ -99,7 +99,7 @@ def test_unit_verifies_and_meets_the_security_target(destdir, tmp_path):
     assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
     assert exposure(tmp_path) <= UNIT_TARGET
     text = unit.read_text()
-    for setting in ("Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "RuntimeDirectory=coproxy",
+    for setting in ("Type=notify", "ExecReload=/bin/kill -USR2 $MAINPID", "RuntimeDirectory=coproxy",
                     "User=coproxy", "Restart=on-failure", "NoNewPrivileges=yes", "ProtectSystem=strict",
                     "ProtectHome=yes", "PrivateTmp=yes", "PrivateDevices=yes", "MemoryDenyWriteExecute=yes",
                     "LockPersonality=yes", "SystemCallFilter=@system-service", "RestrictAddressFamilies=",

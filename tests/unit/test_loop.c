@@ -6,7 +6,9 @@
 #include <poll.h>
 #include <stdint.h>
 #include <time.h>
+#include <pthread.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include "loop_util.h"
 
@@ -116,6 +118,106 @@ static void test_co_poll_out_and_hangup(void)
 }
 
 /* ---- condition variables ---- */
+
+/*
+ * A closed fd whose open file lives on (a dup here; a fork or a socket
+ * handed to another process in the daemon): the loop must not go on
+ * reporting it under its old number, which now names another socket.
+ */
+static int old_pair[2], new_pair[2], kept_dup;
+
+static void *read_once_on_old(void *arg)
+{
+    char c;
+
+    co_enable_hook_sys();
+    CHECK(read(old_pair[0], &c, 1) == 1);       /* parks: the socket joins the loop's epoll set for good */
+    active--;
+    return NULL;
+}
+
+static void *write_once_to_old(void *arg)
+{
+    co_enable_hook_sys();
+    poll(NULL, 0, 10);
+    CHECK(write(old_pair[1], "y", 1) == 1);
+    active--;
+    return NULL;
+}
+
+/* Thread B: a coroutine reads the new socket that took the old number (nothing comes: it times out). */
+static int b_done;
+static ssize_t b_read = -2;
+
+static void *read_new_in_thread_b(void *arg)
+{
+    struct timeval tv = { 0, 400 * 1000 };
+    char c;
+
+    co_enable_hook_sys();
+    setsockopt(new_pair[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    b_read = read(new_pair[0], &c, 1);
+    b_done = 1;
+    return NULL;
+}
+
+static int b_until_done(void *arg)
+{
+    return b_done;
+}
+
+static void *thread_b(void *arg)
+{
+    struct stCoRoutine_t *co;
+
+    CHECK_EQ(co_create(&co, NULL, read_new_in_thread_b, NULL), 0);
+    co_resume(co);
+    co_eventloop(co_get_epoll_ct(), b_until_done, NULL);
+    co_release(co);
+    return NULL;
+}
+
+static void *write_to_old_peer(void *arg)
+{
+    co_enable_hook_sys();
+    poll(NULL, 0, 100);
+    CHECK(write(old_pair[1], "x", 1) == 1);     /* the old, still open file gets an edge */
+    poll(NULL, 0, 300);                          /* this loop turns meanwhile */
+    active--;
+    return NULL;
+}
+
+static void test_closed_fd_whose_file_lives_on_reports_nothing(void)
+{
+    pthread_t b;
+    int n;
+
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, old_pair), 0);
+    kept_dup = dup(old_pair[0]);
+    CHECK(kept_dup >= 0);
+    spawn(read_once_on_old, NULL, NULL);
+    spawn(write_once_to_old, NULL, NULL);
+    run_loop();
+    n = old_pair[0];
+    CHECK_EQ(close(old_pair[0]), 0);            /* the file lives on in kept_dup */
+    CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, new_pair), 0);
+    if (new_pair[0] != n) {                     /* the old number, for the new socket */
+        CHECK_EQ(dup2(new_pair[0], n), n);
+        close(new_pair[0]);
+        new_pair[0] = n;
+    }
+    /* another thread waits on the new socket; this one's loop must not hand
+     * it the old file's edge (co_resume across threads: the process dies) */
+    CHECK_EQ(pthread_create(&b, NULL, thread_b, NULL), 0);
+    spawn(write_to_old_peer, NULL, NULL);
+    run_loop();
+    CHECK_EQ(pthread_join(b, NULL), 0);
+    CHECK_EQ(b_read, -1);                        /* it timed out: nothing came on its socket */
+    close(new_pair[0]);
+    close(new_pair[1]);
+    close(old_pair[1]);
+    close(kept_dup);
+}
 
 static struct stCoCond_t *cond;
 static char order[16];
@@ -301,6 +403,7 @@ int main(void)
 {
     RUN(test_co_poll);
     RUN(test_co_poll_out_and_hangup);
+    RUN(test_closed_fd_whose_file_lives_on_reports_nothing);
     RUN(test_cond);
     RUN(test_sleep_while_others_run);
     RUN(test_co_timer);
