@@ -135,6 +135,7 @@ static void on_sighup(struct daemon *d, const char *file)
     /* ready again once every worker runs with it (each takes it within a loop turn) */
     for (int i = 0; i < 300 && !worker_all_applied(d, __atomic_load_n(&d->cfg_gen, __ATOMIC_ACQUIRE)); i++)
         usleep(10 * 1000);
+    reload_collect(d);   /* what the workers just left */
     notify("READY=1\nSTATUS=%d pool(s), %d worker(s), reloaded", d->cfg.npools, d->cfg.threads);
 }
 

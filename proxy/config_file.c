@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config_file.h"
+#include "config_syntax.h"
 #include "log.h"
 #include "resp.h"
 
@@ -773,17 +774,8 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
 
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->file, sizeof cfg->file, "%s", file);
-    config_init(&lc);
-    if (!config_read_file(&lc, file)) {
-        if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-            snprintf(err, errlen, "%s: cannot read: %s", file, strerror(errno));
-        else   /* "syntax error", "cannot open include file": maybe in an @include'd file */
-            snprintf(err, errlen, "%s:%d: %s",
-                     config_error_file(&lc) ? config_error_file(&lc) : file, config_error_line(&lc),
-                     config_error_text(&lc));
-        config_destroy(&lc);
+    if (config_syntax_read(&lc, file, err, errlen) != 0)
         return -1;
-    }
     root = config_root_setting(&lc);
     check_known(&c, root, "", known);
 

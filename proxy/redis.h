@@ -114,7 +114,7 @@ struct msg {
 /* Per worker, per server. */
 struct redis_server {
     struct redis_pool *pool;
-    const struct server_conf *conf;
+    const struct server_conf *conf;  /* in the worker's view of the pool's list, or own_conf */
     int index;
     struct backend_conn *conns;      /* server_connections of them */
     struct backend_conn *conns3;     /* as many speaking RESP3, made when a RESP3 client first
@@ -133,8 +133,9 @@ struct redis_server {
     struct server_stats own;
     uint8_t cluster_replica;         /* cluster: a replica in the last slot map */
     uint8_t cluster_absent;          /* cluster: not in the last slot map (gone, or failed) */
-    struct server_conf *cluster_conf;   /* cluster: a node found in the slot map, its own
-                                           settings (the config names only the seeds) */
+    struct server_conf *own_conf;    /* its settings when no configuration lists them: a
+                                        node the slot map found (the config names only the
+                                        seeds), a seed or a server a reload removed */
 };
 
 /*

@@ -107,6 +107,8 @@ struct redis_pool *redis_pool_new(struct worker *w, struct pool_rt *rt)
                                                    .weight = pc->servers[i].weight, .live = 1 };
     }
     if (strcmp(pc->distribution, "cluster") == 0) {   /* the servers are seeds: the map says the rest */
+        /* (no distribution: its names would point into a list a reload frees) */
+        memset(p->dist_servers, 0, (size_t)pc->nservers * sizeof *p->dist_servers);
         if ((p->cluster = cluster_new()) == NULL)
             goto fail;
         p->ops = &cluster_pool_ops;
@@ -121,7 +123,15 @@ fail:
     return NULL;   /* the worker fails to start: the process exits */
 }
 
-void redis_pool_reconfigure(struct redis_pool *p)
+/* s leaves the pool's list, which a later reload frees: it keeps a copy of
+ * its settings, or (out of memory) the list's generation is held for good. */
+static void leave_list(struct redis_pool *p, struct redis_server *s)
+{
+    if (redis_server_own_conf(s) != 0)
+        conf_pins_hold(&p->w->pins, p->rt->conf_gen);   /* (the worker moves it on after us) */
+}
+
+int redis_pool_reconfigure(struct redis_pool *p)
 {
     const struct pool_conf *pc = p->conf;   /* the worker's copy, just replaced */
     struct redis_server **servers = calloc((size_t)pc->nservers, sizeof *servers);
@@ -134,11 +144,17 @@ void redis_pool_reconfigure(struct redis_pool *p)
         free(servers);
         free(ds);
         free(taken);
-        for (int i = 0; i < p->nservers && i < pc->nservers; i++)
-            if (p->servers[i]->cluster_conf == NULL && config_server_same(p->servers[i]->conf, &pc->servers[i]))
-                p->servers[i]->conf = &pc->servers[i];
+        for (int i = 0; i < p->nservers; i++) {
+            struct redis_server *s = p->servers[i];
+            if (s->own_conf != NULL)
+                continue;
+            if (i < pc->nservers && config_server_same(s->conf, &pc->servers[i]))
+                s->conf = &pc->servers[i];
+            else
+                leave_list(p, s);   /* a seed no more: a node like the others */
+        }
         take_settings(p);
-        return;
+        return 0;
     }
     if (servers == NULL || ds == NULL || taken == NULL)
         goto oom;
@@ -183,6 +199,7 @@ void redis_pool_reconfigure(struct redis_pool *p)
         for (int k = 0; k < 2; k++)
             if (s->spare[k] != NULL)
                 backend_retire(p->w, s->spare[k]);
+        leave_list(p, s);
         log_info("pool %s: server %s (%s) removed by a reload", pc->name, s->conf->name, s->conf->addr.text);
     }
     if (fresh)
@@ -197,12 +214,13 @@ void redis_pool_reconfigure(struct redis_pool *p)
     p->nservers = pc->nservers;
     take_settings(p);
     redis_pool_rebuild(p, worker_now_ms());   /* ejections due back; on failure nd stands, and fits */
-    return;
+    return 0;
 oom:
     log_error("pool %s: out of memory for the new server list; keeping the old one", pc->name);
     free(servers);
     free(ds);
     free(taken);
+    return -1;
 }
 
 

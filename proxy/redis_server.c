@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* redis_server.c — a pool's server objects: made at start and on reload, or
  * added when a cluster's slot map names a new node. */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "backend.h"
@@ -28,6 +29,19 @@ struct redis_server *redis_server_new(struct redis_pool *p, const struct server_
     return s;
 }
 
+int redis_server_own_conf(struct redis_server *s)
+{
+    struct server_conf *own;
+
+    if (s->own_conf != NULL)
+        return 0;
+    if ((own = malloc(sizeof *own)) == NULL)
+        return -ENOMEM;
+    *own = *s->conf;
+    s->conf = s->own_conf = own;
+    return 0;
+}
+
 /* A node the slot map names, added to the pool's servers (sc: allocated by
  * the caller, owned by the server from now, freed here on failure). */
 struct redis_server *redis_server_add(struct redis_pool *p, struct server_conf *sc)
@@ -44,7 +58,7 @@ struct redis_server *redis_server_add(struct redis_pool *p, struct server_conf *
         free(sc);
         return NULL;
     }
-    s->cluster_conf = sc;
+    s->own_conf = sc;
     p->servers[p->nservers++] = s;
     return s;
 }

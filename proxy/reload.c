@@ -6,31 +6,69 @@
 
 #include "log.h"
 #include "reload.h"
+#include "worker.h"
+#include "worker_publish.h"
 
 /*
- * Replaced configurations are kept until exit: a worker, or one of its
- * coroutines parked in a connect, may still point into an older server
- * list, and a reload is rare (a few KiB each).
+ * The pools a reload replaced are freed once no worker holds their
+ * configuration generation: a worker's view moves on at its next loop
+ * turn, and what outlives it -- a tcp connection that connected under an
+ * older server list, a health table, the lists published for the admin
+ * thread -- holds its generation while it points into it (conf_pins.h).
+ * A removed redis server keeps a copy of its own settings.
  */
-static struct config *retired;
+struct retired {
+    struct pool_conf *pools;
+    int npools;
+    unsigned gen;                    /* the generation they were published as */
+};
+
+static struct retired *retired;
 static int nretired;
 
-static void retire(struct config *c)
+static void retired_free(struct retired *r)
 {
-    struct config *r = realloc(retired, (size_t)(nretired + 1) * sizeof *r);
+    struct config c = { .pools = r->pools, .npools = r->npools };
+
+    config_free(&c);
+}
+
+static void retire(struct config *c, unsigned gen)
+{
+    struct retired *r = realloc(retired, (size_t)(nretired + 1) * sizeof *r);
 
     if (r == NULL) {
-        log_warn("reload: out of memory keeping the old configuration (a few KiB leak)");
+        log_warn("reload: out of memory keeping the old configuration until the workers leave it (a few KiB leak)");
         return;
     }
     retired = r;
-    retired[nretired++] = *c;
+    retired[nretired++] = (struct retired){ .pools = c->pools, .npools = c->npools, .gen = gen };
+}
+
+void reload_collect(struct daemon *d)
+{
+    int kept = 0, freed = 0;
+
+    for (int i = 0; i < nretired; i++) {
+        int held = 0;
+        for (int k = 0; k < d->cfg.threads && !held; k++)
+            held = worker_holds(&d->workers[k], retired[i].gen);
+        if (held) {
+            retired[kept++] = retired[i];
+        } else {
+            retired_free(&retired[i]);
+            freed++;
+        }
+    }
+    nretired = kept;
+    if (freed > 0)
+        log_debug("reload: %d replaced configuration(s) freed, %d still in use", freed, kept);
 }
 
 void reload_free(void)
 {
     for (int i = 0; i < nretired; i++)
-        config_free(&retired[i]);
+        retired_free(&retired[i]);
     free(retired);
     retired = NULL;
     nretired = 0;
@@ -50,6 +88,7 @@ void reload(struct daemon *d, const char *file)
     struct config nc, *oc = &d->cfg;
     char err[512];
     int restart = 0, pools_kept = 1;
+    unsigned gen;
 
     memset(&nc, 0, sizeof nc);
     log_info("SIGHUP: reading %s again", file);
@@ -107,6 +146,7 @@ void reload(struct daemon *d, const char *file)
     }
 
     pthread_mutex_lock(&d->cfg_lock);
+    gen = d->cfg_gen;   /* the old pools' generation */
     if (pools_kept) {   /* the new pools in, the old ones out to nc (retired below) */
         struct pool_conf *t = oc->pools;
         oc->pools = nc.pools;
@@ -117,7 +157,11 @@ void reload(struct daemon *d, const char *file)
     log_level_max = oc->log_level;   /* before the workers look: their lines follow it */
     __atomic_add_fetch(&d->cfg_gen, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&d->cfg_lock);
-    retire(&nc);
+    if (pools_kept)
+        retire(&nc, gen);
+    else
+        config_free(&nc);   /* its pools were never published: no worker saw them */
+    reload_collect(d);   /* (what earlier reloads left, once the workers moved on) */
     if (restart)
         log_warn("reload: applied; %d change(s) above wait for a restart", restart);
     else

@@ -14,7 +14,11 @@
  * keeps its running value. */
 void reload(struct daemon *d, const char *file);
 
-/* Frees the configurations earlier reloads replaced (at exit). */
+/* Frees the server lists earlier reloads replaced that no worker holds
+ * any more (worker_holds): main calls it once the workers have taken a
+ * reload, and each reload does. */
+void reload_collect(struct daemon *d);
+/* Frees all of them (at exit, the workers gone). */
 void reload_free(void);
 
 #endif

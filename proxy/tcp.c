@@ -56,7 +56,10 @@ struct tcp_conn {
     int cfd, bfd;
     int server;                      /* index of the backend in use, -1 none */
     unsigned server_gen;             /* the pool's server list it indexes */
-    const struct server_conf *sc;    /* its server (kept by main across reloads) */
+    const struct server_conf *sc;    /* its server, in the list of configuration
+                                        generation sc_gen: held while it is open (a
+                                        reload does not free it under the connection) */
+    unsigned sc_gen;
     unsigned peer_hash;              /* of the client's address, for balance = hash */
     uint8_t kicked;
     uint8_t out_of_fds;              /* no backend socket: the worker logged it */
@@ -146,17 +149,19 @@ struct tcp_backend {
 
 struct tcp_health {
     unsigned gen;                    /* the pool's server_gen it is indexed by */
-    const struct server_conf *servers;   /* that list (main keeps it) */
+    const struct server_conf *servers;   /* that list, of configuration generation
+                                            conf_gen (held while the table is) */
+    unsigned conf_gen;
     int nservers;
     uint64_t unreachable;            /* clients closed with no backend, unlogged */
     uint64_t unreachable_at;         /* ms of the last line about them */
     struct tcp_backend b[];          /* [nservers] */
 };
 
-/* p's health table for its current server list: rebuilt after a reload
- * changed the list, each kept server (same name and address) keeping its
- * state.  NULL when out of memory (every server then counts as up). */
-static __attribute__((noinline)) struct tcp_health *health_of(struct pool_rt *p)
+/* p's health table (in worker w) for its current server list: rebuilt
+ * after a reload changed the list, each kept server (same name and address)
+ * keeping its state.  NULL when out of memory (every server then counts as up). */
+static __attribute__((noinline)) struct tcp_health *health_of(struct worker *w, struct pool_rt *p)
 {
     const struct pool_conf *pc = p->conf;
     struct tcp_health *h = p->health, *n;
@@ -168,6 +173,8 @@ static __attribute__((noinline)) struct tcp_health *health_of(struct pool_rt *p)
         return NULL;
     n->gen = p->server_gen;
     n->servers = pc->servers;
+    n->conf_gen = p->conf_gen;
+    conf_pins_hold(&w->pins, n->conf_gen);
     n->nservers = pc->nservers;
     for (int i = 0; h != NULL && i < n->nservers; i++)
         for (int j = 0; j < h->nservers; j++)
@@ -176,6 +183,7 @@ static __attribute__((noinline)) struct tcp_health *health_of(struct pool_rt *p)
     if (h != NULL) {
         n->unreachable = h->unreachable;
         n->unreachable_at = h->unreachable_at;
+        conf_pins_drop(&w->pins, h->conf_gen);
     }
     free(h);
     p->health = n;
@@ -326,7 +334,13 @@ static __attribute__((noinline)) int connect_begin(struct tcp_conn *c, const str
     c->p->server_stats[s].connecting++;
     if (h != NULL && h->b[s].state == BACKEND_OUT)   /* its one try: others pass it by meanwhile */
         h->b[s].retry_at = worker_now_ms() + (uint64_t)pc->server_retry_timeout;
-    c->sc = sc;   /* (the list may be replaced while the connect waits: this entry stays valid) */
+    /* the list may be replaced while the connect waits, and the connection
+     * finds its server again by name as it closes: the entry stays valid */
+    if (c->sc != NULL)
+        conf_pins_drop(&c->w->pins, c->sc_gen);   /* the last try's */
+    c->sc = sc;
+    c->sc_gen = c->p->conf_gen;   /* (pc is c->p->conf) */
+    conf_pins_hold(&c->w->pins, c->sc_gen);
     *status = connect(fd, &sc->addr.sa, sc->addr.len) == 0 ? 0 : errno;
     return fd;
 }
@@ -352,7 +366,7 @@ static __attribute__((noinline)) int connect_end(struct tcp_conn *c, const struc
         err = errno;
     /* the server in the pool's list now (a reload came during the connect: by name), or -1 */
     now_s = c->p->server_gen == gen ? s : tcp_server_index(c->p, sc);
-    h = now_s >= 0 ? health_of(c->p) : NULL;
+    h = now_s >= 0 ? health_of(c->w, c->p) : NULL;
     if (err == 0) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         c->bfd = fd;   /* (it stays non-blocking: the relay never blocks on it) */
@@ -384,7 +398,7 @@ static __attribute__((noinline)) int connect_end(struct tcp_conn *c, const struc
 static inline __attribute__((always_inline)) int connect_backend(struct tcp_conn *c)
 {
     const struct pool_conf *pc = c->p->conf;   /* (a reload changes what it holds, not where) */
-    struct tcp_health *h = health_of(c->p);
+    struct tcp_health *h = health_of(c->w, c->p);
     int first = pick_first(c, h, worker_now_ms()), all_out = first < 0;
 
     if (all_out)
@@ -394,7 +408,7 @@ static inline __attribute__((always_inline)) int connect_backend(struct tcp_conn
         unsigned gen = c->p->server_gen;
         struct pollfd pfd = { .events = POLLOUT };
 
-        if (attempt > 0 && !backend_usable(h = health_of(c->p), s, worker_now_ms()))
+        if (attempt > 0 && !backend_usable(h = health_of(c->w, c->p), s, worker_now_ms()))
             continue;   /* (the table is fetched again: the last wait may have seen a reload) */
         pfd.fd = connect_begin(c, pc, h, s, &status);
         if (pfd.fd < 0)
@@ -409,9 +423,9 @@ static inline __attribute__((always_inline)) int connect_backend(struct tcp_conn
 
 /* A client is closed for want of a backend: said the first time, then at
  * most once a minute with a count (never a line per client). */
-static __attribute__((noinline)) void unreachable(struct pool_rt *p)
+static __attribute__((noinline)) void unreachable(struct worker *w, struct pool_rt *p)
 {
-    struct tcp_health *h = health_of(p);
+    struct tcp_health *h = health_of(w, p);
     uint64_t now = worker_now_ms();
 
     if (h == NULL) {
@@ -653,7 +667,7 @@ static void *tcp_conn_main(void *arg)
     }
     if (connect_backend(c) != 0) {
         if (!c->kicked && !c->out_of_fds)
-            unreachable(p);
+            unreachable(w, p);
     } else {
         relay(c);
     }
@@ -675,6 +689,8 @@ static void *tcp_conn_main(void *arg)
             p->server_stats[s].connections--;
         }
     }
+    if (c->sc != NULL)
+        conf_pins_drop(&w->pins, c->sc_gen);
     if (p->conf->client_connections > 0)
         __atomic_sub_fetch(&p->shared->clients, 1, __ATOMIC_RELAXED);
     w->conns--;

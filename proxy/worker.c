@@ -231,8 +231,9 @@ static int tcp_new_servers(struct pool_rt *p, const struct pool_conf *old)
     return 0;
 }
 
-/* Takes the pools' settings main published on reload (main keeps every
- * server list a worker may still point to).  Never waits: if the admin
+/* Takes the pools' settings main published on reload.  The lists it
+ * replaces stay valid while the worker says it holds them (worker_publish_held):
+ * main frees a configuration no worker holds.  Never waits: if the admin
  * side holds the lock for a report, the next turn tries again. */
 static void worker_apply_config(struct worker *w)
 {
@@ -248,16 +249,22 @@ static void worker_apply_config(struct worker *w)
         struct pool_conf old = *p->conf;
         *p->conf = d->cfg.pools[i];
         if (p->redis) {
-            redis_pool_reconfigure(p->redis);   /* keeps its servers if out of memory */
-            /* (a cluster pool's servers are the seeds plus the nodes its map named) */
-            if (p->redis->cluster == NULL && p->redis->nservers != p->conf->nservers)
+            if (redis_pool_reconfigure(p->redis) != 0) {   /* out of memory: it kept its servers */
+                conf_pins_hold(&w->pins, gen);   /* for good: servers it made point into gen */
                 *p->conf = old;
+                continue;
+            }
         } else if (!same_servers(&old, p->conf) && tcp_new_servers(p, &old) != 0) {
             log_error("pool %s: out of memory for the new server list; keeping the old one", p->conf->name);
             *p->conf = old;
+            continue;
         }
+        p->conf_gen = gen;
     }
+    worker_publish_held(w);   /* the new lists, and the old ones the pins still hold */
     pthread_mutex_unlock(&d->cfg_lock);
+    worker_publish_counters(w, worker_now_ms());   /* the admin thread's lists: the new ones */
+    worker_publish_held(w);   /* (main may free what the old ones were) */
     __atomic_store_n(&w->cfg_gen, gen, __ATOMIC_RELEASE);
     log_debug("configuration generation %u applied", gen);
 }
@@ -290,12 +297,12 @@ static int worker_tick(void *arg)
 
     while (w->ndead > 0)
         co_release(w->dead[--w->ndead]);
-    if (__atomic_load_n(&w->d->cfg_gen, __ATOMIC_ACQUIRE) != w->cfg_gen) {
+    if (__atomic_load_n(&w->d->cfg_gen, __ATOMIC_ACQUIRE) != w->cfg_gen)
         worker_apply_config(w);
-        w->snap_at = 0;   /* publish the new lists now */
-    }
     if (now - w->snap_at >= WORKER_PUBLISH_MS)
         worker_publish_counters(w, now);
+    if (w->pins.changed)   /* (connections that ended let go of theirs) */
+        worker_publish_held(w);
     if (__atomic_load_n(&w->list_req, __ATOMIC_ACQUIRE) != w->list_done)
         worker_publish_clients(w);
     if (__atomic_load_n(&w->nkill, __ATOMIC_ACQUIRE) != 0)
@@ -379,6 +386,10 @@ static void *worker_main(void *arg)
         memcpy(w->confs, d->cfg.pools, (size_t)d->cfg.npools * sizeof *w->confs);
     w->shutdown_timeout = d->cfg.shutdown_timeout;
     w->cfg_gen = d->cfg_gen;
+    for (int i = 0; w->pools != NULL && i < d->cfg.npools; i++)
+        w->pools[i].conf_gen = w->cfg_gen;
+    if (w->pools != NULL)
+        worker_publish_held(w);   /* (before main may replace them) */
     pthread_mutex_unlock(&d->cfg_lock);
     acceptors = calloc((size_t)d->cfg.npools, sizeof *acceptors);
     acc = calloc((size_t)d->cfg.npools, sizeof *acc);
@@ -426,6 +437,7 @@ static void *worker_main(void *arg)
         co_release(w->dead[--w->ndead]);
     drop_caches(w);
     worker_publish_fini(w);
+    conf_pins_free(&w->pins);
     return NULL;
 }
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "co_routine.h"
+#include "conf_pins.h"
 #include "costack.h"
 #include "daemon.h"
 #include "rbuf.h"
@@ -46,6 +47,10 @@
 /* Per pool, in one worker: backend choice state and counters. */
 struct pool_rt {
     struct pool_conf *conf;          /* the worker's own copy (reload replaces it) */
+    unsigned conf_gen;               /* the configuration generation conf's server list
+                                        belongs to (main frees it once no worker is there) */
+    unsigned snap_gen;               /* that of the list published for the admin thread
+                                        (snap_conf): a pin while it is published */
     struct pool_shared *shared;
     int listen_fd;
     unsigned rr;                     /* round-robin position */
@@ -68,6 +73,8 @@ struct worker {
     struct pool_rt *pools;
     struct pool_conf *confs;         /* [npools]: this worker's copy of the pools' settings */
     unsigned cfg_gen;                /* atomic: the configuration generation applied */
+    struct conf_pins pins;           /* what outlives the view it was made under holds
+                                        its generation here (conf_pins.h) */
     int shutdown_timeout;
     int conns;                       /* open client connections */
     uint64_t stop_deadline;          /* ms, once stopping */
@@ -104,6 +111,11 @@ struct worker {
     struct server_stats **snap_servers;  /* [npools][snap_nservers[i]] */
     int *snap_nservers;
     const struct server_conf **snap_conf;   /* [npools]: the server list published */
+    /* the configuration generations it may point into (its pools' and its
+     * pins'), for main to free the others (reload_collect), under snap_lock */
+    unsigned *held;
+    int nheld, cap_held;
+    uint8_t held_all;                /* out of memory: take it as holding every one */
     /* CLIENT LIST asked on another worker: it bumps list_req, this worker
      * writes its redis clients' lines (per pool) at its next turn */
     unsigned list_req, list_done;    /* under snap_lock (list_req read atomically too) */

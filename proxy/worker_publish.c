@@ -21,18 +21,28 @@ void worker_publish_counters(struct worker *w, uint64_t now)
     pthread_mutex_lock(&w->snap_lock);
     w->snap_co = co_get_counters();
     for (int i = 0; i < np; i++) {
-        const struct pool_rt *p = &w->pools[i];
+        struct pool_rt *p = &w->pools[i];
         int n = p->conf->nservers;
         w->snap_pools[i] = p->stats;
         if (n != w->snap_nservers[i]) {   /* a reload changed the list */
             struct server_stats *grown = realloc(w->snap_servers[i], (size_t)n * sizeof *grown);
             if (grown == NULL) {
                 w->snap_nservers[i] = 0;   /* reads as zeros rather than overrun */
+                if (w->snap_conf[i] != NULL)
+                    conf_pins_drop(&w->pins, p->snap_gen);
                 w->snap_conf[i] = NULL;
                 continue;
             }
             w->snap_servers[i] = grown;
             w->snap_nservers[i] = n;
+        }
+        /* the admin thread reads the list it is given until the next
+         * publication: its configuration generation is held until then */
+        if (w->snap_conf[i] == NULL || p->snap_gen != p->conf_gen) {
+            conf_pins_hold(&w->pins, p->conf_gen);
+            if (w->snap_conf[i] != NULL)
+                conf_pins_drop(&w->pins, p->snap_gen);
+            p->snap_gen = p->conf_gen;
         }
         w->snap_conf[i] = p->conf->servers;   /* which servers, in which order */
         for (int k = 0; k < n; k++)   /* a redis server keeps its counters in itself */
@@ -46,6 +56,81 @@ void worker_publish_counters(struct worker *w, uint64_t now)
     }
     w->snap_at = now;
     pthread_mutex_unlock(&w->snap_lock);
+}
+
+/* Is gen among the n generations in v? */
+static int gen_in(const unsigned *v, int n, unsigned gen)
+{
+    for (int i = 0; i < n; i++)
+        if (v[i] == gen)
+            return 1;
+    return 0;
+}
+
+/* Has the worker published just the generations it holds now?  (It is the
+ * one that writes them: it reads them without the lock.) */
+static int held_published(const struct worker *w)
+{
+    int np = w->d->cfg.npools;
+
+    if (w->held_all != w->pins.lost)
+        return 0;
+    for (int i = 0; i < np; i++)
+        if (!gen_in(w->held, w->nheld, w->pools[i].conf_gen))
+            return 0;
+    for (int i = 0; i < w->pins.n; i++)
+        if (!gen_in(w->held, w->nheld, w->pins.v[i].gen))
+            return 0;
+    for (int k = 0; k < w->nheld; k++) {
+        int found = 0;
+        for (int i = 0; i < np && !found; i++)
+            found = w->pools[i].conf_gen == w->held[k];
+        for (int i = 0; i < w->pins.n && !found; i++)
+            found = w->pins.v[i].gen == w->held[k];
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+void worker_publish_held(struct worker *w)
+{
+    int np = w->d->cfg.npools, need = np + w->pins.n;
+
+    w->pins.changed = 0;
+    if (held_published(w))   /* the usual case: a connection came or went in the current generation */
+        return;
+    pthread_mutex_lock(&w->snap_lock);
+    if (need > w->cap_held) {
+        unsigned *grown = realloc(w->held, (size_t)need * sizeof *grown);
+        if (grown == NULL) {
+            w->held_all = 1;   /* main frees nothing meanwhile */
+            w->pins.changed = 1;   /* the next turn tries again */
+            pthread_mutex_unlock(&w->snap_lock);
+            return;
+        }
+        w->held = grown;
+        w->cap_held = need;
+    }
+    w->nheld = 0;
+    for (int i = 0; i < np; i++)
+        w->held[w->nheld++] = w->pools[i].conf_gen;
+    for (int i = 0; i < w->pins.n; i++)
+        w->held[w->nheld++] = w->pins.v[i].gen;
+    w->held_all = (uint8_t)w->pins.lost;
+    pthread_mutex_unlock(&w->snap_lock);
+}
+
+int worker_holds(struct worker *w, unsigned gen)
+{
+    int held;
+
+    pthread_mutex_lock(&w->snap_lock);
+    held = w->held_all;
+    for (int i = 0; i < w->nheld && !held; i++)
+        held = w->held[i] == gen;
+    pthread_mutex_unlock(&w->snap_lock);
+    return held;
 }
 
 int worker_cluster_json(struct worker *w, int pool, struct rbuf *out)
@@ -135,6 +220,10 @@ void worker_publish_fini(struct worker *w)
         rbuf_free(&w->snap_cluster[i]);
     free(w->snap_cluster);
     w->snap_cluster = NULL;
+    free(w->held);
+    w->held = NULL;
+    w->nheld = w->cap_held = 0;
+    w->held_all = 1;   /* (no reload comes now: main is stopping) */
     pthread_mutex_unlock(&w->snap_lock);
 }
 

@@ -20,6 +20,14 @@ int worker_cluster_json(struct worker *w, int pool, struct rbuf *out);
 /* Called by the worker's tick: copies its counters where the admin thread
  * reads them (a lock taken ten times a second, never on the request path). */
 void worker_publish_counters(struct worker *w, uint64_t now);
+/* Tells main which configuration generations the worker may point into:
+ * its pools' lists and what its pins hold (the lists published for the
+ * admin thread among them).  Called as the worker takes a reload (under
+ * cfg_lock, so that main never sees it holding the new lists without
+ * saying so), and by its tick when its pins changed. */
+void worker_publish_held(struct worker *w);
+/* Called by main (reload_collect): may worker w point into generation gen? */
+int worker_holds(struct worker *w, unsigned gen);
 /* Called by the worker's tick when another worker asked (worker_client_lists):
  * writes this worker's CLIENT LIST lines, per pool. */
 void worker_publish_clients(struct worker *w);
