@@ -45,8 +45,14 @@ void worker_publish_counters(struct worker *w, uint64_t now)
             p->snap_gen = p->conf_gen;
         }
         w->snap_conf[i] = p->conf->servers;   /* which servers, in which order */
-        for (int k = 0; k < n; k++)   /* a redis server keeps its counters in itself */
-            w->snap_servers[i][k] = p->redis ? *p->redis->servers[k]->stats : p->server_stats[k];
+        for (int k = 0; k < n; k++) {   /* a redis server keeps its counters in itself */
+            if (p->redis == NULL)
+                w->snap_servers[i][k] = p->server_stats[k];
+            else if (k < p->redis->nservers)
+                w->snap_servers[i][k] = *p->redis->servers[k]->stats;
+            else   /* a cluster seed a reload added: the pool takes seeds from the map, not the list */
+                memset(&w->snap_servers[i][k], 0, sizeof w->snap_servers[i][k]);
+        }
         if (p->redis != NULL && p->redis->cluster != NULL
             && (w->snap_cluster != NULL || (w->snap_cluster = calloc((size_t)np, sizeof *w->snap_cluster)) != NULL)) {
             w->snap_cluster[i].len = 0;

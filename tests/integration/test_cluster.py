@@ -2,6 +2,8 @@
 """coproxy in front of a real Redis Cluster (3 masters, 3 replicas, Debian's
 redis-server on loopback): keys by slot, multi-key commands split per slot,
 redirects followed while slots move, a master killed, replica reads."""
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -387,3 +389,25 @@ def test_client_tracking_follows_a_slot_to_its_new_node(daemon, cluster):
     while pushes.count(want) < 2:   # src's (the key left it), then dst's (the write)
         pushes.append(t.reply())
     assert call("GET", key) == b"$5\r\nafter\r\n"
+
+
+def test_a_reload_that_adds_seeds_keeps_the_counters_readable(daemon, shared_cluster, tmp_path):
+    c = shared_cluster
+    sock = str(tmp_path / "admin.sock")
+    r, port = proxy_for(daemon, c, admin=sock)
+    assert r.set("seeded", "1")
+    conf = tmp_path / "coproxy.conf"
+    text = conf.read_text()
+    more = ", ".join(f'"127.0.0.1:{n.port}:1 s{i}"' for i, n in enumerate(c.nodes[:3]))
+    conf.write_text(text.replace(f'"127.0.0.1:{c.nodes[0].port}:1 s0"', more))
+    d_pid = int(admin_stats(sock)["pid"])
+    os.kill(d_pid, signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while len(admin_stats(sock)["pools"][0]["servers"]) != 3:   # the three seeds listed
+        assert time.monotonic() < deadline, admin_stats(sock)
+        time.sleep(0.2)
+    for _ in range(5):                                   # published again and again: never past the end
+        doc = admin_stats(sock)
+        assert [s["name"] for s in doc["pools"][0]["servers"]] == ["s0", "s1", "s2"]
+        time.sleep(0.15)
+    assert r.get("seeded") == b"1"
