@@ -202,7 +202,7 @@ static void test_every_size_comes_back(void)
         co_release(a);
         co_release(b);
     }
-    CHECK(sizes_seen[0] <= 160);    /* from small frames ... */
+    CHECK(sizes_seen[0] <= 512);    /* from small frames (aarch64's are bigger) ... */
     CHECK(sizes_seen[1] >= 4400);   /* ... to past 4 KiB */
     CHECK_EQ(co_free_sharestack(share), 0);
 }
