@@ -146,8 +146,9 @@ class RedisLoad(threading.Thread):
             self.failures.append(repr(e))
 
 
-class Connector(threading.Thread):
-    """Connects, PINGs and closes, in a loop: a refused connect fails."""
+class ConnectLoop(threading.Thread):
+    """Connects, exchanges one message and closes, in a loop: a refused
+    connect fails; so does a wrong answer (exchange says which)."""
 
     def __init__(self, port):
         super().__init__(daemon=True)
@@ -163,18 +164,28 @@ class Connector(threading.Thread):
                 self.refused += 1
                 continue
             try:
-                s.sendall(b"*1\r\n$4\r\nPING\r\n")
-                got = s.recv(64)
-                if got == b"+PONG\r\n":
-                    self.done += 1
-                elif got == b"":
-                    self.retried += 1    # accepted by the old process as it stopped reading: asked again
-                else:
-                    self.failures.append(got)
-            except ConnectionResetError:
-                self.retried += 1
+                self.exchange(s)
+            except ConnectionResetError as e:
+                self.on_reset(e)
             finally:
                 s.close()
+
+
+class Connector(ConnectLoop):
+    """PINGs through a redis pool."""
+
+    def exchange(self, s):
+        s.sendall(b"*1\r\n$4\r\nPING\r\n")
+        got = s.recv(64)
+        if got == b"+PONG\r\n":
+            self.done += 1
+        elif got == b"":
+            self.retried += 1    # accepted by the old process as it stopped reading: asked again
+        else:
+            self.failures.append(got)
+
+    def on_reset(self, e):
+        self.retried += 1
 
 
 def fd_count(pid):
@@ -260,36 +271,24 @@ class TcpStream(threading.Thread):
             self.error = e
 
 
-class ShortTcp(threading.Thread):
-    def __init__(self, port):
-        super().__init__(daemon=True)
-        self.port = port
-        self.stop = threading.Event()
-        self.refused, self.done, self.retried, self.failures = 0, 0, 0, []
+class ShortTcp(ConnectLoop):
+    """A line echoed through a tcp pool."""
 
-    def run(self):
-        while not self.stop.is_set():
-            try:
-                s = socket.create_connection(("127.0.0.1", self.port), timeout=30)
-            except ConnectionRefusedError:
-                self.refused += 1
-                continue
-            try:
-                s.sendall(b"hello upgrade\n")
-                got = b""
-                while len(got) < 14:
-                    chunk = s.recv(64)
-                    if not chunk:
-                        break
-                    got += chunk
-                if got == b"hello upgrade\n":
-                    self.done += 1
-                else:
-                    self.failures.append(got)
-            except ConnectionResetError as e:
-                self.failures.append(repr(e))
-            finally:
-                s.close()
+    def exchange(self, s):
+        s.sendall(b"hello upgrade\n")
+        got = b""
+        while len(got) < 14:
+            chunk = s.recv(64)
+            if not chunk:
+                break
+            got += chunk
+        if got == b"hello upgrade\n":
+            self.done += 1
+        else:
+            self.failures.append(got)
+
+    def on_reset(self, e):
+        self.failures.append(repr(e))
 
 
 def test_ten_upgrades_under_tcp_load_break_no_stream(daemon, echo_backend, tmp_path, survivors):
