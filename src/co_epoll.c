@@ -57,6 +57,7 @@ void co_loop_free(struct co_env *env)
 
     if (loop == NULL)
         return;
+    co_fd_loop_gone(loop);   /* a later close of one of its fds must not reach into it */
     while ((c = (struct wait_chunk *)loop->wait_chunks) != NULL) {
         loop->wait_chunks = (struct co_wait *)c->next;
         free(c);

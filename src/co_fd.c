@@ -64,3 +64,19 @@ void co_fd_forget(int fd)
     memset(f, 0, sizeof *f);
     f->rcv_timeout_ms = f->snd_timeout_ms = -1;
 }
+
+/* loop is going with its thread: no slot may point at it, or at the waits in its memory. */
+void co_fd_loop_gone(struct stCoEpoll_t *loop)
+{
+    for (int c = 0; c < CHUNKS; c++) {
+        struct co_fd *chunk = __atomic_load_n(&chunks[c], __ATOMIC_ACQUIRE);
+        if (chunk == NULL)
+            continue;
+        for (int i = 0; i < CHUNK_SLOTS; i++)
+            if (chunk[i].loop == loop) {
+                chunk[i].loop = NULL;
+                chunk[i].registered = 0;   /* (its epoll set closes with it) */
+                chunk[i].waiters = NULL;
+            }
+    }
+}

@@ -72,6 +72,9 @@ struct stCoCond_t {
     struct co_wait **tail;
 };
 
+/* co_fd.c: loop is freed (its thread ends): slots forget it and its waits */
+CO_HIDDEN void co_fd_loop_gone(struct stCoEpoll_t *loop);
+
 /* co_epoll.c: f (fd's slot) out of its loop's epoll set, if it is in one */
 CO_HIDDEN void co_fd_unregister(struct co_fd *f, int fd);
 
