@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config_syntax.h"
 
@@ -36,6 +37,35 @@ static int include_at(const char *t, size_t len, size_t i)
     for (i += 8; i < len && (t[i] == ' ' || t[i] == '\t'); i++)
         ;
     return i < len && t[i] == '"';
+}
+
+/*
+ * An @include of something that is not a regular file (a directory, a
+ * FIFO, a device) ends libconfig's scanner with exit(): "input in flex
+ * scanner failed", the daemon gone -- on a reload too.  Its line, with err
+ * set, or 0.  (A missing file libconfig reports itself.)
+ */
+static int include_not_a_file(const char *t, size_t len, const char *file, char *err, size_t errlen)
+{
+    int line = 1;
+
+    for (size_t i = 0; i < len; i++) {
+        if ((i == 0 || t[i - 1] == '\n') && include_at(t, len, i)) {
+            char path[4096];
+            size_t k = 0, q = (size_t)((const char *)memchr(t + i, '"', len - i) - t) + 1;
+            struct stat st;
+            while (q < len && t[q] != '"' && t[q] != '\0' && t[q] != '\n' && k < sizeof path - 1)
+                path[k++] = t[q++];
+            path[k] = '\0';
+            if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+                snprintf(err, errlen, "%s:%d: @include \"%s\": not a regular file", file, line, path);
+                return line;
+            }
+        }
+        if (t[i] == '\n')
+            line++;
+    }
+    return 0;
 }
 
 /* t[0..len) with every run of strings made `word`, into out (room for
@@ -141,6 +171,10 @@ static int syntax_error(const char *file, char *err, size_t errlen)
         len += n;
     } while (n > 0);
     fclose(f);
+    if ((line = include_not_a_file(text, len, file, err, errlen)) > 0) {
+        free(text);
+        return 1;
+    }
     if (len > 0 && (line = syntax_error_line(text, len, "0")) > 0
         && syntax_error_line(text, len, "false") == line)
         snprintf(err, errlen, "%s:%d: syntax error", file, line);

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Configuration checks: every kind of mistake names the file, the line and
 the setting, and the daemon exits non-zero; -t only checks."""
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -412,3 +414,19 @@ def test_daemon_refuses_to_start_past_max_map_count(tmp_path):
     status, err = start_and_wait(conf, 60)
     assert status is not None and status != 0, f"started (status {status}):\n{err}"
     assert f"{conf}:1: threads: " in err and f"vm.max_map_count ({limit})" in err, err
+
+
+def test_an_include_of_a_directory_is_an_error_not_an_exit(tmp_path, daemon):
+    # libconfig's scanner ends the process on it ("input in flex scanner failed", found by fuzzing)
+    f, r = check(tmp_path, 'threads = 1;\n@include "/"\n' + GOOD_POOL % 20001)
+    assert r.returncode == 1, r.stderr
+    assert f'{f}:2: @include "/": not a regular file' in r.stderr, r.stderr
+    port = free_port()
+    d = daemon('threads = 1;\nlog_level = "info";\n' + GOOD_POOL % port, port=port)
+    d.conf.write_text('threads = 1;\n@include "/"\n' + GOOD_POOL % port)
+    d.proc.send_signal(signal.SIGHUP)                 # a reload with it: the daemon stays
+    deadline = time.monotonic() + 10
+    while "not a regular file" not in d.log():
+        assert time.monotonic() < deadline and d.proc.poll() is None, d.log()
+        time.sleep(0.1)
+    assert d.proc.poll() is None
