@@ -296,37 +296,52 @@ static long stats_number(const char *doc, const char *key)
     return p ? strtol(p + strlen(key), NULL, 10) : -1;
 }
 
+/* One command on a connection of its own: call()'s status (*out set), or
+ * -2 when the admin side cannot be reached (said on stderr). */
+static int ask(const struct target *t, char *cmd, char **out, size_t *outlen)
+{
+    int fd = connect_admin(t), st;
+
+    *out = NULL;
+    if (fd < 0)
+        return -2;
+    st = call(fd, 1, &cmd, out, outlen);
+    close(fd);
+    return st;
+}
+
+/* ask(), with a failure said on stderr: 0, or -1 (out freed). */
+static int ask_or_say(const struct target *t, char *cmd, char **out, size_t *outlen)
+{
+    int st = ask(t, cmd, out, outlen);
+
+    if (st == 0)
+        return 0;
+    if (st != -2)
+        fprintf(stderr, "coproxyctl: %s: %s\n", t->name, st < 0 ? "no reply" : *out);
+    free(*out);
+    *out = NULL;
+    return -1;
+}
+
 /* UPGRADE, then STATS until another pid answers (done) or ours says the upgrade failed. */
 static int upgrade(const struct target *t)
 {
-    char *argv[] = { "UPGRADE" }, *stats[] = { "STATS" }, *out = NULL;
+    char *out = NULL;
     size_t outlen;
     long old_pid = -1;
-    int fd, st;
 
-    if ((fd = connect_admin(t)) < 0)
+    if (ask_or_say(t, "STATS", &out, &outlen) != 0)
         return 1;
-    if (call(fd, 1, stats, &out, &outlen) == 0)
-        old_pid = stats_number(out, "\"pid\":");
+    old_pid = stats_number(out, "\"pid\":");
     free(out);
-    out = NULL;
-    st = call(fd, 1, argv, &out, &outlen);
-    close(fd);
-    if (st != 0) {
-        fprintf(stderr, "coproxyctl: %s: %s\n", t->name, st < 0 ? "no reply" : out);
-        free(out);
+    if (ask_or_say(t, "UPGRADE", &out, &outlen) != 0)
         return 1;
-    }
     free(out);
     for (int i = 0; i < 900; i++) {   /* 90 s: the daemon gives its new process 60 */
         struct timespec ts = { 0, 100 * 1000000L };
         nanosleep(&ts, NULL);
-        if ((fd = connect_admin(t)) < 0)
-            continue;
-        out = NULL;
-        st = call(fd, 1, stats, &out, &outlen);
-        close(fd);
-        if (st == 0) {
+        if (ask(t, "STATS", &out, &outlen) == 0) {
             long pid = stats_number(out, "\"pid\":");
             int failed = strstr(out, "\"upgrade\":\"failed\"") != NULL;
             free(out);
@@ -384,7 +399,6 @@ static int monitor_command(const struct target *t, int argc, char **argv, int js
 /* The admin side's TOP screen, redrawn every interval (like top or redis-cli --stat). */
 static int top(const struct target *t, double interval, long count)
 {
-    char *argv[] = { "TOP" };
     struct timespec ts = { (time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9) };
     int tty = isatty(STDOUT_FILENO);
 
@@ -392,16 +406,8 @@ static int top(const struct target *t, double interval, long count)
     for (long i = 0; !interrupted && (count <= 0 || i <= count); i++) {
         char *out = NULL;
         size_t outlen;
-        int fd = connect_admin(t), st;
-        if (fd < 0)
+        if (ask_or_say(t, "TOP", &out, &outlen) != 0)
             return 1;
-        st = call(fd, 1, argv, &out, &outlen);
-        close(fd);
-        if (st != 0) {
-            fprintf(stderr, "coproxyctl: %s: %s\n", t->name, st < 0 ? "no reply" : out);
-            free(out);
-            return 1;
-        }
         if (i > 0) {   /* the first screen has no rates yet: it only starts the count */
             time_t now = time(NULL);
             char when[32];
