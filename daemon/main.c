@@ -180,11 +180,14 @@ static int listen_addresses_taken(const struct config *cfg)
     int taken = 0;
 
     for (int i = 0; i < cfg->npools; i++)
-        if (!handover_has(&cfg->pools[i].listen) && addr_owner(&cfg->pools[i].listen, who, sizeof who)) {
-            log_error("pool %s: %s is already listened on by %s; a second coproxy would take a share of its "
-                      "connections (to replace a running one, upgrade it: SIGUSR2 or coproxyctl upgrade)",
-                      cfg->pools[i].name, cfg->pools[i].listen.text, who);
-            taken++;
+        for (int k = 0; k < cfg->pools[i].nlistens; k++) {
+            const struct proxy_addr *a = &cfg->pools[i].listens[k].addr;
+            if (!handover_has(a) && addr_owner(a, who, sizeof who)) {
+                log_error("pool %s: %s is already listened on by %s; a second coproxy would take a share of its "
+                          "connections (to replace a running one, upgrade it: SIGUSR2 or coproxyctl upgrade)",
+                          cfg->pools[i].name, a->text, who);
+                taken++;
+            }
         }
     return taken;
 }
@@ -266,10 +269,15 @@ int main(int argc, char **argv)
         notify("STATUS=startup failed");
         return 1;
     }
-    for (int i = 0; i < d.cfg.npools; i++)
-        log_info("pool %s: %s mode, listening on %s, %d server(s)", d.cfg.pools[i].name,
-                 d.cfg.pools[i].mode == MODE_TCP ? "tcp" : "redis", d.cfg.pools[i].listen.text,
-                 d.cfg.pools[i].nservers);
+    for (int i = 0; i < d.cfg.npools; i++) {
+        const struct pool_conf *pc = &d.cfg.pools[i];
+        char on[POOL_MAX_LISTEN * 80] = "";
+        for (int k = 0, off = 0; k < pc->nlistens && off < (int)sizeof on; k++)
+            off += snprintf(on + off, sizeof on - (size_t)off, "%s%s%s", k ? ", " : "", pc->listens[k].addr.text,
+                            pc->listens[k].tls ? " (TLS)" : "");
+        log_info("pool %s: %s mode, listening on %s, %d server(s)%s", pc->name, pc->mode == MODE_TCP ? "tcp" : "redis",
+                 on, pc->nservers, pc->server_tls ? ", TLS to them" : "");
+    }
     handover_close_rest();
     if (d.upgraded_from)
         log_info("coproxy %s ready: %d worker(s), upgraded from pid %d", COPROXY_VERSION, d.cfg.threads,

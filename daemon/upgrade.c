@@ -144,9 +144,10 @@ int upgrade_run(struct daemon *d, const char *config_file)
         return 0;
     /* every listening socket: each worker's per pool, and the admin port */
     for (int w = 0; w < d->cfg.threads; w++)
-        for (int i = 0; i < d->cfg.npools && nfds < UPGRADE_MAX_FDS - 1; i++)
-            if (d->workers[w].pools != NULL && d->workers[w].pools[i].listen_fd >= 0)
-                fds[nfds++] = d->workers[w].pools[i].listen_fd;
+        for (int i = 0; i < d->cfg.npools; i++)
+            for (int k = 0; k < POOL_MAX_LISTEN && nfds < UPGRADE_MAX_FDS - 1; k++)
+                if (d->workers[w].pools != NULL && d->workers[w].pools[i].listen_fds[k] >= 0)
+                    fds[nfds++] = d->workers[w].pools[i].listen_fds[k];
     nfds += admin_listen_fds(fds + nfds, UPGRADE_MAX_FDS - 1 - nfds);
     fd_list[0] = '\0';
     for (int i = 0; i < nfds; i++)

@@ -133,3 +133,16 @@ const char *addr_local(int fd, char *out, size_t n)
 {
     return addr_end(fd, 1, out, n);
 }
+
+const char *addr_host(const struct proxy_addr *a, char *out, size_t n)
+{
+    const char *t = a->text, *colon = strrchr(t, ':');
+    size_t len = colon && a->family != AF_UNIX ? (size_t)(colon - t) : strlen(t);
+
+    if (len >= 2 && t[0] == '[' && t[len - 1] == ']') {
+        t++;
+        len -= 2;
+    }
+    snprintf(out, n, "%.*s", (int)len, t);
+    return out;
+}

@@ -26,6 +26,10 @@ int addr_parse(const char *s, struct proxy_addr *out, char *err, size_t errlen);
 /* The port of an IPv4/IPv6 address (0 for a Unix path). */
 int addr_port(const struct proxy_addr *a);
 
+/* The host as written ("redis.example", "10.0.0.1", "::1": no port, no
+ * brackets), into out[0..n): the name a TLS certificate is checked against. */
+const char *addr_host(const struct proxy_addr *a, char *out, size_t n);
+
 /* Same address (family, bytes and port)? */
 int addr_equal(const struct proxy_addr *a, const struct proxy_addr *b);
 

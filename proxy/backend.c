@@ -12,10 +12,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "backend.h"
 #include "log.h"
 #include "redis_msg.h"
 #include "resp_append.h"
+#include "tls.h"
+#include "tls_pool.h"
 #include "worker_ctx.h"
 
 /*
@@ -69,6 +72,8 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
     int half = bc->fin_pending || bc->fin_sent, quiet = bc->quiet || half;
 
     snprintf(bc->why, sizeof bc->why, "%s", why);
+    SSL_free(bc->tls);   /* (its reader and writer look at gen before they touch it again) */
+    bc->tls = NULL;
     if (bc->fd >= 0) {
         close(bc->fd);   /* wakes a writer or reader parked on it */
         bc->fd = -1;
@@ -325,10 +330,22 @@ static void *reader_main(void *arg)
         goto out;
     }
     while (bc->gen == gen) {
-        ssize_t n = recv(fd, buf + len, cap - len, 0);   /* parks until there is something */
+        ssize_t n;
         size_t start = 0;
         uint64_t now_us;
 
+        if (bc->tls != NULL) {
+            short want = POLLIN;
+            n = tls_read(bc->tls, buf + len, cap - len, &want);
+            if (n < 0 && errno == EAGAIN) {
+                struct pollfd p = { .fd = fd, .events = want };
+                if (co_poll_edge(&p, 1, -1) < 0 && errno != EINTR)
+                    usleep(10 * 1000);   /* out of memory for a wait: do not spin */
+                continue;   /* (a failure meanwhile changed gen: the loop ends) */
+            }
+        } else {
+            n = recv(fd, buf + len, cap - len, 0);   /* parks until there is something */
+        }
         if (bc->gen != gen)
             break;
         if (n <= 0) {
@@ -471,6 +488,27 @@ oom:
     return -1;
 }
 
+/* server_tls: the handshake on the new connection, resuming the server's
+ * last session.  0, or -1 with why (its failure is the server's). */
+static int start_tls(struct backend_conn *bc, int fd, char *why, size_t n)
+{
+    struct redis_server *s = bc->srv;
+    const struct tls_conf *t = s->pool->conf->server_tls;
+    char host[128];
+
+    bc->tls = tls_new_client(t, fd, addr_host(&s->conf->addr, host, sizeof host), &s->tls_session);
+    if (bc->tls == NULL) {
+        snprintf(why, n, "out of memory for TLS");
+        return -1;
+    }
+    if (tls_connected(s->stats, bc->tls, fd, worker_now_ms() + (uint64_t)t->handshake_timeout, why, n) != 0) {
+        SSL_free(bc->tls);
+        bc->tls = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 static int backend_connect(struct worker *w, struct backend_conn *bc)
 {
     struct redis_server *s = bc->srv;
@@ -479,20 +517,28 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
     struct reader_arg *ra;
     struct rbuf pro = { 0 };
     int fd, nint, probe, hello;
-    char why[96];
+    char why[160];
 
     set_state(bc, BC_CONNECTING);
     if ((fd = open_socket(w, s, why, sizeof why)) < 0)
         goto fail;
+    if (s->pool->conf->server_tls != NULL && start_tls(bc, fd, why, sizeof why) != 0) {
+        close(fd);
+        goto fail;
+    }
     bc->server_id = 0;
     if ((nint = prologue(bc, &pro, &probe, &hello)) < 0
         || (nint > 0 && put_first(w, bc, &pro, nint, probe, hello) != 0)) {
         rbuf_free(&pro);
+        SSL_free(bc->tls);
+        bc->tls = NULL;
         close(fd);
         snprintf(why, sizeof why, "out of memory");
         goto fail;
     }
     if (s->retired && bc->head == NULL) {   /* removed while it connected, and nothing to send */
+        SSL_free(bc->tls);
+        bc->tls = NULL;
         close(fd);
         set_state(bc, BC_DOWN);
         return -1;
@@ -526,6 +572,7 @@ static void *writer_main(void *arg)
 
     co_enable_hook_sys();
     for (;;) {
+        short want = POLLOUT;
         ssize_t n;
 
         while (bc->out_off == bc->out.len) {
@@ -547,13 +594,16 @@ static void *writer_main(void *arg)
             continue;
         if (bc->out_off == bc->out.len)
             continue;   /* what was queued failed meanwhile (a timeout during the connect) */
-        n = send(bc->fd, bc->out.data + bc->out_off, bc->out.len - bc->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (bc->tls != NULL)
+            n = tls_write(bc->tls, bc->out.data + bc->out_off, bc->out.len - bc->out_off, &want);
+        else
+            n = send(bc->fd, bc->out.data + bc->out_off, bc->out.len - bc->out_off, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n > 0) {
             bc->out_off += (size_t)n;
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-            struct pollfd p = { .fd = bc->fd, .events = POLLOUT };
+            struct pollfd p = { .fd = bc->fd, .events = want };
             if (co_poll_edge(&p, 1, -1) < 0 && errno != EINTR)
                 usleep(10 * 1000);     /* out of memory for a wait: do not spin */
             /* an error shows in the next send */

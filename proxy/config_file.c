@@ -16,6 +16,7 @@
 #include "config_syntax.h"
 #include "log.h"
 #include "resp.h"
+#include "tls.h"
 
 /*
  * Errors name the file, the line and the setting's path as the user wrote
@@ -536,6 +537,188 @@ static void check_duplicates(struct ctx *c, const config_setting_t *servers, con
     }
 }
 
+/*
+ * `listen`: an address, or a list of up to POOL_MAX_LISTEN.  With a `tls`
+ * group, an address is a TLS listener; "plain://ADDR" keeps one plaintext
+ * beside it, and "tls://ADDR" says TLS outright (an error without `tls`).
+ */
+static void parse_listen(struct ctx *c, const config_setting_t *p, const char *prefix, struct pool_conf *out)
+{
+    const config_setting_t *l = config_setting_get_member(p, "listen");
+    char path[160], err[200];
+    int n;
+
+    snprintf(path, sizeof path, "%slisten", prefix);
+    if (l == NULL) {
+        fail(c, p, path, "every pool needs a listen address");
+        return;
+    }
+    if (config_setting_type(l) == CONFIG_TYPE_STRING) {
+        n = 1;
+    } else if (config_setting_type(l) == CONFIG_TYPE_LIST || config_setting_type(l) == CONFIG_TYPE_ARRAY) {
+        n = config_setting_length(l);
+        if (n < 1 || n > POOL_MAX_LISTEN) {
+            fail(c, l, path, "give 1 to %d addresses, not %d", POOL_MAX_LISTEN, n);
+            return;
+        }
+    } else {
+        fail(c, l, path, "must be an address or a list of addresses, not %s", type_name(config_setting_type(l)));
+        return;
+    }
+    for (int i = 0; i < n && !c->failed; i++) {
+        const config_setting_t *e = config_setting_type(l) == CONFIG_TYPE_STRING ? l
+                                    : config_setting_get_elem(l, (unsigned)i);
+        const char *v = config_setting_get_string(e);
+        struct pool_listen *pl = &out->listens[i];
+
+        if (config_setting_type(l) != CONFIG_TYPE_STRING)
+            snprintf(path, sizeof path, "%slisten.[%d]", prefix, i);
+        if (v == NULL) {
+            fail(c, e, path, "must be a string such as \"127.0.0.1:6379\"");
+            return;
+        }
+        pl->tls = out->tls != NULL;
+        if (strncmp(v, "tls://", 6) == 0) {
+            v += 6;
+            if (out->tls == NULL) {
+                fail(c, e, path, "a TLS listener needs the pool's tls = { certificate = ...; key = ...; }");
+                return;
+            }
+        } else if (strncmp(v, "plain://", 8) == 0) {
+            v += 8;
+            pl->tls = 0;
+        }
+        if (addr_parse(v, &pl->addr, err, sizeof err) != 0) {
+            fail(c, e, path, "%s", err);
+            return;
+        }
+        for (int j = 0; j < i; j++)
+            if (addr_equal(&out->listens[j].addr, &pl->addr))
+                fail(c, e, path, "'%s' is listed twice", pl->addr.text);
+    }
+    out->nlistens = n;
+    out->listen = out->listens[0].addr;
+}
+
+/* Reads one TLS setting's file name (checked when the contexts are built). */
+static void get_file(struct ctx *c, const config_setting_t *g, const char *prefix, const char *name, char *out,
+                     size_t size, int required)
+{
+    char path[160];
+
+    get_text(c, g, prefix, name, out, size);
+    if (!c->failed && required && out[0] == '\0') {
+        snprintf(path, sizeof path, "%s%s", prefix, name);
+        fail(c, g, path, "is required");
+    }
+}
+
+/* ALPN: one protocol name or a list of them, to OpenSSL's wire format. */
+static void get_alpn(struct ctx *c, const config_setting_t *g, const char *prefix, struct tls_conf *t)
+{
+    const config_setting_t *a = config_setting_get_member(g, "alpn");
+    char path[160];
+    int n;
+
+    if (a == NULL)
+        return;
+    snprintf(path, sizeof path, "%salpn", prefix);
+    n = config_setting_type(a) == CONFIG_TYPE_STRING ? 1 : config_setting_length(a);
+    for (int i = 0; i < n && !c->failed; i++) {
+        const char *v = config_setting_type(a) == CONFIG_TYPE_STRING ? config_setting_get_string(a)
+                                                                     : config_setting_get_string_elem(a, (unsigned)i);
+        size_t len = v ? strlen(v) : 0;
+        if (v == NULL || len == 0 || len > 31 || t->alpn_len + 1 + len > sizeof t->alpn || i >= TLS_MAX_ALPN) {
+            fail(c, a, path, "must be a protocol name (1 to 31 characters) or a list of up to %d", TLS_MAX_ALPN);
+            return;
+        }
+        t->alpn[t->alpn_len++] = (unsigned char)len;
+        memcpy(t->alpn + t->alpn_len, v, len);
+        t->alpn_len += (unsigned)len;
+    }
+}
+
+/*
+ * A pool's `tls` (server = 1: its listeners) or `server_tls` group (its
+ * backend connections).  The certificates are loaded here: a bad one is
+ * an error naming the group, the file and OpenSSL's reason.
+ */
+static struct tls_conf *parse_tls(struct ctx *c, const config_setting_t *p, const char *pool_prefix,
+                                  const char *name, int server)
+{
+    static const char *const known_server[] = { "certificate", "key", "ca", "verify_client", "sni", "alpn",
+                                                "min_version", "handshake_timeout", NULL };
+    static const char *const known_client[] = { "ca", "verify", "server_name", "certificate", "key", "alpn",
+                                                "min_version", "handshake_timeout", NULL };
+    const config_setting_t *g = config_setting_get_member(p, name), *sni;
+    char prefix[96], path[160], err[400];
+    struct tls_conf *t;
+
+    if (g == NULL || c->failed)
+        return NULL;
+    snprintf(prefix, sizeof prefix, "%s%s.", pool_prefix, name);
+    snprintf(path, sizeof path, "%s%s", pool_prefix, name);
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+        fail(c, g, path, "must be a group { %s }", server ? "certificate = \"FILE\"; key = \"FILE\"; ..." : "ca = \"FILE\"; ...");
+        return NULL;
+    }
+    check_known(c, g, prefix, server ? known_server : known_client);
+    if ((t = calloc(1, sizeof *t)) == NULL) {
+        fail(c, g, path, "out of memory");
+        return NULL;
+    }
+    t->server = server;
+    get_file(c, g, prefix, "certificate", t->certs[0].file, sizeof t->certs[0].file, server);
+    get_file(c, g, prefix, "key", t->certs[0].key, sizeof t->certs[0].key, 0);
+    get_file(c, g, prefix, "ca", t->ca, sizeof t->ca, !server);
+    t->ncerts = server ? 1 : 0;
+    if (server) {
+        t->verify_client = get_bool(c, g, prefix, "verify_client", 0);
+        if (!c->failed && t->verify_client && t->ca[0] == '\0') {
+            snprintf(path, sizeof path, "%sca", prefix);
+            fail(c, g, path, "verify_client = true needs the CA that signs the clients' certificates");
+        }
+    } else {
+        t->verify = get_bool(c, g, prefix, "verify", 1);
+        get_text(c, g, prefix, "server_name", t->server_name, sizeof t->server_name);
+    }
+    t->handshake_timeout = get_int(c, g, prefix, "handshake_timeout", 10000, 1, 3600000);
+    get_alpn(c, g, prefix, t);
+    if ((sni = config_setting_get_member(g, "sni")) != NULL && !c->failed) {
+        int n = config_setting_length(sni);
+        snprintf(path, sizeof path, "%ssni", prefix);
+        if (config_setting_type(sni) != CONFIG_TYPE_LIST || n + 1 > TLS_MAX_CERTS)
+            fail(c, sni, path, "must be a list of up to %d groups ( { certificate = \"FILE\"; key = \"FILE\"; }, ... )",
+                 TLS_MAX_CERTS - 1);
+        for (int i = 0; i < n && !c->failed; i++) {
+            const config_setting_t *e = config_setting_get_elem(sni, (unsigned)i);
+            char eprefix[128];
+            snprintf(eprefix, sizeof eprefix, "%ssni.[%d].", prefix, i);
+            if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+                snprintf(path, sizeof path, "%ssni.[%d]", prefix, i);
+                fail(c, e, path, "must be a group { certificate = \"FILE\"; key = \"FILE\"; }");
+                break;
+            }
+            check_known(c, e, eprefix, (const char *const[]){ "certificate", "key", NULL });
+            get_file(c, e, eprefix, "certificate", t->certs[t->ncerts].file, sizeof t->certs[0].file, 1);
+            get_file(c, e, eprefix, "key", t->certs[t->ncerts].key, sizeof t->certs[0].key, 0);
+            t->ncerts++;
+        }
+    }
+    {
+        const char *mv = get_str(c, g, prefix, "min_version", "TLSv1.2", (const char *const[]){ "TLSv1.2", "TLSv1.3", NULL });
+        t->min_tls13 = strcmp(mv, "TLSv1.3") == 0;
+    }
+    snprintf(path, sizeof path, "%s%s", pool_prefix, name);
+    if (!c->failed && tls_conf_build(t, err, sizeof err) != 0)
+        fail(c, g, path, "%s", err);
+    if (c->failed) {
+        tls_conf_free(t);
+        return NULL;
+    }
+    return t;
+}
+
 static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct pool_conf *out)
 {
     static const char *const known[] = { "name", "listen", "mode", "balance", "connect_timeout",
@@ -546,8 +729,8 @@ static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct
                                          "cluster_refresh_interval", "cluster_max_redirects",
                                          "password", "max_multibulk_length", "max_bulk_length",
                                          "max_inline_length", "slowlog_slower_than", "slowlog_max_len",
-                                         "hotkeys", "bigkey_threshold", NULL };
-    char prefix[64], path[128], err[200];
+                                         "hotkeys", "bigkey_threshold", "tls", "server_tls", NULL };
+    char prefix[64], path[128];
     const config_setting_t *servers;
     const char *v;
 
@@ -565,16 +748,11 @@ static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct
         return;
     }
     snprintf(out->name, sizeof out->name, "%s", v);
-    v = get_str(c, p, prefix, "listen", NULL, NULL);
-    snprintf(path, sizeof path, "%slisten", prefix);
-    if (v == NULL) {
-        fail(c, p, path, "every pool needs a listen address");
+    out->tls = parse_tls(c, p, prefix, "tls", 1);
+    out->server_tls = parse_tls(c, p, prefix, "server_tls", 0);
+    parse_listen(c, p, prefix, out);
+    if (c->failed)
         return;
-    }
-    if (!c->failed && addr_parse(v, &out->listen, err, sizeof err) != 0) {
-        fail(c, config_setting_get_member(p, "listen"), path, "%s", err);
-        return;
-    }
     v = get_str(c, p, prefix, "mode", "tcp", modes);
     out->mode = strcmp(v, "redis") == 0 ? MODE_REDIS : MODE_TCP;
     v = get_str(c, p, prefix, "balance", "roundrobin", balances);
@@ -654,6 +832,16 @@ static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct
     }
     if (!c->failed)
         check_duplicates(c, servers, prefix, out);
+}
+
+/* An address both pools listen on, or NULL. */
+static const struct proxy_addr *shared_listen(const struct pool_conf *a, const struct pool_conf *b)
+{
+    for (int i = 0; i < a->nlistens; i++)
+        for (int j = 0; j < b->nlistens; j++)
+            if (addr_equal(&a->listens[i].addr, &b->listens[j].addr))
+                return &a->listens[i].addr;
+    return NULL;
 }
 
 /* The admin group: the Unix socket, its mode, and the optional TCP port. */
@@ -842,11 +1030,12 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
                     snprintf(path, sizeof path, "pools.[%d].name", i);
                     fail(&c, config_setting_get_member(config_setting_get_elem(pools, (unsigned)i), "name"),
                          path, "pool name '%s' is already used by pools.[%d]", cfg->pools[i].name, j);
-                } else if (addr_equal(&cfg->pools[i].listen, &cfg->pools[j].listen)) {
+                } else {
+                    const struct proxy_addr *a = shared_listen(&cfg->pools[i], &cfg->pools[j]);
                     snprintf(path, sizeof path, "pools.[%d].listen", i);
-                    fail(&c, config_setting_get_member(config_setting_get_elem(pools, (unsigned)i), "listen"),
-                         path, "'%s' is already the listen address of pool '%s'",
-                         cfg->pools[i].listen.text, cfg->pools[j].name);
+                    if (a != NULL)
+                        fail(&c, config_setting_get_member(config_setting_get_elem(pools, (unsigned)i), "listen"),
+                             path, "'%s' is already a listen address of pool '%s'", a->text, cfg->pools[j].name);
                 }
             }
             if (!c.failed && strcmp(cfg->pools[i].distribution, "cluster") == 0
@@ -861,9 +1050,10 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
         }
     }
     for (int i = 0; i < cfg->npools && !c.failed && cfg->admin_has_listen; i++)
-        if (addr_equal(&cfg->pools[i].listen, &cfg->admin_listen))
-            fail(&c, config_setting_get_member(config_setting_get_member(root, "admin"), "listen"), "admin.listen",
-                 "'%s' is already the listen address of pool '%s'", cfg->admin_listen.text, cfg->pools[i].name);
+        for (int k = 0; k < cfg->pools[i].nlistens; k++)
+            if (addr_equal(&cfg->pools[i].listens[k].addr, &cfg->admin_listen))
+                fail(&c, config_setting_get_member(config_setting_get_member(root, "admin"), "listen"), "admin.listen",
+                     "'%s' is already a listen address of pool '%s'", cfg->admin_listen.text, cfg->pools[i].name);
     if (!c.failed)
         check_map_count(&c, root, cfg);
     free(c.wide);
@@ -878,8 +1068,11 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
 
 void config_free(struct config *cfg)
 {
-    for (int i = 0; i < cfg->npools; i++)
+    for (int i = 0; i < cfg->npools; i++) {
         free(cfg->pools[i].servers);
+        tls_conf_free(cfg->pools[i].tls);
+        tls_conf_free(cfg->pools[i].server_tls);
+    }
     free(cfg->pools);
     cfg->pools = NULL;
     cfg->npools = 0;

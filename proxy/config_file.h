@@ -21,9 +21,23 @@ struct server_conf {
     int weight;
 };
 
+/* A pool may listen on a few addresses, each plaintext or TLS. */
+#define POOL_MAX_LISTEN 4
+
+struct pool_listen {
+    struct proxy_addr addr;
+    int tls;                         /* clients speak TLS here (the pool's `tls`) */
+};
+
+struct tls_conf;
+
 struct pool_conf {
     char name[64];
-    struct proxy_addr listen;
+    struct proxy_addr listen;        /* the first of listens (what INFO and the stats name) */
+    struct pool_listen listens[POOL_MAX_LISTEN];
+    int nlistens;
+    struct tls_conf *tls;            /* its TLS listeners' certificates (NULL: none) */
+    struct tls_conf *server_tls;     /* TLS to its servers (NULL: plaintext) */
     enum pool_mode mode;
     enum balance balance;
     int connect_timeout;             /* ms */

@@ -28,7 +28,15 @@
     X(blocked_given_back, COUNTER, "pops undone: taken for a blocked client that had left, pushed back") \
     X(security_closed,    COUNTER, "clients closed for sending HTTP (POST, Host:) to the redis port") \
     X(bytes_in,           COUNTER, "bytes received from clients")                      \
-    X(bytes_out,          COUNTER, "bytes sent to clients")
+    X(bytes_out,          COUNTER, "bytes sent to clients")                            \
+    X(tls_handshakes,     COUNTER, "TLS handshakes done with clients")                 \
+    X(tls_resumed,        COUNTER, "of those, resumed sessions (ticket or cache)")     \
+    X(tls_v1_2,           COUNTER, "of those, TLS 1.2")                                \
+    X(tls_v1_3,           COUNTER, "of those, TLS 1.3")                                \
+    X(tls_fail_protocol,  COUNTER, "TLS handshakes failed: not TLS, malformed or refused") \
+    X(tls_fail_certificate, COUNTER, "TLS handshakes failed: a client certificate refused") \
+    X(tls_fail_timeout,   COUNTER, "TLS handshakes failed: not done within handshake_timeout") \
+    X(tls_fail_closed,    COUNTER, "TLS handshakes failed: the client closed half-way")
 
 #define STATS_SERVER(X)                                                                \
     X(requests,           COUNTER, "requests sent (redis) or connections made (tcp)")  \
@@ -38,7 +46,10 @@
     X(ejected,            GAUGE,   "1 while out of the distribution")                  \
     X(connections,        GAUGE,   "connections open to it")                           \
     X(connecting,         GAUGE,   "connects in progress")                             \
-    X(pinned,             GAUGE,   "connections pinned to a client (transaction, blocking command)")
+    X(pinned,             GAUGE,   "connections pinned to a client (transaction, blocking command)") \
+    X(tls_handshakes,     COUNTER, "TLS handshakes done with it")                      \
+    X(tls_resumed,        COUNTER, "of those, resumed sessions")                       \
+    X(tls_failures,       COUNTER, "TLS handshakes with it that failed (certificate, protocol, timeout)")
 
 #define STATS_FIELD(name, type, help) uint64_t name;
 

@@ -14,6 +14,9 @@
 #include "resp.h"
 #include "counters.h"
 
+struct ssl_st;
+struct ssl_session_st;
+
 struct worker;
 struct pool_rt;
 struct redis_client;
@@ -136,6 +139,8 @@ struct redis_server {
     struct server_conf *own_conf;    /* its settings when no configuration lists them: a
                                         node the slot map found (the config names only the
                                         seeds), a seed or a server a reload removed */
+    struct ssl_session_st *tls_session;   /* server_tls: the last session it gave (resumed by the
+                                        next connection's handshake), or NULL */
 };
 
 /*
@@ -236,7 +241,8 @@ struct backend_conn {
                                         elsewhere (a tracking client's, outside a transaction) */
     uint8_t tracked;                 /* the server may push invalidations on it (until it is
                                         closed): a '>' is never a reply (dropped if no tracker) */
-    char why[96];                    /* the last failure, for error replies */
+    char why[160];                   /* the last failure, for error replies */
+    struct ssl_st *tls;              /* server_tls: the connection's TLS (NULL: plaintext) */
 };
 
 /* Where a key goes: its server (NULL: none is live) and, in a cluster, the
@@ -326,6 +332,10 @@ struct redis_client {
     uint8_t pushes;                      /* pushes may come unasked (tracking, or the REDIRECT
                                             target of another client): idle, it waits for them too */
     uint8_t shed;                        /* idle without a coroutine: a watch on fd brings one */
+    /* TLS (tls.h): NULL on a plaintext listener */
+    struct ssl_st *tls;                  /* (OpenSSL's SSL) */
+    uint64_t tls_deadline;               /* ms: the handshake is given up then */
+    short tls_want;                      /* what the last read waits for (TLS may write to read) */
 };
 
 /* A subscriber's subscriptions (redis_pubsub.c keeps them; here for the

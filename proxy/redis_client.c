@@ -31,6 +31,8 @@
 #include "redis_route.h"
 #include "redis_tracking.h"
 #include "redis_wait.h"
+#include "tls.h"
+#include "tls_pool.h"
 #include "worker_ctx.h"
 
 /*
@@ -57,7 +59,7 @@ static uint64_t next_client_id(struct worker *w)
 }
 
 
-struct redis_client *redis_client_new(struct worker *w, struct pool_rt *p, int fd)
+struct redis_client *redis_client_new(struct worker *w, struct pool_rt *p, int fd, SSL *tls)
 {
     struct redis_client *c = calloc(1, sizeof *c);
 
@@ -66,6 +68,9 @@ struct redis_client *redis_client_new(struct worker *w, struct pool_rt *p, int f
     c->w = w;
     c->pool = p->redis;
     c->fd = fd;
+    c->tls = tls;
+    if (tls != NULL)
+        c->tls_deadline = worker_now_ms() + (uint64_t)p->conf->tls->handshake_timeout;
     c->tail = &c->head;
     c->id = next_client_id(w);
     c->since_ms = worker_now_ms();
@@ -456,6 +461,38 @@ static void written(struct redis_client *c, int n, int lost)
     }
 }
 
+/*
+ * TLS: the replies are gathered into records of up to 16 KiB (a record
+ * per reply would cost a MAC, a header and often a system call each); a
+ * reply that big goes on its own.  Parks until all is written.  0 or -1.
+ */
+static int tls_send_iov(struct redis_client *c, const struct iovec *iov, int niov)
+{
+    size_t cap, len = 0;
+    char *buf = worker_ibuf_get(c->w, &cap);
+    int r = 0;
+
+    if (buf == NULL)
+        return -1;
+    for (int i = 0; i < niov && r == 0; i++) {
+        size_t n = iov[i].iov_len;
+        if (len > 0 && len + n > cap) {
+            r = tls_write_all(c->tls, c->fd, buf, len);
+            len = 0;
+        }
+        if (n >= cap) {
+            r = r ? r : tls_write_all(c->tls, c->fd, iov[i].iov_base, n);
+            continue;
+        }
+        memcpy(buf + len, iov[i].iov_base, n);
+        len += n;
+    }
+    if (r == 0 && len > 0)
+        r = tls_write_all(c->tls, c->fd, buf, len);
+    worker_ibuf_put(c->w, buf, cap);
+    return r;
+}
+
 /* Writes replies in request order as they complete, until the queue is empty.
  * 0, or -1 if the client cannot be written to (or has left). */
 static __attribute__((noinline)) int flush_replies(struct redis_client *c)
@@ -489,7 +526,8 @@ static __attribute__((noinline)) int flush_replies(struct redis_client *c)
         mh.msg_iovlen = (size_t)niov;
         /* blocking (hooked): all of it, or the client is gone */
         lost = c->kicked || c->overflow || c->gone
-               || (niov > 0 && sendmsg(c->fd, &mh, MSG_NOSIGNAL) != (ssize_t)total);
+               || (niov > 0 && (c->tls != NULL ? tls_send_iov(c, iov, niov) != 0
+                                               : sendmsg(c->fd, &mh, MSG_NOSIGNAL) != (ssize_t)total));
         if (lost && c->pin_holds == 0)
             return -1;
         if (lost) {   /* a blocked command waits still: see it ended (and undone) first */
@@ -543,12 +581,17 @@ static __attribute__((noinline)) int read_input(struct redis_client *c, int *rea
     if (c->in.len == c->in.cap && rbuf_reserve(&c->in, c->in.cap) != 0)
         return -1;   /* a request bigger than memory allows */
     room = c->in.cap - c->in.len;
-    n = recv(c->fd, c->in.data + c->in.len, room, MSG_DONTWAIT);
+    if (c->tls != NULL)
+        n = tls_read(c->tls, c->in.data + c->in.len, room, &c->tls_want);
+    else
+        n = recv(c->fd, c->in.data + c->in.len, room, MSG_DONTWAIT);
     if (n > 0) {
         c->in.len += (size_t)n;
         c->pool->stats->bytes_in += (uint64_t)n;
         c->partial = 0;
-        *ready = (size_t)n == room || c->hup;   /* a short read drained the socket */
+        /* a short read drained the socket; a TLS read returns a record, and
+         * more may wait in the socket: it is read until it says so */
+        *ready = (size_t)n == room || c->hup || c->tls != NULL;
         if (c->idle && (c->ps == NULL || pubsub_subscribed(c) == 0))   /* subscribers are not idle */
             co_timer_arm(c->idle, c->pool->conf->client_idle_timeout);
         return 1;
@@ -582,6 +625,10 @@ static __attribute__((noinline)) int subscriber_wait(struct redis_client *c)
     if (c->cond == NULL && (c->cond = co_cond_alloc()) == NULL)
         return -1;
     c->input_ready = 0;
+    if (c->tls != NULL && tls_pending(c->tls)) {   /* read already, not yet decrypted */
+        c->input_ready = 1;
+        return 0;
+    }
     if (co_fd_watch(c->fd, POLLIN | POLLRDHUP, subscriber_input, c) != 0)
         return -1;
     c->sub_waiting = 1;
@@ -624,7 +671,7 @@ static int client_serve(struct redis_client *c)
             if (!ready)
                 continue;
         } else if (!ready) {
-            struct pollfd p = { .fd = c->fd, .events = POLLIN | POLLRDHUP };
+            struct pollfd p = { .fd = c->fd, .events = c->tls && c->tls_want == POLLOUT ? POLLOUT : POLLIN | POLLRDHUP };
             int idle = c->in.data == NULL && c->head == NULL;
             int n = co_poll_edge(&p, 1, idle ? CLIENT_SHED_MS : -1);
             if (n < 0 && errno != EINTR)
@@ -680,6 +727,11 @@ static void client_close(struct redis_client *c)
     co_timer_free(c->idle);
     co_timer_free(c->soft_timer);
     co_cond_free(c->cond);
+    if (c->tls != NULL) {
+        if (!c->gone && !c->kicked && c->started)
+            tls_close_notify(c->tls);
+        SSL_free(c->tls);
+    }
     close(c->fd);
     free(c->name);
     if (c->prev)
@@ -740,6 +792,11 @@ void *redis_client_main(void *arg)
         setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (p->conf->client_idle_timeout > 0 && (c->idle = co_timer_new(on_idle, c)) != NULL)
             co_timer_arm(c->idle, p->conf->client_idle_timeout);
+        if (c->tls != NULL && tls_accepted(p->rt, c->tls, c->fd, c->tls_deadline) != 0) {
+            client_close(c);
+            worker_retire(w, co_self());
+            return NULL;
+        }
     }
     if (client_serve(c) != CLIENT_SHED || co_fd_watch(c->fd, POLLIN | POLLRDHUP, client_wake, c) != 0) {
         client_close(c);

@@ -83,6 +83,17 @@ void reload_free(void)
         }                                                                 \
     } while (0)
 
+/* The same addresses, each plaintext or TLS as before. */
+static int same_listeners(const struct pool_conf *a, const struct pool_conf *b)
+{
+    if (a->nlistens != b->nlistens)
+        return 0;
+    for (int i = 0; i < a->nlistens; i++)
+        if (!addr_equal(&a->listens[i].addr, &b->listens[i].addr) || a->listens[i].tls != b->listens[i].tls)
+            return 0;
+    return 1;
+}
+
 void reload(struct daemon *d, const char *file)
 {
     struct config nc, *oc = &d->cfg;
@@ -126,9 +137,19 @@ void reload(struct daemon *d, const char *file)
             *o = t;   /* ownership swaps too: nc now holds what it frees later */
             continue;
         }
-        NEEDS_RESTART(!addr_equal(&n->listen, &o->listen), "pool %s: listen (%s -> %s) needs a restart", o->name,
-                      o->listen.text, n->listen.text);
-        n->listen = o->listen;
+        if (!same_listeners(n, o)) {
+            NEEDS_RESTART(1, "pool %s: listen (%s%s -> %s%s) needs a restart", o->name, o->listen.text,
+                          o->nlistens > 1 ? ", ..." : "", n->listen.text, n->nlistens > 1 ? ", ..." : "");
+            memcpy(n->listens, o->listens, sizeof n->listens);
+            n->nlistens = o->nlistens;
+            n->listen = o->listen;
+        }
+        if ((n->tls == NULL) != (o->tls == NULL)) {   /* its listeners stay as they are, and so their certificates */
+            struct tls_conf *t = n->tls;
+            NEEDS_RESTART(1, "pool %s: tls added or removed needs a restart", o->name);
+            n->tls = o->tls;
+            o->tls = t;   /* (freed with the old pools) */
+        }
         if (n->mode == MODE_REDIS) {
             NEEDS_RESTART(n->server_connections != o->server_connections,
                           "pool %s: server_connections needs a restart", o->name);

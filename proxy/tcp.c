@@ -14,6 +14,8 @@
 
 #include "log.h"
 #include "tcp.h"
+#include "tls.h"
+#include "tls_pool.h"
 #include "worker_ctx.h"
 
 /*
@@ -46,6 +48,8 @@ struct direction {
     uint8_t drain;                   /* edges on `from` may have been missed (it was not
                                         watched while output was pending): read to EAGAIN */
     uint8_t bulk;                    /* a read filled the buffer: splice until drained */
+    SSL **rtls, **wtls;              /* `from`'s and `to`'s TLS (NULL inside: plaintext) */
+    short rwant, wwant;              /* what a TLS read or write that would block waits for */
 };
 
 struct tcp_conn {
@@ -64,6 +68,7 @@ struct tcp_conn {
     uint8_t kicked;
     uint8_t out_of_fds;              /* no backend socket: the worker logged it */
     uint8_t copy;                    /* the sockets cannot splice: relay through buffers */
+    SSL *ctls, *btls;                /* the client's and the backend's TLS, or NULL */
 };
 
 /* FNV-1a over the client's IP address (not its port): a client sticks to a backend. */
@@ -100,8 +105,8 @@ static unsigned hash_peer(const struct sockaddr *peer, unsigned len)
 /* The connection's state, then its idle timer: both in its coroutine's one allocation. */
 #define TCP_CONN_SIZE ((sizeof(struct tcp_conn) + 15) & ~(size_t)15)
 
-int tcp_conn_start(struct worker *w, struct pool_rt *p, int fd, const struct sockaddr *peer, unsigned peer_len,
-                   const struct stCoRoutineAttr_t *attr, struct stCoRoutine_t **co)
+int tcp_conn_start(struct worker *w, struct pool_rt *p, int fd, SSL *tls, const struct sockaddr *peer,
+                   unsigned peer_len, const struct stCoRoutineAttr_t *attr, struct stCoRoutine_t **co)
 {
     struct tcp_conn *c;
     void *mem;
@@ -112,6 +117,8 @@ int tcp_conn_start(struct worker *w, struct pool_rt *p, int fd, const struct soc
     c->w = w;
     c->p = p;
     c->cfd = fd;
+    c->ctls = tls;
+    c->copy = tls != NULL;   /* TLS bytes are decrypted in user space: no splice */
     c->bfd = -1;
     c->server = -1;
     c->peer_hash = hash_peer(peer, peer_len);
@@ -487,7 +494,8 @@ static int flush_pending(struct tcp_conn *c, struct direction *d)
         return -1;
     }
     while (d->off < d->len) {
-        ssize_t n = send(*d->to, d->buf + d->off, d->len - d->off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t n = *d->wtls ? tls_write(*d->wtls, d->buf + d->off, d->len - d->off, &d->wwant)
+                             : send(*d->to, d->buf + d->off, d->len - d->off, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n > 0) {
             d->off += (uint32_t)n;
             continue;
@@ -531,7 +539,8 @@ static ssize_t take_input(struct tcp_conn *c, struct direction *d)
         errno = ENOMEM;
         return -1;
     }
-    n = recv(*d->from, d->buf, WORKER_BUF_SIZE, MSG_DONTWAIT);
+    n = *d->rtls ? tls_read(*d->rtls, d->buf, WORKER_BUF_SIZE, &d->rwant)
+                 : recv(*d->from, d->buf, WORKER_BUF_SIZE, MSG_DONTWAIT);
     if (n > 0) {
         d->len = (uint32_t)n;
         d->bulk = n == WORKER_BUF_SIZE;
@@ -565,11 +574,14 @@ static __attribute__((noinline)) int direction_step(struct tcp_conn *c, struct d
             c->p->stats.bytes_in += (uint64_t)n;
         else
             c->p->stats.bytes_out += (uint64_t)n;
-        if (d->buf && n < WORKER_BUF_SIZE)
-            d->ready = d->end || d->drain;   /* drained: later data brings a new edge */
+        if (d->buf && n < WORKER_BUF_SIZE && *d->rtls == NULL)
+            d->ready = d->end || d->drain;   /* drained: later data brings a new edge (a TLS
+                                                read returns a record: read on until EAGAIN) */
         return flush_pending(c, d) < 0 ? STEP_OVER : STEP_OK;
     }
     if (n == 0) {
+        if (*d->wtls)
+            tls_close_notify(*d->wtls);
         shutdown(*d->to, SHUT_WR);   /* a half-close, passed on */
         d->open = 0;
         return STEP_OK;
@@ -592,12 +604,12 @@ static short direction_wait(const struct direction *d, int *fd)
         return 0;
     if (d->buf || d->pend) {
         *fd = *d->to;
-        return POLLOUT;
+        return *d->wtls && d->wwant == POLLIN ? POLLIN : POLLOUT;
     }
     if (d->ready)
         return 0;
     *fd = *d->from;
-    return POLLIN | POLLRDHUP;
+    return *d->rtls && d->rwant == POLLOUT ? POLLOUT : POLLIN | POLLRDHUP;
 }
 
 /*
@@ -612,9 +624,9 @@ static void relay(struct tcp_conn *c)
     /* drain: events before the relay (the connect's wait took the backend's
      * first one, which may carry its FIN) are not known, so read to EAGAIN */
     dir[0] = (struct direction){ .from = &c->cfd, .to = &c->bfd, .open = 1, .ready = 1,
-                                 .drain = 1, .pipe = { -1, -1 } };
+                                 .drain = 1, .pipe = { -1, -1 }, .rtls = &c->ctls, .wtls = &c->btls };
     dir[1] = (struct direction){ .from = &c->bfd, .to = &c->cfd, .open = 1, .ready = 1,
-                                 .drain = 1, .pipe = { -1, -1 } };
+                                 .drain = 1, .pipe = { -1, -1 }, .rtls = &c->btls, .wtls = &c->ctls };
 
     while ((dir[0].open || dir[0].buf || dir[0].pend || dir[1].open || dir[1].buf || dir[1].pend)
            && !c->kicked) {
@@ -652,6 +664,31 @@ over:
     }
 }
 
+/* TLS to the backend just connected (server_tls): 0, or -1 (counted;
+ * logged at most once a second per worker). */
+static __attribute__((noinline)) int backend_tls(struct tcp_conn *c)
+{
+    static __thread uint64_t logged_at;
+    const struct pool_conf *pc = c->p->conf;
+    struct server_stats none = { 0 }, *st = c->server >= 0 ? &c->p->server_stats[c->server] : &none;
+    char host[128], why[320];
+
+    c->copy = 1;   /* bytes to it are encrypted in user space: no splice */
+    c->btls = tls_new_client(pc->server_tls, c->bfd, addr_host(&c->sc->addr, host, sizeof host), NULL);
+    if (c->btls == NULL) {
+        log_error("pool %s: out of memory for TLS to backend %s", pc->name, c->sc->name);
+        return -1;
+    }
+    if (tls_connected(st, c->btls, c->bfd, worker_now_ms() + (uint64_t)pc->server_tls->handshake_timeout, why,
+                      sizeof why) == 0)
+        return 0;
+    if (worker_now_ms() - logged_at >= 1000) {
+        logged_at = worker_now_ms();
+        log_warn("pool %s: backend %s (%s): %s; closing the client", pc->name, c->sc->name, c->sc->addr.text, why);
+    }
+    return -1;
+}
+
 static void *tcp_conn_main(void *arg)
 {
     struct tcp_conn *c = arg;
@@ -665,10 +702,13 @@ static void *tcp_conn_main(void *arg)
         c->idle = co_timer_init((char *)c + TCP_CONN_SIZE, on_idle, c);
         touch(c);
     }
-    if (connect_backend(c) != 0) {
+    if (c->ctls != NULL   /* (a failure is counted and logged there) */
+        && tls_accepted(p, c->ctls, c->cfd, worker_now_ms() + (uint64_t)p->conf->tls->handshake_timeout) != 0)
+        c->copy = 1;
+    else if (connect_backend(c) != 0) {
         if (!c->kicked && !c->out_of_fds)
             unreachable(w, p);
-    } else {
+    } else if (p->conf->server_tls == NULL || backend_tls(c) == 0) {
         relay(c);
     }
     if (c->kicked) {
@@ -677,6 +717,8 @@ static void *tcp_conn_main(void *arg)
     }
     if (c->idle != NULL)
         co_timer_cancel(c->idle);   /* its memory goes with the coroutine's */
+    SSL_free(c->btls);
+    SSL_free(c->ctls);
     if (c->bfd >= 0)
         close(c->bfd);
     if (c->cfd >= 0)

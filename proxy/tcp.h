@@ -8,9 +8,12 @@
 
 #include "worker.h"
 
+struct ssl_st;
+
 /* A client's coroutine, its state in the same allocation (one per
- * connection): 0, or -1 when out of memory. */
-int tcp_conn_start(struct worker *w, struct pool_rt *p, int fd, const struct sockaddr *peer, unsigned peer_len,
-                   const struct stCoRoutineAttr_t *attr, struct stCoRoutine_t **co);
+ * connection); tls: its TLS, on a TLS listener (NULL: plaintext).  0, or
+ * -1 when out of memory. */
+int tcp_conn_start(struct worker *w, struct pool_rt *p, int fd, struct ssl_st *tls, const struct sockaddr *peer,
+                   unsigned peer_len, const struct stCoRoutineAttr_t *attr, struct stCoRoutine_t **co);
 
 #endif

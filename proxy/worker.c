@@ -28,6 +28,7 @@
 #include "redis_server.h"
 #include "redis_tracking.h"
 #include "tcp.h"
+#include "tls.h"
 #include "worker.h"
 #include "worker_ctx.h"
 #include "worker_publish.h"
@@ -59,31 +60,31 @@ static int worker_maps_exhausted(void)
  * every worker with SO_REUSEPORT, so the kernel spreads connections; a Unix
  * socket has one listener, in worker 0.  -1 (logged) on failure.
  */
-static int open_listener(struct worker *w, struct pool_conf *pc)
+static int open_listener(struct worker *w, const struct pool_conf *pc, const struct proxy_addr *a)
 {
     int one = 1, fd;
 
-    if (pc->listen.family == AF_UNIX && w->id != 0)
+    if (a->family == AF_UNIX && w->id != 0)
         return -2;   /* not this worker's */
-    if ((fd = handover_take(&pc->listen)) >= 0)
+    if ((fd = handover_take(a)) >= 0)
         return fd;   /* the same socket as the process we upgrade: nothing waiting in it is lost */
-    fd = socket(pc->listen.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         log_error("pool %s: socket: %s", pc->name, strerror(errno));
         return -1;
     }
-    if (pc->listen.family == AF_UNIX) {
+    if (a->family == AF_UNIX) {
         struct stat st;
-        if (stat(pc->listen.un.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
-            unlink(pc->listen.un.sun_path);   /* a stale socket from an earlier run */
+        if (stat(a->un.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
+            unlink(a->un.sun_path);   /* a stale socket from an earlier run */
     } else {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-        if (pc->listen.family == AF_INET6)
+        if (a->family == AF_INET6)
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     }
-    if (bind(fd, &pc->listen.sa, pc->listen.len) != 0 || listen(fd, 4096) != 0) {
-        log_error("pool %s: cannot listen on %s: %s", pc->name, pc->listen.text, strerror(errno));
+    if (bind(fd, &a->sa, a->len) != 0 || listen(fd, 4096) != 0) {
+        log_error("pool %s: cannot listen on %s: %s", pc->name, a->text, strerror(errno));
         close(fd);
         return -1;
     }
@@ -93,6 +94,7 @@ static int open_listener(struct worker *w, struct pool_conf *pc)
 struct acceptor {
     struct worker *w;
     struct pool_rt *p;
+    int idx;                         /* which of the pool's listeners */
 };
 
 /* Accepts clients until the listener is closed, one coroutine each. */
@@ -109,11 +111,12 @@ static void *accept_main(void *arg)
         struct stCoRoutineAttr_t attr = { .stack_size = 0, .share_stack = w->share };
         struct stCoRoutine_t *co;
         void *conn = NULL;
+        SSL *ssl;
         int fd, ok;
 
         while (!w->stopping && worker_now_ms() < w->fd_pressure_until)
             usleep(FD_PRESSURE_PAUSE_MS * 1000);   /* parks this coroutine only */
-        fd = accept4(p->listen_fd, (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
+        fd = accept4(p->listen_fds[a->idx], (struct sockaddr *)&peer, &len, SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EBADF || errno == EINVAL || w->stopping)
                 break;   /* the listener was closed: shutting down */
@@ -134,14 +137,19 @@ static void *accept_main(void *arg)
             continue;
         }
         p->stats.client_accepted++;
-        if (p->conf->mode == MODE_REDIS) {
-            conn = redis_client_new(w, p, fd);
+        /* made now, under the configuration it was accepted under (its
+         * certificates: the connection holds them whatever a reload does) */
+        ssl = p->conf->listens[a->idx].tls ? tls_new_server(p->conf->tls, fd) : NULL;
+        ok = ssl != NULL || !p->conf->listens[a->idx].tls;
+        if (ok && p->conf->mode == MODE_REDIS) {
+            conn = redis_client_new(w, p, fd, ssl);
             ok = conn != NULL && co_create(&co, &attr, redis_client_main, conn) == 0;
-        } else {
-            ok = tcp_conn_start(w, p, fd, (struct sockaddr *)&peer, len, &attr, &co) == 0;
+        } else if (ok) {
+            ok = tcp_conn_start(w, p, fd, ssl, (struct sockaddr *)&peer, len, &attr, &co) == 0;
         }
         if (!ok) {
             log_error("pool %s: out of memory for a new client", p->conf->name);
+            SSL_free(ssl);
             free(conn);
             if (p->conf->client_connections > 0)
                 __atomic_sub_fetch(&p->shared->clients, 1, __ATOMIC_RELAXED);
@@ -328,10 +336,11 @@ static int worker_tick(void *arg)
         w->stopping = 1;
         w->stop_deadline = worker_now_ms() + (uint64_t)w->shutdown_timeout;
         for (int i = 0; i < w->d->cfg.npools; i++) {
-            if (w->pools[i].listen_fd >= 0) {
-                close(w->pools[i].listen_fd);   /* wakes the accept coroutine with EBADF */
-                w->pools[i].listen_fd = -1;
-            }
+            for (int k = 0; k < POOL_MAX_LISTEN; k++)
+                if (w->pools[i].listen_fds[k] >= 0) {
+                    close(w->pools[i].listen_fds[k]);   /* wakes the accept coroutine with EBADF */
+                    w->pools[i].listen_fds[k] = -1;
+                }
         }
         for (int i = 0; i < w->d->cfg.npools; i++)
             if (w->pools[i].redis)
@@ -391,8 +400,8 @@ static void *worker_main(void *arg)
     if (w->pools != NULL)
         worker_publish_held(w);   /* (before main may replace them) */
     pthread_mutex_unlock(&d->cfg_lock);
-    acceptors = calloc((size_t)d->cfg.npools, sizeof *acceptors);
-    acc = calloc((size_t)d->cfg.npools, sizeof *acc);
+    acceptors = calloc((size_t)d->cfg.npools * POOL_MAX_LISTEN, sizeof *acceptors);
+    acc = calloc((size_t)d->cfg.npools * POOL_MAX_LISTEN, sizeof *acc);
     if (w->share == NULL || w->backend_share == NULL || w->pools == NULL || w->confs == NULL || acceptors == NULL || acc == NULL) {
         log_error("out of memory starting the worker%s", worker_maps_exhausted() ? ": the process has used up its "
                   "memory mappings (sysctl vm.max_map_count); use fewer threads or coroutines.shared_stacks" : "");
@@ -408,9 +417,11 @@ static void *worker_main(void *arg)
         p->server_stats = calloc((size_t)p->conf->nservers, sizeof *p->server_stats);
         if (p->active == NULL || p->server_stats == NULL)
             ok = 0;
-        p->listen_fd = open_listener(w, p->conf);
-        if (p->listen_fd == -1)
-            ok = 0;
+        for (int k = 0; k < POOL_MAX_LISTEN; k++) {
+            p->listen_fds[k] = k < p->conf->nlistens ? open_listener(w, p->conf, &p->conf->listens[k].addr) : -1;
+            if (p->listen_fds[k] == -1 && k < p->conf->nlistens)
+                ok = 0;
+        }
         if (ok && p->conf->mode == MODE_REDIS
             && ((p->redis = redis_pool_new(w, p)) == NULL || (p->redis->mon = redis_monitor_new()) == NULL))
             ok = 0;
@@ -421,16 +432,17 @@ static void *worker_main(void *arg)
         return NULL;
     }
     worker_publish_init(w);   /* (a failure only costs the admin view) */
-    for (int i = 0; i < d->cfg.npools; i++) {
-        if (w->pools[i].listen_fd < 0)
+    for (int i = 0; i < d->cfg.npools * POOL_MAX_LISTEN; i++) {
+        struct pool_rt *p = &w->pools[i / POOL_MAX_LISTEN];
+        if (p->listen_fds[i % POOL_MAX_LISTEN] < 0)
             continue;
-        acc[i] = (struct acceptor){ w, &w->pools[i] };
+        acc[i] = (struct acceptor){ w, p, i % POOL_MAX_LISTEN };
         co_create(&acceptors[i], NULL, accept_main, &acc[i]);
         co_resume(acceptors[i]);
     }
     __atomic_add_fetch(&d->listening, 1, __ATOMIC_RELEASE);
     co_eventloop(co_get_epoll_ct(), worker_tick, w);
-    for (int i = 0; i < d->cfg.npools; i++)
+    for (int i = 0; i < d->cfg.npools * POOL_MAX_LISTEN; i++)
         if (acceptors[i] && co_is_finished(acceptors[i]))
             co_release(acceptors[i]);
     while (w->ndead > 0)

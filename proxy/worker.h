@@ -52,7 +52,7 @@ struct pool_rt {
     unsigned snap_gen;               /* that of the list published for the admin thread
                                         (snap_conf): a pin while it is published */
     struct pool_shared *shared;
-    int listen_fd;
+    int listen_fds[POOL_MAX_LISTEN];   /* per listens[] entry, -1 none (-2 not this worker's) */
     unsigned rr;                     /* round-robin position */
     int *active;                     /* leastconn: open connections per server */
     unsigned server_gen;             /* +1 when a reload changes the server list (tcp) */

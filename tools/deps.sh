@@ -8,6 +8,6 @@ install_deps() {
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
     fi
 }
-BUILD_DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev libjemalloc-dev libsystemd-dev systemd"
+BUILD_DEPS="build-essential autoconf automake libtool pkg-config libconfig-dev libjemalloc-dev libssl-dev libsystemd-dev systemd"
 # the kernel-side statistics (./configure finds them; without them coproxy builds without BPF)
 BPF_DEPS="libbpf-dev clang llvm bpftool"

@@ -89,7 +89,7 @@ def test_good_config_checks_ok(tmp_path):
     ((GOOD_POOL % 20001).replace('mode = "tcp";', 'mode = "redis"; password = 1234;'), 4,
      "pools.[0].password", "must be a string"),
     (GOOD_POOL % 20001 + (GOOD_POOL % 20001).replace("pools = (", "").replace('name = "p"', 'name = "q"')
-     .replace(");\n", "").replace("} ", "}"), None, "pools.[1].listen", "already the listen address"),
+     .replace(");\n", "").replace("} ", "}"), None, "pools.[1].listen", "already a listen address"),
 ])
 def test_bad_config_names_file_line_setting(tmp_path, text, line, setting, words):
     if setting == "pools.[1].listen":
