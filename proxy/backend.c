@@ -72,7 +72,7 @@ static void backend_fail_ex(struct worker *w, struct backend_conn *bc, const cha
     int half = bc->fin_pending || bc->fin_sent, quiet = bc->quiet || half;
 
     snprintf(bc->why, sizeof bc->why, "%s", why);
-    SSL_free(bc->tls);   /* (its reader and writer look at gen before they touch it again) */
+    tls_free(bc->tls);   /* (its reader and writer look at gen before they touch it again) */
     bc->tls = NULL;
     if (bc->fd >= 0) {
         close(bc->fd);   /* wakes a writer or reader parked on it */
@@ -502,8 +502,10 @@ static int start_tls(struct backend_conn *bc, int fd, char *why, size_t n)
         return -1;
     }
     if (tls_connected(s->stats, bc->tls, fd, worker_now_ms() + (uint64_t)t->handshake_timeout, why, n) != 0) {
-        SSL_free(bc->tls);
+        tls_free(bc->tls);
         bc->tls = NULL;
+        SSL_SESSION_free(s->tls_session);   /* (a failed resumption is not tried again) */
+        s->tls_session = NULL;
         return -1;
     }
     return 0;
@@ -530,14 +532,14 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
     if ((nint = prologue(bc, &pro, &probe, &hello)) < 0
         || (nint > 0 && put_first(w, bc, &pro, nint, probe, hello) != 0)) {
         rbuf_free(&pro);
-        SSL_free(bc->tls);
+        tls_free(bc->tls);
         bc->tls = NULL;
         close(fd);
         snprintf(why, sizeof why, "out of memory");
         goto fail;
     }
     if (s->retired && bc->head == NULL) {   /* removed while it connected, and nothing to send */
-        SSL_free(bc->tls);
+        tls_free(bc->tls);
         bc->tls = NULL;
         close(fd);
         set_state(bc, BC_DOWN);

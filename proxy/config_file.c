@@ -709,9 +709,11 @@ static struct tls_conf *parse_tls(struct ctx *c, const config_setting_t *p, cons
         const char *mv = get_str(c, g, prefix, "min_version", "TLSv1.2", (const char *const[]){ "TLSv1.2", "TLSv1.3", NULL });
         t->min_tls13 = strcmp(mv, "TLSv1.3") == 0;
     }
-    snprintf(path, sizeof path, "%s%s", pool_prefix, name);
-    if (!c->failed && tls_conf_build(t, err, sizeof err) != 0)
-        fail(c, g, path, "%s", err);
+    if (!c->failed && tls_conf_build(t, err, sizeof err) != 0) {
+        const config_setting_t *at = config_setting_lookup((config_setting_t *)g, t->failed_setting);
+        snprintf(path, sizeof path, "%s%s%s%s", pool_prefix, name, at ? "." : "", at ? t->failed_setting : "");
+        fail(c, at ? at : g, path, "%s", err);
+    }
     if (c->failed) {
         tls_conf_free(t);
         return NULL;

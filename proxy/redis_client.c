@@ -730,7 +730,7 @@ static void client_close(struct redis_client *c)
     if (c->tls != NULL) {
         if (!c->gone && !c->kicked && c->started)
             tls_close_notify(c->tls);
-        SSL_free(c->tls);
+        tls_free(c->tls);
     }
     close(c->fd);
     free(c->name);

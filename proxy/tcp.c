@@ -717,8 +717,8 @@ static void *tcp_conn_main(void *arg)
     }
     if (c->idle != NULL)
         co_timer_cancel(c->idle);   /* its memory goes with the coroutine's */
-    SSL_free(c->btls);
-    SSL_free(c->ctls);
+    tls_free(c->btls);
+    tls_free(c->ctls);
     if (c->bfd >= 0)
         close(c->bfd);
     if (c->cfd >= 0)

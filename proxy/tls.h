@@ -43,6 +43,7 @@ struct tls_conf {
     int min_tls13;                   /* TLS 1.3 only (else 1.2 and 1.3) */
     unsigned char alpn[TLS_MAX_ALPN * 32];   /* wire format: length-prefixed names */
     unsigned alpn_len;
+    char failed_setting[32];         /* a failed build: the setting at fault ("key", "sni.[0].certificate") */
 };
 
 /* Why a handshake failed: counted per reason. */
@@ -93,6 +94,9 @@ int tls_pending(SSL *ssl);
 
 /* Sends close_notify, if the socket takes it now (never waits). */
 void tls_close_notify(SSL *ssl);
+
+/* Frees a connection's TLS (NULL: nothing); a session it completed stays resumable. */
+void tls_free(SSL *ssl);
 
 /* What was negotiated, for the counters: 12 or 13 (TLS 1.2 / 1.3), resumed. */
 int tls_version(const SSL *ssl);

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* tls_conf.c — a pool's TLS contexts: certificates, keys, CAs, versions, ciphers, SNI and ALPN. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -37,12 +39,14 @@ void tls_error_text(char *buf, size_t len)
     ERR_clear_error();
 }
 
-/* "FILE: what OpenSSL said", into err. */
+/* "FILE: what OpenSSL said" (or the system, for a file it cannot read), into err. */
 static int failed(const char *what, const char *file, char *err, size_t errlen)
 {
     char why[256];
 
     tls_error_text(why, sizeof why);
+    if (file[0] && access(file, R_OK) != 0)
+        snprintf(why, sizeof why, "%s", strerror(errno));
     snprintf(err, errlen, "%s %s: %s", what, file, why[0] ? why : "rejected by OpenSSL");
     return -1;
 }
@@ -67,24 +71,35 @@ static SSL_CTX *new_ctx(const struct tls_conf *t, char *err, size_t errlen)
 }
 
 /* A CA file, or a directory of hashed certificates (c_rehash). */
-static int load_ca(SSL_CTX *ctx, const char *ca, char *err, size_t errlen)
+static int load_ca(struct tls_conf *t, SSL_CTX *ctx, const char *ca, char *err, size_t errlen)
 {
     struct stat st;
     int dir = stat(ca, &st) == 0 && S_ISDIR(st.st_mode);
 
-    if (SSL_CTX_load_verify_locations(ctx, dir ? NULL : ca, dir ? ca : NULL) != 1)
+    if (SSL_CTX_load_verify_locations(ctx, dir ? NULL : ca, dir ? ca : NULL) != 1) {
+        snprintf(t->failed_setting, sizeof t->failed_setting, "ca");
         return failed("cannot load the CA", ca, err, errlen);
+    }
     return 0;
 }
 
-static int load_pair(SSL_CTX *ctx, const char *cert, const char *key, char *err, size_t errlen)
+/* Certificate i's chain and key ([0]: the group's own; else sni.[i - 1]). */
+static int load_pair(struct tls_conf *t, int i, SSL_CTX *ctx, char *err, size_t errlen)
 {
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+    const char *cert = t->certs[i].file, *key = t->certs[i].key[0] ? t->certs[i].key : cert;
+    char at[16] = "";
+
+    if (i > 0)
+        snprintf(at, sizeof at, "sni.[%d].", i - 1);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+        snprintf(t->failed_setting, sizeof t->failed_setting, "%scertificate", at);
         return failed("cannot load the certificate", cert, err, errlen);
-    if (SSL_CTX_use_PrivateKey_file(ctx, key[0] ? key : cert, SSL_FILETYPE_PEM) != 1)
-        return failed("cannot load the key", key[0] ? key : cert, err, errlen);
-    if (SSL_CTX_check_private_key(ctx) != 1)
-        return failed("the key does not match the certificate", cert, err, errlen);
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        snprintf(t->failed_setting, sizeof t->failed_setting, "%skey", at);
+        return failed(SSL_CTX_check_private_key(ctx) == 1 || access(key, R_OK) != 0 ? "cannot load the key"
+                      : "the key does not match the certificate", key, err, errlen);
+    }
     return 0;
 }
 
@@ -165,13 +180,13 @@ static int build_server(struct tls_conf *t, char *err, size_t errlen)
         if (ctx == NULL)
             return -1;
         t->certs[i].ctx = ctx;
-        if (load_pair(ctx, t->certs[i].file, t->certs[i].key, err, errlen) != 0)
+        if (load_pair(t, i, ctx, err, errlen) != 0)
             return -1;
         t->certs[i].not_after = not_after(ctx);
         /* sessions resume across the workers: one cache and one ticket key per listener */
         SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"coproxy", 7);
         SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-        if (t->ca[0] && load_ca(ctx, t->ca, err, errlen) != 0)
+        if (t->ca[0] && load_ca(t, ctx, t->ca, err, errlen) != 0)
             return -1;
         if (t->verify_client) {
             STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(t->ca);
@@ -208,10 +223,10 @@ static int build_client(struct tls_conf *t, char *err, size_t errlen)
     if (ctx == NULL)
         return -1;
     t->client = ctx;
-    if (t->ca[0] ? load_ca(ctx, t->ca, err, errlen) != 0 : SSL_CTX_set_default_verify_paths(ctx) != 1)
+    if (t->ca[0] ? load_ca(t, ctx, t->ca, err, errlen) != 0 : SSL_CTX_set_default_verify_paths(ctx) != 1)
         return -1;
     if (t->certs[0].file[0]) {
-        if (load_pair(ctx, t->certs[0].file, t->certs[0].key, err, errlen) != 0)
+        if (load_pair(t, 0, ctx, err, errlen) != 0)
             return -1;
         t->certs[0].not_after = not_after(ctx);
         t->ncerts = 1;

@@ -289,6 +289,16 @@ void tls_close_notify(SSL *ssl)
     ERR_clear_error();
 }
 
+void tls_free(SSL *ssl)
+{
+    /* OpenSSL takes a connection freed without a close_notify for a broken
+     * session and spoils it for resumption; a peer that went away after a
+     * good handshake says nothing against the session */
+    if (ssl != NULL && SSL_is_init_finished(ssl))
+        SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    SSL_free(ssl);
+}
+
 int tls_version(const SSL *ssl)
 {
     return SSL_version(ssl) == TLS1_3_VERSION ? 13 : 12;

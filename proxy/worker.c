@@ -149,7 +149,7 @@ static void *accept_main(void *arg)
         }
         if (!ok) {
             log_error("pool %s: out of memory for a new client", p->conf->name);
-            SSL_free(ssl);
+            tls_free(ssl);
             free(conn);
             if (p->conf->client_connections > 0)
                 __atomic_sub_fetch(&p->shared->clients, 1, __ATOMIC_RELAXED);

@@ -10,6 +10,7 @@
 #include "kstats.h"
 #include "rbuf.h"
 #include "report.h"
+#include "tls.h"
 #include "worker.h"
 #include "worker_ctx.h"
 #include "worker_publish.h"
@@ -280,6 +281,43 @@ static int json_one_server(const struct report *r, struct rbuf *o, int p, int i,
     return err ? err : rbuf_lit(o, "}");
 }
 
+/* A certificate's file and expiry (seconds since the epoch; 0: unknown). */
+static int json_certificate(struct rbuf *o, const struct tls_cert *c, int first)
+{
+    int err = rbuf_printf(o, "%s{\"file\":", first ? "" : ",");
+
+    err = err ? err : json_str(o, c->file);
+    return err ? err : rbuf_printf(o, ",\"not_after\":%lld}", (long long)c->not_after);
+}
+
+/* ,"listeners":[{"address","tls"}],"tls":{"certificates":[..]}|null,"server_tls":{..}|null */
+static int json_tls(struct rbuf *o, const struct pool_conf *pc)
+{
+    int err = rbuf_lit(o, ",\"listeners\":[");
+
+    for (int k = 0; k < pc->nlistens && !err; k++) {
+        err = rbuf_printf(o, "%s{\"address\":", k ? "," : "");
+        err = err ? err : json_str(o, pc->listens[k].addr.text);
+        err = err ? err : rbuf_printf(o, ",\"tls\":%s}", pc->listens[k].tls ? "true" : "false");
+    }
+    err = err ? err : rbuf_lit(o, "],\"tls\":");
+    if (pc->tls == NULL) {
+        err = err ? err : rbuf_lit(o, "null");
+    } else {
+        err = err ? err : rbuf_printf(o, "{\"verify_client\":%s,\"certificates\":[", pc->tls->verify_client ? "true" : "false");
+        for (int i = 0; i < pc->tls->ncerts && !err; i++)
+            err = json_certificate(o, &pc->tls->certs[i], i == 0);
+        err = err ? err : rbuf_lit(o, "]}");
+    }
+    err = err ? err : rbuf_lit(o, ",\"server_tls\":");
+    if (pc->server_tls == NULL)
+        return err ? err : rbuf_lit(o, "null");
+    err = err ? err : rbuf_printf(o, "{\"verify\":%s,\"certificates\":[", pc->server_tls->verify ? "true" : "false");
+    if (pc->server_tls->ncerts > 0)
+        err = err ? err : json_certificate(o, &pc->server_tls->certs[0], 1);
+    return err ? err : rbuf_lit(o, "]}");
+}
+
 static int json_pools(const struct report *r, struct rbuf *o)
 {
     int err = rbuf_lit(o, "[");
@@ -291,6 +329,7 @@ static int json_pools(const struct report *r, struct rbuf *o)
         err = err ? err : json_str(o, pc->name);
         err = err ? err : rbuf_printf(o, ",\"mode\":\"%s\",\"listen\":", pc->mode == MODE_REDIS ? "redis" : "tcp");
         err = err ? err : json_str(o, pc->listen.text);
+        err = err ? err : json_tls(o, pc);
         err = err ? err : json_pool(o, &t);
         err = err ? err : rbuf_lit(o, ",\"servers\":[");
         for (int i = 0; i < pc->nservers && !err; i++) {
@@ -567,6 +606,29 @@ static int kernel_metrics(const struct report *r, struct rbuf *o)
     return err;
 }
 
+/* Each loaded certificate's expiry, so that an operator can alert before it
+ * comes (not_after - time() < 14 days, say). */
+static int tls_metrics(const struct report *r, struct rbuf *o)
+{
+    static const char metric[] = "coproxy_tls_certificate_expiry_timestamp_seconds";
+    int err = prom_head(o, metric, "gauge", "when a loaded certificate expires (its notAfter), seconds since the epoch");
+
+    for (int p = 0; p < r->npools && !err; p++) {
+        const struct pool_conf *pc = &r->d->cfg.pools[p];
+        for (int side = 0; side < 2 && !err; side++) {
+            const struct tls_conf *t = side ? pc->server_tls : pc->tls;
+            for (int i = 0; t != NULL && i < t->ncerts && !err; i++) {
+                err = rbuf_printf(o, "%s{pool=\"", metric);
+                err = err ? err : prom_label(o, pc->name);
+                err = err ? err : rbuf_printf(o, "\",role=\"%s\",file=\"", side ? "server_tls" : "listener");
+                err = err ? err : prom_label(o, t->certs[i].file);
+                err = err ? err : rbuf_printf(o, "\"} %lld\n", (long long)t->certs[i].not_after);
+            }
+        }
+    }
+    return err;
+}
+
 int report_metrics(const struct report *r, struct rbuf *o)
 {
     int err = 0;
@@ -633,6 +695,7 @@ int report_metrics(const struct report *r, struct rbuf *o)
                                      &r->servers[w * r->npools + p][i].latency);
             }
     err = err ? err : kernel_metrics(r, o);
+    err = err ? err : tls_metrics(r, o);
     for (size_t q = 0; q < NQUANTILES && !err; q++) {
         snprintf(metric, sizeof metric, "coproxy_pool_latency_%s_microseconds", quantiles[q].name);
         err = prom_head(o, metric, "gauge", "request latency quantile (upper bound of its power-of-two bucket)");
