@@ -14,6 +14,7 @@
 
 #include "addr.h"
 #include "backend.h"
+#include "backend_prologue.h"
 #include "log.h"
 #include "redis_msg.h"
 #include "resp_append.h"
@@ -403,91 +404,6 @@ static int open_socket(struct worker *w, struct redis_server *s, char *why, size
     return fd;
 }
 
-/* The connect-time commands into pro (AUTH, SELECT, READONLY; on a pinned
- * connection its CLIENT ID, at *probe, then CLIENT UNBLOCK 0; on a RESP3
- * one HELLO 3, at *hello): how many, or -1 (out of memory). */
-static int prologue(const struct backend_conn *bc, struct rbuf *pro, int *probe, int *hello)
-{
-    const struct redis_server *s = bc->srv;
-    const struct pool_conf *pc = s->pool->conf;
-    int nint = 0;
-
-    *probe = *hello = -1;
-    if (pc->redis_auth[0]) {
-        if (rbuf_printf(pro, "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(pc->redis_auth),
-                        pc->redis_auth) != 0)
-            return -1;
-        nint++;
-    }
-    if (bc->resp3) {   /* the replies it carries are the RESP3 client's as they come */
-        if (rbuf_printf(pro, "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n") != 0)
-            return -1;
-        *hello = nint++;
-    }
-    if (pc->redis_db != 0 || bc->db >= 0) {
-        char db[16];
-        snprintf(db, sizeof db, "%d", bc->db >= 0 ? bc->db : pc->redis_db);
-        if (rbuf_printf(pro, "*2\r\n$6\r\nSELECT\r\n$%zu\r\n%s\r\n", strlen(db), db) != 0)
-            return -1;
-        nint++;
-    }
-    if (s->pool->cluster != NULL && pc->read_from != 0 && !bc->pinned) {   /* reads from replicas (harmless on a master) */
-        if (rbuf_printf(pro, "*1\r\n$8\r\nREADONLY\r\n") != 0)
-            return -1;
-        nint++;
-    }
-    if (bc->pinned) {   /* its id, so that a client leaving can unblock it (backend_unblock) */
-        if (rbuf_printf(pro, "*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n*3\r\n$6\r\nCLIENT\r\n$7\r\nUNBLOCK\r\n$1\r\n0\r\n") != 0)
-            return -1;
-        *probe = nint;
-        nint += 2;
-    }
-    return nint;
-}
-
-/* The prologue's nint commands (pro) go first, in the bytes and in the
- * queue: what was queued keeps its sequence numbers.  0, or -1 (out of
- * memory: nothing changed). */
-static int put_first(struct worker *w, struct backend_conn *bc, struct rbuf *pro, int nint, int probe, int hello)
-{
-    struct msg *first = NULL, **link = &first;
-    size_t plen = pro->len;
-
-    for (int i = 0; i < nint; i++) {
-        struct msg *m = msg_get(w);
-        if (m == NULL)
-            goto oom;
-        m->internal = 1;
-        m->id_probe = i == hello ? PROBE_HELLO : probe < 0 ? 0 : i == probe ? PROBE_ID : i == probe + 1 ? PROBE_UNBLOCK : 0;
-        m->refs = 1;
-        m->server = bc->srv;
-        *link = m;
-        link = &m->bnext;
-    }
-    if (rbuf_reserve(pro, bc->out.len - bc->out_off) != 0)
-        goto oom;
-    rbuf_append(pro, bc->out.data + bc->out_off, bc->out.len - bc->out_off);
-    rbuf_free(&bc->out);
-    bc->out = *pro;
-    *pro = (struct rbuf){ 0 };
-    bc->seq_base = bc->seq_base + bc->out_off - plen;   /* the prologue goes just before */
-    bc->out_off = 0;
-    bc->enq_mark = bc->out.len;
-    *link = bc->head;
-    if (bc->head == NULL)
-        bc->tail = link;
-    bc->head = first;
-    bc->inflight += (uint32_t)nint;
-    return 0;
-oom:
-    while (first) {
-        struct msg *m = first;
-        first = m->bnext;
-        msg_unref(w, m);
-    }
-    return -1;
-}
-
 /* server_tls: the handshake on the new connection, resuming the server's
  * last session.  0, or -1 with why (its failure is the server's). */
 static int start_tls(struct backend_conn *bc, int fd, char *why, size_t n)
@@ -517,8 +433,7 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
     struct stCoRoutineAttr_t attr = { .share_stack = w->backend_share };   /* see WORKER_BACKEND_STACKS */
     struct stCoRoutine_t *co;
     struct reader_arg *ra;
-    struct rbuf pro = { 0 };
-    int fd, nint, probe, hello;
+    int fd;
     char why[160];
 
     set_state(bc, BC_CONNECTING);
@@ -529,9 +444,7 @@ static int backend_connect(struct worker *w, struct backend_conn *bc)
         goto fail;
     }
     bc->server_id = 0;
-    if ((nint = prologue(bc, &pro, &probe, &hello)) < 0
-        || (nint > 0 && put_first(w, bc, &pro, nint, probe, hello) != 0)) {
-        rbuf_free(&pro);
+    if (backend_prologue(w, bc) != 0) {
         tls_free(bc->tls);
         bc->tls = NULL;
         close(fd);

@@ -14,368 +14,11 @@
 
 #include "config_file.h"
 #include "config_syntax.h"
+#include "config_tls.h"
+#include "config_value.h"
 #include "log.h"
 #include "resp.h"
 #include "tls.h"
-
-/*
- * Errors name the file, the line and the setting's path as the user wrote
- * it ("pools.[1].listen"), then what is wrong.  The first error stops the
- * check: one clear message beats a cascade.
- */
-
-/* An integer literal that does not fit 32 bits, where a setting's value was written. */
-struct wide_literal {
-    const char *file;                /* libconfig's name for the file */
-    int line;                        /* the setting's name's line */
-    char name[64];
-    char text[32];                   /* as written (cut if longer) */
-    long long value;
-    int overflow;                    /* beyond 64 bits: value is meaningless */
-};
-
-struct ctx {
-    const char *file;
-    char *err;
-    size_t errlen;
-    int failed;
-    struct wide_literal *wide;       /* of the files scanned so far */
-    int nwide;
-    const char **scanned;            /* files scanned (libconfig's names) */
-    int nscanned;
-};
-
-static void fail(struct ctx *c, const config_setting_t *s, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void fail(struct ctx *c, const config_setting_t *s, const char *path, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (c->failed)
-        return;
-
-    c->failed = 1;
-    int line = s ? (int)config_setting_source_line(s) : 0;
-    /* a setting from an @include'd file is reported there */
-    const char *file = s && config_setting_source_file(s) ? config_setting_source_file(s) : c->file;
-
-    if (line > 0)
-        n = snprintf(c->err, c->errlen, "%s:%d: %s: ", file, line, path);
-    else   /* a setting that is missing has no line */
-        n = snprintf(c->err, c->errlen, "%s: %s: ", c->file, path);
-    if (n < 0 || (size_t)n >= c->errlen)
-        return;   /* the message is cut at the prefix (a very long path) */
-    va_start(ap, fmt);
-    vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
-    va_end(ap);
-}
-
-static const char *type_name(int type)
-{
-    switch (type) {
-    case CONFIG_TYPE_INT: case CONFIG_TYPE_INT64: return "a number";
-    case CONFIG_TYPE_FLOAT: return "a decimal number";
-    case CONFIG_TYPE_STRING: return "a string";
-    case CONFIG_TYPE_BOOL: return "true or false";
-    case CONFIG_TYPE_GROUP: return "a group { ... }";
-    case CONFIG_TYPE_ARRAY: return "an array [ ... ]";
-    case CONFIG_TYPE_LIST: return "a list ( ... )";
-    default: return "something else";
-    }
-}
-
-/* Rejects settings of a group that are not in `known`. */
-static void check_known(struct ctx *c, const config_setting_t *group, const char *prefix,
-                        const char *const *known)
-{
-    for (int i = 0; i < config_setting_length(group); i++) {
-        const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
-        const char *name = config_setting_name(s);
-        int ok = 0;
-        char path[160];
-        for (const char *const *k = known; *k; k++)
-            ok |= strcmp(*k, name) == 0;
-        if (!ok) {
-            snprintf(path, sizeof path, "%s%s", prefix, name);
-            fail(c, s, path, "unknown setting");
-            return;
-        }
-    }
-}
-
-/*
- * libconfig before 1.6 keeps only the low 32 bits of an integer written
- * without an L suffix ("server_timeout = 4294967396" reads as 100), so the
- * value it hands back cannot be trusted for a big number.  The file's text
- * can: scan_wide() finds the literals of `name = number` that do not fit 32
- * bits, and get_int64() takes the value from there.
- */
-
-/*
- * Reads the integer literal t[0..len) (libconfig's syntax: [+-]digits, 0x
- * hex, an optional L or LL).  Returns 1 with *v set when it lies outside
- * INT32_MIN..INT32_MAX, -ERANGE when it does not fit 64 bits either, and 0
- * when it fits 32 bits or is not an integer (a float).
- */
-static int parse_wide(const char *t, size_t len, long long *v)
-{
-    char buf[64], *end;
-    int hex;
-
-    while (len > 0 && t[len - 1] == 'L')
-        len--;
-    if (len == 0)
-        return 0;
-    if (len >= sizeof buf)
-        return -ERANGE;   /* no 64-bit number is written that long */
-    memcpy(buf, t, len);
-    buf[len] = '\0';
-    hex = len > 2 && buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X');
-    if (strpbrk(buf, hex ? "." : ".eE") != NULL)
-        return 0;   /* a float: get_int64 says "must be a number" */
-    errno = 0;
-    if (hex) {
-        unsigned long long u = strtoull(buf, &end, 16);
-        if (*end != '\0')
-            return 0;
-        if (errno == ERANGE || u > LLONG_MAX)
-            return -ERANGE;
-        *v = (long long)u;
-    } else {
-        *v = strtoll(buf, &end, 10);
-        if (*end != '\0')
-            return 0;
-        if (errno == ERANGE)
-            return -ERANGE;
-    }
-    return *v < INT32_MIN || *v > INT32_MAX;
-}
-
-/*
- * Reads `file` (libconfig's name for it) and records each `name = number`
- * whose number does not fit 32 bits, with the line of the name (the line
- * libconfig gives the setting).  Comments and strings are skipped as
- * libconfig's scanner skips them.  Returns 0 or -errno; a file that cannot
- * be read is simply not checked (libconfig has just read it).
- */
-static int scan_wide(struct ctx *c, const char *file)
-{
-    const char **scanned = realloc(c->scanned, (size_t)(c->nscanned + 1) * sizeof *scanned);
-    const char *p, *name = NULL;
-    size_t nlen = 0, size = 0, cap = 0;
-    int line = 1, name_line = 0, state = 0;   /* 1: after a name, 2: after "name =" */
-    char *buf = NULL;
-    FILE *f;
-
-    if (scanned == NULL)
-        return -ENOMEM;
-    c->scanned = scanned;
-    c->scanned[c->nscanned++] = file;   /* scanned once, even when unreadable */
-    if ((f = fopen(file, "re")) == NULL)
-        return -errno;
-    for (;;) {
-        if (size + 4096 + 1 > cap) {
-            char *grown = realloc(buf, cap = (cap + 4096 + 1) * 2);
-            if (grown == NULL) {
-                free(buf);
-                fclose(f);
-                return -ENOMEM;
-            }
-            buf = grown;
-        }
-        size_t n = fread(buf + size, 1, 4096, f);
-        size += n;
-        if (n == 0)
-            break;
-    }
-    fclose(f);
-    buf[size] = '\0';
-    for (p = buf; *p != '\0';) {
-        if (*p == '\n') {
-            line++;
-            p++;
-        } else if (isspace((unsigned char)*p)) {
-            p++;
-        } else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
-            p += strcspn(p, "\n");
-        } else if (p[0] == '/' && p[1] == '*') {
-            for (p += 2; *p != '\0' && !(p[0] == '*' && p[1] == '/'); p++)
-                line += *p == '\n';
-            p += *p != '\0' ? 2 : 0;
-        } else if (*p == '"') {   /* strings may span lines */
-            for (p++; *p != '\0' && *p != '"'; p++) {
-                if (*p == '\\' && p[1] != '\0')
-                    p++;
-                line += *p == '\n';
-            }
-            p += *p != '\0';
-            state = 0;
-        } else if (isalpha((unsigned char)*p) || *p == '*') {
-            name = p;
-            name_line = line;
-            nlen = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-*");
-            p += nlen;
-            state = 1;
-        } else if ((*p == '=' || *p == ':') && state == 1) {
-            p++;
-            state = 2;
-        } else if (isdigit((unsigned char)*p) || *p == '-' || *p == '+' || *p == '.') {
-            const char *t = p;
-            /* digits, hex digits, '.', an exponent's sign, the L suffix */
-            for (p++; isalnum((unsigned char)*p) || *p == '.'
-                      || ((*p == '-' || *p == '+') && (p[-1] == 'e' || p[-1] == 'E')); p++)
-                ;
-            long long v = 0;
-            int wide = state == 2 && nlen < sizeof c->wide->name ? parse_wide(t, (size_t)(p - t), &v) : 0;
-            if (wide != 0) {
-                struct wide_literal *w = realloc(c->wide, (size_t)(c->nwide + 1) * sizeof *w);
-                if (w == NULL) {
-                    free(buf);
-                    return -ENOMEM;
-                }
-                c->wide = w;
-                w = &c->wide[c->nwide++];
-                w->file = file;
-                w->line = name_line;
-                snprintf(w->name, sizeof w->name, "%.*s", (int)nlen, name);
-                snprintf(w->text, sizeof w->text, "%.*s%s", (int)(p - t) < 28 ? (int)(p - t) : 24, t,
-                         p - t < 28 ? "" : "...");
-                w->value = v;
-                w->overflow = wide < 0;
-            }
-            state = 0;
-        } else {
-            p++;   /* ; , { } ( ) [ ] @ */
-            state = 0;
-        }
-    }
-    free(buf);
-    return 0;
-}
-
-/*
- * The literal s was written with when it does not fit 32 bits, else NULL;
- * v is libconfig's value for s, the literal's or its low 32 bits.  A
- * setting is found by file, line and name, and v tells apart two of one
- * name on one line (in two groups) unless their low 32 bits are equal.
- */
-static const struct wide_literal *wide_literal(struct ctx *c, const config_setting_t *s, const char *name,
-                                               long long v)
-{
-    const char *file = config_setting_source_file(s);
-    int line = (int)config_setting_source_line(s), i;
-
-    if (file == NULL || line <= 0)
-        return NULL;
-    for (i = 0; i < c->nscanned && strcmp(c->scanned[i], file) != 0; i++)
-        ;
-    if (i == c->nscanned && scan_wide(c, file) == -ENOMEM)
-        return NULL;
-    for (i = 0; i < c->nwide; i++)
-        if (c->wide[i].line == line && strcmp(c->wide[i].name, name) == 0 && strcmp(c->wide[i].file, file) == 0
-            && (c->wide[i].overflow || (uint32_t)c->wide[i].value == (uint32_t)v))
-            return &c->wide[i];
-    return NULL;
-}
-
-/* An integer setting in [lo, hi], read as 64 bits whatever libconfig's
- * version; absent: def.  Errors quote the number as it was written. */
-static long long get_int64(struct ctx *c, const config_setting_t *group, const char *prefix,
-                           const char *name, long long def, long long lo, long long hi)
-{
-    const config_setting_t *s = config_setting_get_member(group, name);
-    const struct wide_literal *w;
-    char path[160], given[32];
-    long long v;
-
-    snprintf(path, sizeof path, "%s%s", prefix, name);
-    if (s == NULL)
-        return def;
-    if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64) {
-        fail(c, s, path, "must be a number, not %s", type_name(config_setting_type(s)));
-        return def;
-    }
-    v = config_setting_get_int64(s);
-    snprintf(given, sizeof given, "%lld", v);
-    if ((w = wide_literal(c, s, name, v)) != NULL) {   /* libconfig may have cut it: the text says */
-        v = w->value;
-        snprintf(given, sizeof given, "%s", w->text);
-    }
-    if ((w != NULL && w->overflow) || v < lo || v > hi) {
-        fail(c, s, path, "%s is out of range (%lld to %lld)", given, lo, hi);
-        return def;
-    }
-    return v;
-}
-
-/* An integer setting in [lo, hi], a range that fits an int; absent: def. */
-static int get_int(struct ctx *c, const config_setting_t *group, const char *prefix,
-                   const char *name, int def, int lo, int hi)
-{
-    return (int)get_int64(c, group, prefix, name, def, lo, hi);
-}
-
-static int get_bool(struct ctx *c, const config_setting_t *group, const char *prefix,
-                    const char *name, int def)
-{
-    const config_setting_t *s = config_setting_get_member(group, name);
-    char path[160];
-
-    snprintf(path, sizeof path, "%s%s", prefix, name);
-    if (s == NULL)
-        return def;
-    if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-        fail(c, s, path, "must be true or false, not %s", type_name(config_setting_type(s)));
-        return def;
-    }
-    return config_setting_get_bool(s);
-}
-
-/* A string setting; absent: def (may be NULL).  `choices`, if given, limits it. */
-static const char *get_str(struct ctx *c, const config_setting_t *group, const char *prefix,
-                           const char *name, const char *def, const char *const *choices)
-{
-    const config_setting_t *s = config_setting_get_member(group, name);
-    char path[160];
-    const char *v;
-
-    snprintf(path, sizeof path, "%s%s", prefix, name);
-    if (s == NULL)
-        return def;
-    if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-        fail(c, s, path, "must be a string, not %s", type_name(config_setting_type(s)));
-        return def;
-    }
-    v = config_setting_get_string(s);
-    if (choices) {
-        char list[256] = "";
-        for (const char *const *ch = choices; *ch; ch++) {
-            if (strcmp(*ch, v) == 0)
-                return v;
-            strcat(list, list[0] ? " | " : "");
-            strcat(list, *ch);
-        }
-        fail(c, s, path, "'%s' is not one of: %s", v, list);
-        return def;
-    }
-    return v;
-}
-
-/* A string setting copied into out[size]; absent: "".  Too long is an error. */
-static void get_text(struct ctx *c, const config_setting_t *group, const char *prefix,
-                     const char *name, char *out, size_t size)
-{
-    const char *v = get_str(c, group, prefix, name, "", NULL);
-    char path[160];
-
-    if (strlen(v) >= size) {
-        snprintf(path, sizeof path, "%s%s", prefix, name);
-        fail(c, config_setting_get_member(group, name), path, "longer than %zu characters", size - 1);
-        return;
-    }
-    snprintf(out, size, "%s", v);
-}
 
 static const char *const modes[] = { "tcp", "redis", NULL };
 static const char *const balances[] = { "roundrobin", "leastconn", "random", "hash", NULL };
@@ -386,15 +29,15 @@ static const char *const hashes[] = { "one_at_a_time", "md5", "crc16", "crc32", 
 static const char *const levels[] = { "error", "warn", "info", "debug", NULL };
 
 /* "host:port[:weight] [name]" as twemproxy users write servers. */
-static void parse_server(struct ctx *c, const config_setting_t *s, const char *path,
+static void parse_server(struct config_ctx *c, const config_setting_t *s, const char *path,
                          struct server_conf *out)
 {
     char buf[256], *space, *weight, *colon, err[200];
     const char *v;
 
     if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-        fail(c, s, path, "a server is a string \"host:port:weight name\", not %s",
-             type_name(config_setting_type(s)));
+        config_fail(c, s, path, "a server is a string \"host:port:weight name\", not %s",
+             config_type_name(config_setting_type(s)));
         return;
     }
     v = config_setting_get_string(s);
@@ -415,7 +58,7 @@ static void parse_server(struct ctx *c, const config_setting_t *s, const char *p
         char *end;
         long w = strtol(weight, &end, 10);
         if (*weight == '\0' || *end != '\0' || w < 1 || w > 1000000) {
-            fail(c, s, path, "bad weight '%s' in '%s' (1 to 1000000)", weight, v);
+            config_fail(c, s, path, "bad weight '%s' in '%s' (1 to 1000000)", weight, v);
             return;
         }
         out->weight = (int)w;
@@ -427,18 +70,18 @@ static void parse_server(struct ctx *c, const config_setting_t *s, const char *p
             char *end;
             long w = strtol(colon + 1, &end, 10);
             if (colon[1] == '\0' || *end != '\0' || w < 1 || w > 1000000) {
-                fail(c, s, path, "bad weight '%s' in '%s' (1 to 1000000)", colon + 1, v);
+                config_fail(c, s, path, "bad weight '%s' in '%s' (1 to 1000000)", colon + 1, v);
                 return;
             }
             out->weight = (int)w;
         }
     }
     if (addr_parse(buf, &out->addr, err, sizeof err) != 0) {
-        fail(c, s, path, "%s", err);
+        config_fail(c, s, path, "%s", err);
         return;
     }
     if (out->addr.family == AF_UNIX) {
-        fail(c, s, path, "servers are host:port addresses");
+        config_fail(c, s, path, "servers are host:port addresses");
         return;
     }
     if (out->name[0] != '\0')
@@ -511,7 +154,7 @@ static int find_duplicate(const struct pool_conf *pc, int (*cmp)(const void *, c
 }
 
 /* Refuses two servers of one pool with the same name or the same address. */
-static void check_duplicates(struct ctx *c, const config_setting_t *servers, const char *prefix,
+static void check_duplicates(struct config_ctx *c, const config_setting_t *servers, const char *prefix,
                              const struct pool_conf *pc)
 {
     int name_dup, name_orig = 0, addr_dup, addr_orig = 0;
@@ -520,18 +163,18 @@ static void check_duplicates(struct ctx *c, const config_setting_t *servers, con
     if (find_duplicate(pc, by_name, same_name, &name_dup, &name_orig) == -ENOMEM
         || find_duplicate(pc, by_addr, same_addr, &addr_dup, &addr_orig) == -ENOMEM) {
         snprintf(path, sizeof path, "%sservers", prefix);
-        fail(c, servers, path, "out of memory checking %d servers", pc->nservers);
+        config_fail(c, servers, path, "out of memory checking %d servers", pc->nservers);
         return;
     }
     /* an unnamed server's name is its address: a repeat of both is told as an address */
     if (addr_dup >= 0 && (name_dup < 0 || addr_dup <= name_dup)) {
         snprintf(path, sizeof path, "%sservers.[%d]", prefix, addr_dup);
-        fail(c, config_setting_get_elem(servers, (unsigned)addr_dup), path,
+        config_fail(c, config_setting_get_elem(servers, (unsigned)addr_dup), path,
              "duplicate server address '%s': %sservers.[%d] is the same server ('%s')",
              pc->servers[addr_dup].addr.text, prefix, addr_orig, pc->servers[addr_orig].addr.text);
     } else if (name_dup >= 0) {
         snprintf(path, sizeof path, "%sservers.[%d]", prefix, name_dup);
-        fail(c, config_setting_get_elem(servers, (unsigned)name_dup), path,
+        config_fail(c, config_setting_get_elem(servers, (unsigned)name_dup), path,
              "duplicate server name '%s': %sservers.[%d] has it already (names place keys and "
              "label counters: each server needs its own)", pc->servers[name_dup].name, prefix, name_orig);
     }
@@ -542,7 +185,7 @@ static void check_duplicates(struct ctx *c, const config_setting_t *servers, con
  * group, an address is a TLS listener; "plain://ADDR" keeps one plaintext
  * beside it, and "tls://ADDR" says TLS outright (an error without `tls`).
  */
-static void parse_listen(struct ctx *c, const config_setting_t *p, const char *prefix, struct pool_conf *out)
+static void parse_listen(struct config_ctx *c, const config_setting_t *p, const char *prefix, struct pool_conf *out)
 {
     const config_setting_t *l = config_setting_get_member(p, "listen");
     char path[160], err[200];
@@ -550,7 +193,7 @@ static void parse_listen(struct ctx *c, const config_setting_t *p, const char *p
 
     snprintf(path, sizeof path, "%slisten", prefix);
     if (l == NULL) {
-        fail(c, p, path, "every pool needs a listen address");
+        config_fail(c, p, path, "every pool needs a listen address");
         return;
     }
     if (config_setting_type(l) == CONFIG_TYPE_STRING) {
@@ -558,11 +201,11 @@ static void parse_listen(struct ctx *c, const config_setting_t *p, const char *p
     } else if (config_setting_type(l) == CONFIG_TYPE_LIST || config_setting_type(l) == CONFIG_TYPE_ARRAY) {
         n = config_setting_length(l);
         if (n < 1 || n > POOL_MAX_LISTEN) {
-            fail(c, l, path, "give 1 to %d addresses, not %d", POOL_MAX_LISTEN, n);
+            config_fail(c, l, path, "give 1 to %d addresses, not %d", POOL_MAX_LISTEN, n);
             return;
         }
     } else {
-        fail(c, l, path, "must be an address or a list of addresses, not %s", type_name(config_setting_type(l)));
+        config_fail(c, l, path, "must be an address or a list of addresses, not %s", config_type_name(config_setting_type(l)));
         return;
     }
     for (int i = 0; i < n && !c->failed; i++) {
@@ -574,14 +217,14 @@ static void parse_listen(struct ctx *c, const config_setting_t *p, const char *p
         if (config_setting_type(l) != CONFIG_TYPE_STRING)
             snprintf(path, sizeof path, "%slisten.[%d]", prefix, i);
         if (v == NULL) {
-            fail(c, e, path, "must be a string such as \"127.0.0.1:6379\"");
+            config_fail(c, e, path, "must be a string such as \"127.0.0.1:6379\"");
             return;
         }
         pl->tls = out->tls != NULL;
         if (strncmp(v, "tls://", 6) == 0) {
             v += 6;
             if (out->tls == NULL) {
-                fail(c, e, path, "a TLS listener needs the pool's tls = { certificate = ...; key = ...; }");
+                config_fail(c, e, path, "a TLS listener needs the pool's tls = { certificate = ...; key = ...; }");
                 return;
             }
         } else if (strncmp(v, "plain://", 8) == 0) {
@@ -589,139 +232,18 @@ static void parse_listen(struct ctx *c, const config_setting_t *p, const char *p
             pl->tls = 0;
         }
         if (addr_parse(v, &pl->addr, err, sizeof err) != 0) {
-            fail(c, e, path, "%s", err);
+            config_fail(c, e, path, "%s", err);
             return;
         }
         for (int j = 0; j < i; j++)
             if (addr_equal(&out->listens[j].addr, &pl->addr))
-                fail(c, e, path, "'%s' is listed twice", pl->addr.text);
+                config_fail(c, e, path, "'%s' is listed twice", pl->addr.text);
     }
     out->nlistens = n;
     out->listen = out->listens[0].addr;
 }
 
-/* Reads one TLS setting's file name (checked when the contexts are built). */
-static void get_file(struct ctx *c, const config_setting_t *g, const char *prefix, const char *name, char *out,
-                     size_t size, int required)
-{
-    char path[160];
-
-    get_text(c, g, prefix, name, out, size);
-    if (!c->failed && required && out[0] == '\0') {
-        snprintf(path, sizeof path, "%s%s", prefix, name);
-        fail(c, g, path, "is required");
-    }
-}
-
-/* ALPN: one protocol name or a list of them, to OpenSSL's wire format. */
-static void get_alpn(struct ctx *c, const config_setting_t *g, const char *prefix, struct tls_conf *t)
-{
-    const config_setting_t *a = config_setting_get_member(g, "alpn");
-    char path[160];
-    int n;
-
-    if (a == NULL)
-        return;
-    snprintf(path, sizeof path, "%salpn", prefix);
-    n = config_setting_type(a) == CONFIG_TYPE_STRING ? 1 : config_setting_length(a);
-    for (int i = 0; i < n && !c->failed; i++) {
-        const char *v = config_setting_type(a) == CONFIG_TYPE_STRING ? config_setting_get_string(a)
-                                                                     : config_setting_get_string_elem(a, (unsigned)i);
-        size_t len = v ? strlen(v) : 0;
-        if (v == NULL || len == 0 || len > 31 || t->alpn_len + 1 + len > sizeof t->alpn || i >= TLS_MAX_ALPN) {
-            fail(c, a, path, "must be a protocol name (1 to 31 characters) or a list of up to %d", TLS_MAX_ALPN);
-            return;
-        }
-        t->alpn[t->alpn_len++] = (unsigned char)len;
-        memcpy(t->alpn + t->alpn_len, v, len);
-        t->alpn_len += (unsigned)len;
-    }
-}
-
-/*
- * A pool's `tls` (server = 1: its listeners) or `server_tls` group (its
- * backend connections).  The certificates are loaded here: a bad one is
- * an error naming the group, the file and OpenSSL's reason.
- */
-static struct tls_conf *parse_tls(struct ctx *c, const config_setting_t *p, const char *pool_prefix,
-                                  const char *name, int server)
-{
-    static const char *const known_server[] = { "certificate", "key", "ca", "verify_client", "sni", "alpn",
-                                                "min_version", "handshake_timeout", NULL };
-    static const char *const known_client[] = { "ca", "verify", "server_name", "certificate", "key", "alpn",
-                                                "min_version", "handshake_timeout", NULL };
-    const config_setting_t *g = config_setting_get_member(p, name), *sni;
-    char prefix[96], path[160], err[400];
-    struct tls_conf *t;
-
-    if (g == NULL || c->failed)
-        return NULL;
-    snprintf(prefix, sizeof prefix, "%s%s.", pool_prefix, name);
-    snprintf(path, sizeof path, "%s%s", pool_prefix, name);
-    if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-        fail(c, g, path, "must be a group { %s }", server ? "certificate = \"FILE\"; key = \"FILE\"; ..." : "ca = \"FILE\"; ...");
-        return NULL;
-    }
-    check_known(c, g, prefix, server ? known_server : known_client);
-    if ((t = calloc(1, sizeof *t)) == NULL) {
-        fail(c, g, path, "out of memory");
-        return NULL;
-    }
-    t->server = server;
-    get_file(c, g, prefix, "certificate", t->certs[0].file, sizeof t->certs[0].file, server);
-    get_file(c, g, prefix, "key", t->certs[0].key, sizeof t->certs[0].key, 0);
-    get_file(c, g, prefix, "ca", t->ca, sizeof t->ca, !server);
-    t->ncerts = server ? 1 : 0;
-    if (server) {
-        t->verify_client = get_bool(c, g, prefix, "verify_client", 0);
-        if (!c->failed && t->verify_client && t->ca[0] == '\0') {
-            snprintf(path, sizeof path, "%sca", prefix);
-            fail(c, g, path, "verify_client = true needs the CA that signs the clients' certificates");
-        }
-    } else {
-        t->verify = get_bool(c, g, prefix, "verify", 1);
-        get_text(c, g, prefix, "server_name", t->server_name, sizeof t->server_name);
-    }
-    t->handshake_timeout = get_int(c, g, prefix, "handshake_timeout", 10000, 1, 3600000);
-    get_alpn(c, g, prefix, t);
-    if ((sni = config_setting_get_member(g, "sni")) != NULL && !c->failed) {
-        int n = config_setting_length(sni);
-        snprintf(path, sizeof path, "%ssni", prefix);
-        if (config_setting_type(sni) != CONFIG_TYPE_LIST || n + 1 > TLS_MAX_CERTS)
-            fail(c, sni, path, "must be a list of up to %d groups ( { certificate = \"FILE\"; key = \"FILE\"; }, ... )",
-                 TLS_MAX_CERTS - 1);
-        for (int i = 0; i < n && !c->failed; i++) {
-            const config_setting_t *e = config_setting_get_elem(sni, (unsigned)i);
-            char eprefix[128];
-            snprintf(eprefix, sizeof eprefix, "%ssni.[%d].", prefix, i);
-            if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
-                snprintf(path, sizeof path, "%ssni.[%d]", prefix, i);
-                fail(c, e, path, "must be a group { certificate = \"FILE\"; key = \"FILE\"; }");
-                break;
-            }
-            check_known(c, e, eprefix, (const char *const[]){ "certificate", "key", NULL });
-            get_file(c, e, eprefix, "certificate", t->certs[t->ncerts].file, sizeof t->certs[0].file, 1);
-            get_file(c, e, eprefix, "key", t->certs[t->ncerts].key, sizeof t->certs[0].key, 0);
-            t->ncerts++;
-        }
-    }
-    {
-        const char *mv = get_str(c, g, prefix, "min_version", "TLSv1.2", (const char *const[]){ "TLSv1.2", "TLSv1.3", NULL });
-        t->min_tls13 = strcmp(mv, "TLSv1.3") == 0;
-    }
-    if (!c->failed && tls_conf_build(t, err, sizeof err) != 0) {
-        const config_setting_t *at = config_setting_lookup((config_setting_t *)g, t->failed_setting);
-        snprintf(path, sizeof path, "%s%s%s%s", pool_prefix, name, at ? "." : "", at ? t->failed_setting : "");
-        fail(c, at ? at : g, path, "%s", err);
-    }
-    if (c->failed) {
-        tls_conf_free(t);
-        return NULL;
-    }
-    return t;
-}
-
-static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct pool_conf *out)
+static void parse_pool(struct config_ctx *c, const config_setting_t *p, int idx, struct pool_conf *out)
 {
     static const char *const known[] = { "name", "listen", "mode", "balance", "connect_timeout",
                                          "client_idle_timeout", "client_connections", "server_timeout",
@@ -739,93 +261,93 @@ static void parse_pool(struct ctx *c, const config_setting_t *p, int idx, struct
     snprintf(prefix, sizeof prefix, "pools.[%d].", idx);
     if (config_setting_type(p) != CONFIG_TYPE_GROUP) {
         snprintf(path, sizeof path, "pools.[%d]", idx);
-        fail(c, p, path, "a pool is a group { name = ...; listen = ...; ... }");
+        config_fail(c, p, path, "a pool is a group { name = ...; listen = ...; ... }");
         return;
     }
-    check_known(c, p, prefix, known);
-    v = get_str(c, p, prefix, "name", NULL, NULL);
+    config_check_known(c, p, prefix, known);
+    v = config_get_str(c, p, prefix, "name", NULL, NULL);
     if (v == NULL || v[0] == '\0') {
         snprintf(path, sizeof path, "%sname", prefix);
-        fail(c, p, path, "every pool needs a name");
+        config_fail(c, p, path, "every pool needs a name");
         return;
     }
     snprintf(out->name, sizeof out->name, "%s", v);
-    out->tls = parse_tls(c, p, prefix, "tls", 1);
-    out->server_tls = parse_tls(c, p, prefix, "server_tls", 0);
+    out->tls = config_tls_parse(c, p, prefix, "tls", 1);
+    out->server_tls = config_tls_parse(c, p, prefix, "server_tls", 0);
     parse_listen(c, p, prefix, out);
     if (c->failed)
         return;
-    v = get_str(c, p, prefix, "mode", "tcp", modes);
+    v = config_get_str(c, p, prefix, "mode", "tcp", modes);
     out->mode = strcmp(v, "redis") == 0 ? MODE_REDIS : MODE_TCP;
-    v = get_str(c, p, prefix, "balance", "roundrobin", balances);
+    v = config_get_str(c, p, prefix, "balance", "roundrobin", balances);
     for (int i = 0; balances[i]; i++)
         if (strcmp(v, balances[i]) == 0)
             out->balance = (enum balance)i;
-    out->connect_timeout = get_int(c, p, prefix, "connect_timeout", 1000, 1, 3600000);
-    out->client_idle_timeout = get_int(c, p, prefix, "client_idle_timeout", 0, 0, INT32_MAX);
-    out->client_connections = get_int(c, p, prefix, "client_connections", 0, 0, 100000000);
-    out->server_timeout = get_int(c, p, prefix, "server_timeout", 400, 1, 3600000);
-    out->server_connections = get_int(c, p, prefix, "server_connections", 1, 1, 1024);
-    out->server_pinned_connections = get_int(c, p, prefix, "server_pinned_connections", 64, 0, 65536);
-    out->auto_eject_hosts = get_bool(c, p, prefix, "auto_eject_hosts", 0);
-    out->server_failure_limit = get_int(c, p, prefix, "server_failure_limit", 2, 1, 1000000);
-    out->server_retry_timeout = get_int(c, p, prefix, "server_retry_timeout", 30000, 1, 86400000);
+    out->connect_timeout = config_get_int(c, p, prefix, "connect_timeout", 1000, 1, 3600000);
+    out->client_idle_timeout = config_get_int(c, p, prefix, "client_idle_timeout", 0, 0, INT32_MAX);
+    out->client_connections = config_get_int(c, p, prefix, "client_connections", 0, 0, 100000000);
+    out->server_timeout = config_get_int(c, p, prefix, "server_timeout", 400, 1, 3600000);
+    out->server_connections = config_get_int(c, p, prefix, "server_connections", 1, 1, 1024);
+    out->server_pinned_connections = config_get_int(c, p, prefix, "server_pinned_connections", 64, 0, 65536);
+    out->auto_eject_hosts = config_get_bool(c, p, prefix, "auto_eject_hosts", 0);
+    out->server_failure_limit = config_get_int(c, p, prefix, "server_failure_limit", 2, 1, 1000000);
+    out->server_retry_timeout = config_get_int(c, p, prefix, "server_retry_timeout", 30000, 1, 86400000);
     snprintf(out->distribution, sizeof out->distribution, "%s",
-             get_str(c, p, prefix, "distribution", "ketama", distributions));
-    snprintf(out->hash, sizeof out->hash, "%s", get_str(c, p, prefix, "hash", "fnv1a_64", hashes));
-    v = get_str(c, p, prefix, "hash_tag", "", NULL);
+             config_get_str(c, p, prefix, "distribution", "ketama", distributions));
+    snprintf(out->hash, sizeof out->hash, "%s", config_get_str(c, p, prefix, "hash", "fnv1a_64", hashes));
+    v = config_get_str(c, p, prefix, "hash_tag", "", NULL);
     snprintf(path, sizeof path, "%shash_tag", prefix);
     if (strlen(v) != 0 && strlen(v) != 2)
-        fail(c, config_setting_get_member(p, "hash_tag"), path, "must be two characters, such as \"{}\"");
+        config_fail(c, config_setting_get_member(p, "hash_tag"), path, "must be two characters, such as \"{}\"");
     snprintf(out->hash_tag, sizeof out->hash_tag, "%s", v);
-    get_bool(c, p, prefix, "preconnect", 0);
-    get_text(c, p, prefix, "redis_auth", out->redis_auth, sizeof out->redis_auth);
-    get_text(c, p, prefix, "password", out->password, sizeof out->password);
-    out->redis_db = get_int(c, p, prefix, "redis_db", 0, 0, 1000000);
-    out->databases = get_int(c, p, prefix, "databases", 16, 1, 1000000);
-    out->allow_flush = get_bool(c, p, prefix, "allow_flush", 1);
-    out->allow_admin = get_bool(c, p, prefix, "allow_admin", 1);
-    out->client_output_limit = (uint64_t)get_int64(c, p, prefix, "client_output_limit", 1LL << 30, 0, LLONG_MAX);
-    out->client_output_soft_limit = (uint64_t)get_int64(c, p, prefix, "client_output_soft_limit", 0, 0, LLONG_MAX);
-    out->client_output_soft_time = get_int(c, p, prefix, "client_output_soft_time", 60000, 0, 86400000);
+    config_get_bool(c, p, prefix, "preconnect", 0);
+    config_get_text(c, p, prefix, "redis_auth", out->redis_auth, sizeof out->redis_auth);
+    config_get_text(c, p, prefix, "password", out->password, sizeof out->password);
+    out->redis_db = config_get_int(c, p, prefix, "redis_db", 0, 0, 1000000);
+    out->databases = config_get_int(c, p, prefix, "databases", 16, 1, 1000000);
+    out->allow_flush = config_get_bool(c, p, prefix, "allow_flush", 1);
+    out->allow_admin = config_get_bool(c, p, prefix, "allow_admin", 1);
+    out->client_output_limit = (uint64_t)config_get_int64(c, p, prefix, "client_output_limit", 1LL << 30, 0, LLONG_MAX);
+    out->client_output_soft_limit = (uint64_t)config_get_int64(c, p, prefix, "client_output_soft_limit", 0, 0, LLONG_MAX);
+    out->client_output_soft_time = config_get_int(c, p, prefix, "client_output_soft_time", 60000, 0, 86400000);
     if (!c->failed && out->redis_db >= out->databases) {
         snprintf(path, sizeof path, "%sredis_db", prefix);
-        fail(c, config_setting_get_member(p, "redis_db"), path, "%d is not below databases (%d)", out->redis_db,
+        config_fail(c, config_setting_get_member(p, "redis_db"), path, "%d is not below databases (%d)", out->redis_db,
              out->databases);
     }
-    out->max_multibulk_length = (uint32_t)get_int(c, p, prefix, "max_multibulk_length",
+    out->max_multibulk_length = (uint32_t)config_get_int(c, p, prefix, "max_multibulk_length",
                                                   RESP_MAX_MULTIBULK_DEFAULT, 1, INT32_MAX);
-    out->max_bulk_length = (uint64_t)get_int(c, p, prefix, "max_bulk_length",
+    out->max_bulk_length = (uint64_t)config_get_int(c, p, prefix, "max_bulk_length",
                                              (int)RESP_MAX_BULK_DEFAULT, 1, INT32_MAX);
-    out->max_inline_length = (uint32_t)get_int(c, p, prefix, "max_inline_length",
+    out->max_inline_length = (uint32_t)config_get_int(c, p, prefix, "max_inline_length",
                                                RESP_MAX_INLINE_DEFAULT, 16, INT32_MAX);
-    out->slowlog_slower_than = get_int64(c, p, prefix, "slowlog_slower_than", 10000, -1, LLONG_MAX);
-    out->slowlog_max_len = get_int(c, p, prefix, "slowlog_max_len", 128, 0, 1000000);
-    out->hotkeys = get_bool(c, p, prefix, "hotkeys", 1);
-    out->bigkey_threshold = (uint64_t)get_int64(c, p, prefix, "bigkey_threshold", 1 << 20, 0, LLONG_MAX);
-    v = get_str(c, p, prefix, "read_from", "master", (const char *const[]){ "master", "replica", "prefer_replica", NULL });
+    out->slowlog_slower_than = config_get_int64(c, p, prefix, "slowlog_slower_than", 10000, -1, LLONG_MAX);
+    out->slowlog_max_len = config_get_int(c, p, prefix, "slowlog_max_len", 128, 0, 1000000);
+    out->hotkeys = config_get_bool(c, p, prefix, "hotkeys", 1);
+    out->bigkey_threshold = (uint64_t)config_get_int64(c, p, prefix, "bigkey_threshold", 1 << 20, 0, LLONG_MAX);
+    v = config_get_str(c, p, prefix, "read_from", "master", (const char *const[]){ "master", "replica", "prefer_replica", NULL });
     out->read_from = strcmp(v, "replica") == 0 ? 1 : strcmp(v, "prefer_replica") == 0 ? 2 : 0;
-    out->cluster_refresh_interval = get_int(c, p, prefix, "cluster_refresh_interval", 10000, 0, 86400000);
-    out->cluster_max_redirects = get_int(c, p, prefix, "cluster_max_redirects", 5, 1, 100);
+    out->cluster_refresh_interval = config_get_int(c, p, prefix, "cluster_refresh_interval", 10000, 0, 86400000);
+    out->cluster_max_redirects = config_get_int(c, p, prefix, "cluster_max_redirects", 5, 1, 100);
 
     servers = config_setting_get_member(p, "servers");
     snprintf(path, sizeof path, "%sservers", prefix);
     if (servers == NULL) {
-        fail(c, p, path, "every pool needs servers");
+        config_fail(c, p, path, "every pool needs servers");
         return;
     }
     if (config_setting_type(servers) != CONFIG_TYPE_LIST && config_setting_type(servers) != CONFIG_TYPE_ARRAY) {
-        fail(c, servers, path, "must be a list ( \"host:port:weight name\", ... )");
+        config_fail(c, servers, path, "must be a list ( \"host:port:weight name\", ... )");
         return;
     }
     out->nservers = config_setting_length(servers);
     if (out->nservers == 0) {
-        fail(c, servers, path, "a pool needs at least one server");
+        config_fail(c, servers, path, "a pool needs at least one server");
         return;
     }
     out->servers = calloc((size_t)out->nservers, sizeof *out->servers);
     if (out->servers == NULL) {
-        fail(c, servers, path, "out of memory for %d servers", out->nservers);
+        config_fail(c, servers, path, "out of memory for %d servers", out->nservers);
         return;
     }
     for (int i = 0; i < out->nservers && !c->failed; i++) {
@@ -847,49 +369,49 @@ static const struct proxy_addr *shared_listen(const struct pool_conf *a, const s
 }
 
 /* The admin group: the Unix socket, its mode, and the optional TCP port. */
-static void parse_admin(struct ctx *c, const config_setting_t *s, struct config *cfg)
+static void parse_admin(struct config_ctx *c, const config_setting_t *s, struct config *cfg)
 {
     static const char *const known[] = { "socket", "mode", "listen", "password", NULL };
     const char *v;
     char err[256];
 
-    check_known(c, s, "admin.", known);
+    config_check_known(c, s, "admin.", known);
     if (config_setting_get_member(s, "socket")) {
-        v = get_str(c, s, "admin.", "socket", "", NULL);
+        v = config_get_str(c, s, "admin.", "socket", "", NULL);
         if (v[0] != '\0' && v[0] != '/')
-            fail(c, config_setting_get_member(s, "socket"), "admin.socket",
+            config_fail(c, config_setting_get_member(s, "socket"), "admin.socket",
                  "'%s' is not an absolute path (\"\" for no admin socket)", v);
         else if (strlen(v) >= sizeof cfg->admin_socket)
-            fail(c, config_setting_get_member(s, "socket"), "admin.socket",
+            config_fail(c, config_setting_get_member(s, "socket"), "admin.socket",
                  "'%s' is too long for a Unix socket (at most %zu bytes)", v, sizeof cfg->admin_socket - 1);
         snprintf(cfg->admin_socket, sizeof cfg->admin_socket, "%s", v);
         cfg->admin_socket_default = 0;
     }
-    v = get_str(c, s, "admin.", "mode", "0660", NULL);
+    v = config_get_str(c, s, "admin.", "mode", "0660", NULL);
     {   /* octal, as chmod takes it: libconfig has no octal numbers */
         char *end;
         long m = strtol(v, &end, 8);
         if (*v == '\0' || *end != '\0' || m < 0 || m > 0777)
-            fail(c, config_setting_get_member(s, "mode"), "admin.mode",
+            config_fail(c, config_setting_get_member(s, "mode"), "admin.mode",
                  "'%s' is not an octal file mode such as \"0660\"", v);
         cfg->admin_mode = (int)m;
     }
-    v = get_str(c, s, "admin.", "password", "", NULL);
+    v = config_get_str(c, s, "admin.", "password", "", NULL);
     snprintf(cfg->admin_password, sizeof cfg->admin_password, "%s", v);
     if (strlen(v) >= sizeof cfg->admin_password)
-        fail(c, config_setting_get_member(s, "password"), "admin.password",
+        config_fail(c, config_setting_get_member(s, "password"), "admin.password",
              "too long (at most %zu bytes)", sizeof cfg->admin_password - 1);
-    v = get_str(c, s, "admin.", "listen", "", NULL);
+    v = config_get_str(c, s, "admin.", "listen", "", NULL);
     if (v[0] == '\0' || c->failed)
         return;
     if (v[0] == '/' || addr_parse(v, &cfg->admin_listen, err, sizeof err) != 0) {
-        fail(c, config_setting_get_member(s, "listen"), "admin.listen", "%s",
+        config_fail(c, config_setting_get_member(s, "listen"), "admin.listen", "%s",
              v[0] == '/' ? "a TCP address (host:port); the Unix socket is admin.socket" : err);
         return;
     }
     /* Anyone who can reach a non-loopback port could read the statistics. */
     if (!addr_is_loopback(&cfg->admin_listen) && cfg->admin_password[0] == '\0')
-        fail(c, config_setting_get_member(s, "listen"), "admin.listen",
+        config_fail(c, config_setting_get_member(s, "listen"), "admin.listen",
              "'%s' is not a loopback address: set admin.password to expose the admin port", v);
     cfg->admin_has_listen = 1;
 }
@@ -938,14 +460,14 @@ static long max_map_count(void)
 }
 
 /* Refuses a configuration whose workers would run out of memory mappings. */
-static void check_map_count(struct ctx *c, const config_setting_t *root, const struct config *cfg)
+static void check_map_count(struct config_ctx *c, const config_setting_t *root, const struct config *cfg)
 {
     unsigned long long per_worker, total = config_map_estimate(cfg, &per_worker);
     long limit = max_map_count();
 
     if (limit <= 0 || total <= (unsigned long long)limit)
         return;
-    fail(c, config_setting_get_member(root, "threads"), "threads",
+    config_fail(c, config_setting_get_member(root, "threads"), "threads",
          "needs about %llu memory mappings, more than vm.max_map_count (%ld): threads (%d) x %llu (coroutine "
          "stacks: %d shared, %d for server connections, the pools' acceptors) + %d; use fewer threads or "
          "coroutines.shared_stacks, or raise vm.max_map_count (sysctl)", total, limit, cfg->threads, per_worker,
@@ -957,7 +479,7 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
     static const char *const known[] = { "threads", "pin_threads", "log_level", "log_file", "shutdown_timeout",
                                          "bpf", "admin", "coroutines", "pools", NULL };
     static const char *const co_known[] = { "shared_stacks", "stack_size", NULL };
-    struct ctx c = { .file = file, .err = err, .errlen = errlen };
+    struct config_ctx c = { .file = file, .err = err, .errlen = errlen };
     config_t lc;
     const config_setting_t *root, *s, *pools;
     const char *v;
@@ -967,29 +489,29 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
     if (config_syntax_read(&lc, file, err, errlen) != 0)
         return -1;
     root = config_root_setting(&lc);
-    check_known(&c, root, "", known);
+    config_check_known(&c, root, "", known);
 
     s = config_setting_get_member(root, "threads");
     if (s && config_setting_type(s) == CONFIG_TYPE_STRING) {
         if (strcmp(config_setting_get_string(s), "auto") != 0)
-            fail(&c, s, "threads", "must be \"auto\" or a number of workers");
+            config_fail(&c, s, "threads", "must be \"auto\" or a number of workers");
         cfg->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     } else {
-        cfg->threads = get_int(&c, root, "", "threads", 0, 1, 1024);
+        cfg->threads = config_get_int(&c, root, "", "threads", 0, 1, 1024);
         if (cfg->threads == 0)   /* not set: one per CPU, as "auto" */
             cfg->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     }
     if (cfg->threads < 1)
         cfg->threads = 1;
-    cfg->pin_threads = get_bool(&c, root, "", "pin_threads", 0);
-    v = get_str(&c, root, "", "log_level", "info", levels);
+    cfg->pin_threads = config_get_bool(&c, root, "", "pin_threads", 0);
+    v = config_get_str(&c, root, "", "log_level", "info", levels);
     cfg->log_level = log_level_parse(v);
-    v = get_str(&c, root, "", "log_file", "", NULL);
+    v = config_get_str(&c, root, "", "log_file", "", NULL);
     if (v[0] != '\0' && v[0] != '/')
-        fail(&c, config_setting_get_member(root, "log_file"), "log_file", "'%s' is not an absolute path", v);
+        config_fail(&c, config_setting_get_member(root, "log_file"), "log_file", "'%s' is not an absolute path", v);
     snprintf(cfg->log_file, sizeof cfg->log_file, "%s", v);
-    cfg->shutdown_timeout = get_int(&c, root, "", "shutdown_timeout", 5000, 0, 3600000);
-    cfg->bpf = get_bool(&c, root, "", "bpf", 1);
+    cfg->shutdown_timeout = config_get_int(&c, root, "", "shutdown_timeout", 5000, 0, 3600000);
+    cfg->bpf = config_get_bool(&c, root, "", "bpf", 1);
 
     snprintf(cfg->admin_socket, sizeof cfg->admin_socket, "%s", CONFIG_ADMIN_SOCKET);
     cfg->admin_socket_default = 1;
@@ -997,7 +519,7 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
     s = config_setting_get_member(root, "admin");
     if (s) {
         if (config_setting_type(s) != CONFIG_TYPE_GROUP)
-            fail(&c, s, "admin", "must be a group { socket = ...; }");
+            config_fail(&c, s, "admin", "must be a group { socket = ...; }");
         else
             parse_admin(&c, s, cfg);
     }
@@ -1006,22 +528,22 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
     s = config_setting_get_member(root, "coroutines");
     if (s) {
         if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
-            fail(&c, s, "coroutines", "must be a group { shared_stacks = ...; stack_size = ...; }");
+            config_fail(&c, s, "coroutines", "must be a group { shared_stacks = ...; stack_size = ...; }");
         } else {
-            check_known(&c, s, "coroutines.", co_known);
-            cfg->shared_stacks = get_int(&c, s, "coroutines.", "shared_stacks", 64, 1, 65536);
-            cfg->stack_size = get_int(&c, s, "coroutines.", "stack_size", 131072, 16384, 8 << 20);
+            config_check_known(&c, s, "coroutines.", co_known);
+            cfg->shared_stacks = config_get_int(&c, s, "coroutines.", "shared_stacks", 64, 1, 65536);
+            cfg->stack_size = config_get_int(&c, s, "coroutines.", "stack_size", 131072, 16384, 8 << 20);
         }
     }
     pools = config_setting_get_member(root, "pools");
     if (!c.failed && pools == NULL)
-        fail(&c, root, "pools", "no pools: nothing to proxy");
+        config_fail(&c, root, "pools", "no pools: nothing to proxy");
     if (!c.failed && config_setting_type(pools) != CONFIG_TYPE_LIST)
-        fail(&c, pools, "pools", "must be a list ( { ... }, { ... } )");
+        config_fail(&c, pools, "pools", "must be a list ( { ... }, { ... } )");
     if (!c.failed) {
         cfg->npools = config_setting_length(pools);
         if (cfg->npools == 0)
-            fail(&c, pools, "pools", "no pools: nothing to proxy");
+            config_fail(&c, pools, "pools", "no pools: nothing to proxy");
         cfg->pools = calloc((size_t)cfg->npools, sizeof *cfg->pools);
         for (int i = 0; i < cfg->npools && !c.failed; i++)
             parse_pool(&c, config_setting_get_elem(pools, (unsigned)i), i, &cfg->pools[i]);
@@ -1030,13 +552,13 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
                 char path[64];
                 if (strcmp(cfg->pools[i].name, cfg->pools[j].name) == 0) {
                     snprintf(path, sizeof path, "pools.[%d].name", i);
-                    fail(&c, config_setting_get_member(config_setting_get_elem(pools, (unsigned)i), "name"),
+                    config_fail(&c, config_setting_get_member(config_setting_get_elem(pools, (unsigned)i), "name"),
                          path, "pool name '%s' is already used by pools.[%d]", cfg->pools[i].name, j);
                 } else {
                     const struct proxy_addr *a = shared_listen(&cfg->pools[i], &cfg->pools[j]);
                     snprintf(path, sizeof path, "pools.[%d].listen", i);
                     if (a != NULL)
-                        fail(&c, config_setting_get_member(config_setting_get_elem(pools, (unsigned)i), "listen"),
+                        config_fail(&c, config_setting_get_member(config_setting_get_elem(pools, (unsigned)i), "listen"),
                              path, "'%s' is already a listen address of pool '%s'", a->text, cfg->pools[j].name);
                 }
             }
@@ -1045,7 +567,7 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
                 char path[64];
                 int db = cfg->pools[i].mode == MODE_REDIS;
                 snprintf(path, sizeof path, "pools.[%d].%s", i, db ? "redis_db" : "distribution");
-                fail(&c, config_setting_get_member(config_setting_get_elem(pools, (unsigned)i),
+                config_fail(&c, config_setting_get_member(config_setting_get_elem(pools, (unsigned)i),
                                                    db ? "redis_db" : "distribution"),
                      path, db ? "a Redis Cluster has database 0 only" : "distribution \"cluster\" needs mode = \"redis\"");
             }
@@ -1054,7 +576,7 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
     for (int i = 0; i < cfg->npools && !c.failed && cfg->admin_has_listen; i++)
         for (int k = 0; k < cfg->pools[i].nlistens; k++)
             if (addr_equal(&cfg->pools[i].listens[k].addr, &cfg->admin_listen))
-                fail(&c, config_setting_get_member(config_setting_get_member(root, "admin"), "listen"), "admin.listen",
+                config_fail(&c, config_setting_get_member(config_setting_get_member(root, "admin"), "listen"), "admin.listen",
                      "'%s' is already a listen address of pool '%s'", cfg->admin_listen.text, cfg->pools[i].name);
     if (!c.failed)
         check_map_count(&c, root, cfg);

@@ -150,6 +150,12 @@ void reload(struct daemon *d, const char *file)
             n->tls = o->tls;
             o->tls = t;   /* (freed with the old pools) */
         }
+        if ((n->server_tls == NULL) != (o->server_tls == NULL)) {   /* open connections could not follow */
+            struct tls_conf *t = n->server_tls;
+            NEEDS_RESTART(1, "pool %s: server_tls added or removed needs a restart", o->name);
+            n->server_tls = o->server_tls;
+            o->server_tls = t;
+        }
         if (n->mode == MODE_REDIS) {
             NEEDS_RESTART(n->server_connections != o->server_connections,
                           "pool %s: server_connections needs a restart", o->name);

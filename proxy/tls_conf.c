@@ -87,7 +87,7 @@ static int load_ca(struct tls_conf *t, SSL_CTX *ctx, const char *ca, char *err, 
 static int load_pair(struct tls_conf *t, int i, SSL_CTX *ctx, char *err, size_t errlen)
 {
     const char *cert = t->certs[i].file, *key = t->certs[i].key[0] ? t->certs[i].key : cert;
-    char at[16] = "";
+    char at[24] = "";
 
     if (i > 0)
         snprintf(at, sizeof at, "sni.[%d].", i - 1);

@@ -483,6 +483,15 @@ def test_tcp_mode_carries_10_mb_byte_exact_over_tls_both_ways(daemon, certs, ech
                port=plain)
         with socket.create_connection(("127.0.0.1", plain), timeout=30) as s:
             assert pump(s, payload[: 1 << 20]) == payload[: 1 << 20]
+        # pass-through: no tls group, the client's TLS goes to the server untouched (its
+        # certificate is the server's own, and the proxy counts no handshake)
+        through = free_port()
+        daemon(config([{"name": '"pt"', "listen": f'"127.0.0.1:{through}"', "mode": '"tcp"',
+                        "servers": [f"127.0.0.1:{tls_echo.port}:1"]}], str(tmp_path / "pt.sock")), port=through)
+        with tls_client(certs, through) as s:
+            assert s.getpeercert()["subject"] == ((("commonName", "server"),),)
+            assert pump(s, payload) == payload
+        assert pool_stats(str(tmp_path / "pt.sock"), "pt")["tls_handshakes"] == 0
     finally:
         tls_echo.close()
 
