@@ -313,6 +313,8 @@ static void client_hup(int fd, short revents, void *arg)
     char b;
     ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 
+    if (n > 0 && c->tls != NULL)   /* the bytes may be its close_notify (then its FIN): OpenSSL tells */
+        n = tls_peek(c->tls, &b, 1);
     c->hup_watch = 0;
     if (n == 0 && !(revents & (POLLHUP | POLLERR | POLLNVAL))) {
         /* its FIN: told to the server now, before anything another client

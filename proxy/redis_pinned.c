@@ -23,6 +23,7 @@
 #include "redis_route.h"
 #include "redis_tracking.h"
 #include "resp_append.h"
+#include "tls.h"
 #include "worker_ctx.h"
 
 /* ---- a connection of its own: transactions and blocking commands ---------- */
@@ -487,7 +488,10 @@ static void send_blocking(struct redis_client *c, const char *cmdname, struct re
         /* did its FIN come with it (`nc -N`)?  Then it is answered as Redis
          * answers it: at once or not at all (one peek per blocking command) */
         char b;
-        if (recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+        ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n > 0 && c->tls != NULL)   /* its close_notify, then the FIN? */
+            n = tls_peek(c->tls, &b, 1);
+        if (n == 0)
             c->hup = 1;
     }
     m->after_fin = c->hup;   /* the reply, if the server answers before it sees the FIN, is written */

@@ -86,6 +86,10 @@ int tls_handshake(SSL *ssl, int fd, uint64_t deadline_ms, enum tls_fail *why, ch
 ssize_t tls_read(SSL *ssl, void *buf, size_t len, short *want);
 ssize_t tls_write(SSL *ssl, const void *buf, size_t len, short *want);
 
+/* Like tls_read, but what it returns stays to be read (MSG_PEEK): tells
+ * a client's next request from its close_notify, never waiting. */
+ssize_t tls_peek(SSL *ssl, void *buf, size_t len);
+
 /* Writes all of buf, parking as needed.  0, or -1 (the connection is broken). */
 int tls_write_all(SSL *ssl, int fd, const void *buf, size_t len);
 

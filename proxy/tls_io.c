@@ -232,6 +232,28 @@ ssize_t tls_read(SSL *ssl, void *buf, size_t len, short *want)
     return -1;
 }
 
+ssize_t tls_peek(SSL *ssl, void *buf, size_t len)
+{
+    size_t n = 0;
+    int r, e;
+
+    ERR_clear_error();
+    errno = 0;
+    if ((r = SSL_peek_ex(ssl, buf, len, &n)) == 1)
+        return (ssize_t)n;
+    e = SSL_get_error(ssl, r);
+    ERR_clear_error();
+    if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0))
+        return 0;
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (errno == 0 || errno == EAGAIN)
+        errno = EPROTO;
+    return -1;
+}
+
 ssize_t tls_write(SSL *ssl, const void *buf, size_t len, short *want)
 {
     size_t n = 0;

@@ -596,3 +596,35 @@ def test_a_tls_redis_cluster_behind_a_tls_listener(daemon, certs, tmp_path):
     finally:
         for n in nodes:
             n.stop()
+
+
+# ---- nothing lost over TLS --------------------------------------------------------------------
+
+
+def test_a_tls_client_that_closes_during_blpop_loses_no_job(daemon, certs, tmp_path):
+    """As in test_redis_noloss, over TLS: a client that leaves, with or without
+    close_notify first (Node's TLS sends it, Python's and hiredis's do not),
+    while its BLPOP waits has nothing popped for it."""
+    srv = RedisProc(tmp_path)
+    port = free_port()
+    try:
+        daemon(config([{"name": '"q"', "listen": f'"127.0.0.1:{port}"', "mode": '"redis"', "tls": tls_group(certs),
+                        "servers": [f"127.0.0.1:{srv.port}:1"]}]), port=port)
+        direct = redis.Redis(host="127.0.0.1", port=srv.port)
+        for i in range(20):
+            c = tls_client(certs, port)
+            c.sendall(b"*3\r\n$5\r\nBLPOP\r\n$%d\r\nq%d\r\n$1\r\n0\r\n" % (len(str(i)) + 1, i))
+            wait_for(lambda: int(direct.info("clients")["blocked_clients"]) == 1, "the BLPOP did not block")
+            if i % 2:                            # close_notify (not waiting for the answer), then the FIN
+                c.setblocking(False)
+                try:
+                    c.unwrap()
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    pass
+            c.close()
+            direct.rpush(f"q{i}", f"job{i}")
+        wait_for(lambda: int(direct.info("clients")["blocked_clients"]) == 0, "a blocked command outlived its client")
+        time.sleep(0.5)
+        assert [direct.lrange(f"q{i}", 0, -1) for i in range(20)] == [[f"job{i}".encode()] for i in range(20)]
+    finally:
+        srv.stop()
