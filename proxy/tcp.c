@@ -50,6 +50,7 @@ struct direction {
     uint8_t bulk;                    /* a read filled the buffer: splice until drained */
     SSL **rtls, **wtls;              /* `from`'s and `to`'s TLS (NULL inside: plaintext) */
     short rwant, wwant;              /* what a TLS read or write that would block waits for */
+    uint8_t tls_dry;                 /* the last TLS read ended at EAGAIN */
 };
 
 struct tcp_conn {
@@ -520,6 +521,18 @@ static int flush_pending(struct tcp_conn *c, struct direction *d)
  * about what is left: in bulk mode the direction reads until EAGAIN.
  * Like recv: bytes, 0 at EOF, -1 errno.
  */
+/* TLS: a read returns one record (16 KiB at most): the buffer is filled
+ * with what the socket has, so that one send passes several on.  Like recv. */
+static ssize_t tls_take(struct direction *d)
+{
+    ssize_t n = 0, got = 0;
+
+    while (got < WORKER_BUF_SIZE && (n = tls_read(*d->rtls, d->buf + got, WORKER_BUF_SIZE - (size_t)got, &d->rwant)) > 0)
+        got += n;
+    d->tls_dry = n < 0 && errno == EAGAIN;   /* read to EAGAIN: the next data brings an edge */
+    return got > 0 ? got : n;   /* (an end or an error after data shows at the next read) */
+}
+
 static ssize_t take_input(struct tcp_conn *c, struct direction *d)
 {
     ssize_t n;
@@ -539,8 +552,7 @@ static ssize_t take_input(struct tcp_conn *c, struct direction *d)
         errno = ENOMEM;
         return -1;
     }
-    n = *d->rtls ? tls_read(*d->rtls, d->buf, WORKER_BUF_SIZE, &d->rwant)
-                 : recv(*d->from, d->buf, WORKER_BUF_SIZE, MSG_DONTWAIT);
+    n = *d->rtls ? tls_take(d) : recv(*d->from, d->buf, WORKER_BUF_SIZE, MSG_DONTWAIT);
     if (n > 0) {
         d->len = (uint32_t)n;
         d->bulk = n == WORKER_BUF_SIZE;
@@ -575,8 +587,9 @@ static __attribute__((noinline)) int direction_step(struct tcp_conn *c, struct d
         else
             c->p->stats.bytes_out += (uint64_t)n;
         if (d->buf && n < WORKER_BUF_SIZE && *d->rtls == NULL)
-            d->ready = d->end || d->drain;   /* drained: later data brings a new edge (a TLS
-                                                read returns a record: read on until EAGAIN) */
+            d->ready = d->end || d->drain;   /* drained: later data brings a new edge */
+        else if (*d->rtls != NULL && d->tls_dry)
+            d->ready = d->drain = 0;         /* TLS: a short read says nothing, an EAGAIN does */
         return flush_pending(c, d) < 0 ? STEP_OVER : STEP_OK;
     }
     if (n == 0) {

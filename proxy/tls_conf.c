@@ -62,6 +62,7 @@ static SSL_CTX *new_ctx(const struct tls_conf *t, char *err, size_t errlen)
     SSL_CTX_set_min_proto_version(ctx, t->min_tls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, TLS_OPTIONS);
     SSL_CTX_set_mode(ctx, TLS_MODES);
+    SSL_CTX_set_read_ahead(ctx, 1);   /* a record in one recv, not its header and then its body */
     if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1) {
         SSL_CTX_free(ctx);
         failed("cannot set the ciphers", TLS12_CIPHERS, err, errlen);
