@@ -184,9 +184,11 @@ static int build_server(struct tls_conf *t, char *err, size_t errlen)
         if (load_pair(t, i, ctx, err, errlen) != 0)
             return -1;
         t->certs[i].not_after = not_after(ctx);
-        /* sessions resume across the workers: one cache and one ticket key per listener */
+        /* sessions resume by tickets, whose keys the workers share (the
+         * context's): no session cache, whose lock every worker would take
+         * for every full handshake */
         SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"coproxy", 7);
-        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
         if (t->ca[0] && load_ca(t, ctx, t->ca, err, errlen) != 0)
             return -1;
         if (t->verify_client) {

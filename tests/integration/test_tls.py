@@ -254,16 +254,18 @@ def test_sessions_resume_with_clients_and_with_servers(daemon, certs, tmp_path):
         daemon(config([{"name": '"r"', "listen": f'"127.0.0.1:{port}"', "mode": '"redis"', "tls": tls_group(certs),
                         "server_tls": server_tls_group(certs), "servers": [f"127.0.0.1:{srv.port}:1"]}], sock),
                port=port)
-        ctx = ssl.create_default_context(cafile=certs.path("ca.crt"))
-        session = None
-        for i in range(3):
-            with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
-                with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as s:
-                    s.sendall(b"PING\r\n")
-                    assert s.recv(100) == b"+PONG\r\n"
-                    assert s.session_reused == (i > 0)
-                    session = s.session          # (TLS 1.3: the ticket came after the handshake)
-        wait_for(lambda: pool_stats(sock, "r")["tls_resumed"] >= 2, "resumed sessions not counted")
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):   # (tickets both)
+            ctx = ssl.create_default_context(cafile=certs.path("ca.crt"))
+            ctx.minimum_version = ctx.maximum_version = version
+            session = None
+            for i in range(3):
+                with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+                    with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as s:
+                        s.sendall(b"PING\r\n")
+                        assert s.recv(100) == b"+PONG\r\n"
+                        assert s.session_reused == (i > 0), version
+                        session = s.session          # (TLS 1.3: the ticket came after the handshake)
+        wait_for(lambda: pool_stats(sock, "r")["tls_resumed"] >= 4, "resumed sessions not counted")
         # the server's side: its connection killed, the proxy connects again and resumes
         direct = redis.Redis(host="127.0.0.1", port=srv.port, ssl=True, ssl_ca_certs=certs.path("ca.crt"))
         r = redis.Redis(host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=certs.path("ca.crt"), socket_timeout=30)
