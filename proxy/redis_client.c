@@ -591,9 +591,9 @@ static __attribute__((noinline)) int read_input(struct redis_client *c, int *rea
         c->in.len += (size_t)n;
         c->pool->stats->bytes_in += (uint64_t)n;
         c->partial = 0;
-        /* a short read drained the socket; a TLS read returns a record, and
-         * more may wait in the socket: it is read until it says so */
-        *ready = (size_t)n == room || c->hup || c->tls != NULL;
+        /* a short read drained the socket (TLS: a read returns a record,
+         * the socket's last read says) */
+        *ready = (size_t)n == room || c->hup || (c->tls != NULL && !tls_drained(c->tls));
         if (c->idle && (c->ps == NULL || pubsub_subscribed(c) == 0))   /* subscribers are not idle */
             co_timer_arm(c->idle, c->pool->conf->client_idle_timeout);
         return 1;

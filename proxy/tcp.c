@@ -527,9 +527,15 @@ static ssize_t tls_take(struct direction *d)
 {
     ssize_t n = 0, got = 0;
 
-    while (got < WORKER_BUF_SIZE && (n = tls_read(*d->rtls, d->buf + got, WORKER_BUF_SIZE - (size_t)got, &d->rwant)) > 0)
+    d->tls_dry = 0;
+    while (got < WORKER_BUF_SIZE && (n = tls_read(*d->rtls, d->buf + got, WORKER_BUF_SIZE - (size_t)got, &d->rwant)) > 0) {
         got += n;
-    d->tls_dry = n < 0 && errno == EAGAIN;   /* read to EAGAIN: the next data brings an edge */
+        if (tls_drained(*d->rtls)) {   /* a short read of the socket: the next data brings an edge */
+            d->tls_dry = 1;
+            break;
+        }
+    }
+    d->tls_dry |= n < 0 && errno == EAGAIN;
     return got > 0 ? got : n;   /* (an end or an error after data shows at the next read) */
 }
 

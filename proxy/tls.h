@@ -96,6 +96,10 @@ int tls_write_all(SSL *ssl, int fd, const void *buf, size_t len);
 /* Decrypted bytes held in OpenSSL that a read would return without the socket. */
 int tls_pending(SSL *ssl);
 
+/* Nothing held in OpenSSL and the last read of the socket drained it (a
+ * short read): as after a short plain recv, new data brings a new edge. */
+int tls_drained(SSL *ssl);
+
 /* Sends close_notify, if the socket takes it now (never waits). */
 void tls_close_notify(SSL *ssl);
 

@@ -24,9 +24,16 @@
  */
 static BIO_METHOD *sock_method;
 
+/* The BIO's data is the fd, shifted, and in bit 0 whether the last recv
+ * drained the socket (a short read or EAGAIN): no memory of its own. */
 static int bio_fd(BIO *b)
 {
-    return (int)(intptr_t)BIO_get_data(b);
+    return (int)((intptr_t)BIO_get_data(b) >> 1);
+}
+
+static void bio_set(BIO *b, int fd, int drained)
+{
+    BIO_set_data(b, (void *)(((intptr_t)fd << 1) | (drained != 0)));
 }
 
 static int bio_write(BIO *b, const char *buf, int len)
@@ -43,6 +50,7 @@ static int bio_read(BIO *b, char *buf, int len)
 {
     ssize_t n = recv(bio_fd(b), buf, (size_t)len, MSG_DONTWAIT);
 
+    bio_set(b, bio_fd(b), n < len);
     BIO_clear_retry_flags(b);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         BIO_set_retry_read(b);
@@ -83,7 +91,7 @@ static BIO *sock_bio(int fd)
             return NULL;
     }
     if ((b = BIO_new(sock_method)) != NULL)
-        BIO_set_data(b, (void *)(intptr_t)fd);
+        bio_set(b, fd, 0);
     return b;
 }
 
@@ -301,6 +309,11 @@ int tls_write_all(SSL *ssl, int fd, const void *buf, size_t len)
 int tls_pending(SSL *ssl)
 {
     return SSL_has_pending(ssl);
+}
+
+int tls_drained(SSL *ssl)
+{
+    return !SSL_has_pending(ssl) && ((intptr_t)BIO_get_data(SSL_get_rbio(ssl)) & 1);
 }
 
 void tls_close_notify(SSL *ssl)
