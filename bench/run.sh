@@ -7,10 +7,11 @@
 #              bench/charts.gp) go; default BUILD_DIR/charts.  bench/charts is
 #              the set the README shows: name it to refresh that set.
 # Environment:
-#   BENCH_ONLY      the sections to run, of: switch park stacks timer echo redis tcp
+#   BENCH_ONLY      the sections to run, of: switch park stacks timer echo redis tcp tls
 #                   (default: switch park stacks timer echo, the runtime's)
-#   BENCH_PROXY=1   adds redis and tcp to the default: bench/redis.py and bench/tcp.py,
-#                   minutes each (needs redis-server, redis-tools, nutcracker, haproxy)
+#   BENCH_PROXY=1   adds redis, tcp and tls to the default: bench/redis.py, bench/tcp.py and
+#                   bench/tls.py, minutes each (needs redis-server, redis-tools, nutcracker,
+#                   haproxy, openssl)
 #   BENCH_REDIS     "REQUESTS ROUNDS" for bench/redis.py (default its own, 200000 2)
 #   BENCH_TCP       "SECONDS ROUNDS" for bench/tcp.py (default its own, 5 3)
 #   BENCH_SWITCH_N  round trips per case of bench/switch's wall clock (default its own, 10,000,000)
@@ -19,7 +20,7 @@ build=${1:-build}
 out=${2:-$build/charts}
 here=$(dirname "$0")
 sections=${BENCH_ONLY:-switch park stacks timer echo}
-[ "${BENCH_PROXY:-0}" = 1 ] && [ -z "${BENCH_ONLY:-}" ] && sections="$sections redis tcp"
+[ "${BENCH_PROXY:-0}" = 1 ] && [ -z "${BENCH_ONLY:-}" ] && sections="$sections redis tcp tls"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/costack-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 mkdir -p "$out"
@@ -136,6 +137,12 @@ if want tcp; then
     echo "== bench/tcp.py: tcp mode against HAProxy and relay_epoll"
     # shellcheck disable=SC2086 # BENCH_TCP is two words
     python3 "$here/tcp.py" "$build" ${BENCH_TCP:-} --data "$out/tcp.dat" || echo "  (bench/tcp.py failed)"
+fi
+
+if want tls; then
+    echo
+    echo "== bench/tls.py: TLS against HAProxy (handshakes, bulk, idle memory) and redis over TLS"
+    python3 "$here/tls.py" "$build" || echo "  (bench/tls.py failed)"
 fi
 
 echo
