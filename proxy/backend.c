@@ -411,19 +411,27 @@ static int start_tls(struct backend_conn *bc, int fd, char *why, size_t n)
     struct redis_server *s = bc->srv;
     const struct tls_conf *t = s->pool->conf->server_tls;
     char host[128];
+    SSL *ssl;
 
-    bc->tls = tls_new_client(t, fd, addr_host(&s->conf->addr, host, sizeof host), &s->tls_session);
-    if (bc->tls == NULL) {
+    if (s->tls_session != NULL && s->tls_session_conf != t->id) {   /* a reload changed the rules: */
+        SSL_SESSION_free(s->tls_session);                             /* a full handshake checks them */
+        s->tls_session = NULL;
+    }
+    s->tls_session_conf = t->id;
+    /* the connection's until the handshake is done: a failure of bc meanwhile
+     * (a pinned client that left) frees what bc holds, not this */
+    ssl = tls_new_client(t, fd, addr_host(&s->conf->addr, host, sizeof host), &s->tls_session);
+    if (ssl == NULL) {
         snprintf(why, n, "out of memory for TLS");
         return -1;
     }
-    if (tls_connected(s->stats, bc->tls, fd, worker_now_ms() + (uint64_t)t->handshake_timeout, why, n) != 0) {
-        tls_free(bc->tls);
-        bc->tls = NULL;
+    if (tls_connected(s->stats, ssl, fd, worker_now_ms() + (uint64_t)t->handshake_timeout, why, n) != 0) {
+        tls_free(ssl);
         SSL_SESSION_free(s->tls_session);   /* (a failed resumption is not tried again) */
         s->tls_session = NULL;
         return -1;
     }
+    bc->tls = ssl;
     return 0;
 }
 

@@ -578,6 +578,12 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
             if (addr_equal(&cfg->pools[i].listens[k].addr, &cfg->admin_listen))
                 config_fail(&c, config_setting_get_member(config_setting_get_member(root, "admin"), "listen"), "admin.listen",
                      "'%s' is already a listen address of pool '%s'", cfg->admin_listen.text, cfg->pools[i].name);
+    for (int i = 0; i < cfg->npools && !c.failed; i++)   /* OpenSSL's handshakes run on the connections' stacks */
+        if ((cfg->pools[i].tls || (cfg->pools[i].server_tls && cfg->pools[i].mode == MODE_TCP))
+            && cfg->stack_size < TLS_STACK_MIN)
+            config_fail(&c, config_setting_lookup((config_setting_t *)root, "coroutines.stack_size"), "coroutines.stack_size",
+                        "%d is too small for pool '%s''s TLS handshakes: give at least %d", cfg->stack_size,
+                        cfg->pools[i].name, TLS_STACK_MIN);
     if (!c.failed)
         check_map_count(&c, root, cfg);
     free(c.wide);

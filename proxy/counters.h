@@ -30,7 +30,7 @@
     X(bytes_in,           COUNTER, "bytes received from clients")                      \
     X(bytes_out,          COUNTER, "bytes sent to clients")                            \
     X(tls_handshakes,     COUNTER, "TLS handshakes done with clients")                 \
-    X(tls_resumed,        COUNTER, "of those, resumed sessions (ticket or cache)")     \
+    X(tls_resumed,        COUNTER, "of those, resumed sessions (tickets)")     \
     X(tls_v1_2,           COUNTER, "of those, TLS 1.2")                                \
     X(tls_v1_3,           COUNTER, "of those, TLS 1.3")                                \
     X(tls_fail_protocol,  COUNTER, "TLS handshakes failed: not TLS, malformed or refused") \

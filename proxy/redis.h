@@ -141,6 +141,7 @@ struct redis_server {
                                         seeds), a seed or a server a reload removed */
     struct ssl_session_st *tls_session;   /* server_tls: the last session it gave (resumed by the
                                         next connection's handshake), or NULL */
+    unsigned tls_session_conf;       /* the id of the server_tls it was made under */
 };
 
 /*

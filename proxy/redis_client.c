@@ -569,6 +569,13 @@ static __attribute__((noinline)) void release_input(struct redis_client *c)
     }
 }
 
+/* What waiting for input waits for: readable, or (TLS: a read that must
+ * write first, a key update's answer) writable. */
+static short tls_waits(const struct redis_client *c)
+{
+    return c->tls != NULL && c->tls_want == POLLOUT ? POLLOUT : POLLIN | POLLRDHUP;
+}
+
 /* Reads more input.  1: got some; 0: nothing yet (wait); -1: the client is gone. */
 static __attribute__((noinline)) int read_input(struct redis_client *c, int *ready)
 {
@@ -631,7 +638,7 @@ static __attribute__((noinline)) int subscriber_wait(struct redis_client *c)
         c->input_ready = 1;
         return 0;
     }
-    if (co_fd_watch(c->fd, POLLIN | POLLRDHUP, subscriber_input, c) != 0)
+    if (co_fd_watch(c->fd, tls_waits(c), subscriber_input, c) != 0)
         return -1;
     c->sub_waiting = 1;
     r = co_cond_timedwait(c->cond, -1);
@@ -673,7 +680,7 @@ static int client_serve(struct redis_client *c)
             if (!ready)
                 continue;
         } else if (!ready) {
-            struct pollfd p = { .fd = c->fd, .events = c->tls && c->tls_want == POLLOUT ? POLLOUT : POLLIN | POLLRDHUP };
+            struct pollfd p = { .fd = c->fd, .events = tls_waits(c) };
             int idle = c->in.data == NULL && c->head == NULL;
             int n = co_poll_edge(&p, 1, idle ? CLIENT_SHED_MS : -1);
             if (n < 0 && errno != EINTR)
@@ -800,7 +807,7 @@ void *redis_client_main(void *arg)
             return NULL;
         }
     }
-    if (client_serve(c) != CLIENT_SHED || co_fd_watch(c->fd, POLLIN | POLLRDHUP, client_wake, c) != 0) {
+    if (client_serve(c) != CLIENT_SHED || co_fd_watch(c->fd, tls_waits(c), client_wake, c) != 0) {
         client_close(c);
     } else {
         c->shed = 1;

@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "reload.h"
+#include "tls.h"
 #include "worker.h"
 #include "worker_publish.h"
 
@@ -144,17 +145,17 @@ void reload(struct daemon *d, const char *file)
             n->nlistens = o->nlistens;
             n->listen = o->listen;
         }
+        /* the running pools are not written here (a worker may be copying
+         * them): the new ones share the old contexts, each owning a reference */
         if ((n->tls == NULL) != (o->tls == NULL)) {   /* its listeners stay as they are, and so their certificates */
-            struct tls_conf *t = n->tls;
             NEEDS_RESTART(1, "pool %s: tls added or removed needs a restart", o->name);
-            n->tls = o->tls;
-            o->tls = t;   /* (freed with the old pools) */
+            tls_conf_free(n->tls);
+            tls_conf_hold(n->tls = o->tls);
         }
         if ((n->server_tls == NULL) != (o->server_tls == NULL)) {   /* open connections could not follow */
-            struct tls_conf *t = n->server_tls;
             NEEDS_RESTART(1, "pool %s: server_tls added or removed needs a restart", o->name);
-            n->server_tls = o->server_tls;
-            o->server_tls = t;
+            tls_conf_free(n->server_tls);
+            tls_conf_hold(n->server_tls = o->server_tls);
         }
         if (n->mode == MODE_REDIS) {
             NEEDS_RESTART(n->server_connections != o->server_connections,

@@ -689,8 +689,9 @@ static __attribute__((noinline)) int backend_tls(struct tcp_conn *c)
 {
     static __thread uint64_t logged_at;
     const struct pool_conf *pc = c->p->conf;
-    struct server_stats none = { 0 }, *st = c->server >= 0 ? &c->p->server_stats[c->server] : &none;
+    struct server_stats counted = { 0 };
     char host[128], why[320];
+    int ok, s;
 
     c->copy = 1;   /* bytes to it are encrypted in user space: no splice */
     c->btls = tls_new_client(pc->server_tls, c->bfd, addr_host(&c->sc->addr, host, sizeof host), NULL);
@@ -698,8 +699,15 @@ static __attribute__((noinline)) int backend_tls(struct tcp_conn *c)
         log_error("pool %s: out of memory for TLS to backend %s", pc->name, c->sc->name);
         return -1;
     }
-    if (tls_connected(st, c->btls, c->bfd, worker_now_ms() + (uint64_t)pc->server_tls->handshake_timeout, why,
-                      sizeof why) == 0)
+    ok = tls_connected(&counted, c->btls, c->bfd, worker_now_ms() + (uint64_t)pc->server_tls->handshake_timeout,
+                       why, sizeof why) == 0;
+    /* counted now: a reload during the handshake may have replaced the server list */
+    if ((s = c->server_gen == c->p->server_gen ? c->server : tcp_server_index(c->p, c->sc)) >= 0) {
+        c->p->server_stats[s].tls_handshakes += counted.tls_handshakes;
+        c->p->server_stats[s].tls_resumed += counted.tls_resumed;
+        c->p->server_stats[s].tls_failures += counted.tls_failures;
+    }
+    if (ok)
         return 0;
     if (worker_now_ms() - logged_at >= 1000) {
         logged_at = worker_now_ms();

@@ -22,6 +22,8 @@
  */
 #define TLS_MAX_CERTS 16             /* per listener: the default and the SNI ones */
 #define TLS_MAX_ALPN 8
+/* The least coroutine stack a TLS handshake is run on (chain checks, RSA). */
+#define TLS_STACK_MIN (64 * 1024)
 
 struct tls_cert {
     SSL_CTX *ctx;                    /* serves this certificate (SNI picks it) */
@@ -31,11 +33,12 @@ struct tls_cert {
 };
 
 struct tls_conf {
+    unsigned id;                     /* unique per build (a reload makes new ones) */
     int server;                      /* 1: accepts (tls), 0: connects (server_tls) */
     struct tls_cert certs[TLS_MAX_CERTS];   /* [0] the default; server side */
     int ncerts;
     SSL_CTX *client;                 /* client side */
-    char ca[256];                    /* CA file or directory ("" = none; client side: the system's) */
+    char ca[256];                    /* CA file or directory (server side: "" = none) */
     int verify;                      /* client side: check the server's certificate */
     int verify_client;               /* server side: ask for and check a client certificate */
     char server_name[256];           /* client side: SNI and the name checked ("" = the address's host) */
@@ -60,6 +63,8 @@ enum tls_fail {
  * naming the file and OpenSSL's reason (config_file.c reads the settings). */
 int tls_conf_build(struct tls_conf *t, char *err, size_t errlen);
 void tls_conf_free(struct tls_conf *t);
+/* One more owner of a built t (a configuration that keeps another's): each tls_conf_free's. */
+void tls_conf_hold(struct tls_conf *t);
 
 /*
  * A connection's TLS: made from a context, over a socket.  A client's

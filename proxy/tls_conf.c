@@ -51,6 +51,12 @@ static int failed(const char *what, const char *file, char *err, size_t errlen)
     return -1;
 }
 
+static int no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+    (void)buf, (void)size, (void)rwflag, (void)arg;
+    return 0;
+}
+
 static SSL_CTX *new_ctx(const struct tls_conf *t, char *err, size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(t->server ? TLS_server_method() : TLS_client_method());
@@ -60,6 +66,7 @@ static SSL_CTX *new_ctx(const struct tls_conf *t, char *err, size_t errlen)
         return NULL;
     }
     SSL_CTX_set_min_proto_version(ctx, t->min_tls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
+    SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);   /* never a prompt on the terminal */
     SSL_CTX_set_options(ctx, TLS_OPTIONS);
     SSL_CTX_set_mode(ctx, TLS_MODES);
     SSL_CTX_set_read_ahead(ctx, 1);   /* a record in one recv, not its header and then its body */
@@ -96,10 +103,15 @@ static int load_pair(struct tls_conf *t, int i, SSL_CTX *ctx, char *err, size_t 
         snprintf(t->failed_setting, sizeof t->failed_setting, "%scertificate", at);
         return failed("cannot load the certificate", cert, err, errlen);
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+        int mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
         snprintf(t->failed_setting, sizeof t->failed_setting, "%skey", at);
-        return failed(SSL_CTX_check_private_key(ctx) == 1 || access(key, R_OK) != 0 ? "cannot load the key"
-                      : "the key does not match the certificate", key, err, errlen);
+        return failed(mismatch ? "the key does not match the certificate"
+                               : "cannot load the key (a key with a passphrase cannot be read)", key, err, errlen);
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        snprintf(t->failed_setting, sizeof t->failed_setting, "%skey", at);
+        return failed("the key does not match the certificate", key, err, errlen);
     }
     return 0;
 }
@@ -156,6 +168,7 @@ static int pick_protocol(SSL *ssl, const unsigned char **out, unsigned char *out
  * reload frees (tls_conf_free drops the configuration's reference).
  */
 static int owner_index = -1;
+static unsigned build_ids;           /* (configurations are loaded by one thread) */
 
 static void free_owned(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
@@ -253,10 +266,17 @@ int tls_conf_build(struct tls_conf *t, char *err, size_t errlen)
         if (owner_index < 0)
             return failed("cannot set up TLS", "", err, errlen);
     }
+    t->id = ++build_ids;
     r = t->server ? build_server(t, err, errlen) : build_client(t, err, errlen);
     if (r == 0 && SSL_CTX_set_ex_data(owner_ctx(t), owner_index, t) != 1)
         r = failed("cannot set up TLS", "", err, errlen);
     return r;
+}
+
+void tls_conf_hold(struct tls_conf *t)
+{
+    if (t != NULL)
+        SSL_CTX_up_ref(owner_ctx(t));
 }
 
 void tls_conf_free(struct tls_conf *t)

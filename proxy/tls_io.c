@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -69,27 +70,26 @@ static int bio_create(BIO *b)
     return 1;
 }
 
+static void make_method(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "coproxy socket");
+
+    if (m != NULL && (BIO_meth_set_write(m, bio_write) != 1 || BIO_meth_set_read(m, bio_read) != 1
+                      || BIO_meth_set_ctrl(m, bio_ctrl) != 1 || BIO_meth_set_create(m, bio_create) != 1)) {
+        BIO_meth_free(m);
+        m = NULL;
+    }
+    sock_method = m;
+}
+
 static BIO *sock_bio(int fd)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
     BIO *b;
 
-    if (sock_method == NULL) {
-        /* (made once, by whichever worker first needs it: guarded as OpenSSL's own init is) */
-        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-        pthread_mutex_lock(&lock);
-        if (sock_method == NULL) {
-            BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "coproxy socket");
-            if (m != NULL && (BIO_meth_set_write(m, bio_write) != 1 || BIO_meth_set_read(m, bio_read) != 1
-                              || BIO_meth_set_ctrl(m, bio_ctrl) != 1 || BIO_meth_set_create(m, bio_create) != 1)) {
-                BIO_meth_free(m);
-                m = NULL;
-            }
-            __atomic_store_n(&sock_method, m, __ATOMIC_RELEASE);
-        }
-        pthread_mutex_unlock(&lock);
-        if (sock_method == NULL)
-            return NULL;
-    }
+    pthread_once(&once, make_method);   /* by whichever worker first needs it */
+    if (sock_method == NULL)
+        return NULL;
     if ((b = BIO_new(sock_method)) != NULL)
         bio_set(b, fd, 0);
     return b;
@@ -233,7 +233,7 @@ ssize_t tls_read(SSL *ssl, void *buf, size_t len, short *want)
         return -1;
     }
     if (e == SSL_ERROR_SYSCALL && errno == 0)
-        return 0;   /* a FIN without close_notify (SSL_OP_IGNORE_UNEXPECTED_EOF) */
+        return 0;   /* a FIN without close_notify: an end, as most clients end */
     ERR_clear_error();
     if (errno == 0 || errno == EAGAIN)
         errno = EPROTO;
@@ -308,7 +308,7 @@ int tls_write_all(SSL *ssl, int fd, const void *buf, size_t len)
 
 int tls_pending(SSL *ssl)
 {
-    return SSL_has_pending(ssl);
+    return SSL_pending(ssl) > 0;   /* (SSL_has_pending counts a record's first bytes too) */
 }
 
 int tls_drained(SSL *ssl)
