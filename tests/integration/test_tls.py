@@ -630,3 +630,53 @@ def test_a_tls_client_that_closes_during_blpop_loses_no_job(daemon, certs, tmp_p
         assert [direct.lrange(f"q{i}", 0, -1) for i in range(20)] == [[f"job{i}".encode()] for i in range(20)]
     finally:
         srv.stop()
+
+
+def test_a_subscriber_that_sends_half_a_record_stalls_nobody(daemon, certs, tmp_path):
+    """A TLS subscriber sends the first bytes of a record and stops: the
+    worker waits for the rest (it spun on the part before, and served no one)."""
+    srv = RedisProc(tmp_path)
+    port = free_port()
+    try:
+        daemon(config([{"name": '"s"', "listen": f'"127.0.0.1:{port}"', "mode": '"redis"', "tls": tls_group(certs),
+                        "servers": [f"127.0.0.1:{srv.port}:1"]}]), port=port)
+        sub = tls_client(certs, port)
+        sub.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n")
+        assert sub.recv(100).startswith(b"*3\r\n$9\r\nsubscribe\r\n")
+        os.write(sub.fileno(), b"\x17\x03\x03\x00\x40")      # a record's header, its body never sent
+        time.sleep(0.5)
+        other = redis.Redis(host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=certs.path("ca.crt"),
+                            socket_timeout=10)
+        assert other.ping() and other.publish("ch", "m") == 1   # (one worker: the same one)
+        sub.close()
+    finally:
+        srv.stop()
+
+
+def test_a_reload_that_turns_verification_on_is_not_skipped_by_a_resumed_session(daemon, certs, tmp_path):
+    rogue = tls_redis(tmp_path, certs, name="rogue_server")
+    port = free_port()
+    conf = lambda verify: config([{"name": '"v"', "listen": f'"127.0.0.1:{port}"', "mode": '"redis"',   # noqa: E731
+                                   "server_tls": server_tls_group(certs, verify=verify),
+                                   "servers": [f"127.0.0.1:{rogue.port}:1"]}])
+    try:
+        d = daemon(conf("false"), port=port)
+        r = redis.Redis(host="127.0.0.1", port=port, socket_timeout=30)
+        assert r.set("a", "1") and r.get("a") == b"1"       # a session from the unverified server is kept
+        d.conf.write_text(conf("true"))
+        d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reload: applied" in d.log(), "no reload")
+        direct = redis.Redis(host="127.0.0.1", port=rogue.port, ssl=True, ssl_cert_reqs="none")
+        direct.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        refused = None
+        deadline = time.monotonic() + 30
+        while refused is None and time.monotonic() < deadline:
+            try:
+                r.get("a")
+                time.sleep(0.1)
+            except redis.ResponseError as e:
+                if "certificate" in str(e):
+                    refused = str(e)
+        assert refused and "unable to get local issuer certificate" in refused, refused
+    finally:
+        rogue.stop()
