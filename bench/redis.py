@@ -3,6 +3,7 @@
 """redis.py — coproxy vs twemproxy (Debian's nutcracker) vs direct Redis, one run.
 
   bench/redis.py [BUILD_DIR] [REQUESTS] [ROUNDS] [--data FILE]
+  bench/redis.py [BUILD_DIR] [REQUESTS] [ROUNDS] --monitors-ab
 
 Two redis-servers are the backends of both proxies (same servers, same
 ketama/fnv1a_64 pool).  For every configuration -- GET and SET, 3-byte and
@@ -21,6 +22,12 @@ Then memory: RSS growth per idle client connection (5,000 clients, each
 having sent one PING), and RSS before and after a burst (1,000 clients with
 a 1 KiB SET in flight at once), once the clients are idle again.
 
+With --monitors-ab it measures only what the slow log, hot keys and big
+keys cost: the coproxy with them and the one without, loaded at the same
+time (two redis-benchmarks started together), so that a noisy machine
+disturbs both alike; the on/off ratio of on-CPU time per request per
+round, and its median over ROUNDS rounds.
+
 With --data FILE it also writes the figures as a table for bench/charts.gp
 (bench/benchutil.py's write_dat): a row per configuration, ops/s and CPU-s
 per million requests of each target, and the memory figures as `# memory` notes.
@@ -37,6 +44,9 @@ import time
 from benchutil import cpu, data_arg, free_port, rss, start, stop_all, write_dat
 
 DATA = data_arg(sys.argv)
+AB = "--monitors-ab" in sys.argv
+if AB:
+    sys.argv.remove("--monitors-ab")
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 REQUESTS = int(sys.argv[2]) if len(sys.argv) > 2 else 200000
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 2
@@ -195,7 +205,58 @@ def main():
             write_dat(DATA, notes, columns, rows)
 
 
+def oncpu(pid):
+    """Nanoseconds the process has run on a CPU, all its threads (/proc/PID/schedstat)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+            total += int(f.read().split()[0])
+    return total
+
+
+def monitors_ab(rounds):
+    """--monitors-ab: the slow log, hot keys and big keys on against off, the
+    two proxies loaded AT ONCE (two redis-benchmarks started together, one
+    each), so that what disturbs this machine disturbs both alike; per round
+    the ratio of their on-CPU time per request, and the median of the rounds."""
+    run = tempfile.mkdtemp(prefix="coproxy-bench-")
+    rports = [free_port(), free_port()]
+    for p in rports:
+        start(["redis-server", "--port", str(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--dir", run], p)
+    procs = {}
+    for name, extra in (("on", ""), ("off", "slowlog_slower_than = -1; hotkeys = false; bigkey_threshold = 0; ")):
+        port = free_port()
+        with open(f"{run}/coproxy-{name}.conf", "w") as f:
+            f.write(f'threads = 1;\nlog_level = "warn";\npools = ( {{ name = "cache"; listen = "127.0.0.1:{port}"; '
+                    f'mode = "redis"; distribution = "ketama"; hash = "fnv1a_64"; server_timeout = 2000; {extra}'
+                    "servers = ( " + ", ".join(f'"127.0.0.1:{p}:1 s{i}"' for i, p in enumerate(rports)) + " ); } );\n")
+        procs[name] = (start([COPROXY, "-c", f"{run}/coproxy-{name}.conf"], port), port)
+    print(f"monitors on/off, both loaded at once: redis-benchmark -n {REQUESTS} -c 50 -d 3 each, {rounds} rounds; "
+          "on-CPU time per request (schedstat)")
+    for test, pipeline in (("get", 1), ("set", 1), ("get", 16), ("set", 16)):
+        ratios = []
+        for r in range(rounds):
+            order = ("on", "off") if r % 2 == 0 else ("off", "on")   # (who starts first alternates)
+            before = {n: oncpu(procs[n][0].pid) for n in order}
+            runs = {n: subprocess.Popen(["redis-benchmark", "-p", str(procs[n][1]), "-t", test, "-n", str(REQUESTS),
+                                         "-c", "50", "-P", str(pipeline), "-d", "3", "-r", "100000", "-q"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for n in order}
+            used = {}
+            for n in order:
+                runs[n].wait(timeout=900)
+                used[n] = oncpu(procs[n][0].pid) - before[n]
+            ratios.append(used["on"] / used["off"])
+        ratios.sort()
+        med = ratios[len(ratios) // 2] if len(ratios) % 2 else (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2
+        print(f"  {test} -P {pipeline:2}: on/off median {med:.3f}  (rounds: {ratios[0]:.3f} .. {ratios[-1]:.3f}; "
+              f"{' '.join(f'{x:.3f}' for x in ratios)})", flush=True)
+
+
 try:
-    main()
+    if AB:
+        monitors_ab(ROUNDS)
+    else:
+        main()
 finally:
     stop_all()
