@@ -97,30 +97,64 @@ static int by_count(const void *a, const void *b)
     return x->count > y->count ? -1 : x->count < y->count;
 }
 
+/* The step's entries (estimated requests: counts times the period) with
+ * the step before's, as rates over both, the heaviest first, into out[2 *
+ * HOTKEYS_TOP]: how many. */
+static uint32_t over_window(const struct hotkeys *h, uint64_t span, struct hotkey *out)
+{
+    uint64_t total = span + h->prev_span;
+    uint32_t n = 0;
+
+    for (uint32_t i = 0; i < h->ntop; i++) {
+        out[n] = h->top[i];
+        out[n++].count = h->top[i].count * h->period;
+    }
+    for (uint32_t j = 0; j < h->nprev; j++) {
+        uint32_t i;
+        for (i = 0; i < h->ntop; i++)
+            if (out[i].hash == h->prev[j].hash && out[i].len == h->prev[j].len)
+                break;
+        if (i < h->ntop)
+            out[i].count += h->prev[j].count;
+        else
+            out[n++] = h->prev[j];   /* (its server found then) */
+    }
+    for (uint32_t i = 0; i < n; i++)
+        out[i].count = (out[i].count * 1000 + total / 2) / total;
+    qsort(out, n, sizeof out[0], by_count);
+    return n;
+}
+
 void hotkeys_tick(struct hotkeys *h, uint64_t now_ms, uint64_t requests,
                   void (*server_of)(void *arg, const char *key, size_t len, char *name), void *arg)
 {
     uint64_t span = now_ms - h->window_ms, target;
+    struct hotkey all[2 * HOTKEYS_TOP];
+    uint32_t n;
 
-    if (span < HOTKEYS_WINDOW_MS)
+    if (span < HOTKEYS_STEP_MS)
         return;
-    /* the heaviest first, counts scaled to requests per second */
-    qsort(h->top, h->ntop, sizeof h->top[0], by_count);
-    for (uint32_t i = 0; i < h->ntop; i++) {
-        h->top[i].count = (h->top[i].count * h->period * 1000 + span / 2) / span;
-        if (h->top[i].count == 0) {   /* less than one a second: not hot */
-            h->ntop = i;
-            break;
-        }
+    for (uint32_t i = 0; i < h->ntop; i++)
         server_of(arg, h->top[i].key, h->top[i].len < HOTKEYS_KEEP ? h->top[i].len : HOTKEYS_KEEP,
                   h->top[i].server);
-    }
+    n = over_window(h, span, all);
+    while (n > 0 && all[n - 1].count == 0)   /* less than one a second: not hot */
+        n--;
+    if (n > HOTKEYS_TOP)
+        n = HOTKEYS_TOP;
     pthread_mutex_lock(&h->lock);
-    memcpy(h->pub, h->top, h->ntop * sizeof h->top[0]);
-    h->npub = h->ntop;
+    memcpy(h->pub, all, n * sizeof all[0]);
+    h->npub = n;
     h->pub_ms = now_ms;
     pthread_mutex_unlock(&h->lock);
-    /* the next window counts about HOTKEYS_SAMPLES of as many requests as this one had */
+    /* this step becomes the one before */
+    for (uint32_t i = 0; i < h->ntop; i++) {
+        h->prev[i] = h->top[i];
+        h->prev[i].count = h->top[i].count * h->period;
+    }
+    h->nprev = h->ntop;
+    h->prev_span = span;
+    /* the next steps count about HOTKEYS_SAMPLES a second, of as many as this one had */
     target = (requests - h->requests_at) * 1000 / span / HOTKEYS_SAMPLES;
     h->period = HOTKEYS_PERIOD_MIN;
     while (h->period <= target && h->period < (1u << 20))
