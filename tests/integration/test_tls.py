@@ -395,39 +395,17 @@ def test_plaintext_cut_and_slow_handshakes_are_closed_and_harm_no_one(daemon, ce
 # ---- tcp mode ---------------------------------------------------------------------------------
 
 
-class TlsEcho:
-    """A TLS echo server in a thread (the backend of a tcp pool with server_tls)."""
+def tls_echo(certs):
+    """A handler for conftest's ScriptedBackend: a TLS echo server (the
+    backend of a tcp pool with server_tls)."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(certs.path("server.crt"), certs.path("server.key"))
 
-    def __init__(self, certs):
-        self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.ctx.load_cert_chain(certs.path("server.crt"), certs.path("server.key"))
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
-        try:
-            with self.ctx.wrap_socket(conn, server_side=True) as s:
-                while True:
-                    b = s.recv(65536)
-                    if not b:
-                        return
-                    s.sendall(b)
-        except (OSError, ssl.SSLError):
-            pass
-
-    def close(self):
-        self.sock.close()
+    def serve(conn):
+        with ctx.wrap_socket(conn, server_side=True) as s:   # (ssl.SSLError is an OSError: the backend drops it)
+            while (b := s.recv(65536)) != b"":
+                s.sendall(b)
+    return serve
 
 
 def pump(s, payload, timeout=120):
@@ -461,41 +439,39 @@ def pump(s, payload, timeout=120):
     return bytes(got)
 
 
-def test_tcp_mode_carries_10_mb_byte_exact_over_tls_both_ways(daemon, certs, echo_backend, tmp_path):
+def test_tcp_mode_carries_10_mb_byte_exact_over_tls_both_ways(daemon, certs, echo_backend, scripted_backend,
+                                                              tmp_path):
     echo = echo_backend()
-    tls_echo = TlsEcho(certs)
+    tls_echo_server = scripted_backend(tls_echo(certs))
     term, reenc = free_port(), free_port()
     sock = str(tmp_path / "admin.sock")
-    try:
-        daemon(config([
-            {"name": '"term"', "listen": f'"127.0.0.1:{term}"', "mode": '"tcp"', "tls": tls_group(certs),
-             "servers": [f"127.0.0.1:{echo}:1"]},
-            {"name": '"reenc"', "listen": f'"127.0.0.1:{reenc}"', "mode": '"tcp"', "tls": tls_group(certs),
-             "server_tls": server_tls_group(certs), "servers": [f"127.0.0.1:{tls_echo.port}:1"]},
-        ], sock), port=reenc)
-        payload = os.urandom(10 << 20)
-        for port in (term, reenc):
-            with tls_client(certs, port) as s:
-                assert pump(s, payload) == payload
-        wait_for(lambda: pool_stats(sock, "reenc")["servers"][0]["tls_handshakes"] == 1, "handshake not counted")
-        # a plaintext client of the plaintext side of a TLS backend: server_tls alone
-        plain = free_port()
-        daemon(config([{"name": '"up"', "listen": f'"127.0.0.1:{plain}"', "mode": '"tcp"',
-                        "server_tls": server_tls_group(certs), "servers": [f"127.0.0.1:{tls_echo.port}:1"]}]),
-               port=plain)
-        with socket.create_connection(("127.0.0.1", plain), timeout=30) as s:
-            assert pump(s, payload[: 1 << 20]) == payload[: 1 << 20]
-        # pass-through: no tls group, the client's TLS goes to the server untouched (its
-        # certificate is the server's own, and the proxy counts no handshake)
-        through = free_port()
-        daemon(config([{"name": '"pt"', "listen": f'"127.0.0.1:{through}"', "mode": '"tcp"',
-                        "servers": [f"127.0.0.1:{tls_echo.port}:1"]}], str(tmp_path / "pt.sock")), port=through)
-        with tls_client(certs, through) as s:
-            assert s.getpeercert()["subject"] == ((("commonName", "server"),),)
+    daemon(config([
+        {"name": '"term"', "listen": f'"127.0.0.1:{term}"', "mode": '"tcp"', "tls": tls_group(certs),
+         "servers": [f"127.0.0.1:{echo}:1"]},
+        {"name": '"reenc"', "listen": f'"127.0.0.1:{reenc}"', "mode": '"tcp"', "tls": tls_group(certs),
+         "server_tls": server_tls_group(certs), "servers": [f"127.0.0.1:{tls_echo_server.port}:1"]},
+    ], sock), port=reenc)
+    payload = os.urandom(10 << 20)
+    for port in (term, reenc):
+        with tls_client(certs, port) as s:
             assert pump(s, payload) == payload
-        assert pool_stats(str(tmp_path / "pt.sock"), "pt")["tls_handshakes"] == 0
-    finally:
-        tls_echo.close()
+    wait_for(lambda: pool_stats(sock, "reenc")["servers"][0]["tls_handshakes"] == 1, "handshake not counted")
+    # a plaintext client of the plaintext side of a TLS backend: server_tls alone
+    plain = free_port()
+    daemon(config([{"name": '"up"', "listen": f'"127.0.0.1:{plain}"', "mode": '"tcp"',
+                    "server_tls": server_tls_group(certs), "servers": [f"127.0.0.1:{tls_echo_server.port}:1"]}]),
+           port=plain)
+    with socket.create_connection(("127.0.0.1", plain), timeout=30) as s:
+        assert pump(s, payload[: 1 << 20]) == payload[: 1 << 20]
+    # pass-through: no tls group, the client's TLS goes to the server untouched (its
+    # certificate is the server's own, and the proxy counts no handshake)
+    through = free_port()
+    daemon(config([{"name": '"pt"', "listen": f'"127.0.0.1:{through}"', "mode": '"tcp"',
+                    "servers": [f"127.0.0.1:{tls_echo_server.port}:1"]}], str(tmp_path / "pt.sock")), port=through)
+    with tls_client(certs, through) as s:
+        assert s.getpeercert()["subject"] == ((("commonName", "server"),),)
+        assert pump(s, payload) == payload
+    assert pool_stats(str(tmp_path / "pt.sock"), "pt")["tls_handshakes"] == 0
 
 
 # ---- certificates reloaded -----------------------------------------------------------------------
