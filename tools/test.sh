@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 . tools/deps.sh
 install_deps $BUILD_DEPS valgrind clang gcc-aarch64-linux-gnu qemu-user python3-pytest \
     python3-redis redis-server redis-tools nutcracker mandoc man-db gnuplot-nox \
-    debhelper dpkg-dev lintian libclang-rt-14-dev libfuzzer-14-dev $BPF_DEPS iproute2 nodejs socat curl
+    debhelper dpkg-dev lintian libclang-rt-14-dev libfuzzer-14-dev $BPF_DEPS iproute2 nodejs socat curl \
+    openssl
 # (a NodeSource nodejs brings npm and conflicts with Debian's npm package)
 command -v npm >/dev/null || install_deps npm
 

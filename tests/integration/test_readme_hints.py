@@ -12,8 +12,8 @@ import time
 from conftest import free_port, wait_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-DEFAULTS = {"PORT": 22121, "TCP_PORT": 22122, "ADMIN_PORT": 22190, "REDIS1": 22301, "REDIS2": 22302,
-            "BACKEND1": 22201, "BACKEND2": 22202}
+DEFAULTS = {"PORT": 22121, "TCP_PORT": 22122, "TLS_PORT": 22123, "ADMIN_PORT": 22190, "REDIS1": 22301,
+            "REDIS2": 22302, "BACKEND1": 22201, "BACKEND2": 22202}
 
 
 def readme_hints():
@@ -48,7 +48,7 @@ def test_run_sh_and_every_hint_work():
             assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
             if select.select([proc.stdout], [], [], 1)[0]:
                 lines.append(proc.stdout.readline())
-        for k in ("PORT", "TCP_PORT", "ADMIN_PORT"):
+        for k in ("PORT", "TCP_PORT", "TLS_PORT", "ADMIN_PORT"):
             wait_port(ports[k], timeout=60)
         run_dir = re.search(r"-s (\S+)/admin\.sock", "".join(lines)).group(1)
         printed = run_sh_hints(lines)
