@@ -216,14 +216,15 @@ int tls_handshake(SSL *ssl, int fd, uint64_t deadline_ms, enum tls_fail *why, ch
     }
 }
 
-ssize_t tls_read(SSL *ssl, void *buf, size_t len, short *want)
+/* SSL_read_ex or SSL_peek_ex, with recv's answers (see tls_read). */
+static ssize_t take(SSL *ssl, void *buf, size_t len, short *want, int (*op)(SSL *, void *, size_t, size_t *))
 {
     size_t n = 0;
     int r, e;
 
     ERR_clear_error();
     errno = 0;
-    if ((r = SSL_read_ex(ssl, buf, len, &n)) == 1)
+    if ((r = op(ssl, buf, len, &n)) == 1)
         return (ssize_t)n;
     e = SSL_get_error(ssl, r);
     if (e == SSL_ERROR_ZERO_RETURN)
@@ -240,26 +241,16 @@ ssize_t tls_read(SSL *ssl, void *buf, size_t len, short *want)
     return -1;
 }
 
+ssize_t tls_read(SSL *ssl, void *buf, size_t len, short *want)
+{
+    return take(ssl, buf, len, want, SSL_read_ex);
+}
+
 ssize_t tls_peek(SSL *ssl, void *buf, size_t len)
 {
-    size_t n = 0;
-    int r, e;
+    short want;
 
-    ERR_clear_error();
-    errno = 0;
-    if ((r = SSL_peek_ex(ssl, buf, len, &n)) == 1)
-        return (ssize_t)n;
-    e = SSL_get_error(ssl, r);
-    ERR_clear_error();
-    if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0))
-        return 0;
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        errno = EAGAIN;
-        return -1;
-    }
-    if (errno == 0 || errno == EAGAIN)
-        errno = EPROTO;
-    return -1;
+    return take(ssl, buf, len, &want, SSL_peek_ex);
 }
 
 ssize_t tls_write(SSL *ssl, const void *buf, size_t len, short *want)
