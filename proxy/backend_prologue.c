@@ -17,7 +17,12 @@ static int prologue(const struct backend_conn *bc, struct rbuf *pro, int *probe,
     int nint = 0;
 
     *probe = *hello = -1;
-    if (pc->redis_auth[0]) {
+    if (pc->redis_user[0]) {   /* the pool's own user: clients' passwords never go further */
+        if (rbuf_printf(pro, "*3\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n$%zu\r\n%s\r\n", strlen(pc->redis_user),
+                        pc->redis_user, strlen(pc->redis_auth), pc->redis_auth) != 0)
+            return -1;
+        nint++;
+    } else if (pc->redis_auth[0]) {
         if (rbuf_printf(pro, "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n", strlen(pc->redis_auth),
                         pc->redis_auth) != 0)
             return -1;

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acl.h"
+#include "config_acl.h"
 #include "config_file.h"
 #include "config_syntax.h"
 #include "config_tls.h"
@@ -253,7 +255,8 @@ static void parse_pool(struct config_ctx *c, const config_setting_t *p, int idx,
                                          "cluster_refresh_interval", "cluster_max_redirects",
                                          "password", "max_multibulk_length", "max_bulk_length",
                                          "max_inline_length", "slowlog_slower_than", "slowlog_max_len",
-                                         "hotkeys", "bigkey_threshold", "tls", "server_tls", NULL };
+                                         "hotkeys", "bigkey_threshold", "tls", "server_tls", "users", "acl_file",
+                                         "auth_max_failures", "auth_lockout", "auth_delay", "redis_user", NULL };
     char prefix[64], path[128];
     const config_setting_t *servers;
     const char *v;
@@ -303,6 +306,7 @@ static void parse_pool(struct config_ctx *c, const config_setting_t *p, int idx,
     config_get_bool(c, p, prefix, "preconnect", 0);
     config_get_text(c, p, prefix, "redis_auth", out->redis_auth, sizeof out->redis_auth);
     config_get_text(c, p, prefix, "password", out->password, sizeof out->password);
+    config_acl_parse(c, p, prefix, out);
     out->redis_db = config_get_int(c, p, prefix, "redis_db", 0, 0, 1000000);
     out->databases = config_get_int(c, p, prefix, "databases", 16, 1, 1000000);
     out->allow_flush = config_get_bool(c, p, prefix, "allow_flush", 1);
@@ -602,6 +606,7 @@ void config_free(struct config *cfg)
         free(cfg->pools[i].servers);
         tls_conf_free(cfg->pools[i].tls);
         tls_conf_free(cfg->pools[i].server_tls);
+        acl_free(cfg->pools[i].acl);
     }
     free(cfg->pools);
     cfg->pools = NULL;

@@ -31,6 +31,8 @@ struct pool_listen {
 
 struct tls_conf;
 
+struct acl;
+
 struct pool_conf {
     char name[64];
     struct proxy_addr listen;        /* the first of listens (what INFO and the stats name) */
@@ -62,6 +64,12 @@ struct pool_conf {
     char hash_tag[3];
     char password[128];              /* clients must AUTH with it ("" = no AUTH) */
     char redis_auth[128];            /* sent to backends on connect ("" = none) */
+    char redis_user[128];            /* ... as this user's password ("" = AUTH pass alone) */
+    struct acl *acl;                 /* redis: its users (acl.h); "default" is password's */
+    char acl_file[256];              /* where they were read ("" = users, or none) */
+    int auth_max_failures;           /* failed AUTHs from one address before the lockout (0: none) */
+    int auth_lockout_close;          /* past them: 1 close the connection, 0 delay the reply */
+    int auth_delay;                  /* ms, the lockout's delay */
     int redis_db;                    /* SELECTed on backends on connect */
     uint32_t max_multibulk_length;   /* request limits (Redis's defaults) */
     uint64_t max_bulk_length;

@@ -24,6 +24,8 @@
     X(errors_backend,     COUNTER, "requests failed by an unavailable or lost server") \
     X(errors_refused,     COUNTER, "unsupported or refused commands")                  \
     X(auth_failures,      COUNTER, "failed AUTH attempts")                             \
+    X(auth_lockouts,      COUNTER, "AUTH attempts delayed or closed: auth_max_failures from the address") \
+    X(acl_denied,         COUNTER, "commands refused by the user's rules (NOPERM)")    \
     X(client_output_closed, COUNTER, "clients closed past client_output_limit (replies not read)") \
     X(blocked_given_back, COUNTER, "pops undone: taken for a blocked client that had left, pushed back") \
     X(security_closed,    COUNTER, "clients closed for sending HTTP (POST, Host:) to the redis port") \

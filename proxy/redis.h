@@ -20,6 +20,7 @@ struct ssl_session_st;
 struct worker;
 struct pool_rt;
 struct redis_client;
+struct acl_user;
 struct redis_server;
 struct redis_monitor;
 
@@ -274,7 +275,8 @@ struct redis_client {
     char *name;                          /* CLIENT SETNAME */
     uint64_t since_ms;                   /* connected then (CLIENT LIST's age) */
     uint64_t id;
-    uint8_t authed;
+    const struct acl_user *user;         /* who it AUTHed as (NULL: nobody yet); points into
+                                            pool->conf->acl, moved on by acl_users_changed */
     uint8_t resp3;                       /* HELLO 3: it speaks RESP3 (RESET: RESP2 again) */
     uint8_t waiting;                     /* parked on cond for the head */
     uint8_t partial;                     /* the buffer ends inside a request */

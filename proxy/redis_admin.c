@@ -24,7 +24,6 @@ enum how {
     PER_SERVER,     /* every server; a map of server name to its reply */
     BY_KEY,         /* the server of the key at argument 2 */
     ONE,            /* one server, always the same: what every server answers alike */
-    WHOAMI,         /* answered here: coproxy's clients are the default user */
 };
 
 struct admin_sub {
@@ -49,7 +48,6 @@ static const struct admin_sub subs[] = {
     { "MEMORY", "HELP", ONE, 0 },             { "MEMORY", "DOCTOR", ALL_TEXT, 0 },
     { "MEMORY", "MALLOC-STATS", ALL_TEXT, 0 }, { "MEMORY", "STATS", PER_SERVER, 0 },
     { "DEBUG", "OBJECT", BY_KEY, 0 },         { "DEBUG", "SLEEP", ONE, 1 },
-    { "ACL", "WHOAMI", WHOAMI, 0 },           { "ACL", "CAT", ONE, 0 },
 };
 
 static void refuse(struct redis_client *c, const struct redis_cmd *cmd, const char *req, const struct resp_arg *sub)
@@ -101,10 +99,6 @@ void admin_command(struct redis_client *c, const struct redis_cmd *cmd, const ch
         c->pool->stats->errors_refused++;
         reply_error(c, "ERR coproxy: %s %s is turned off in pool %s (allow_admin = false)", cmd->name, a->sub,
                     c->pool->conf->name);
-        return;
-    }
-    if (a->how == WHOAMI) {
-        reply_bulk(c, "default", 7);
         return;
     }
     if (a->how == BY_KEY && r->argc < 3) {

@@ -19,6 +19,8 @@
 
 #include "backend.h"
 #include "log.h"
+#include "acl.h"
+#include "redis_acl.h"
 #include "redis_admin.h"
 #include "redis_client.h"
 #include "redis_guard.h"
@@ -74,7 +76,7 @@ struct redis_client *redis_client_new(struct worker *w, struct pool_rt *p, int f
     c->tail = &c->head;
     c->id = next_client_id(w);
     c->since_ms = worker_now_ms();
-    c->authed = c->pool->conf->password[0] == '\0';
+    c->user = acl_new_client_user(c->pool);
     c->db = -1;
     return c;
 }
@@ -202,7 +204,7 @@ static void handle_request(struct redis_client *c, const char *req, const struct
             pinned_abort_multi(c);
         return;
     }
-    if (!c->authed && !(cmd->flags & CMD_NOAUTH)) {
+    if (c->user == NULL && !(cmd->flags & CMD_NOAUTH)) {
         reply_error(c, "NOAUTH Authentication required.");
         return;
     }
@@ -217,6 +219,11 @@ static void handle_request(struct redis_client *c, const char *req, const struct
         reply_error(c, "ERR wrong number of arguments for '%s' command", reply_lower_name(cmd->name, name));
         if (c->multi)
             pinned_abort_multi(c);
+        return;
+    }
+    if (c->user != NULL && !c->user->unrestricted && acl_refuse(c, cmd, req, r)) {
+        if (c->multi)
+            pinned_abort_multi(c);   /* as Redis: EXEC answers EXECABORT */
         return;
     }
     if (cmd->first > 0 && r->argc > (uint32_t)cmd->first) {

@@ -294,7 +294,7 @@ static const struct cmd_def cmd_table[] = {
     CMD("SLOWLOG",                 -2, ADMIN,         CMD_CONTAINER,          0,  0,  0),
     CMD("LATENCY",                 -2, ADMIN,         CMD_CONTAINER,          0,  0,  0),
     CMD("MEMORY",                  -2, ADMIN,         CMD_CONTAINER,          0,  0,  0),
-    CMD("ACL",                     -2, ADMIN,         CMD_CONTAINER,          0,  0,  0),
+    CMD("ACL",                     -2, LOCAL,         CMD_CONTAINER,          0,  0,  0),   /* the pool's users */
     /* unsupported */
     CMD("MOVE",                     3, UNSUPPORTED,   CMD_WRITE,              1,  1,  1),
     CMD("SSUBSCRIBE",              -2, PUBSUB,        CMD_SUBSCRIBED,         0,  0,  0),
@@ -320,6 +320,8 @@ static const struct cmd_def cmd_table[] = {
 };
 
 #define CMD_COUNT ((int)(sizeof cmd_table / sizeof cmd_table[0]))
+
+static const struct cmd_def *cmd_def_of(const struct redis_cmd *cmd);
 
 /* Lookup: open addressing over the upper-cased name's FNV-1a hash, built once;
  * at most half full so that misses stop early. */
@@ -381,6 +383,13 @@ const struct redis_cmd *redis_cmd_lookup(const char *name, size_t len)
 int redis_cmd_count(void)
 {
     return CMD_COUNT;
+}
+
+int redis_cmd_index(const struct redis_cmd *cmd)
+{
+    const struct cmd_def *def = cmd_def_of(cmd);
+
+    return def != NULL ? (int)(def - cmd_table) : -1;
 }
 
 const struct redis_cmd *redis_cmd_at(int i)

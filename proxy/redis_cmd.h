@@ -36,7 +36,7 @@ enum cmd_route {
                            (redis_pubsub.c) */
     ROUTE_PUBSUB_INFO,  /* PUBSUB CHANNELS/NUMSUB/NUMPAT: asked of the servers, merged */
     ROUTE_WAIT,         /* WAIT: on connections of the client's own (redis_wait.c) */
-    ROUTE_ADMIN,        /* CONFIG, SLOWLOG, LATENCY, MEMORY, DEBUG, ACL: by subcommand, to every
+    ROUTE_ADMIN,        /* CONFIG, SLOWLOG, LATENCY, MEMORY, DEBUG: by subcommand, to every
                            server and merged, or to the server of a key (redis_admin.c) */
     ROUTE_UNSUPPORTED   /* -ERR unsupported command '<name>' (MONITOR, SSUBSCRIBE...) */
 };
@@ -92,6 +92,9 @@ const struct redis_cmd *redis_cmd_at(int i);
  */
 int redis_cmd_keys(const struct redis_cmd *cmd, const char *req, const struct resp_arg *args,
                    uint32_t argc, uint32_t *keys, const char **err);
+
+/* cmd's index in the table (redis_cmd_at(index) == cmd), or -1. */
+int redis_cmd_index(const struct redis_cmd *cmd);
 
 /* Whether argc fits the command's arity; for key-value pairs to the end
  * (MSET, MSETNX), also whether the last pair is whole, as Redis checks it

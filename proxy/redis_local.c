@@ -14,8 +14,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "addr.h"
 #include "rbuf.h"
+#include "redis_acl.h"
 #include "redis_local.h"
 #include "redis_msg.h"
 #include "redis_pinned.h"
@@ -28,29 +30,6 @@
 #include "worker_ctx.h"
 
 /* ---- commands answered here ------------------------------------------------ */
-
-/* AUTH's check.  With no password set, the default user takes any (Redis's
- * "nopass"); the one-argument AUTH is refused before this (see cmd AUTH). */
-static int check_password(struct redis_client *c, const char *req, const struct resp_arg *user,
-                          const struct resp_arg *pass)
-{
-    const char *want = c->pool->conf->password;
-    size_t n = strlen(want);
-    unsigned diff = pass->len != n;
-
-    if (user && !resp_arg_is(req, user, "default"))
-        diff = 1;
-    else if (n == 0)
-        diff = 0;
-    for (size_t i = 0; i < pass->len && i < n; i++)
-        diff |= (unsigned)(req[pass->off + i] ^ want[i]);
-    if (diff) {
-        c->pool->stats->auth_failures++;
-        return -1;
-    }
-    c->authed = 1;
-    return 0;
-}
 
 /* A client name as CLIENT SETNAME and HELLO SETNAME take it: 0, or -1 (refused, answered). */
 static int set_name(struct redis_client *c, const char *req, const struct resp_arg *a)
@@ -118,10 +97,8 @@ static void cmd_hello(struct redis_client *c, const char *req, const struct resp
     }
     for (uint32_t i = 2; i < r->argc; i++) {
         if (resp_arg_is(req, &r->args[i], "AUTH") && i + 2 < r->argc) {
-            if (check_password(c, req, &r->args[i + 1], &r->args[i + 2]) != 0) {
-                reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+            if (acl_auth(c, req, &r->args[i + 1], &r->args[i + 2]) != 0)
                 return;
-            }
             i += 2;
         } else if (resp_arg_is(req, &r->args[i], "SETNAME") && i + 1 < r->argc) {
             setname = &r->args[++i];
@@ -132,7 +109,7 @@ static void cmd_hello(struct redis_client *c, const char *req, const struct resp
             return;
         }
     }
-    if (!c->authed) {
+    if (c->user == NULL) {
         reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
                     "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client");
         return;
@@ -437,7 +414,7 @@ void local_reset(struct redis_client *c)
     free(c->name);
     c->name = NULL;
     c->resp3 = 0;   /* RESP2 again */
-    c->authed = c->pool->conf->password[0] == '\0';
+    c->user = acl_new_client_user(c->pool);
     if (c->idle != NULL)
         co_timer_arm(c->idle, c->pool->conf->client_idle_timeout);
 }
@@ -501,19 +478,20 @@ void local_command(struct redis_client *c, const struct redis_cmd *cmd, const ch
             }
         }
     } else if (strcmp(name, "AUTH") == 0) {
-        if (c->pool->conf->password[0] == '\0' && r->argc == 2)
+        const struct acl_user *d = c->pool->conf->acl->deflt;
+        if (d->nopass && d->on && r->argc == 2)
             reply_error(c, "ERR AUTH <password> called without any password configured for the default user. "
                         "Are you sure your configuration is correct?");
         else if (r->argc > 3)
             reply_error(c, "ERR syntax error");
-        else if (check_password(c, req, r->argc == 3 ? &r->args[1] : NULL, &r->args[r->argc - 1]) != 0)
-            reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
-        else
+        else if (acl_auth(c, req, r->argc == 3 ? &r->args[1] : NULL, &r->args[r->argc - 1]) == 0)
             reply_str(c, "+OK\r\n");
     } else if (strcmp(name, "HELLO") == 0) {
         cmd_hello(c, req, r);
     } else if (strcmp(name, "CLIENT") == 0) {
         cmd_client(c, req, r);
+    } else if (strcmp(name, "ACL") == 0) {
+        acl_command(c, req, r);
     } else {
         char lname[40];
         reply_error(c, "ERR unsupported command '%s'", reply_lower_name(name, lname));

@@ -20,6 +20,7 @@
 #include "handover.h"
 #include "log.h"
 #include "rbuf.h"
+#include "redis_acl.h"
 #include "redis_client.h"
 #include "redis_msg.h"
 #include "redis_monitor.h"
@@ -262,6 +263,8 @@ static void worker_apply_config(struct worker *w)
                 *p->conf = old;
                 continue;
             }
+            if (p->conf->acl != old.acl)   /* (the old users stay readable until worker_publish_held) */
+                acl_users_changed(p->redis);
         } else if (!same_servers(&old, p->conf) && tcp_new_servers(p, &old) != 0) {
             log_error("pool %s: out of memory for the new server list; keeping the old one", p->conf->name);
             *p->conf = old;
