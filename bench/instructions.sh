@@ -7,6 +7,9 @@
 # Run it for two builds to compare them (bench/README.md).  POOL_EXTRA adds
 # pool settings, e.g. the monitors off:
 #   POOL_EXTRA='slowlog_slower_than = -1; hotkeys = false; bigkey_threshold = 0;'
+# and BENCH_ARGS adds redis-benchmark arguments, e.g. a user with rules:
+#   POOL_EXTRA='users = ( "default off", "bench on >pw ~other:* ~key:* -@all +@read +@write" );'
+#   BENCH_ARGS='--user bench -a pw'
 #   bench/instructions.sh [BUILD_DIR] [REQUESTS]
 set -eu
 build=${1:-build}
@@ -34,7 +37,7 @@ CONF
     until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.2; done
     resp3=""
     [ "$proto" = 3 ] && resp3=-3
-    redis-benchmark -p "$port" -t get,set -n "$n" -c 10 -P "$pipeline" -r 1000 $resp3 -q >/dev/null 2>&1
+    redis-benchmark -p "$port" -t get,set -n "$n" -c 10 -P "$pipeline" -r 1000 $resp3 ${BENCH_ARGS:-} -q >/dev/null 2>&1
     kill -TERM $vg; wait $vg 2>/dev/null || true
     ir=$(grep -m1 '^summary:' "$run/cg.$pipeline.$proto" | awk '{print $2}')
     echo "RESP$proto -P $pipeline: $ir instructions, $(( ir / (2 * n) )) per request"

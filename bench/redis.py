@@ -4,6 +4,7 @@
 
   bench/redis.py [BUILD_DIR] [REQUESTS] [ROUNDS] [--data FILE]
   bench/redis.py [BUILD_DIR] [REQUESTS] [ROUNDS] --monitors-ab
+  bench/redis.py [BUILD_DIR] [REQUESTS] [ROUNDS] --acl-ab
 
 Two redis-servers are the backends of both proxies (same servers, same
 ketama/fnv1a_64 pool).  For every configuration -- GET and SET, 3-byte and
@@ -26,7 +27,9 @@ With --monitors-ab it measures only what the slow log, hot keys and big
 keys cost: the coproxy with them and the one without, loaded at the same
 time (two redis-benchmarks started together), so that a noisy machine
 disturbs both alike; the on/off ratio of on-CPU time per request per
-round, and its median over ROUNDS rounds.
+round, and its median over ROUNDS rounds.  With --acl-ab, the same for a
+pool with 20 users whose rules name key patterns (redis-benchmark logs in
+as one of them, --user) against the pool with no users.
 
 With --data FILE it also writes the figures as a table for bench/charts.gp
 (bench/benchutil.py's write_dat): a row per configuration, ops/s and CPU-s
@@ -44,9 +47,9 @@ import time
 from benchutil import cpu, data_arg, free_port, rss, start, stop_all, write_dat
 
 DATA = data_arg(sys.argv)
-AB = "--monitors-ab" in sys.argv
+AB = next((a[2:-3] for a in sys.argv if a in ("--monitors-ab", "--acl-ab")), None)
 if AB:
-    sys.argv.remove("--monitors-ab")
+    sys.argv.remove(f"--{AB}-ab")
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 REQUESTS = int(sys.argv[2]) if len(sys.argv) > 2 else 200000
 ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 2
@@ -214,48 +217,64 @@ def oncpu(pid):
     return total
 
 
-def monitors_ab(rounds):
-    """--monitors-ab: the slow log, hot keys and big keys on against off, the
+# 20 users with key patterns; the benchmark logs in as the last one, whose
+# key:* pattern comes after others it must try first
+ACL_USERS = ["default off"] + [f"u{i} on >pw{i} ~u{i}:* %R~shared:{i}:* &u{i}:* -@all +@read +@write"
+                               for i in range(19)] \
+    + ["bench on >benchpw ~other:* %R~ref:* ~key:* &* -@all +@read +@write +@connection"]
+AB_KINDS = {
+    # name: (what the two are called, the first's pool settings, the second's, redis-benchmark's extra arguments)
+    "monitors": (("on", "off"), "", "slowlog_slower_than = -1; hotkeys = false; bigkey_threshold = 0; ", [], []),
+    "acl": (("20 users", "no users"), "users = ( " + ", ".join(f'"{u}"' for u in ACL_USERS) + " ); ", "",
+            ["--user", "bench", "-a", "benchpw"], []),
+}
+
+
+def ab(kind, rounds):
+    """--monitors-ab, --acl-ab: the same pool with and without a feature, the
     two proxies loaded AT ONCE (two redis-benchmarks started together, one
     each), so that what disturbs this machine disturbs both alike; per round
     the ratio of their on-CPU time per request, and the median of the rounds."""
+    (first, second), extra_a, extra_b, args_a, args_b = AB_KINDS[kind]
     run = tempfile.mkdtemp(prefix="coproxy-bench-")
     rports = [free_port(), free_port()]
     for p in rports:
         start(["redis-server", "--port", str(p), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                "--dir", run], p)
     procs = {}
-    for name, extra in (("on", ""), ("off", "slowlog_slower_than = -1; hotkeys = false; bigkey_threshold = 0; ")):
+    for name, extra, args in ((first, extra_a, args_a), (second, extra_b, args_b)):
         port = free_port()
-        with open(f"{run}/coproxy-{name}.conf", "w") as f:
+        conf = f"{run}/coproxy-{name.replace(' ', '_')}.conf"
+        with open(conf, "w") as f:
             f.write(f'threads = 1;\nlog_level = "warn";\npools = ( {{ name = "cache"; listen = "127.0.0.1:{port}"; '
                     f'mode = "redis"; distribution = "ketama"; hash = "fnv1a_64"; server_timeout = 2000; {extra}'
                     "servers = ( " + ", ".join(f'"127.0.0.1:{p}:1 s{i}"' for i, p in enumerate(rports)) + " ); } );\n")
-        procs[name] = (start([COPROXY, "-c", f"{run}/coproxy-{name}.conf"], port), port)
-    print(f"monitors on/off, both loaded at once: redis-benchmark -n {REQUESTS} -c 50 -d 3 each, {rounds} rounds; "
-          "on-CPU time per request (schedstat)")
+        procs[name] = (start([COPROXY, "-c", conf], port), port, args)
+    print(f"{kind}: {first}/{second}, both loaded at once: redis-benchmark -n {REQUESTS} -c 50 -d 3 each, "
+          f"{rounds} rounds; on-CPU time per request (schedstat)")
     for test, pipeline in (("get", 1), ("set", 1), ("get", 16), ("set", 16)):
         ratios = []
         for r in range(rounds):
-            order = ("on", "off") if r % 2 == 0 else ("off", "on")   # (who starts first alternates)
+            order = (first, second) if r % 2 == 0 else (second, first)   # (who starts first alternates)
             before = {n: oncpu(procs[n][0].pid) for n in order}
             runs = {n: subprocess.Popen(["redis-benchmark", "-p", str(procs[n][1]), "-t", test, "-n", str(REQUESTS),
-                                         "-c", "50", "-P", str(pipeline), "-d", "3", "-r", "100000", "-q"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for n in order}
+                                         "-c", "50", "-P", str(pipeline), "-d", "3", "-r", "100000", "-q"]
+                                        + procs[n][2], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    for n in order}
             used = {}
             for n in order:
-                runs[n].wait(timeout=900)
+                assert runs[n].wait(timeout=900) == 0, f"redis-benchmark against {n} failed"
                 used[n] = oncpu(procs[n][0].pid) - before[n]
-            ratios.append(used["on"] / used["off"])
+            ratios.append(used[first] / used[second])
         ratios.sort()
         med = ratios[len(ratios) // 2] if len(ratios) % 2 else (ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2
-        print(f"  {test} -P {pipeline:2}: on/off median {med:.3f}  (rounds: {ratios[0]:.3f} .. {ratios[-1]:.3f}; "
-              f"{' '.join(f'{x:.3f}' for x in ratios)})", flush=True)
+        print(f"  {test} -P {pipeline:2}: {first}/{second} median {med:.3f}  (rounds: {ratios[0]:.3f} .. "
+              f"{ratios[-1]:.3f}; {' '.join(f'{x:.3f}' for x in ratios)})", flush=True)
 
 
 try:
     if AB:
-        monitors_ab(ROUNDS)
+        ab(AB, ROUNDS)
     else:
         main()
 finally:
