@@ -12,11 +12,18 @@
 #define ACL_HASH_LEN 32            /* SHA-256, as Redis keeps passwords */
 #define ACL_NAME_MAX 128
 
+/* How a pattern is matched: most are a prefix and one '*' ("app:*") or
+ * plain text, compared without the glob. */
+enum acl_pattern_kind { ACL_PATTERN_GLOB, ACL_PATTERN_PREFIX, ACL_PATTERN_EXACT };
+
 /* A key (~, %R~, %W~) or channel (&) pattern. */
 struct acl_pattern {
     char *text;
     uint32_t len;
     uint8_t flags;                 /* keys: ACL_KEY_READ | ACL_KEY_WRITE it grants */
+    uint8_t kind;                  /* enum acl_pattern_kind */
+    uint32_t fixed;                /* PREFIX, EXACT: the bytes compared as they are */
+    uint64_t head, head_mask;      /* ... the first 8 of them, as one word (masked) */
 };
 
 struct acl_user {

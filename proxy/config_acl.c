@@ -78,7 +78,10 @@ void config_acl_parse(struct config_ctx *c, const config_setting_t *p, const cha
         config_fail(c, p, prefix, "out of memory for the users");
         return;
     }
-    if (users != NULL && file != NULL) {
+    if (out->mode != MODE_REDIS && (users != NULL || file != NULL)) {
+        snprintf(path, sizeof path, "%s%s", prefix, users != NULL ? "users" : "acl_file");
+        config_fail(c, users != NULL ? users : file, path, "users apply to redis pools (mode = \"redis\")");
+    } else if (users != NULL && file != NULL) {
         snprintf(path, sizeof path, "%sacl_file", prefix);
         config_fail(c, file, path, "set users or acl_file, not both");
     } else if (users != NULL) {

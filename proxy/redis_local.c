@@ -151,7 +151,7 @@ static int client_line(const struct redis_client *o, struct rbuf *out)
     *f = '\0';
     return rbuf_printf(out, "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d sub=%u "
                        "psub=%u ssub=%u multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu rbs=%zu rbp=%zu "
-                       "obl=0 oll=%u omem=%llu tot-mem=%zu events=r cmd=%s%s%s user=default redir=%lld resp=%d "
+                       "obl=0 oll=%u omem=%llu tot-mem=%zu events=r cmd=%s%s%s user=%s redir=%lld resp=%d "
                        "worker=%d watch=%d\n",
                        (unsigned long long)o->id, addr_peer(o->fd, addr, sizeof addr),
                        addr_local(o->fd, laddr, sizeof laddr), o->fd, o->name ? o->name : "",
@@ -162,7 +162,8 @@ static int client_line(const struct redis_client *o, struct rbuf *out)
                        o->in.cap, o->in.cap, o->nqueued, (unsigned long long)o->reply_bytes,
                        sizeof *o + o->in.cap + o->deferred.cap + (size_t)o->reply_bytes,
                        o->last_cmd ? reply_lower_name(o->last_cmd, name) : "NULL", o->last_sub ? "|" : "",
-                       o->last_sub ? o->last_sub : "", tracking_redirect(o), o->resp3 ? 3 : 2,
+                       o->last_sub ? o->last_sub : "", o->user != NULL ? o->user->name : "default",
+                       tracking_redirect(o), o->resp3 ? 3 : 2,
                        o->w->id, o->watching);
 }
 

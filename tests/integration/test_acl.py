@@ -226,6 +226,7 @@ def test_hello_auth_with_user(pair):
     assert c.call("HELLO", "3", "AUTH", "app", "nope") == \
         b"-WRONGPASS invalid username-password pair or user is disabled."
     assert c.call("ACL", "WHOAMI") == b"app"   # a failed AUTH keeps who it was
+    assert b" user=app " in login(port, "admin", "adm").call("CLIENT", "LIST")
     assert c.call("ACL", "SETUSER", "x") == b"-NOPERM this user has no permissions to run the 'acl|setuser' command"
     assert c.call("AUTH", "admin", "adm") == b"+OK"
     assert c.call("ACL", "SETUSER", "x").startswith(b"-ERR coproxy: the users of pool cache are set in")
@@ -373,6 +374,15 @@ def test_config_errors(tmp_path, pool, expect):
     assert expect in r.stderr, r.stderr
     assert "hunter2" not in r.stderr
     assert re.search(r"bad\.conf:\d+:", r.stderr), r.stderr
+
+
+def test_users_need_a_redis_pool(tmp_path):
+    conf = tmp_path / "tcp.conf"
+    conf.write_text(redis_config(free_port(), [free_port()]).replace('mode = "redis"', 'mode = "tcp"')
+                    .replace("servers = (", 'users = ( "app on >pw ~* +@all" );\n    servers = ('))
+    r = subprocess.run([os.path.join(os.environ.get("COPROXY_BUILD", os.path.join(ROOT, "build")), "coproxy"),
+                        "-t", "-c", str(conf)], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "pools.[0].users: users apply to redis pools" in r.stderr, r.stderr
 
 
 def test_acl_file(tmp_path, daemon):
