@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "acl_table.h"
 
@@ -84,14 +85,45 @@ static inline int acl_allows_command(const struct acl_user *u, int id)
     return (int)((u->allowed[id / 64] >> (id % 64)) & 1);
 }
 
+/* Redis's glob (*, ?, [a-z], [^a], \x) over bytes, NULs included: 1 or 0. */
+int acl_glob(const char *pat, size_t plen, const char *s, size_t slen);
+
+/* Whether s matches p.  Every request of a user with key patterns comes
+ * here for each key: the usual patterns ("app:*", "config") are compared a
+ * word at a time, without the glob. */
+static inline int acl_pattern_match(const struct acl_pattern *p, const char *s, size_t len)
+{
+    uint64_t w = 0;
+
+    if (p->kind == ACL_PATTERN_GLOB)
+        return acl_glob(p->text, p->len, s, len);
+    if (len < p->fixed || (p->kind == ACL_PATTERN_EXACT && len != p->fixed))
+        return 0;
+    if (len >= 8)
+        memcpy(&w, s, 8);
+    else
+        for (size_t i = 0; i < len; i++)
+            w |= (uint64_t)(unsigned char)s[i] << (8 * i);
+    if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__ && len >= 8)
+        w = __builtin_bswap64(w);   /* (head is in little-endian order) */
+    if ((w & p->head_mask) != p->head)
+        return 0;
+    return p->fixed <= 8 || memcmp(p->text + 8, s + 8, p->fixed - 8) == 0;
+}
+
 /* Whether u may touch key for what flags (ACL_KEY_*) says: 1 or 0. */
-int acl_key_allowed(const struct acl_user *u, const char *key, size_t len, unsigned flags);
+static inline int acl_key_allowed(const struct acl_user *u, const char *key, size_t len, unsigned flags)
+{
+    if (u->allkeys)
+        return 1;
+    for (int i = 0; i < u->nkeys; i++)
+        if ((u->keys[i].flags & flags) == flags && acl_pattern_match(&u->keys[i], key, len))
+            return 1;
+    return 0;
+}
 /* Whether u may use channel (pattern: a PSUBSCRIBE pattern, which must be
  * one of u's own, as Redis checks it): 1 or 0. */
 int acl_channel_allowed(const struct acl_user *u, const char *channel, size_t len, int pattern);
-
-/* Redis's glob (*, ?, [a-z], [^a], \x) over bytes, NULs included: 1 or 0. */
-int acl_glob(const char *pat, size_t plen, const char *s, size_t slen);
 
 /* u as ACL LIST shows it, without its passwords ("user app on ~app:* &*
  * +@all -@dangerous"), into out; the length written. */

@@ -123,46 +123,13 @@ int acl_glob(const char *pat, size_t plen, const char *s, size_t slen)
     return p == plen;
 }
 
-/* Every request of a user with key patterns comes here, for each key:
- * the usual patterns ("app:*", "config") are compared a word at a time. */
-static inline __attribute__((always_inline)) int pattern_match(const struct acl_pattern *p, const char *s,
-                                                                size_t len)
-{
-    uint64_t w = 0;
-
-    if (p->kind == ACL_PATTERN_GLOB)
-        return acl_glob(p->text, p->len, s, len);
-    if (len < p->fixed || (p->kind == ACL_PATTERN_EXACT && len != p->fixed))
-        return 0;
-    if (len >= 8)
-        memcpy(&w, s, 8);
-    else
-        for (size_t i = 0; i < len; i++)
-            w |= (uint64_t)(unsigned char)s[i] << (8 * i);
-    if (__BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__ && len >= 8)
-        w = __builtin_bswap64(w);
-    if ((w & p->head_mask) != p->head)
-        return 0;
-    return p->fixed <= 8 || memcmp(p->text + 8, s + 8, p->fixed - 8) == 0;
-}
-
-int acl_key_allowed(const struct acl_user *u, const char *key, size_t len, unsigned flags)
-{
-    if (u->allkeys)
-        return 1;
-    for (int i = 0; i < u->nkeys; i++)
-        if ((u->keys[i].flags & flags) == flags && pattern_match(&u->keys[i], key, len))
-            return 1;
-    return 0;
-}
-
 int acl_channel_allowed(const struct acl_user *u, const char *channel, size_t len, int pattern)
 {
     if (u->allchannels)
         return 1;
     for (int i = 0; i < u->nchannels; i++) {
         const struct acl_pattern *c = &u->channels[i];
-        if (pattern ? c->len == len && memcmp(c->text, channel, len) == 0 : pattern_match(c, channel, len))
+        if (pattern ? c->len == len && memcmp(c->text, channel, len) == 0 : acl_pattern_match(c, channel, len))
             return 1;
     }
     return 0;

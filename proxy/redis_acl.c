@@ -79,9 +79,11 @@ int acl_auth(struct redis_client *c, const char *req, const struct resp_arg *use
     uint64_t now = worker_now_ms();
     char host[80], name[300];
     unsigned n;
+    int locked = 0;
 
     peer_host(c->fd, host, sizeof host);
     if (pc->auth_max_failures > 0 && auth_guard_failures(host, now) >= (unsigned)pc->auth_max_failures) {
+        locked = 1;
         c->pool->stats->auth_lockouts++;
         if (pc->auth_lockout_close) {
             if (log_allowed(now))
@@ -92,6 +94,10 @@ int acl_auth(struct redis_client *c, const char *req, const struct resp_arg *use
             return -1;
         }
         usleep((useconds_t)pc->auth_delay * 1000);   /* parks this client only */
+        if (c->kicked || c->hup || c->gone) {   /* (a pipeline of guesses must not keep it for ever) */
+            c->closing = 1;
+            return -1;
+        }
         now = worker_now_ms();
         pc = c->pool->conf;   /* (a reload may have come meanwhile) */
         u = user != NULL ? acl_find(pc->acl, req + user->off, user->len) : pc->acl->deflt;
@@ -108,6 +114,8 @@ int acl_auth(struct redis_client *c, const char *req, const struct resp_arg *use
                  u == NULL ? ", which does not exist" : !u->on ? ", which is off" : "", n,
                  AUTH_GUARD_FORGET_MS / 1000);
     reply_error(c, WRONGPASS);
+    if (locked)   /* one delayed guess per connection: a pipeline of them must not hold it for ever */
+        c->closing = 1;
     return -1;
 }
 

@@ -15,7 +15,8 @@ const struct acl_user *acl_new_client_user(const struct redis_pool *p);
  * that user; -1 with the error replied (WRONGPASS; or, from an address
  * past auth_max_failures with auth_lockout "close", a refusal and c
  * closing).  Past auth_max_failures with "delay", the attempt waits
- * auth_delay first.  A failure is counted and logged, never its password.
+ * auth_delay first, and a connection whose delayed attempt fails is closed.
+ * A failure is counted and logged, never its password.
  */
 int acl_auth(struct redis_client *c, const char *req, const struct resp_arg *user, const struct resp_arg *pass);
 

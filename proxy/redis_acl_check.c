@@ -179,7 +179,7 @@ enum acl_verdict redis_acl_check(const struct acl_user *u, const struct redis_cm
         return ACL_DENIED_COMMAND;
     }
     id = command_id(idx, cmd, req, args, argc);
-    d->command = acl_commands[id].name;
+    d->command = acl_commands[id].name;   /* (a store: cheaper than a branch to skip it) */
     if (!acl_allows_command(u, id))
         return ACL_DENIED_COMMAND;
     /* (PUBLISH's channel is routed as a key, but it is a channel) */

@@ -45,15 +45,15 @@ struct cmd_def {
 };
 
 #define CMD(name, arity, route, flags, first, last, step) \
-    { { name, arity, ROUTE_##route, flags, first, last, step, 0, NULL }, KEYS_RANGE, 0, NULL }
+    { { name, arity, ROUTE_##route, flags, first, last, step, 0, 0, NULL }, KEYS_RANGE, 0, NULL }
 #define CMD_OPT(name, arity, route, flags, first, last, step, how) \
-    { { name, arity, ROUTE_##route, flags, first, last, step, 0, NULL }, how, 0, NULL }
+    { { name, arity, ROUTE_##route, flags, first, last, step, 0, 0, NULL }, how, 0, NULL }
 /* numkeys at numkeys_at, the keys right after it; first 1: a destination key there too */
 #define CMD_NK(name, arity, route, flags, first, numkeys_at, style, low) \
-    { { name, arity, ROUTE_##route, flags, first, first, first, numkeys_at, NULL }, \
+    { { name, arity, ROUTE_##route, flags, first, first, first, numkeys_at, 0, NULL }, \
       KEYS_RANGE, style, low }
 #define CMD_REFUSED(name, arity, reason) \
-    { { name, arity, ROUTE_REFUSED, 0, 0, 0, 0, 0, reason }, KEYS_RANGE, 0, NULL }
+    { { name, arity, ROUTE_REFUSED, 0, 0, 0, 0, 0, 0, reason }, KEYS_RANGE, 0, NULL }
 
 /*
  * Arities and first/last/step are Redis 7.0's (COMMAND INFO), but for the
@@ -62,7 +62,7 @@ struct cmd_def {
  * their HELP has none (no key at 2: none returned).  CMD_WRITE where Redis
  * says "write".
  */
-static const struct cmd_def cmd_table[] = {
+static struct cmd_def cmd_table[] = {   /* (written once: each entry's index, hash_build) */
     /* strings */
     CMD("GET",                      2, KEYS,          0,                      1,  1,  1),
     CMD("SET",                     -3, KEYS,          CMD_WRITE,              1,  1,  1),
@@ -352,6 +352,7 @@ static void hash_build(void)
         for (h &= HASH_SLOTS - 1; hash_slot[h] != 0; h = (h + 1) & (HASH_SLOTS - 1))
             ;
         hash_slot[h] = (uint16_t)(i + 1);
+        cmd_table[i].cmd.index = (uint16_t)i;
     }
 }
 
@@ -385,15 +386,9 @@ int redis_cmd_count(void)
     return CMD_COUNT;
 }
 
-int redis_cmd_index(const struct redis_cmd *cmd)
-{
-    const struct cmd_def *def = cmd_def_of(cmd);
-
-    return def != NULL ? (int)(def - cmd_table) : -1;
-}
-
 const struct redis_cmd *redis_cmd_at(int i)
 {
+    pthread_once(&hash_once, hash_build);
     return i >= 0 && i < CMD_COUNT ? &cmd_table[i].cmd : NULL;
 }
 

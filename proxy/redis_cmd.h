@@ -60,6 +60,7 @@ struct redis_cmd {
        it (EVAL: 2; ZUNIONSTORE: 2, its destination at `first` = 1 too). */
     int8_t first, last, step;
     int8_t numkeys_at;
+    uint16_t index;     /* its place in the table (redis_cmd_at), set once it is built */
     const char *reason; /* ROUTE_REFUSED: why, for the error reply */
 };
 
@@ -93,8 +94,12 @@ const struct redis_cmd *redis_cmd_at(int i);
 int redis_cmd_keys(const struct redis_cmd *cmd, const char *req, const struct resp_arg *args,
                    uint32_t argc, uint32_t *keys, const char **err);
 
-/* cmd's index in the table (redis_cmd_at(index) == cmd), or -1. */
-int redis_cmd_index(const struct redis_cmd *cmd);
+/* cmd's index in the table (redis_cmd_at(index) == cmd), for tables kept
+ * beside it (a command from redis_cmd_lookup or redis_cmd_at). */
+static inline int redis_cmd_index(const struct redis_cmd *cmd)
+{
+    return cmd->index;
+}
 
 /* Whether argc fits the command's arity; for key-value pairs to the end
  * (MSET, MSETNX), also whether the last pair is whole, as Redis checks it

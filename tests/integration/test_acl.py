@@ -301,10 +301,15 @@ def test_brute_force_lockout(tmp_path, daemon, how):
             again = connect_from(port, "127.0.0.2")
             assert again.call("AUTH", "app", "secret").startswith(b"-ERR coproxy: too many failed AUTH")
         else:
-            assert c.call("AUTH", "app", "guess9") == \
-                b"-WRONGPASS invalid username-password pair or user is disabled."
-            assert time.monotonic() - t0 >= 0.45   # waited auth_delay first
-            assert c.call("AUTH", "app", "secret") == b"+OK"
+            # past the limit: each AUTH waits auth_delay; a failed one closes its connection
+            c.send(encode("AUTH", "app", "guess9") + encode("AUTH", "app", "guess10") * 100)
+            assert c.reply() == b"-WRONGPASS invalid username-password pair or user is disabled."
+            assert time.monotonic() - t0 >= 0.45
+            assert c.closed()
+            c = connect_from(port, "127.0.0.2")
+            t0 = time.monotonic()
+            assert c.call("AUTH", "app", "secret") == b"+OK"   # the right password still opens, slowly
+            assert time.monotonic() - t0 >= 0.45
         # another address is not held up
         t1 = time.monotonic()
         fine = connect_from(port, "127.0.0.3")

@@ -204,7 +204,8 @@ static void test_routes(void)
     check_route("MOVE MONITOR SHUTDOWN SAVE BGSAVE "
                 "BGREWRITEAOF SLAVEOF REPLICAOF SYNC PSYNC CLUSTER READONLY "
                 "READWRITE MIGRATE SWAPDB MODULE ROLE FAILOVER", ROUTE_UNSUPPORTED);
-    check_route("CONFIG SLOWLOG LATENCY MEMORY DEBUG ACL", ROUTE_ADMIN);
+    check_route("CONFIG SLOWLOG LATENCY MEMORY DEBUG", ROUTE_ADMIN);
+    check_route("ACL", ROUTE_LOCAL);   /* the pool's own users */
     CHECK(lookup("SORT")->flags & CMD_PATTERNS);
     CHECK(lookup("SORT_RO")->flags & CMD_PATTERNS);
     CHECK(!(lookup("GET")->flags & CMD_PATTERNS));
@@ -425,8 +426,8 @@ static void test_numkeys_errors(void)
 /* A redis_cmd that is not from the table still gets its range and count keys. */
 static void test_keys_of_a_foreign_cmd(void)
 {
-    struct redis_cmd range = {"X", -2, ROUTE_KEYS, 0, 1, -2, 1, 0, NULL};
-    struct redis_cmd count = {"Y", -3, ROUTE_KEYS, 0, 0, 0, 0, 2, NULL};
+    struct redis_cmd range = {"X", -2, ROUTE_KEYS, 0, 1, -2, 1, 0, 0, NULL};
+    struct redis_cmd count = {"Y", -3, ROUTE_KEYS, 0, 0, 0, 0, 2, 0, NULL};
     uint32_t keys[8];
     const char *err = NULL;
     struct req r;
