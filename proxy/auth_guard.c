@@ -61,28 +61,19 @@ static struct entry *find(const char *host, uint64_t now, int add)
     return victim;
 }
 
-unsigned auth_guard_failures(const char *host, uint64_t now_ms)
+unsigned auth_guard_failures(const char *host, uint64_t now_ms, int fail)
 {
     struct entry *e;
-    unsigned n;
+    unsigned n = 0;
 
     pthread_mutex_lock(&lock);
-    e = find(host, now_ms, 0);
-    n = e != NULL ? e->failures : 0;
-    pthread_mutex_unlock(&lock);
-    return n;
-}
-
-unsigned auth_guard_fail(const char *host, uint64_t now_ms)
-{
-    struct entry *e;
-    unsigned n;
-
-    pthread_mutex_lock(&lock);
-    e = find(host, now_ms, 1);
-    e->failures++;
-    e->last_ms = now_ms;
-    n = e->failures;
+    if ((e = find(host, now_ms, fail)) != NULL) {
+        if (fail) {
+            e->failures++;
+            e->last_ms = now_ms;
+        }
+        n = e->failures;
+    }
     pthread_mutex_unlock(&lock);
     return n;
 }

@@ -9,9 +9,7 @@
 #define AUTH_GUARD_FORGET_MS 60000
 
 /* The failures from host (an address's text, no port) in the last
- * AUTH_GUARD_FORGET_MS before now_ms. */
-unsigned auth_guard_failures(const char *host, uint64_t now_ms);
-/* Counts one more failure from host; the count with it. */
-unsigned auth_guard_fail(const char *host, uint64_t now_ms);
+ * AUTH_GUARD_FORGET_MS before now_ms, counting one more first if fail. */
+unsigned auth_guard_failures(const char *host, uint64_t now_ms, int fail);
 
 #endif

@@ -82,7 +82,7 @@ int acl_auth(struct redis_client *c, const char *req, const struct resp_arg *use
     int locked = 0;
 
     peer_host(c->fd, host, sizeof host);
-    if (pc->auth_max_failures > 0 && auth_guard_failures(host, now) >= (unsigned)pc->auth_max_failures) {
+    if (pc->auth_max_failures > 0 && auth_guard_failures(host, now, 0) >= (unsigned)pc->auth_max_failures) {
         locked = 1;
         c->pool->stats->auth_lockouts++;
         if (pc->auth_lockout_close) {
@@ -107,7 +107,7 @@ int acl_auth(struct redis_client *c, const char *req, const struct resp_arg *use
         return 0;
     }
     c->pool->stats->auth_failures++;
-    n = auth_guard_fail(host, now);
+    n = auth_guard_failures(host, now, 1);
     if (log_allowed(now))
         log_warn("pool %s: AUTH failed from %s as user '%s'%s (%u failures from this address in the last %d s)",
                  pc->name, host, user != NULL ? loggable(req + user->off, user->len, name) : "default",
