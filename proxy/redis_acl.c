@@ -341,6 +341,26 @@ void acl_command(struct redis_client *c, const char *req, const struct resp_requ
 
 /* ---- reload ----------------------------------------------------------------------- */
 
+/* Whether u may keep every subscription c holds (a subscriber sends no
+ * command that the new rules could refuse: Redis closes it instead). */
+static int subscriptions_allowed(const struct redis_client *c, const struct acl_user *u)
+{
+    const struct redis_pubsub *ps = c->ps;
+
+    if (ps == NULL || u->allchannels)
+        return 1;
+    for (uint32_t i = 0; i < ps->channels.n; i++)
+        if (!acl_channel_allowed(u, ps->channels.v[i].name, ps->channels.v[i].len, 0))
+            return 0;
+    for (uint32_t i = 0; i < ps->shards.n; i++)
+        if (!acl_channel_allowed(u, ps->shards.v[i].name, ps->shards.v[i].len, 0))
+            return 0;
+    for (uint32_t i = 0; i < ps->patterns.n; i++)
+        if (!acl_channel_allowed(u, ps->patterns.v[i].name, ps->patterns.v[i].len, 1))
+            return 0;
+    return 1;
+}
+
 void acl_users_changed(struct redis_pool *p)
 {
     const struct acl *a = p->conf->acl;
@@ -351,13 +371,13 @@ void acl_users_changed(struct redis_pool *p)
         if (c->user == NULL)
             continue;
         now = acl_find(a, c->user->name, strlen(c->user->name));
-        if (now != NULL && now->on) {
+        if (now != NULL && now->on && subscriptions_allowed(c, now)) {
             c->user = now;   /* its next command is checked against the new rules */
             continue;
         }
         log_info("pool %s: client %llu closed: its user '%s' was %s by the reload", p->conf->name,
                  (unsigned long long)c->id, loggable(c->user->name, strlen(c->user->name), name),
-                 now == NULL ? "removed" : "turned off");
+                 now == NULL ? "removed" : !now->on ? "turned off" : "denied a channel it is subscribed to");
         c->user = NULL;
         c->kicked = 1;
         shutdown(c->fd, SHUT_RDWR);   /* wakes it wherever it waits */

@@ -31,7 +31,7 @@ void acl_command(struct redis_client *c, const char *req, const struct resp_requ
 
 /* After a reload gave p new users (the old ones still readable): each
  * client moves to its user's new rules; one whose user was removed or
- * turned off is closed. */
+ * turned off, or whose subscriptions the new rules deny, is closed. */
 void acl_users_changed(struct redis_pool *p);
 
 #endif

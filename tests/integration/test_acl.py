@@ -334,25 +334,32 @@ def test_reload_changes_users(tmp_path, daemon):
             (tmp_path / "coproxy.conf").write_text(text)
             return text
 
-        d = daemon(write(["default off", "gone on >g ~* +@all", "turned on >t ~* +@all", "ro on >ro ~* +@read"]),
-                   port=port)
+        d = daemon(write(["default off", "gone on >g ~* +@all", "turned on >t ~* +@all", "ro on >ro ~* +@read",
+                          "sub on >s &news.* &sports.* +@all"]), port=port)
         gone, turned, ro = login(port, "gone", "g"), login(port, "turned", "t"), login(port, "ro", "ro")
         assert ro.call("SET", "k", "v").startswith(b"-NOPERM")
-        write(["default off", "turned off >t ~* +@all", "ro on >ro ~* +@read +@write", "new on >n ~* +@all"])
+        news, sports = login(port, "sub", "s"), login(port, "sub", "s")
+        assert news.call("SUBSCRIBE", "news.1").startswith(b"*3\r\n$9\r\nsubscribe\r\n")
+        assert sports.call("PSUBSCRIBE", "sports.*").startswith(b"*3\r\n$10\r\npsubscribe\r\n")
+        write(["default off", "turned off >t ~* +@all", "ro on >ro ~* +@read +@write", "new on >n ~* +@all",
+               "sub on >s &news.* +@all"])
         d.proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and "was removed by the reload" not in d.log():
             time.sleep(0.1)
-        for c in (gone, turned):   # closed: the user is gone, or off
+        for c in (gone, turned, sports):   # closed: the user is gone, or off, or denied its channel
+            c.sock.settimeout(10)
             with pytest.raises((EOFError, ConnectionResetError, BrokenPipeError)):
                 c.call("PING")
                 c.call("PING")
         assert ro.call("SET", "k", "v") == b"+OK\r\n"   # its new rules, at its next command
+        assert news.call("PING") == b"*2\r\n$4\r\npong\r\n$0\r\n\r\n"   # still allowed its channel
         assert login(port, "new", "n").call("GET", "k") == b"$1\r\nv\r\n"
         c = Raw(port)
         assert c.call("AUTH", "gone", "g").startswith(b"-WRONGPASS")
         log = d.log()
         assert "user 'gone' was removed by the reload" in log and "user 'turned' was turned off by the reload" in log
+        assert "user 'sub' was denied a channel it is subscribed to by the reload" in log
     finally:
         backend.stop()
 
