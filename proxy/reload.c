@@ -135,7 +135,10 @@ void reload(struct daemon *d, const char *file)
             NEEDS_RESTART(1, "pool %s: mode needs a restart; its settings are not applied", o->name);
             struct pool_conf t = *n;
             *n = *o;
+            /* the running pools are read under cfg_lock (workers, the admin side) */
+            pthread_mutex_lock(&d->cfg_lock);
             *o = t;   /* ownership swaps too: nc now holds what it frees later */
+            pthread_mutex_unlock(&d->cfg_lock);
             continue;
         }
         if (!same_listeners(n, o)) {
