@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "acl_glob.h"
 #include "acl_table.h"
 
 #define ACL_CMD_WORDS ((ACL_NCOMMANDS + 63) / 64)
@@ -84,9 +85,6 @@ static inline int acl_allows_command(const struct acl_user *u, int id)
 {
     return (int)((u->allowed[id / 64] >> (id % 64)) & 1);
 }
-
-/* Redis's glob (*, ?, [a-z], [^a], \x) over bytes, NULs included: 1 or 0. */
-int acl_glob(const char *pat, size_t plen, const char *s, size_t slen);
 
 /* Whether s matches p.  Every request of a user with key patterns comes
  * here for each key: the usual patterns ("app:*", "config") are compared a
