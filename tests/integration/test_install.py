@@ -1,14 +1,21 @@
 # SPDX-License-Identifier: Apache-2.0
 """Installation: `make install` into a DESTDIR puts every file where it
-belongs, and the systemd unit passes `systemd-analyze verify` with a
-security exposure of at most 1.2."""
+belongs, the systemd unit passes `systemd-analyze verify` with a security
+exposure of at most 1.2, and, run by systemd, `systemctl reload` under load
+upgrades it with nothing lost and nothing restarted."""
 import os
 import re
+import shutil
 import subprocess
+import tempfile
+import time
 
 import pytest
 
-from conftest import BUILD
+from conftest import BUILD, free_port, wait_port
+from redis_util import RedisProc, redis_config
+from systemd_ns import SystemdNamespace
+from test_upgrade import Connector, RedisLoad
 
 UNIT_TARGET = 1.2
 
@@ -133,3 +140,80 @@ def test_privileged_ports_drop_in(destdir, tmp_path):
     assert "AmbientCapabilities=CAP_NET_BIND_SERVICE" in merged
     said = float(re.search(r"rates the result (\d+\.\d)", open(drop).read()).group(1))
     assert exposure(tmp_path, "low.service") == said
+
+
+@pytest.fixture
+def installed_outside_tmp():
+    """`make install` into a DESTDIR under /var/lib: a service with
+    PrivateTmp=yes sees nothing under /tmp.  Removed at the end."""
+    dest = tempfile.mkdtemp(prefix="coproxy-systemd-test.", dir="/var/lib")
+    os.chmod(dest, 0o755)   # (the service's user reads its binary and configuration there)
+    try:
+        r = subprocess.run(["make", "-C", BUILD, "-s", "install", f"DESTDIR={dest}"], capture_output=True, text=True,
+                           timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+        yield dest
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+
+
+def test_systemctl_reload_under_load_restarts_nothing(installed_outside_tmp, tmp_path):
+    """The installed unit, run by systemd (PID 1 of a namespace of the test's
+    own: tests/integration/systemd_ns.py): `systemctl reload coproxy`, three
+    times while pipelined clients check their values and others connect in a
+    loop, hands the service to a new process each time (MainPID moves, the
+    old one exits) with no refused connect, no wrong or lost reply, and no
+    restart of the unit."""
+    dest = installed_outside_tmp
+    prefix = prefix_of(dest)
+    real_prefix = prefix[len(dest):]
+    unit = [os.path.join(p, f) for p, _, files in os.walk(dest) for f in files if f == "coproxy.service"][0]
+    text = open(unit).read().replace(f"{real_prefix}/", f"{prefix}/")
+    # what this namespace lacks: the network targets, the host's early boot; the library is not in ld.so's path
+    text = "\n".join(l for l in text.splitlines() if not l.startswith(("After=network", "Wants=network")))
+    text = text.replace("[Unit]\n", "[Unit]\nDefaultDependencies=no\n", 1)
+    text = text.replace("[Service]\n", f"[Service]\nEnvironment=LD_LIBRARY_PATH={prefix}/lib\n", 1)
+    backends = [RedisProc(tmp_path) for _ in range(2)]
+    port = free_port()
+    with open(os.path.join(prefix, "etc/coproxy/coproxy.conf"), "w") as f:
+        f.write(redis_config(port, [b.port for b in backends], threads=2))
+    work = os.path.join(dest, "ns")
+    ns = None
+    try:
+        ns = SystemdNamespace(work, {"coproxy.service": text}, users=["coproxy"])
+        ns.ctl("start", "coproxy.service")
+        wait_port(port, timeout=30)
+        assert ns.show("coproxy.service", "ActiveState") == "active"
+        clients = [RedisLoad(port, f"c{i}") for i in range(4)]
+        conn = Connector(port)
+        for t in clients + [conn]:
+            t.start()
+        time.sleep(1)
+        pids = [ns.show("coproxy.service", "MainPID")]
+        for _ in range(3):
+            ns.ctl("reload", "coproxy.service")
+            deadline = time.monotonic() + 90
+            while ns.show("coproxy.service", "MainPID") in pids:
+                assert time.monotonic() < deadline, "MainPID did not move:\n" + ns.output()
+                time.sleep(0.1)
+            pids.append(ns.show("coproxy.service", "MainPID"))
+            while ns.run("test", "-d", f"/proc/{pids[-2]}", check=False).returncode == 0:
+                assert time.monotonic() < deadline, f"the old process {pids[-2]} did not exit"
+                time.sleep(0.1)
+            time.sleep(0.5)
+        for t in clients + [conn]:
+            t.stop.set()
+        for t in clients + [conn]:
+            t.join(60)
+        for c in clients:
+            assert c.failures == [] and c.refused == 0, (c.name, c.failures[:3], c.refused)
+            assert c.done > 100
+        assert conn.refused == 0 and conn.failures == [] and conn.done > 20, vars(conn)
+        assert len(set(pids)) == 4
+        assert ns.show("coproxy.service", "ActiveState") == "active"
+        assert ns.show("coproxy.service", "NRestarts") == "0"
+    finally:
+        if ns is not None:
+            ns.stop()
+        for b in backends:
+            b.stop()
