@@ -259,6 +259,11 @@ struct route {
  * (redis_client.c reads and dispatches, the others route and answer). */
 struct redis_pubsub;
 
+/* Why the proxy closes a client (redis_client.kicked). */
+#define KICKED_IDLE 1                    /* client_idle_timeout */
+#define KICKED_USER 2                    /* its user was removed or changed by a reload */
+#define KICKED_KILL 3                    /* CLIENT KILL */
+
 struct redis_client {
     struct worker *w;
     struct redis_pool *pool;
@@ -281,7 +286,7 @@ struct redis_client {
     uint8_t waiting;                     /* parked on cond for the head */
     uint8_t partial;                     /* the buffer ends inside a request */
     uint8_t closing;                     /* QUIT or a protocol error: close once answered */
-    uint8_t kicked;
+    uint8_t kicked;                      /* being closed by the proxy: KICKED_* */
     uint8_t started;
     uint8_t hup;                         /* the peer's FIN or an error was signalled: read to
                                             EOF, a short read no longer means drained */

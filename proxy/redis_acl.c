@@ -379,7 +379,7 @@ void acl_users_changed(struct redis_pool *p)
                  (unsigned long long)c->id, loggable(c->user->name, strlen(c->user->name), name),
                  now == NULL ? "removed" : !now->on ? "turned off" : "denied a channel it is subscribed to");
         c->user = NULL;
-        c->kicked = 1;
+        c->kicked = KICKED_USER;
         shutdown(c->fd, SHUT_RDWR);   /* wakes it wherever it waits */
     }
 }

@@ -95,7 +95,7 @@ static void on_idle(void *arg)
 {
     struct redis_client *c = arg;
 
-    c->kicked = 1;
+    c->kicked = KICKED_IDLE;
     shutdown(c->fd, SHUT_RDWR);   /* wakes the client wherever it waits */
 }
 
@@ -719,7 +719,7 @@ static void client_close(struct redis_client *c)
     struct redis_pool *p = c->pool;
     struct worker *w = c->w;
 
-    if (c->kicked) {
+    if (c->kicked == KICKED_IDLE) {
         p->rt->stats.client_kicked++;
         log_debug("pool %s: client idle for %d ms, closed", p->conf->name, p->conf->client_idle_timeout);
     }

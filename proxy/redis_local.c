@@ -179,7 +179,7 @@ void local_kill(struct redis_pool *p, uint64_t id)
 {
     for (struct redis_client *o = p->clients; o != NULL; o = o->next)
         if (o->id == id) {
-            o->kicked = 1;
+            o->kicked = KICKED_KILL;
             shutdown(o->fd, SHUT_RDWR);   /* wakes it wherever it waits */
         }
 }

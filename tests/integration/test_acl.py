@@ -326,7 +326,8 @@ def test_reload_changes_users(tmp_path, daemon):
     backend = RedisProc(tmp_path)
     try:
         port = free_port()
-        conf = redis_config(port, [backend.port])
+        sock = str(tmp_path / "admin.sock")
+        conf = f'admin = {{ socket = "{sock}"; }};\n' + redis_config(port, [backend.port])
 
         def write(users):
             text = conf.replace("servers = (", "users = ( " + ", ".join(json.dumps(u) for u in users)
@@ -360,6 +361,9 @@ def test_reload_changes_users(tmp_path, daemon):
         log = d.log()
         assert "user 'gone' was removed by the reload" in log and "user 'turned' was turned off by the reload" in log
         assert "user 'sub' was denied a channel it is subscribed to by the reload" in log
+        # closed for their users, not for idleness: not counted as idle kicks
+        time.sleep(0.5)
+        assert pool_stats(sock, lambda st: True)["client_kicked"] == 0
     finally:
         backend.stop()
 
