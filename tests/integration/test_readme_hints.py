@@ -37,19 +37,64 @@ def run_sh_hints(lines):
     return out
 
 
-def test_run_sh_and_every_hint_work():
-    ports = {k: free_port() for k in DEFAULTS}
-    env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "NO_INSTALL": "1"}
-    proc = subprocess.Popen(["sh", "tools/run.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
+def distinct_ports():
+    """A free port for each of DEFAULTS, no two the same."""
+    ports = {}
+    for k in DEFAULTS:
+        p = free_port()
+        while p in ports.values():
+            p = free_port()
+        ports[k] = p
+    return ports
+
+
+def start_run_sh():
+    """run.sh started and listening: (process, its output so far, the ports).
+    A port picked at run time can be taken by another socket before the
+    daemon binds it: then (and only then) it starts again on other ports."""
+    for attempt in range(2):
+        ports = distinct_ports()
+        env = {**os.environ, **{k: str(v) for k, v in ports.items()}, "NO_INSTALL": "1"}
+        proc = subprocess.Popen(["sh", "tools/run.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
         lines, deadline = [], time.monotonic() + 600   # (it builds first if it must)
         while not any(line.startswith("Ctrl-C") for line in lines):
             assert time.monotonic() < deadline and proc.poll() is None, "".join(lines)
             if select.select([proc.stdout], [], [], 1)[0]:
                 lines.append(proc.stdout.readline())
-        for k in ("PORT", "TCP_PORT", "TLS_PORT", "ADMIN_PORT"):
-            wait_port(ports[k], timeout=60)
+        deadline = time.monotonic() + 60
+        waiting = [ports[k] for k in ("PORT", "TCP_PORT", "TLS_PORT", "ADMIN_PORT")]
+        while waiting and proc.poll() is None and time.monotonic() < deadline:
+            try:
+                wait_port(waiting[0], timeout=0.5)
+                waiting.pop(0)
+            except AssertionError:
+                pass
+        if not waiting:
+            return proc, lines, ports
+        stop(proc)
+        out = "".join(lines) + proc.stdout.read()
+        assert attempt == 0 and "Address already in use" in out, \
+            f"coproxy is not listening on {waiting} after 60 s:\n{out[-4000:]}"
+    raise AssertionError("unreachable")
+
+
+def stop(proc):
+    """run.sh and what it started."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_run_sh_and_every_hint_work():
+    proc, lines, ports = start_run_sh()
+    try:
         run_dir = re.search(r"-s (\S+)/admin\.sock", "".join(lines)).group(1)
         printed = run_sh_hints(lines)
         assert len(printed) >= 7 and any(c.startswith("curl ") for c in printed), printed
@@ -80,9 +125,4 @@ def test_run_sh_and_every_hint_work():
                              text=True, timeout=60).stdout.strip()
         assert got == "hello"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)   # run.sh and what it started
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop(proc)
