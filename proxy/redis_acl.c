@@ -14,8 +14,6 @@
 #include "log.h"
 #include "redis_acl.h"
 #include "redis_acl_check.h"
-#include "redis_msg.h"
-#include "redis_pinned.h"
 #include "redis_reply.h"
 #include "redis_route.h"
 #include "resp_append.h"

@@ -321,8 +321,6 @@ static struct cmd_def cmd_table[] = {   /* (written once: each entry's index, ha
 
 #define CMD_COUNT ((int)(sizeof cmd_table / sizeof cmd_table[0]))
 
-static const struct cmd_def *cmd_def_of(const struct redis_cmd *cmd);
-
 /* Lookup: open addressing over the upper-cased name's FNV-1a hash, built once;
  * at most half full so that misses stop early. */
 #define NAME_MAX_LEN 32
